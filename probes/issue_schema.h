@@ -16,9 +16,10 @@
  *   issues[0].severity: "fatal" is not one of error, warning, info
  * sent_correlation_id is the X-Correlation-ID we sent: when the response
  * carries correlationIds they must equal it (when require_echo, at least one
- * must be present). Returns the number of violations (0 = valid). */
+ * must be present). require_nonempty: an empty issues array is a violation
+ * (true on error responses). Returns the number of violations (0 = valid). */
 int issue_schema_check(const cJSON *body, const char *sent_correlation_id, bool require_echo,
-                       struct strv *out);
+                       bool require_nonempty, struct strv *out);
 
 /* True when `code` is a valid issue code: at least three dot-separated
  * segments of [a-z0-9_]+ (lower case). */
