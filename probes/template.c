@@ -224,6 +224,15 @@ static int read_secret_file(const char *path, struct buf *val, char *err, size_t
     return rc;
 }
 
+/* In a URL, a placeholder that starts it is the base ("{{ base }}/v1/...")
+ * and goes in as written; every later one is a value and is encoded. */
+static enum tpl_escape seg_escape(const struct tpl_seg *s, enum tpl_escape esc)
+{
+    if (esc == TPL_ESC_URL && s->offset == 0)
+        return TPL_ESC_NONE;
+    return esc;
+}
+
 int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape esc,
                struct buf *out, bool *secret, char *err, size_t errlen)
 {
@@ -242,7 +251,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
             }
             if (v->secret && secret)
                 *secret = true;
-            rc = append_escaped(out, v->value, esc);
+            rc = append_escaped(out, v->value, seg_escape(s, esc));
             break;
         }
         case TPL_ENV: {
@@ -253,7 +262,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
             }
             if (secret)
                 *secret = true;
-            rc = append_escaped(out, v, esc);
+            rc = append_escaped(out, v, seg_escape(s, esc));
             break;
         }
         case TPL_FILE: {
@@ -265,7 +274,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
             }
             if (secret)
                 *secret = true;
-            rc = append_escaped(out, val.data ? val.data : "", esc);
+            rc = append_escaped(out, val.data ? val.data : "", seg_escape(s, esc));
             buf_free(&val);
             break;
         }

@@ -60,7 +60,8 @@ void tpl_vars_free(struct tpl_vars *vs);
 
 enum tpl_escape {
     TPL_ESC_NONE,
-    TPL_ESC_URL,  /* substituted values are percent-encoded (RFC 3986 unreserved kept) */
+    TPL_ESC_URL,  /* substituted values are percent-encoded (RFC 3986 unreserved kept),
+                     except a placeholder that starts the template: the base URL */
 };
 
 /* Renders t into out. *secret (if not NULL) is set to true when any

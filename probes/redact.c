@@ -1,0 +1,163 @@
+#include "probes/redact.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void redactor_init(struct redactor *r)
+{
+    strv_init(&r->secrets);
+}
+
+int redactor_add(struct redactor *r, const char *secret)
+{
+    if (!secret || strlen(secret) < 3)
+        return 0;
+    for (size_t i = 0; i < r->secrets.n; i++)
+        if (strcmp(r->secrets.v[i], secret) == 0)
+            return 0;
+    return strv_push(&r->secrets, secret);
+}
+
+void redactor_free(struct redactor *r)
+{
+    if (r)
+        strv_free(&r->secrets);
+}
+
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return true;
+    return false;
+}
+
+bool redact_name_sensitive(const char *name)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie", "set-cookie",
+                                        "sid", "pwd", "pass"};
+    static const char *const parts[] = {"token", "secret", "password", "passwd", "api_key", "api-key",
+                                        "apikey", "credential", "session", "private", "signature",
+                                        "auth"};
+    if (!name)
+        return false;
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (contains_ci(name, parts[i]))
+            return true;
+    return false;
+}
+
+char *redact_text(const struct redactor *r, const char *s)
+{
+    struct buf out;
+    buf_init(&out, (size_t)-1 / 2);
+    if (!s)
+        s = "";
+    const char *p = s;
+    while (*p) {
+        size_t best = 0;
+        for (size_t i = 0; r && i < r->secrets.n; i++) {
+            size_t n = strlen(r->secrets.v[i]);
+            if (n > best && strncmp(p, r->secrets.v[i], n) == 0)
+                best = n;
+        }
+        int rc;
+        if (best) {
+            rc = buf_puts(&out, REDACTED);
+            p += best;
+        } else {
+            rc = buf_append(&out, p, 1);
+            p++;
+        }
+        if (rc) {
+            buf_free(&out);
+            return NULL;
+        }
+    }
+    return buf_take(&out);
+}
+
+char *redact_url(const struct redactor *r, const char *url)
+{
+    struct buf out;
+    buf_init(&out, (size_t)-1 / 2);
+    const char *scheme = strstr(url, "://");
+    const char *p = url;
+    int rc = 0;
+    if (scheme) {
+        const char *host = scheme + 3;
+        const char *end = host + strcspn(host, "/?#");
+        const char *at = memchr(host, '@', (size_t)(end - host));
+        rc = buf_append(&out, url, (size_t)(host - url));
+        if (!rc && at) {
+            rc = buf_puts(&out, REDACTED "@");
+            host = at + 1;
+        }
+        if (!rc)
+            rc = buf_append(&out, host, (size_t)(end - host));
+        p = end;
+    }
+    const char *q = strchr(p, '?');
+    if (!rc)
+        rc = buf_append(&out, p, q ? (size_t)(q - p) : strlen(p));
+    while (!rc && q && *q) {
+        /* q points at '?' or '&': copy the separator, the name, then the value or REDACTED */
+        const char *name = q + 1;
+        const char *amp = name + strcspn(name, "&#");
+        const char *eq = memchr(name, '=', (size_t)(amp - name));
+        rc = buf_append(&out, q, 1);
+        if (!rc && eq) {
+            char key[128];
+            size_t kl = (size_t)(eq - name) < sizeof(key) - 1 ? (size_t)(eq - name) : sizeof(key) - 1;
+            memcpy(key, name, kl);
+            key[kl] = '\0';
+            rc = buf_append(&out, name, (size_t)(eq - name) + 1);
+            if (!rc)
+                rc = redact_name_sensitive(key) ? buf_puts(&out, REDACTED)
+                                                : buf_append(&out, eq + 1, (size_t)(amp - eq - 1));
+        } else if (!rc) {
+            rc = buf_append(&out, name, (size_t)(amp - name));
+        }
+        if (*amp == '#') {
+            if (!rc)
+                rc = buf_puts(&out, amp);
+            break;
+        }
+        q = *amp ? amp : NULL;
+    }
+    if (rc) {
+        buf_free(&out);
+        return NULL;
+    }
+    char *tmp = buf_take(&out);
+    char *res = redact_text(r, tmp);
+    free(tmp);
+    return res;
+}
+
+void redact_json(const struct redactor *r, cJSON *v)
+{
+    for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
+        if (c->string && redact_name_sensitive(c->string) && !cJSON_IsObject(c) && !cJSON_IsArray(c)) {
+            cJSON *rep = cJSON_CreateString(REDACTED);
+            if (rep)
+                cJSON_ReplaceItemViaPointer(v, c, rep);
+            c = rep ? rep : c;
+            continue;
+        }
+        if (cJSON_IsString(c) && r && r->secrets.n) {
+            char *t = redact_text(r, c->valuestring);
+            if (t && strcmp(t, c->valuestring) != 0)
+                cJSON_SetValuestring(c, t);
+            free(t);
+        } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+            redact_json(r, c);
+        }
+    }
+}
