@@ -426,6 +426,14 @@ static void test_body(void **state)
     t.e.n_body = 1;
     expect_failures(&t, "body does not contain \"\\\"ok\\\":true\"", NULL);
     tc_free(&t);
+
+    /* A NUL byte in a binary-ish body does not hide what follows it. */
+    tc_init(&t, 200, NULL);
+    assert_int_equal(buf_append(&t.r.body, "x\0{\"ok\":true}", 13), 0);
+    t.e.body = b;
+    t.e.n_body = 1;
+    expect_failures(&t, NULL);
+    tc_free(&t);
     regfree(&b[1].re);
 }
 
