@@ -389,6 +389,8 @@ static void on_response(struct response *resp, void *arg)
         .issue_class = co.issue_class[0] ? co.issue_class : NULL,
         .checks_failed = co.checks_failed || co.failures.n > 0,
         .budget_breached = co.budget_breached,
+        .schema_violated = co.schema_violations > 0,
+        .budget_phase = co.budget_phase,
     };
     if (transport_failed && !body_too_big)
         ti.status = resp->status > 0 ? resp->status : 0;
