@@ -64,8 +64,6 @@ void limiter_free(struct limiter *l)
             h = next;
         }
     }
-    for (struct limiter_waiter *w = l->head; w; w = w->next)
-        w->state = LIMITER_W_IDLE;
     free(l->buckets);
     free(l);
 }

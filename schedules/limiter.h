@@ -35,7 +35,8 @@ struct limiter_waiter {
 
 /* 0 for a limit means unlimited. NULL when out of memory. */
 struct limiter *limiter_new(unsigned total, unsigned per_host);
-/* Waiters still queued are forgotten (they belong to their owners). */
+/* Waiters still queued are forgotten and not touched (their owners may
+ * have freed them already). */
 void limiter_free(struct limiter *l);
 /* Changes the limits (on reload); raising one grants waiters that now fit.
  * Lowering one never takes a slot back: in-flight runs finish. */
