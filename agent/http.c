@@ -141,21 +141,33 @@ static const struct http_route *http_find(const struct http *h, const char *path
     return NULL;
 }
 
-/* Answers on the first call, before any request body: nothing served here
- * takes one, and MHD closes the connection rather than read an unwanted body. */
+/* MHD calls this first with the headers, then with any body, then once with
+ * *upload_data_size == 0. GET and HEAD are answered on that last call: a
+ * response queued earlier makes MHD close the connection (no keep-alive).
+ * Other methods are answered at once, so an unwanted body is never read. */
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
                                    void **req_cls)
 {
     struct http *h = cls;
+    bool read_only =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (read_only && *req_cls == NULL) {
+        *req_cls = h; /* any non-NULL value marks "headers seen" */
+        return MHD_YES;
+    }
+    if (read_only && *upload_data_size != 0) {
+        *upload_data_size = 0; /* a GET with a body: drop it */
+        return MHD_YES;
+    }
     struct buf body;
     buf_init(&body, HTTP_BODY_MAX);
     const char *ctype = "text/plain; charset=utf-8";
     int status;
     bool allow = false;
     const struct http_route *r = http_find(h, url);
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+    if (!read_only) {
         status = r ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
         allow = r != NULL;
         buf_puts(&body, r ? "method not allowed\n" : "not found\n");
@@ -249,10 +261,10 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, http_access, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->conn_limit ? opts->conn_limit : 64),
-        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_END);
+        flags, 0, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(opts->conn_limit ? opts->conn_limit : 64), MHD_OPTION_END);
     if (!h->daemon) {
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
                "http: cannot listen (address in use or not available?)");
