@@ -49,7 +49,8 @@ int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg);
 uint16_t http_port(const struct http *h);
 /* Stops MHD (closing every connection) and closes the libuv handles; the
  * memory goes in their close callbacks, so run the loop once more before
- * uv_loop_close. http_free(NULL) is a no-op. */
+ * uv_loop_close. http_free(NULL) is a no-op. Not from inside a handler:
+ * MHD is running then; stop from another loop callback. */
 void http_free(struct http *h);
 
 #endif
