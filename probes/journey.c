@@ -388,8 +388,10 @@ static void on_response(struct response *resp, void *arg)
         .schema_violated = co.schema_violations > 0,
         .budget_phase = co.budget_phase,
     };
+    /* A transfer that broke after the status line (a reset, broken chunking,
+     * a stall) has no usable response: the network or upstream failed. */
     if (transport_failed && !body_too_big)
-        ti.status = resp->status > 0 ? resp->status : 0;
+        ti.status = 0;
     sr->budget_breached = co.budget_breached;
     sr->bucket = triage_classify(&ti);
     if (transport_failed && sr->bucket == BUCKET_NONE)

@@ -8,6 +8,8 @@ HTTP=$(echo "$line" | sed -n 's/.*http=\([0-9]*\).*/\1/p')
 TLS=$(echo "$line" | sed -n 's/.*tls=\([0-9]*\).*/\1/p')
 [ -n "$HTTP" ] && [ -n "$TLS" ] || fail "hostile_server printed: $line"
 H=http://127.0.0.1:$HTTP
+# The demo API answers /v1/reports with a gateway-style 503 (issue class upstream).
+D=$(start_fixture demo_api --port 0 | sed 's/^listening on //')
 # A port nobody listens on: bind-and-close leaves it free.
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 
@@ -26,7 +28,13 @@ cat >"$WORK/buckets.yaml" <<YAML
     - {name: quote, request: {url: "$H/status?code=429&retry_after=30"}, expect: {status: 200}}
 - probe: upstream-503
   steps:
+    - {name: report, request: {url: "$D/v1/reports"}, expect: {status: 200}}
+- probe: server-503-internal
+  steps:
     - {name: report, request: {url: "$H/status?code=503"}, expect: {status: 200}}
+- probe: contract-schema
+  steps:
+    - {name: order, request: {url: "$D/v1/orders/42"}, expect: {status: 404}}
 - probe: server-500
   steps:
     - {name: boom, request: {url: "$H/status?code=500"}, expect: {status: 200}}
@@ -75,6 +83,8 @@ for line in open(sys.argv[1]):
 want = {
     "client-422": ("client", None), "auth-401": ("auth", None), "rate-429": ("rate_limit", None),
     "upstream-503": ("upstream", None), "server-500": ("server", None),
+    # a 503 whose body says the API itself failed (class internal) is the server's
+    "server-503-internal": ("server", None), "contract-schema": ("contract", "schema"),
     "upstream-refused": ("upstream", "connect"), "upstream-dns": ("upstream", "dns"),
     "upstream-tls": ("upstream", "tls"), "upstream-timeout": ("upstream", "timeout"),
     "contract-json": ("contract", None), "budget-slow": ("budget", None),

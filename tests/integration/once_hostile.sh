@@ -7,13 +7,15 @@ HTTP=$(echo "$line" | sed -n 's/.*http=\([0-9]*\).*/\1/p')
 H=http://127.0.0.1:$HTTP
 
 probe() { # id path expect-json?
+    local json=""
+    [ -n "${3:-}" ] && json=", json: [{path: \"$3\", exists: true}]"
     cat <<YAML
 - probe: $1
   schedule: {every: 1m, timeout: 3s}
   steps:
     - name: get
       request: {url: "$H$2"}
-      expect: {status: 200${3:+, json: [{path: $3, exists: true}]}}
+      expect: {status: 200$json}
 YAML
 }
 {
