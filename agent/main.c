@@ -12,6 +12,7 @@ static int usage(FILE *f)
             "commands:\n"
             "  check FILES...         validate probe files (exit 1 on errors)\n"
             "  once [--json] FILES... run every probe once and report (exit 1 if any failed)\n"
+            "  run [--config FILE]    run the probes on their schedules (the daemon)\n"
             "  version                print the version\n"
             "\n"
             "Run `tripline COMMAND --help` for a command's options.\n");
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cli_run(argc - 1, argv + 1);
     if (strcmp(cmd, "once") == 0)
         return cli_once(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)

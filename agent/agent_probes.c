@@ -1,0 +1,280 @@
+/* Probe files in a running agent: the first load, reloads (SIGHUP), and the
+ * per-probe state that must survive them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "agent/agent_int.h"
+#include "agent/probe_files.h"
+#include "probes/load.h"
+
+void agent_lfile_unref(struct lfile *lf)
+{
+    if (!lf || --lf->refs > 0)
+        return;
+    probe_set_free(lf->set);
+    free(lf->path);
+    free(lf);
+}
+
+/* The host a probe's runs count against for the per-host limit: the first
+ * step's URL host when it can be worked out at load time (a constant URL or
+ * one starting with a constant var), else the probe id. */
+static void probe_host(const struct probe *p, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "probe:%s", p->id);
+    if (p->n_steps == 0)
+        return;
+    struct tpl_vars vs;
+    tpl_vars_init(&vs);
+    for (size_t i = 0; i < p->n_vars; i++)
+        if (tpl_is_const(&p->vars[i].value))
+            tpl_vars_set(&vs, p->vars[i].name, p->vars[i].value.src, false);
+    char err[256];
+    char *url = NULL;
+    /* only constant parts: a template needing env or a capture is skipped */
+    bool all_known = true;
+    for (size_t i = 0; i < p->steps[0].request.url.n; i++) {
+        const struct tpl_seg *s = &p->steps[0].request.url.segs[i];
+        if (s->kind == TPL_VAR && !tpl_vars_get(&vs, s->text))
+            all_known = false;
+        if (s->kind == TPL_ENV || s->kind == TPL_FILE)
+            all_known = false;
+    }
+    if (all_known)
+        url = tpl_render_str(&p->steps[0].request.url, &vs, TPL_ESC_URL, NULL, err, sizeof(err));
+    tpl_vars_free(&vs);
+    if (!url)
+        return;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+        snprintf(out, outlen, "%s:%s", host, port ? port : "");
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    free(url);
+}
+
+static struct probe_state *find_state(struct agent *a, const char *id)
+{
+    for (size_t i = 0; i < a->n_states; i++)
+        if (strcmp(a->states[i]->probe->id, id) == 0)
+            return a->states[i];
+    return NULL;
+}
+
+void agent_state_release(struct probe_state *ps)
+{
+    if (!ps)
+        return;
+    esc_free(ps->esc);
+    run_result_free(ps->last);
+    free(ps);
+}
+
+static int state_push(struct agent *a, struct probe_state *ps)
+{
+    if (a->n_states == a->cap_states) {
+        size_t cap = a->cap_states ? a->cap_states * 2 : 64;
+        struct probe_state **v = realloc(a->states, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        a->states = v;
+        a->cap_states = cap;
+    }
+    a->states[a->n_states++] = ps;
+    return 0;
+}
+
+static int state_add(struct agent *a, struct probe *p, struct lfile *lf)
+{
+    struct probe_state *ps = calloc(1, sizeof(*ps));
+    if (!ps)
+        return -1;
+    ps->agent = a;
+    ps->probe = p;
+    ps->lf = lf;
+    char host[300];
+    probe_host(p, host, sizeof(host));
+    if (esc_new(&p->escalation, NULL, &ps->esc) || state_push(a, ps)) {
+        agent_state_release(ps);
+        return -1;
+    }
+    int rc = scheduler_add(a->sched, p->id, &p->schedule, host, ps, &ps->entry);
+    if (rc) {
+        log_error(a->log, "probe %s: cannot be scheduled (error %d)", p->id, rc);
+        a->n_states--;
+        agent_state_release(ps);
+        return -1;
+    }
+    agent_probe_metrics(a, ps);
+    return 0;
+}
+
+/* Retires a probe: no new runs; its state goes now, or when its run ends. */
+static void state_remove(struct agent *a, size_t idx)
+{
+    struct probe_state *ps = a->states[idx];
+    a->states[idx] = a->states[--a->n_states];
+    agent_probe_metrics_drop(a, ps->probe->id);
+    scheduler_remove(ps->entry);
+    /* a running entry lives on until its scheduler_done() */
+    if (!ps->running)
+        ps->entry = NULL;
+    if (ps->running)
+        ps->removed = true;
+    else
+        agent_state_release(ps);
+}
+
+static bool id_in_other_files(struct lfile **files, size_t n, size_t self, const char *id, const char **where)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i == self || !files[i])
+            continue;
+        struct probe *p = probe_set_find(files[i]->set, id);
+        if (p) {
+            *where = files[i]->path;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Loads every file on its own, so a broken file keeps its last good version
+ * while the others change. Then matches probes by id: unchanged definitions
+ * keep their scheduler entry (phase) and escalation state. */
+int agent_load_probes(struct agent *a, bool initial)
+{
+    struct strv files, errors;
+    strv_init(&files);
+    strv_init(&errors);
+    int n_errors = 0;
+    if (a->cfg.n_probe_globs && probe_files_expand(&a->cfg, &files, &errors))
+        n_errors++;
+    for (size_t i = 0; i < a->files.n; i++)
+        strv_push(&files, a->files.v[i]);
+
+    struct lfile **next = calloc(files.n ? files.n : 1, sizeof(*next));
+    if (!next) {
+        strv_free(&files);
+        strv_free(&errors);
+        return -1;
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        struct probe_set *set = calloc(1, sizeof(*set));
+        size_t before = errors.n;
+        int bad = set ? probe_load_file(set, files.v[i], &errors) : 1;
+        const char *dup_where = NULL;
+        for (size_t k = 0; !bad && k < set->n; k++) {
+            if (id_in_other_files(next, i, set->probes[k]->id, &dup_where)) {
+                strv_pushf(&errors, "%s:%d:%d: probe \"%s\" is already defined in %s", files.v[i],
+                           set->probes[k]->pos.line, set->probes[k]->pos.column, set->probes[k]->id, dup_where);
+                bad = 1;
+            }
+        }
+        if (bad) {
+            n_errors++;
+            probe_set_free(set);
+            for (size_t k = before; k < errors.n; k++)
+                log_error(a->log, "%s", errors.v[k]);
+            /* keep the last good version of this file, if there is one */
+            for (size_t k = 0; k < a->n_lfiles; k++) {
+                if (a->lfiles[k] && strcmp(a->lfiles[k]->path, files.v[i]) == 0) {
+                    next[i] = a->lfiles[k];
+                    next[i]->refs++;
+                    log_warn(a->log, "%s: keeping its last good version", files.v[i]);
+                }
+            }
+            continue;
+        }
+        struct lfile *lf = calloc(1, sizeof(*lf));
+        if (!lf || !(lf->path = strdup(files.v[i]))) {
+            free(lf);
+            probe_set_free(set);
+            n_errors++;
+            continue;
+        }
+        lf->set = set;
+        lf->refs = 1;
+        next[i] = lf;
+    }
+
+    /* Match the new probes against the running ones. */
+    bool *seen = calloc(a->n_states ? a->n_states : 1, sizeof(*seen));
+    size_t kept = 0, changed = 0, added = 0, removed = 0, skipped_region = 0;
+    for (size_t i = 0; seen && i < files.n; i++) {
+        struct lfile *lf = next[i];
+        for (size_t k = 0; lf && k < lf->set->n; k++) {
+            struct probe *p = lf->set->probes[k];
+            if (!probe_runs_in(p, a->cfg.region)) {
+                skipped_region++;
+                continue;
+            }
+            struct probe_state *ps = find_state(a, p->id);
+            if (ps) {
+                size_t idx = 0;
+                while (a->states[idx] != ps)
+                    idx++;
+                seen[idx] = true;
+                if (ps->probe->def_hash == p->def_hash) {
+                    ps->probe = p;
+                    ps->lf = lf;
+                    esc_rebind(ps->esc, &p->escalation);
+                    kept++;
+                    continue;
+                }
+                /* changed: the new definition starts afresh */
+                seen[idx] = false;
+                changed++;
+                continue;
+            }
+            added++;
+        }
+    }
+    /* Drop states not seen (removed or changed), then add what is new. */
+    for (size_t i = a->n_states; seen && i-- > 0;) {
+        if (!seen[i]) {
+            state_remove(a, i);
+            removed++;
+        }
+    }
+    free(seen);
+    for (size_t i = 0; i < files.n; i++) {
+        struct lfile *lf = next[i];
+        for (size_t k = 0; lf && k < lf->set->n; k++) {
+            struct probe *p = lf->set->probes[k];
+            if (probe_runs_in(p, a->cfg.region) && !find_state(a, p->id) && state_add(a, p, lf))
+                n_errors++;
+        }
+    }
+    removed -= changed < removed ? changed : removed;
+    for (size_t i = 0; i < a->n_lfiles; i++)
+        agent_lfile_unref(a->lfiles[i]);
+    free(a->lfiles);
+    a->lfiles = next;
+    a->n_lfiles = files.n;
+    /* files that failed with no earlier version leave a hole */
+    size_t w = 0;
+    for (size_t i = 0; i < a->n_lfiles; i++)
+        if (a->lfiles[i])
+            a->lfiles[w++] = a->lfiles[i];
+    a->n_lfiles = w;
+
+    log_kv(a->log, n_errors ? LOG_WARN : LOG_INFO,
+           LOG_FIELDS(LOG_INT("files", files.n), LOG_INT("probes", a->n_states), LOG_INT("kept", kept),
+                      LOG_INT("changed", changed), LOG_INT("added", initial ? 0 : added - changed),
+                      LOG_INT("removed", removed), LOG_INT("other_regions", skipped_region),
+                      LOG_INT("errors", n_errors)),
+           "%s probe files", initial ? "loaded" : "reloaded");
+    if (a->m_probes)
+        metric_set(a->m_probes, (double)a->n_states);
+    strv_free(&files);
+    strv_free(&errors);
+    return n_errors ? -1 : 0;
+}

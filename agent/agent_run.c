@@ -1,0 +1,178 @@
+/* One scheduled run in the agent: start it, and when it ends record the
+ * result (metrics, log line, /status), feed escalation, and turn each
+ * transition into an event on the spool. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "agent/actions.h"
+#include "agent/agent_int.h"
+#include "agent/delivery.h"
+#include "agent/event.h"
+
+static int64_t wall_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    const cJSON *timeline = a->actions ? actions_timeline(a->actions, ps->probe->id, t->incident_id) : NULL;
+    struct event_in in = {
+        .probe = ps->probe,
+        .t = t,
+        .last = ps->last,
+        .region = a->cfg.region,
+        .agent = a->cfg.name,
+        .timeline = timeline,
+    };
+    cJSON *ev = event_build(&in);
+    char *text = ev ? cJSON_PrintUnformatted(ev) : NULL;
+    cJSON_Delete(ev);
+    if (!text) {
+        log_error(a->log, "probe %s: out of memory building a %s event", ps->probe->id, esc_kind_str(t->kind));
+        return;
+    }
+    uint64_t seq = 0, dropped = 0;
+    int rc = spool_append(a->spool, text, strlen(text), &seq, &dropped);
+    if (dropped) {
+        log_warn(a->log,
+                 "spool over its bound (%zu bytes): dropped the %llu oldest undelivered events to keep the newest",
+                 a->cfg.spool_max_bytes, (unsigned long long)dropped);
+        metric_add(a->m_spool_dropped, (double)dropped);
+    }
+    if (rc) {
+        /* Not spooled means not durable: say so loudly, but still try to deliver. */
+        log_error(a->log, "probe %s: cannot spool event %s: %s", ps->probe->id, t->event_id, spool_error(a->spool));
+    }
+    log_kv(a->log, LOG_INFO,
+           LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("transition", esc_kind_str(t->kind)),
+                      LOG_STR("level", level_str(t->level)), LOG_STR("bucket", bucket_str(t->bucket)),
+                      LOG_STR("incident", t->incident_id), LOG_STR("event", t->event_id)),
+           "incident %s", esc_kind_str(t->kind));
+    free(text);
+    struct metric *m = metrics_series(a->f_events, (const char *const[]){esc_kind_str(t->kind)});
+    if (m)
+        metric_inc(m);
+    if (a->delivery)
+        delivery_kick(a->delivery);
+}
+
+static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    /* Actions first, so the event carries what they did on its timeline. */
+    if (a->actions)
+        actions_fire(a->actions, ps->probe, t, a->cfg.region);
+    agent_emit_event(a, ps, t);
+}
+
+static void log_result(struct agent *a, const struct run_result *r)
+{
+    enum log_level lvl = r->ok ? LOG_INFO : LOG_WARN;
+    if (!log_enabled(a->log, lvl))
+        return;
+    const char *step = r->failed_step >= 0 ? r->steps[r->failed_step].name : "";
+    const char *why = r->failed_step >= 0 && r->steps[r->failed_step].failures.n
+                          ? r->steps[r->failed_step].failures.v[0]
+                          : r->failures.n ? r->failures.v[0] : "";
+    long status = r->failed_step >= 0 ? r->steps[r->failed_step].status : 0;
+    log_write(a->log, lvl,
+              LOG_FIELDS(LOG_STR("probe", r->probe_id), LOG_STR("region", r->region), LOG_BOOL("ok", r->ok),
+                         LOG_STR("bucket", r->ok ? "" : bucket_str(r->bucket)),
+                         LOG_STR("reason", r->reason ? r->reason : ""), LOG_STR("step", step),
+                         LOG_INT("status", status), LOG_FLOAT("duration_ms", (double)r->duration / 1000.0)),
+              "%s", r->ok ? "probe ok" : why);
+}
+
+static void on_run_done(struct run_result *r, void *arg)
+{
+    struct probe_state *ps = arg;
+    struct agent *a = ps->agent;
+    struct lfile *lf = ps->run_lf;
+    ps->run_lf = NULL;
+    ps->running = false;
+    a->in_flight--;
+    metric_set(a->m_in_flight, (double)a->in_flight);
+
+    if (ps->removed) {
+        /* removed by a reload while it ran: the result has no one to go to */
+        run_result_free(r);
+        scheduler_done(ps->entry);
+        agent_state_release(ps);
+        agent_lfile_unref(lf);
+        return;
+    }
+    ps->runs++;
+    if (!r->ok)
+        ps->failures++;
+    log_result(a, r);
+    run_result_free(ps->last);
+    ps->last = r;
+    /* The run's result borrows the probe it ran; after a reload that may be
+     * an older definition, which the lfile reference kept alive until now. */
+    r->probe = NULL;
+    agent_probe_metrics(a, ps);
+
+    const char *cid = NULL, *step = NULL;
+    if (r->failed_step >= 0) {
+        cid = r->steps[r->failed_step].correlation_id;
+        step = r->steps[r->failed_step].name;
+    }
+    struct esc_obs obs = {
+        .ok = r->ok,
+        .bucket = r->bucket,
+        .reason = r->reason,
+        .budget_breached = r->budget_breached,
+        .correlation_id = cid,
+        .step = step,
+    };
+    struct esc_transition t;
+    int rc = esc_observe(ps->esc, &obs, wall_us(), &t);
+    if (rc == 1)
+        handle_transition(a, ps, &t);
+    else if (rc < 0)
+        log_error(a->log, "probe %s: escalation failed (error %d)", ps->probe->id, rc);
+    metric_set(ps->m_level, (double)esc_level(ps->esc));
+
+    if (ps->entry)
+        scheduler_done(ps->entry);
+    agent_lfile_unref(lf);
+}
+
+void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
+{
+    struct probe_state *ps = user;
+    struct agent *a = ps->agent;
+    tl_usec late = scheduler_now() - scheduled;
+    metric_observe(a->m_lateness, (double)(late > 0 ? late : 0) / 1e6);
+    if (a->draining) {
+        scheduler_done(e);
+        return;
+    }
+    ps->running = true;
+    ps->run_lf = ps->lf;
+    ps->lf->refs++;
+    a->in_flight++;
+    metric_set(a->m_in_flight, (double)a->in_flight);
+    if (journey_start(&a->env, ps->probe, on_run_done, ps)) {
+        log_error(a->log, "probe %s: cannot start a run (out of memory)", ps->probe->id);
+        ps->running = false;
+        a->in_flight--;
+        agent_lfile_unref(ps->run_lf);
+        ps->run_lf = NULL;
+        scheduler_done(e);
+    }
+}
+
+void agent_tick_escalations(struct agent *a)
+{
+    int64_t now = wall_us();
+    for (size_t i = 0; i < a->n_states; i++) {
+        struct probe_state *ps = a->states[i];
+        struct esc_transition t;
+        if (esc_tick(ps->esc, now, &t) == 1)
+            handle_transition(a, ps, &t);
+    }
+}
