@@ -258,7 +258,7 @@ static int sink_service(struct yu *y, void *obj, yaml_node_t *v)
     struct config *cfg = obj;
     cfg->has_service = true;
     int rc = yu_walk_map(y, v, service_keys, &cfg->service) ? -1 : 0;
-    if (rc == 0 && cfg->service.batch_max == 0) {
+    if (cfg->service.batch_max == 0) {
         yu_error(y, yu_map_get(y, v, "batch_max"), "batch_max must be at least 1");
         rc = -1;
     }

@@ -400,6 +400,10 @@ int yu_get_str(struct yu *y, yaml_node_t *n, char **out)
         yu_error(y, n, "expected a string, got %s", yu_type_name(n));
         return -1;
     }
+    if (!*yu_str(n)) {
+        yu_error(y, n, "empty string (expected a value)");
+        return -1;
+    }
     char *s = strdup(yu_str(n));
     if (!s) {
         yu_error(y, n, "out of memory");
