@@ -19,7 +19,13 @@ schema_blind=(
   undefined-var.yaml         # template variables vs vars and captures
 )
 
-python3 - "${schema_blind[@]}" <<'PY'
+# The complete example of docs/probe-file.md must stay true.
+doc_example=$(mktemp /tmp/tripline-doc-example.XXXXXX)
+trap 'rm -f "$doc_example"' EXIT
+awk '/^```yaml/{f=1;next} /^```/{if(f){exit}} f' docs/probe-file.md > "$doc_example"
+[ -s "$doc_example" ] || { echo "FAIL: no yaml example in docs/probe-file.md"; exit 1; }
+
+DOC_EXAMPLE=$doc_example python3 - "${schema_blind[@]}" <<'PY'
 import glob, json, os, sys
 import jsonschema, yaml
 
@@ -43,7 +49,7 @@ def problems(path):
     return ["%s: %s" % ("/".join(str(p) for p in e.absolute_path) or "(root)", e.message)]
 
 failed = False
-good = sorted(glob.glob("probes/examples/*.yaml")) + ["tests/data/design-example.yaml"]
+good = sorted(glob.glob("probes/examples/*.yaml")) + ["tests/data/design-example.yaml", os.environ["DOC_EXAMPLE"]]
 for path in good:
     p = problems(path)
     if p:
@@ -86,6 +92,7 @@ expect_rc() {
 }
 
 expect_rc 0 "$bin" check probes/examples/*.yaml tests/data/design-example.yaml
+expect_rc 0 "$bin" check "$doc_example"
 for f in tests/data/broken/*.yaml; do
   expect_rc 1 "$bin" check "$f"
 done
