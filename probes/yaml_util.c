@@ -173,13 +173,18 @@ static void yaml_problem(struct yu *y, yaml_parser_t *p, const char *data, size_
         yu_error_at(y, line, col, "not valid YAML: %s", problem);
 }
 
-static int read_all(FILE *f, size_t max, struct buf *b)
+/* Reads the rest of f into b; -1 when it outgrows b's cap (the file grew
+ * after stat), -2 on a read error. */
+static int read_all(FILE *f, struct buf *b)
 {
     char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    for (;;) {
+        size_t n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         if (buf_append(b, chunk, n))
             return -1;
+    }
     return ferror(f) ? -2 : 0;
 }
 
@@ -219,7 +224,7 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
         rc = -2;
         goto out;
     }
-    rc = read_all(f, max, &b);
+    rc = read_all(f, &b);
     if (rc == -1) {
         yu_error_at(y, 0, 0, "file is over the limit of %zu bytes; refused", max);
         goto out;
