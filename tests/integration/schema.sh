@@ -97,6 +97,7 @@ for f in tests/data/broken/*.yaml; do
   expect_rc 1 "$bin" check "$f"
 done
 expect_rc 2 "$bin" check /nonexistent/probe.yaml
+expect_rc 2 "$bin" check probes/examples
 expect_rc 2 "$bin" check
 expect_rc 2 "$bin" check --bogus probes/examples/latency.yaml
 
