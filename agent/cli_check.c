@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent/cli.h"
 #include "agent/config.h"
@@ -32,6 +33,9 @@ static void print_errors(struct strv *errors, size_t from)
 /* Checked up front so a missing file is exit 2, not a validation error. */
 static bool readable(const char *file)
 {
+    struct stat st;
+    if (stat(file, &st) != 0 || S_ISDIR(st.st_mode))
+        return false;
     FILE *f = fopen(file, "rb");
     if (!f)
         return false;

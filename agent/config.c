@@ -258,7 +258,7 @@ static int sink_service(struct yu *y, void *obj, yaml_node_t *v)
     struct config *cfg = obj;
     cfg->has_service = true;
     int rc = yu_walk_map(y, v, service_keys, &cfg->service) ? -1 : 0;
-    if (rc == 0 && cfg->service.batch_max == 0) {
+    if (cfg->service.batch_max == 0) {
         yu_error(y, yu_map_get(y, v, "batch_max"), "batch_max must be at least 1");
         rc = -1;
     }
@@ -398,6 +398,7 @@ int config_load(struct config *cfg, const char *path, struct strv *errors)
     const char *slash = strrchr(path, '/');
     ctx.dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : NULL;
 
+    size_t first_error = errors ? errors->n : 0;
     int rc = yu_load(&y, cfg->file ? cfg->file : path, CONFIG_FILE_MAX, NULL);
     yaml_node_t *root = rc == 0 ? yu_root(&y) : NULL;
     if (root && root->type != YAML_MAPPING_NODE)
@@ -410,6 +411,8 @@ int config_load(struct config *cfg, const char *path, struct strv *errors)
     if (cfg->n_probe_globs == 0 && y.n_errors == 0)
         yu_error_at(&y, 0, 0, "no probe globs");
     free(ctx.dir);
+    if (errors)
+        yu_sort_errors(errors, first_error, cfg->file ? cfg->file : path);
     int n = y.n_errors;
     yu_free(&y);
     return n ? -1 : 0;

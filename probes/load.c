@@ -1101,12 +1101,18 @@ static void check_probe(struct yu *y, struct ld *ld, yaml_node_t *map)
     if (!s->timeout)
         s->timeout = s->every && s->every < ten ? s->every : ten;
     else if (s->every && s->timeout > s->every) {
+        char t[32], e[32];
+        duration_format(s->timeout, t, sizeof(t));
+        duration_format(s->every, e, sizeof(e));
         set_path(y, "schedule.timeout");
-        yu_error(y, ld->timeout_node, "timeout is longer than the interval (every); expected at most the interval");
+        yu_error(y, ld->timeout_node, "%s is longer than the interval every: %s (expected a timeout of at most %s)",
+                 t, e, e);
     }
     if (s->every && s->jitter >= s->every && ld->jitter_node) {
+        char e[32];
+        duration_format(s->every, e, sizeof(e));
         set_path(y, "schedule.jitter");
-        yu_error(y, ld->jitter_node, "jitter must be shorter than the interval (every)");
+        yu_error(y, ld->jitter_node, "jitter must be shorter than the interval every: %s", e);
     }
 
     for (size_t i = 0; i < p->n_steps; i++) {
@@ -1249,6 +1255,7 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
     y.errors = errors;
     y.what = "a probe (a mapping) or a list of probes";
     char hash[65] = "";
+    size_t first_error = errors ? errors->n : 0;
     struct probe **mine = NULL;
     size_t n_mine = 0;
     char *fname = strdup(file);
@@ -1287,6 +1294,8 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
         if (mine[i]->id)
             check_duplicate(&y, set, mine, i);
 
+    if (errors)
+        yu_sort_errors(errors, first_error, fname);
     int n_errors = y.n_errors;
     bool kept = false;
     if (n_errors == 0 && set_push((void **)&set->files, &set->n_files, sizeof(fname), &fname) == 0) {

@@ -85,6 +85,47 @@ void yu_path_pop(struct yu *y, size_t mark)
     y->path[mark] = '\0';
 }
 
+/* Line and column of an error line "file:L:C: ..."; 0 when it has none. */
+static void error_pos(const char *e, size_t flen, long *line, long *col)
+{
+    *line = 0;
+    *col = 0;
+    const char *p = e + flen;
+    if (*p != ':')
+        return;
+    char *end = NULL;
+    long l = strtol(p + 1, &end, 10);
+    if (end == p + 1 || *end != ':')
+        return;
+    const char *q = end;
+    long c = strtol(q + 1, &end, 10);
+    if (end == q + 1 || *end != ':')
+        return;
+    *line = l;
+    *col = c;
+}
+
+void yu_sort_errors(struct strv *errors, size_t from, const char *file)
+{
+    size_t flen = strlen(file);
+    /* Insertion sort: stable, and a file rarely has more than a few errors. */
+    for (size_t i = from + 1; i < errors->n; i++) {
+        char *cur = errors->v[i];
+        long l, c;
+        error_pos(cur, flen, &l, &c);
+        size_t j = i;
+        while (j > from) {
+            long pl, pc;
+            error_pos(errors->v[j - 1], flen, &pl, &pc);
+            if (pl < l || (pl == l && pc <= c))
+                break;
+            errors->v[j] = errors->v[j - 1];
+            j--;
+        }
+        errors->v[j] = cur;
+    }
+}
+
 /* --- reading a file -------------------------------------------------------- */
 
 static void hex_sha256(const unsigned char *data, size_t len, char out[65])
@@ -132,13 +173,18 @@ static void yaml_problem(struct yu *y, yaml_parser_t *p, const char *data, size_
         yu_error_at(y, line, col, "not valid YAML: %s", problem);
 }
 
-static int read_all(FILE *f, size_t max, struct buf *b)
+/* Reads the rest of f into b; -1 when it outgrows b's cap (the file grew
+ * after stat), -2 on a read error. */
+static int read_all(FILE *f, struct buf *b)
 {
     char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    for (;;) {
+        size_t n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         if (buf_append(b, chunk, n))
             return -1;
+    }
     return ferror(f) ? -2 : 0;
 }
 
@@ -178,7 +224,7 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
         rc = -2;
         goto out;
     }
-    rc = read_all(f, max, &b);
+    rc = read_all(f, &b);
     if (rc == -1) {
         yu_error_at(y, 0, 0, "file is over the limit of %zu bytes; refused", max);
         goto out;
@@ -359,6 +405,10 @@ int yu_get_str(struct yu *y, yaml_node_t *n, char **out)
         yu_error(y, n, "expected a string, got %s", yu_type_name(n));
         return -1;
     }
+    if (!*yu_str(n)) {
+        yu_error(y, n, "empty string (expected a value)");
+        return -1;
+    }
     char *s = strdup(yu_str(n));
     if (!s) {
         yu_error(y, n, "out of memory");
@@ -390,7 +440,7 @@ int yu_get_int(struct yu *y, yaml_node_t *n, long min, long max, long *out)
         return -1;
     }
     if (v < min || v > max) {
-        if (max == LONG_MAX)
+        if (max >= INT_MAX)
             yu_error(y, n, "%ld is too small (expected an integer >= %ld)", v, min);
         else
             yu_error(y, n, "%ld is out of range (expected an integer %ld..%ld)", v, min, max);
@@ -450,6 +500,29 @@ int duration_parse(const char *s, tl_usec *out)
     }
     *out = total;
     return 0;
+}
+
+void duration_format(tl_usec d, char *out, size_t len)
+{
+    static const struct { const char *unit; int64_t usec; } units[] = {
+        {"h", 3600000000LL}, {"m", 60000000}, {"s", 1000000}, {"ms", 1000}, {"us", 1},
+    };
+    size_t used = 0;
+    out[0] = '\0';
+    if (d <= 0) {
+        snprintf(out, len, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && used < len; i++) {
+        int64_t n = d / units[i].usec;
+        if (n == 0)
+            continue;
+        d -= n * units[i].usec;
+        int w = snprintf(out + used, len - used, "%lld%s", (long long)n, units[i].unit);
+        if (w < 0)
+            return;
+        used += (size_t)w;
+    }
 }
 
 int size_parse(const char *s, size_t *out)

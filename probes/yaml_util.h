@@ -75,6 +75,10 @@ void yu_error(struct yu *y, const yaml_node_t *node, const char *fmt, ...)
 void yu_error_at(struct yu *y, int line, int column, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Sorts errors[from...] of one file by line and column (stable), so a
+ * reader sees them in file order whatever order the checks ran in. */
+void yu_sort_errors(struct strv *errors, size_t from, const char *file);
+
 /* The path: push returns the old length for yu_path_pop. */
 size_t yu_path_key(struct yu *y, const char *key);
 size_t yu_path_index(struct yu *y, size_t i);
@@ -108,6 +112,8 @@ cJSON *yu_to_json(struct yu *y, yaml_node_t *n);
 
 /* "1m30s", "500ms": integer components with units us, ms, s, m, h. */
 int duration_parse(const char *s, tl_usec *out);
+/* Writes d as "1m30s", "250ms", "0s". */
+void duration_format(tl_usec d, char *out, size_t len);
 /* "64MiB", "10MB", "4096": bytes. */
 int size_parse(const char *s, size_t *out);
 

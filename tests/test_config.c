@@ -1,0 +1,164 @@
+/* Agent config: defaults with no file, every key read, and every broken key
+ * reported in one pass as file:line:column. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+
+#define SEC 1000000LL
+
+static int to_source_dir(void **state)
+{
+    const char *src = getenv("TRIPLINE_SOURCE_DIR");
+    return chdir(src ? src : TRIPLINE_SOURCE_DIR);
+}
+
+static void test_defaults(void **state)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    assert_null(cfg.file);
+    assert_string_equal(cfg.region, "local");
+    assert_non_null(cfg.name);
+    assert_true(strlen(cfg.name) > 0);
+    assert_int_equal(cfg.n_probe_globs, 1);
+    assert_string_equal(cfg.probe_globs[0], "/etc/tripline/probes.d/*.yaml");
+    assert_string_equal(cfg.listen, "127.0.0.1:9464");
+    assert_string_equal(cfg.spool_dir, "/var/lib/tripline/spool");
+    assert_int_equal(cfg.spool_max_bytes, 64u << 20);
+    assert_int_equal(cfg.log_level, LOG_INFO);
+    assert_true(cfg.sink_stdout);
+    assert_false(cfg.has_service);
+    assert_false(cfg.has_alertmanager);
+    assert_int_equal(cfg.concurrency, 256);
+    assert_int_equal(cfg.per_host, 8);
+    assert_int_equal(cfg.body_max, 1u << 20);
+    assert_int_equal(cfg.drain_timeout, 10 * SEC);
+    assert_null(cfg.shard);
+    assert_string_equal(log_level_str(cfg.log_level), "info");
+    config_free(&cfg);
+}
+
+static void test_full(void **state)
+{
+    struct config cfg;
+    struct strv errors;
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "tests/data/config/full.yaml", &errors), 0);
+    assert_int_equal(errors.n, 0);
+    assert_string_equal(cfg.file, "tests/data/config/full.yaml");
+    assert_string_equal(cfg.region, "eu-west");
+    assert_string_equal(cfg.name, "edge-eu-west-1");
+    assert_int_equal(cfg.n_probe_globs, 2);
+    /* Relative globs start in the config file's folder, not the cwd. */
+    assert_string_equal(cfg.probe_globs[0], "tests/data/config/probes.d/*.yaml");
+    assert_string_equal(cfg.probe_globs[1], "/etc/tripline/extra/*.yaml");
+    assert_string_equal(cfg.listen, "[::1]:9555");
+    assert_string_equal(cfg.spool_dir, "/var/lib/tripline/spool-eu");
+    assert_int_equal(cfg.spool_max_bytes, 128u << 20);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    assert_true(cfg.sink_stdout);
+    assert_string_equal(cfg.sink_file, "/var/log/tripline/events.jsonl");
+    assert_true(cfg.has_service);
+    assert_string_equal(cfg.service.url, "https://escalation.example.test/v1/events");
+    assert_string_equal(cfg.service.token_file, "/etc/tripline/token");
+    assert_string_equal(cfg.service.hmac_key_file, "/etc/tripline/hmac.key");
+    assert_int_equal(cfg.service.timeout, 5 * SEC);
+    assert_int_equal(cfg.service.batch_max, 50);
+    assert_true(cfg.has_alertmanager);
+    assert_int_equal(cfg.alertmanager.n_urls, 2);
+    assert_string_equal(cfg.alertmanager.urls[1], "http://am-2:9093");
+    assert_int_equal(cfg.alertmanager.repost, 120 * SEC);
+    assert_int_equal(cfg.concurrency, 64);
+    assert_int_equal(cfg.per_host, 4);
+    assert_int_equal(cfg.body_max, 512u << 10);
+    assert_string_equal(cfg.ca_file, "/etc/tripline/ca.pem");
+    assert_int_equal(cfg.drain_timeout, 30 * SEC);
+    assert_string_equal(cfg.shard, "1/3");
+    config_free(&cfg);
+    strv_free(&errors);
+}
+
+static void test_service_replaces_stdout(void **state)
+{
+    struct config cfg;
+    struct strv errors;
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "tests/data/config/service-only.yaml", &errors), 0);
+    /* stdout is the default sink only while nothing else is configured. */
+    assert_false(cfg.sink_stdout);
+    assert_true(cfg.has_service);
+    assert_int_equal(cfg.service.timeout, 10 * SEC);
+    assert_int_equal(cfg.service.batch_max, 100);
+    assert_string_equal(cfg.region, "us-east");
+    assert_string_equal(cfg.listen, "127.0.0.1:9464");
+    config_free(&cfg);
+    strv_free(&errors);
+}
+
+static void test_broken(void **state)
+{
+    struct config cfg;
+    struct strv errors;
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "tests/data/config/broken.yaml", &errors), -1);
+    FILE *f = fopen("tests/data/config/broken.expected", "r");
+    assert_non_null(f);
+    char line[1024];
+    size_t i = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        assert_true(i < errors.n);
+        assert_string_equal(errors.v[i], line);
+        i++;
+    }
+    fclose(f);
+    assert_int_equal(i, errors.n);
+    assert_true(errors.n >= 15);
+    config_free(&cfg);
+    strv_free(&errors);
+}
+
+static void test_missing_and_not_a_mapping(void **state)
+{
+    struct config cfg;
+    struct strv errors;
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "/nonexistent/tripline.yaml", &errors), -1);
+    assert_int_equal(errors.n, 1);
+    assert_string_equal(errors.v[0], "/nonexistent/tripline.yaml: cannot read: No such file or directory");
+    config_free(&cfg);
+    strv_free(&errors);
+
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "tests/data/broken/scalar-root.yaml", &errors), -1);
+    assert_int_equal(errors.n, 1);
+    assert_string_equal(errors.v[0],
+                        "tests/data/broken/scalar-root.yaml:1:1: expected a mapping of settings, got a string");
+    config_free(&cfg);
+    strv_free(&errors);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_service_replaces_stdout),
+        cmocka_unit_test(test_broken),
+        cmocka_unit_test(test_missing_and_not_a_mapping),
+    };
+    return cmocka_run_group_tests(tests, to_source_dir, NULL);
+}

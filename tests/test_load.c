@@ -1,0 +1,469 @@
+/* Probe-file loader: the good files load into the structs the engine runs,
+ * and every broken file under tests/data/broken/ gives exactly the error
+ * lines of its .expected sibling. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "probes/jsonpath.h"
+#include "probes/load.h"
+#include "probes/yaml_util.h"
+
+#define SEC 1000000LL
+#define MS 1000LL
+
+static int to_source_dir(void **state)
+{
+    const char *src = getenv("TRIPLINE_SOURCE_DIR");
+    if (!src)
+        src = TRIPLINE_SOURCE_DIR;
+    return chdir(src);
+}
+
+/* Writes text to a new temporary file; the caller unlinks and frees it. */
+static char *temp_file(const char *text)
+{
+    char *path = strdup("/tmp/tripline-test-load-XXXXXX");
+    assert_non_null(path);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+static struct probe_set *load_text(const char *text, struct strv *errors, int want_rc)
+{
+    char *path = temp_file(text);
+    struct probe_set *set = NULL;
+    int rc = probe_load_files(&set, &path, 1, errors);
+    for (size_t i = 0; rc != want_rc && i < errors->n; i++)
+        fprintf(stderr, "unexpected: %s\n", errors->v[i]);
+    assert_int_equal(rc, want_rc);
+    unlink(path);
+    free(path);
+    return set;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 1 << 16);
+    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+static void test_broken_files(void **state)
+{
+    glob_t g;
+    assert_int_equal(glob("tests/data/broken/*.yaml", 0, NULL, &g), 0);
+    /* Every error the grammar promises has at least one case here. */
+    assert_true(g.gl_pathc >= 15);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *file = g.gl_pathv[i];
+        size_t len = strlen(file);
+        char first[512], expected_path[512];
+        snprintf(first, sizeof(first), "%.*s.first", (int)(len - 5), file);
+        snprintf(expected_path, sizeof(expected_path), "%.*s.expected", (int)(len - 5), file);
+        char *files[2];
+        size_t n = 0;
+        if (access(first, R_OK) == 0)
+            files[n++] = first;
+        files[n++] = (char *)file;
+
+        struct strv errors;
+        strv_init(&errors);
+        struct probe_set *set = NULL;
+        int rc = probe_load_files(&set, files, n, &errors);
+        assert_null(set);
+        assert_int_equal(rc, -1);
+
+        struct buf got;
+        buf_init(&got, 1 << 20);
+        for (size_t e = 0; e < errors.n; e++)
+            assert_int_equal(buf_printf(&got, "%s\n", errors.v[e]), 0);
+        char *want = read_text(expected_path);
+        assert_non_null(want);
+        if (strcmp(want, got.data ? got.data : "") != 0) {
+            fprintf(stderr, "%s: expected\n%s--- got\n%s", file, want, got.data ? got.data : "");
+            fail();
+        }
+        free(want);
+        buf_free(&got);
+        strv_free(&errors);
+    }
+    globfree(&g);
+}
+
+static void test_design_example_loads_as_written(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    char *file = "tests/data/design-example.yaml";
+    struct probe_set *set = NULL;
+    assert_int_equal(probe_load_files(&set, &file, 1, &errors), 0);
+    assert_int_equal(errors.n, 0);
+    assert_int_equal(set->n, 1);
+    struct probe *p = probe_set_find(set, "checkout");
+    assert_non_null(p);
+    assert_string_equal(p->description, "log in, add to cart, pay");
+    assert_int_equal(p->n_labels, 1);
+    assert_string_equal(p->labels[0].key, "team");
+    assert_string_equal(p->labels[0].value, "payments");
+    assert_true(probe_runs_in(p, "eu-west"));
+    assert_false(probe_runs_in(p, "ap-south"));
+    assert_int_equal(p->schedule.every, 30 * SEC);
+    assert_int_equal(p->schedule.timeout, 10 * SEC);
+    assert_null(p->schedule.cron);
+
+    assert_int_equal(p->n_vars, 2);
+    assert_string_equal(p->vars[0].name, "base");
+    assert_false(p->vars[0].secret);
+    assert_string_equal(p->vars[1].name, "token");
+    assert_true(p->vars[1].secret);
+
+    assert_int_equal(p->n_steps, 2);
+    struct step *login = &p->steps[0];
+    assert_string_equal(login->name, "login");
+    assert_string_equal(login->request.method, "POST");
+    assert_string_equal(login->request.url.src, "{{ base }}/v1/sessions");
+    assert_int_equal(login->request.n_headers, 1);
+    assert_string_equal(login->request.headers[0].name, "Authorization");
+    assert_int_equal(login->request.body_kind, BODY_JSON);
+    assert_string_equal(cJSON_GetObjectItem(login->request.json, "user")->valuestring, "synthetic");
+    assert_int_equal(login->expect.status.n, 1);
+    assert_int_equal(login->expect.status.ranges[0].lo, 201);
+    assert_int_equal(login->expect.status.ranges[0].hi, 201);
+    assert_int_equal(login->expect.n_json, 1);
+    assert_int_equal(login->expect.json[0].op, MATCH_EXISTS);
+    assert_true(login->expect.json[0].exists);
+    assert_int_equal(login->expect.json[0].path.n, 2);
+    assert_string_equal(login->expect.json[0].path.segs[1].key, "id");
+    assert_int_equal(login->expect.budget.total, 300 * MS);
+    assert_int_equal(login->expect.budget.ttfb, 200 * MS);
+    assert_int_equal(login->n_captures, 1);
+    assert_string_equal(login->captures[0].name, "session");
+    assert_int_equal(login->captures[0].kind, CAPTURE_JSON);
+    assert_false(login->is_finally);
+
+    struct step *pay = &p->steps[1];
+    assert_int_equal(pay->expect.status.ranges[0].lo, 402);
+    assert_int_equal(pay->expect.n_issues, 1);
+    assert_string_equal(pay->expect.issues[0].pattern, "payment.unauthorized.*");
+    assert_int_equal(pay->expect.issues[0].severity, SEV_ERROR);
+
+    assert_int_equal(p->budget.total, 1 * SEC);
+    assert_int_equal(p->escalation.n_ladder, 2);
+    assert_int_equal(p->escalation.ladder[0].level, LEVEL_WARNING);
+    assert_int_equal(p->escalation.ladder[0].consecutive_failures, 2);
+    assert_int_equal(p->escalation.ladder[1].level, LEVEL_CRITICAL);
+    assert_true(p->escalation.ladder[1].failure_ratio > 0.49 && p->escalation.ladder[1].failure_ratio < 0.51);
+    assert_int_equal(p->escalation.ladder[1].window, 10 * 60 * SEC);
+    assert_int_equal(p->escalation.ladder[1].n_actions, 1);
+    assert_string_equal(p->escalation.ladder[1].actions[0], "checkout-off");
+    assert_int_equal(p->escalation.resolve_successes, 3);
+
+    assert_int_equal(p->n_actions, 1);
+    struct action *a = &p->actions[0];
+    assert_string_equal(a->name, "checkout-off");
+    assert_int_equal(a->run.kind, ACTION_WEBHOOK);
+    assert_string_equal(a->run.method, "PUT");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(a->run.json, "enabled")));
+    assert_true(a->has_rollback);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(a->rollback.json, "enabled")));
+    assert_int_equal(a->timeout, 10 * SEC);
+
+    assert_int_equal(strlen(p->file_hash), 64);
+    assert_string_equal(p->file, file);
+    assert_int_equal(p->pos.line, 1);
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
+static void test_examples_load(void **state)
+{
+    glob_t g;
+    assert_int_equal(glob("probes/examples/*.yaml", 0, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 3);
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = NULL;
+    int rc = probe_load_files(&set, g.gl_pathv, g.gl_pathc, &errors);
+    for (size_t i = 0; i < errors.n; i++)
+        fprintf(stderr, "%s\n", errors.v[i]);
+    assert_int_equal(rc, 0);
+    assert_int_equal(set->n_files, g.gl_pathc);
+    /* The journeys the README walks through. */
+    assert_non_null(probe_set_find(set, "login-journey"));
+    assert_non_null(probe_set_find(set, "payments"));
+    assert_non_null(probe_set_find(set, "orders"));
+    struct probe *login = probe_set_find(set, "login-journey");
+    assert_true(login->steps[login->n_steps - 1].is_finally);
+    probe_set_free(set);
+    strv_free(&errors);
+    globfree(&g);
+}
+
+static void test_unreadable_and_huge_files(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    char *missing = "/nonexistent/tripline/probe.yaml";
+    struct probe_set *set = NULL;
+    assert_int_equal(probe_load_files(&set, &missing, 1, &errors), -2);
+    assert_null(set);
+    assert_int_equal(errors.n, 1);
+    assert_string_equal(errors.v[0], "/nonexistent/tripline/probe.yaml: cannot read: No such file or directory");
+    strv_free(&errors);
+
+    /* A sparse file over the cap: refused by its size, never read. */
+    char *big = temp_file("probe: big\n");
+    assert_int_equal(truncate(big, (off_t)PROBE_FILE_MAX + 1), 0);
+    strv_init(&errors);
+    assert_int_equal(probe_load_files(&set, &big, 1, &errors), -1);
+    assert_int_equal(errors.n, 1);
+    char want[256];
+    snprintf(want, sizeof(want), "%s: file is %u bytes, over the limit of %u bytes; refused unread", big,
+             PROBE_FILE_MAX + 1, PROBE_FILE_MAX);
+    assert_string_equal(errors.v[0], want);
+    unlink(big);
+    free(big);
+    strv_free(&errors);
+}
+
+static void test_defaults(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_text("- probe: a\n"
+                                      "  steps:\n"
+                                      "    - name: add\n"
+                                      "      request: {url: 'http://h/x', json: [1, {k: null}]}\n"
+                                      "  finally:\n"
+                                      "    - name: cleanup\n"
+                                      "      request: {method: delete, url: 'http://h/x'}\n"
+                                      "  actions:\n"
+                                      "    off: {command: [/bin/flag, 'off']}\n"
+                                      "- probe: b\n"
+                                      "  schedule: {every: 5s}\n"
+                                      "  steps: [{name: s, request: {url: 'http://h/', body: x, follow_redirects: true, tls: {verify: false}}}]\n"
+                                      "- probe: c\n"
+                                      "  schedule: {cron: '*/5 9-17 * JAN-dec mon-FRI', jitter: 0s}\n"
+                                      "  steps: [{name: s, request: {url: 'http://h/'}}]\n",
+                                      &errors, 0);
+    struct probe *a = probe_set_find(set, "a");
+    assert_int_equal(a->schedule.every, 60 * SEC);
+    assert_int_equal(a->schedule.timeout, 10 * SEC);
+    assert_int_equal(a->escalation.resolve_successes, 2);
+    assert_int_equal(a->n_steps, 2);
+    assert_string_equal(a->steps[0].request.method, "POST");
+    assert_int_equal(a->steps[0].request.body_kind, BODY_JSON);
+    assert_true(cJSON_IsArray(a->steps[0].request.json));
+    assert_false(a->steps[0].request.follow_redirects);
+    assert_false(a->steps[0].request.insecure);
+    assert_int_equal(a->steps[0].expect.status.n, 0);
+    assert_string_equal(a->steps[1].request.method, "DELETE");
+    assert_true(a->steps[1].is_finally);
+    assert_int_equal(a->actions[0].run.kind, ACTION_COMMAND);
+    assert_int_equal(a->actions[0].run.argc, 2);
+    assert_string_equal(a->actions[0].run.argv[1], "off");
+    assert_null(a->actions[0].run.argv[2]);
+    assert_int_equal(a->actions[0].timeout, 10 * SEC);
+
+    struct probe *b = probe_set_find(set, "b");
+    assert_int_equal(b->schedule.timeout, 5 * SEC);
+    assert_string_equal(b->steps[0].request.method, "POST");
+    assert_int_equal(b->steps[0].request.body_kind, BODY_RAW);
+    assert_true(b->steps[0].request.follow_redirects);
+    assert_true(b->steps[0].request.insecure);
+
+    struct probe *c = probe_set_find(set, "c");
+    assert_string_equal(c->schedule.cron, "*/5 9-17 * JAN-dec mon-FRI");
+    assert_int_equal(c->schedule.every, 0);
+    assert_int_equal(c->schedule.timeout, 10 * SEC);
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
+static void test_checks_and_captures(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_text(
+        "probe: full\n"
+        "vars:\n"
+        "  base: http://127.0.0.1:8080\n"
+        "  api: '{{ base }}/v1'\n"
+        "  pw: '{{ file:/run/secrets/pw }}'\n"
+        "  auth: 'Basic {{ pw }}'\n"
+        "steps:\n"
+        "  - name: one\n"
+        "    continue: true\n"
+        "    timeout: 1m30s\n"
+        "    request: {url: '{{ api }}/x?id={{ correlation_id }}', form: {a: '{{ auth }}'}}\n"
+        "    expect:\n"
+        "      status: [201, '3xx']\n"
+        "      headers:\n"
+        "        Content-Type: application/json\n"
+        "        Retry-After: {exists: false}\n"
+        "        X-Id: {matches: '^[0-9a-f]+$'}\n"
+        "        X-Who: {contains: '{{ base }}'}\n"
+        "      json:\n"
+        "        - {path: '$[\"a b\"].items[-1]', equals: {n: 1, s: '{{ base }}'}}\n"
+        "        - {path: $.id, matches: '^[a-f0-9]{8}$'}\n"
+        "        - {path: $, type: object}\n"
+        "      body: {contains: ok}\n"
+        "      issue_schema: true\n"
+        "      correlation_id: echo\n"
+        "      issues: [pricing.rate_limit.exceeded]\n"
+        "    capture:\n"
+        "      token: {regex: 'token=([a-f0-9]+)'}\n"
+        "      loc: {header: Location}\n"
+        "  - name: two\n"
+        "    request: {url: '{{ loc }}', headers: {Authorization: 'Bearer {{ token }}'}}\n",
+        &errors, 0);
+    struct probe *p = set->probes[0];
+    assert_false(p->vars[0].secret);
+    assert_false(p->vars[1].secret);
+    assert_true(p->vars[2].secret);
+    /* Secrecy spreads through vars built from secret vars. */
+    assert_true(p->vars[3].secret);
+    struct step *s = &p->steps[0];
+    assert_true(s->continue_on_failure);
+    assert_int_equal(s->timeout, 90 * SEC);
+    assert_int_equal(s->request.body_kind, BODY_FORM);
+    assert_int_equal(s->expect.status.n, 2);
+    assert_int_equal(s->expect.status.ranges[1].lo, 300);
+    assert_int_equal(s->expect.status.ranges[1].hi, 399);
+    assert_int_equal(s->expect.n_headers, 4);
+    assert_int_equal(s->expect.headers[0].op, MATCH_EQUALS);
+    assert_int_equal(s->expect.headers[1].op, MATCH_EXISTS);
+    assert_false(s->expect.headers[1].exists);
+    assert_int_equal(s->expect.headers[2].op, MATCH_MATCHES);
+    assert_int_equal(regexec(&s->expect.headers[2].re, "c0ffee", 0, NULL, 0), 0);
+    assert_string_equal(s->expect.headers[2].value.src, "^[0-9a-f]+$");
+    assert_true(tpl_is_const(&s->expect.headers[2].value));
+    assert_int_equal(s->expect.headers[3].op, MATCH_CONTAINS);
+    assert_int_equal(s->expect.json[0].path.n, 3);
+    assert_string_equal(s->expect.json[0].path.segs[0].key, "a b");
+    assert_null(s->expect.json[0].path.segs[2].key);
+    assert_int_equal(s->expect.json[0].path.segs[2].index, -1);
+    assert_int_equal(s->expect.json[0].op, MATCH_EQUALS);
+    assert_int_equal(s->expect.json[1].op, MATCH_MATCHES);
+    assert_int_equal(regexec(&s->expect.json[1].re, "deadbeef", 0, NULL, 0), 0);
+    assert_string_equal(s->expect.json[2].type, "object");
+    assert_int_equal(s->expect.n_body, 1);
+    assert_int_equal(s->expect.body[0].op, MATCH_CONTAINS);
+    assert_true(s->expect.issue_schema_on_2xx);
+    assert_true(s->expect.echo_correlation_id);
+    assert_int_equal(s->expect.issues[0].severity, SEV_ANY);
+    assert_int_equal(s->captures[0].kind, CAPTURE_REGEX);
+    assert_int_equal(s->captures[0].group, 1);
+    assert_int_equal(s->captures[1].kind, CAPTURE_HEADER);
+    assert_string_equal(s->captures[1].header, "Location");
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
+/* Reload keeps a probe's state when its definition did not change: layout,
+ * quoting, comments and key order must not change the hash; a value must. */
+static void test_def_hash(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *a = load_text("probe: h\nschedule: {every: 30s}\nsteps: [{name: s, request: {url: 'http://h/'}}]\n",
+                                    &errors, 0);
+    struct probe_set *b = load_text("# a comment\n"
+                                    "steps:\n"
+                                    "  - request:\n"
+                                    "      url: \"http://h/\"\n"
+                                    "    name: s\n"
+                                    "schedule:\n"
+                                    "  every: \"30s\"\n"
+                                    "probe: h\n",
+                                    &errors, 0);
+    struct probe_set *c = load_text("probe: h\nschedule: {every: 31s}\nsteps: [{name: s, request: {url: 'http://h/'}}]\n",
+                                    &errors, 0);
+    assert_true(a->probes[0]->def_hash == b->probes[0]->def_hash);
+    assert_true(a->probes[0]->def_hash != c->probes[0]->def_hash);
+    assert_string_not_equal(a->probes[0]->file_hash, b->probes[0]->file_hash);
+    probe_set_free(a);
+    probe_set_free(b);
+    probe_set_free(c);
+    strv_free(&errors);
+}
+
+static void test_durations(void **state)
+{
+    static const struct { const char *s; long long usec; } good[] = {
+        {"500ms", 500 * MS}, {"30s", 30 * SEC}, {"5m", 300 * SEC}, {"1h", 3600 * SEC},
+        {"1m30s", 90 * SEC}, {"250us", 250}, {"0s", 0}, {"1h2m3s4ms5us", 3723 * SEC + 4 * MS + 5},
+    };
+    static const char *const bad[] = {"", "30", "30 s", "-1s", "10x", "1.5s", "s", "1d", "5m ", "9999999999999h"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        tl_usec v = -1;
+        assert_int_equal(duration_parse(good[i].s, &v), 0);
+        assert_int_equal(v, good[i].usec);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tl_usec v = 0;
+        assert_int_equal(duration_parse(bad[i], &v), -1);
+    }
+    char out[32];
+    duration_format(90 * SEC + 250 * MS, out, sizeof(out));
+    assert_string_equal(out, "1m30s250ms");
+}
+
+static void test_jpath_compile(void **state)
+{
+    struct jpath p;
+    char err[128];
+    int off = 0;
+    assert_int_equal(jpath_compile(&p, "$", err, sizeof(err), &off), 0);
+    assert_int_equal(p.n, 0);
+    jpath_free(&p);
+    assert_int_equal(jpath_compile(&p, "$.a[0].b['c \\' d'][-2]", err, sizeof(err), &off), 0);
+    assert_int_equal(p.n, 5);
+    assert_string_equal(p.segs[0].key, "a");
+    assert_null(p.segs[1].key);
+    assert_int_equal(p.segs[1].index, 0);
+    assert_string_equal(p.segs[3].key, "c ' d");
+    assert_int_equal(p.segs[4].index, -2);
+    assert_string_equal(p.src, "$.a[0].b['c \\' d'][-2]");
+    jpath_free(&p);
+    assert_int_equal(jpath_compile(&p, "$.a..b", err, sizeof(err), &off), -1);
+    assert_int_equal(off, 4);
+    assert_int_equal(jpath_compile(&p, "$[\"open", err, sizeof(err), &off), -1);
+    assert_int_equal(jpath_compile(&p, "a.b", err, sizeof(err), &off), -1);
+    assert_int_equal(off, 0);
+    jpath_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_design_example_loads_as_written),
+        cmocka_unit_test(test_examples_load),
+        cmocka_unit_test(test_unreadable_and_huge_files),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_checks_and_captures),
+        cmocka_unit_test(test_def_hash),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_jpath_compile),
+    };
+    return cmocka_run_group_tests(tests, to_source_dir, NULL);
+}
