@@ -167,12 +167,12 @@ int agent_load_probes(struct agent *a, bool initial)
         return -1;
     }
     for (size_t i = 0; i < files.n; i++) {
-        struct probe_set *set = calloc(1, sizeof(*set));
+        struct probe_set *set = probe_set_new();
         size_t before = errors.n;
         int bad = set ? probe_load_file(set, files.v[i], &errors) : 1;
         const char *dup_where = NULL;
         for (size_t k = 0; !bad && k < set->n; k++) {
-            if (id_in_other_files(next, i, set->probes[k]->id, &dup_where)) {
+            if (id_in_other_files(next, i, i, set->probes[k]->id, &dup_where)) {
                 strv_pushf(&errors, "%s:%d:%d: probe \"%s\" is already defined in %s", files.v[i],
                            set->probes[k]->pos.line, set->probes[k]->pos.column, set->probes[k]->id, dup_where);
                 bad = 1;
