@@ -51,7 +51,7 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
             failed++;
         for (size_t k = 0; k < r->n_steps; k++) {
             const struct step_result *s = &r->steps[k];
-            char ttfb[32], total[32], status[16];
+            char ttfb[32], total[32], status[24];
             fmt_ms(ttfb, sizeof(ttfb), s->timings.ttfb, s->ran);
             fmt_ms(total, sizeof(total), s->timings.total, s->ran);
             if (s->ran && s->status > 0)

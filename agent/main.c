@@ -10,6 +10,7 @@ static int usage(FILE *f)
             "usage: tripline COMMAND [ARGS]\n"
             "\n"
             "commands:\n"
+            "  check FILES...         validate probe files (exit 1 on errors)\n"
             "  once [--json] FILES... run every probe once and report (exit 1 if any failed)\n"
             "  version                print the version\n"
             "\n"
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
         printf("tripline %s\n", TRIPLINE_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "check") == 0)
+        return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "once") == 0)
         return cli_once(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)

@@ -18,6 +18,7 @@ struct check_outcome {
     bool status_ok;         /* the status matched the expectation */
     bool checks_failed;     /* a non-budget check failed */
     bool budget_breached;   /* a latency budget was exceeded */
+    const char *budget_phase; /* first breached phase ("ttfb", ...; static), NULL if none */
     int schema_violations;  /* issue-schema violations found */
     char issue_class[64];   /* class of the first issue in the body, "" if none */
     struct strv failures;   /* contract/status/check messages */

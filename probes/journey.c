@@ -165,14 +165,10 @@ static int render_json_strings(struct journey *j, cJSON *v, char *err, size_t er
             tpl_free(&t);
             if (rc)
                 return -1;
-            cJSON *rep = cJSON_CreateString(s);
-            free(s);
-            if (!rep || !cJSON_ReplaceItemViaPointer(v, c, rep)) {
-                cJSON_Delete(rep);
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-            c = rep;
+            char *old = c->valuestring;
+            /* swap the rendered value in; the item keeps its key and place */
+            c->valuestring = s;
+            free(old);
         } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
             if (render_json_strings(j, c, err, errlen))
                 return -1;
@@ -389,6 +385,8 @@ static void on_response(struct response *resp, void *arg)
         .issue_class = co.issue_class[0] ? co.issue_class : NULL,
         .checks_failed = co.checks_failed || co.failures.n > 0,
         .budget_breached = co.budget_breached,
+        .schema_violated = co.schema_violations > 0,
+        .budget_phase = co.budget_phase,
     };
     if (transport_failed && !body_too_big)
         ti.status = resp->status > 0 ? resp->status : 0;

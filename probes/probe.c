@@ -1,6 +1,9 @@
 #include "probes/probe.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "probes/jsonpath.h"
 
 const char *severity_str(enum severity s)
 {
@@ -40,4 +43,138 @@ bool probe_runs_in(const struct probe *p, const char *region)
         if (strcmp(p->regions[i], region) == 0)
             return true;
     return false;
+}
+
+/* --- freeing ------------------------------------------------------------- */
+
+static void header_tpls_free(struct header_tpl *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].name);
+        tpl_free(&h[i].value);
+    }
+    free(h);
+}
+
+static void expect_free(struct expect *e)
+{
+    free(e->status.ranges);
+    for (size_t i = 0; i < e->n_headers; i++) {
+        struct header_check *h = &e->headers[i];
+        free(h->name);
+        tpl_free(&h->value);
+        if (h->op == MATCH_MATCHES)
+            regfree(&h->re);
+    }
+    free(e->headers);
+    for (size_t i = 0; i < e->n_json; i++) {
+        struct json_check *j = &e->json[i];
+        jpath_free(&j->path);
+        cJSON_Delete(j->equals);
+        if (j->op == MATCH_MATCHES)
+            regfree(&j->re);
+        free(j->re_src);
+        free(j->type);
+    }
+    free(e->json);
+    for (size_t i = 0; i < e->n_body; i++) {
+        if (e->body[i].op == MATCH_MATCHES)
+            regfree(&e->body[i].re);
+        free(e->body[i].text);
+    }
+    free(e->body);
+    for (size_t i = 0; i < e->n_issues; i++)
+        free(e->issues[i].pattern);
+    free(e->issues);
+}
+
+static void step_free(struct step *s)
+{
+    struct request *r = &s->request;
+    free(s->name);
+    free(r->method);
+    tpl_free(&r->url);
+    header_tpls_free(r->headers, r->n_headers);
+    tpl_free(&r->body);
+    cJSON_Delete(r->json);
+    header_tpls_free(r->form, r->n_form);
+    expect_free(&s->expect);
+    for (size_t i = 0; i < s->n_captures; i++) {
+        struct capture *c = &s->captures[i];
+        free(c->name);
+        jpath_free(&c->path);
+        free(c->header);
+        /* re is compiled exactly when re_src is set. */
+        if (c->kind == CAPTURE_REGEX && c->re_src)
+            regfree(&c->re);
+        free(c->re_src);
+    }
+    free(s->captures);
+}
+
+static void action_do_free(struct action_do *d)
+{
+    free(d->method);
+    tpl_free(&d->url);
+    header_tpls_free(d->headers, d->n_headers);
+    cJSON_Delete(d->json);
+    for (size_t i = 0; i < d->argc; i++)
+        free(d->argv[i]);
+    free(d->argv);
+}
+
+void probe_free(struct probe *p)
+{
+    if (!p)
+        return;
+    free(p->id);
+    free(p->description);
+    free(p->runbook);
+    for (size_t i = 0; i < p->n_labels; i++) {
+        free(p->labels[i].key);
+        free(p->labels[i].value);
+    }
+    free(p->labels);
+    for (size_t i = 0; i < p->n_regions; i++)
+        free(p->regions[i]);
+    free(p->regions);
+    free(p->schedule.cron);
+    for (size_t i = 0; i < p->n_vars; i++) {
+        free(p->vars[i].name);
+        tpl_free(&p->vars[i].value);
+    }
+    free(p->vars);
+    for (size_t i = 0; i < p->n_steps; i++)
+        step_free(&p->steps[i]);
+    free(p->steps);
+    for (size_t i = 0; i < p->escalation.n_ladder; i++) {
+        struct ladder_rung *r = &p->escalation.ladder[i];
+        for (size_t j = 0; j < r->n_actions; j++)
+            free(r->actions[j]);
+        free(r->actions);
+    }
+    free(p->escalation.ladder);
+    for (size_t i = 0; i < p->escalation.n_maintenance; i++)
+        free(p->escalation.maintenance[i].cron);
+    free(p->escalation.maintenance);
+    for (size_t i = 0; i < p->n_actions; i++) {
+        free(p->actions[i].name);
+        action_do_free(&p->actions[i].run);
+        action_do_free(&p->actions[i].rollback);
+    }
+    free(p->actions);
+    free(p);
+}
+
+void probe_set_free(struct probe_set *set)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->n; i++)
+        probe_free(set->probes[i]);
+    free(set->probes);
+    for (size_t i = 0; i < set->n_files; i++)
+        free(set->files[i]);
+    free(set->files);
+    free(set);
 }

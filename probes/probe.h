@@ -270,7 +270,11 @@ struct probe_set {
     char **files;               /* file names, owned; probes point into them */
 };
 
+/* An empty set (probe_set_free frees the set itself too). */
+struct probe_set *probe_set_new(void);
 void probe_set_free(struct probe_set *set);
+/* Frees one probe and everything it owns; NULL is a no-op. */
+void probe_free(struct probe *p);
 /* Returns the probe with this id, or NULL. */
 struct probe *probe_set_find(struct probe_set *set, const char *id);
 /* True when the probe should run in `region` (no regions: every region). */

@@ -145,10 +145,20 @@ void redact_json(const struct redactor *r, cJSON *v)
 {
     for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
         if (c->string && redact_name_sensitive(c->string) && !cJSON_IsObject(c) && !cJSON_IsArray(c)) {
+            if (cJSON_IsString(c)) {
+                cJSON_SetValuestring(c, REDACTED);
+                continue;
+            }
             cJSON *rep = cJSON_CreateString(REDACTED);
-            if (rep)
-                cJSON_ReplaceItemViaPointer(v, c, rep);
-            c = rep ? rep : c;
+            char *key = rep ? strdup(c->string) : NULL;
+            if (!key) {
+                cJSON_Delete(rep);
+                continue;
+            }
+            /* ReplaceItemViaPointer keeps the position, not the key */
+            rep->string = key;
+            cJSON_ReplaceItemViaPointer(v, c, rep);
+            c = rep;
             continue;
         }
         if (cJSON_IsString(c) && r && r->secrets.n) {

@@ -24,6 +24,10 @@ struct triage_input {
     const char *issue_class; /* class of the first issue in the response, or NULL */
     bool checks_failed;     /* some non-budget check failed (schema, json, headers, body, issues, echo, capture) */
     bool budget_breached;
+    /* Additive (zero keeps the defaults): the reason says "schema" rather than
+     * "check" when the issue schema was violated, and names the budget phase. */
+    bool schema_violated;   /* the issue schema was violated */
+    const char *budget_phase; /* first breached phase ("ttfb", ...), NULL: "budget" */
 };
 
 /* The bucket, BUCKET_NONE when nothing failed. Rules, in order:
@@ -37,7 +41,9 @@ struct triage_input {
 enum bucket triage_classify(const struct triage_input *in);
 
 /* A short reason for event codes (checkout.upstream.timeout): "timeout",
- * "dns", "connect", "tls", "status_503", "schema", "ttfb", ... */
+ * "dns", "connect", "tls", "reset", "broken_response", "status_503",
+ * "schema", "check", "body_too_big", "ttfb", ...; "ok" when nothing failed.
+ * Always a static string. */
 const char *triage_reason(const struct triage_input *in);
 
 #endif

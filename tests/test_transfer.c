@@ -422,6 +422,28 @@ static void test_request_shape(void **state)
     assert_memory_equal(ua->valuestring, "tripline/", 9);
     cJSON_Delete(doc);
     slot_clear(&s);
+
+    /* Other methods go out as given, with or without a body. */
+    req.method = "DELETE";
+    req.body = NULL;
+    req.body_len = 0;
+    r = fetch(&v, &req, &s);
+    doc = cJSON_Parse(r->body.data);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(doc, ":method")->valuestring, "DELETE");
+    assert_null(cJSON_GetObjectItem(doc, "Content-Length"));
+    cJSON_Delete(doc);
+    slot_clear(&s);
+    req.method = "PATCH";
+    req.body = "{}";
+    req.body_len = 2;
+    r = fetch(&v, &req, &s);
+    doc = cJSON_Parse(r->body.data);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(doc, ":method")->valuestring, "PATCH");
+    assert_string_equal(cJSON_GetObjectItem(doc, "Content-Length")->valuestring, "2");
+    cJSON_Delete(doc);
+    slot_clear(&s);
     env_done(&v);
 }
 

@@ -1,0 +1,331 @@
+#include "agent/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "agent/log.h"
+
+struct http_route {
+    char *path;
+    http_handler_fn fn;
+    void *arg;
+};
+
+struct http {
+    uv_loop_t *loop;
+    struct MHD_Daemon *daemon;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    bool poll_open, timer_open;
+    int open_handles; /* h is freed when the last close callback ran */
+    struct logger *log;
+    uint16_t port;
+    size_t n_routes, cap_routes;
+    struct http_route *routes;
+};
+
+int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!listen)
+        return HTTP_E_ADDR;
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || colon[1] == '\0')
+        return HTTP_E_ADDR;
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *hs = listen;
+    size_t hl = (size_t)(colon - listen);
+    bool v6 = listen[0] == '[';
+    if (v6) {
+        if (hl < 3 || listen[hl - 1] != ']')
+            return HTTP_E_ADDR;
+        hs++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host))
+        return HTTP_E_ADDR;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    const char *ps = colon + 1;
+    for (const char *p = ps; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return HTTP_E_ADDR;
+    }
+    errno = 0;
+    long port = strtol(ps, NULL, 10);
+    if (errno || port < 0 || port > 65535 || strlen(ps) > 5)
+        return HTTP_E_ADDR;
+    memset(ss, 0, sizeof(*ss));
+    if (v6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+            return HTTP_E_ADDR;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*sin6);
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+            return HTTP_E_ADDR;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        *len = sizeof(*sin);
+    }
+    return 0;
+}
+
+static void http_on_timer(uv_timer_t *t);
+
+/* MHD must run again within the time it names, even with no socket event:
+ * that is how idle connections time out and how it finishes work left on
+ * edge-triggered sockets. MHD_NO means nothing is pending: the timer rests. */
+static void http_arm(struct http *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (MHD_get_timeout(h->daemon, &ms) != MHD_YES) {
+        uv_timer_stop(&h->timer);
+        return;
+    }
+    if (ms > UINT32_MAX)
+        ms = UINT32_MAX;
+    uv_timer_start(&h->timer, http_on_timer, (uint64_t)ms, 0);
+}
+
+static void http_on_timer(uv_timer_t *t)
+{
+    struct http *h = t->data;
+    MHD_run(h->daemon);
+    http_arm(h);
+}
+
+static void http_on_poll(uv_poll_t *p, int status, int events)
+{
+    struct http *h = p->data;
+    /* On a poll error too: MHD looks at its own sockets and sorts it out. */
+    MHD_run(h->daemon);
+    http_arm(h);
+}
+
+static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, struct buf *body,
+                                  const char *content_type, bool allow)
+{
+    size_t len = body->len;
+    char *data = buf_take(body);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (ok == MHD_YES)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static const struct http_route *http_find(const struct http *h, const char *path)
+{
+    for (size_t i = 0; i < h->n_routes; i++) {
+        if (strcmp(h->routes[i].path, path) == 0)
+            return &h->routes[i];
+    }
+    return NULL;
+}
+
+/* MHD calls this first with the headers, then with any body, then once with
+ * *upload_data_size == 0. GET and HEAD are answered on that last call: a
+ * response queued earlier makes MHD close the connection (no keep-alive).
+ * Other methods are answered at once, so an unwanted body is never read. */
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **req_cls)
+{
+    struct http *h = cls;
+    bool read_only =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (read_only && *req_cls == NULL) {
+        *req_cls = h; /* any non-NULL value marks "headers seen" */
+        return MHD_YES;
+    }
+    if (read_only && *upload_data_size != 0) {
+        *upload_data_size = 0; /* a GET with a body: drop it */
+        return MHD_YES;
+    }
+    struct buf body;
+    buf_init(&body, HTTP_BODY_MAX);
+    const char *ctype = "text/plain; charset=utf-8";
+    int status;
+    bool allow = false;
+    const struct http_route *r = http_find(h, url);
+    if (!read_only) {
+        status = r ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
+        allow = r != NULL;
+        buf_puts(&body, r ? "method not allowed\n" : "not found\n");
+    } else if (!r) {
+        status = MHD_HTTP_NOT_FOUND;
+        buf_puts(&body, "not found\n");
+    } else {
+        status = r->fn(r->arg, &body, &ctype);
+        if (status < 100 || status > 599 || !ctype) {
+            log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", status)),
+                   "http: handler failed");
+            status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            ctype = "text/plain; charset=utf-8";
+            buf_reset(&body);
+            buf_puts(&body, "internal error\n");
+        }
+    }
+    log_kv(h->log, LOG_DEBUG,
+           LOG_FIELDS(LOG_STR("method", method), LOG_STR("path", url), LOG_INT("status", status)),
+           "http: request");
+    enum MHD_Result ok = http_reply(c, (unsigned)status, &body, ctype, allow);
+    buf_free(&body);
+    return ok;
+}
+
+__attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
+                                                               va_list ap)
+{
+    struct http *h = cls;
+    if (log_enabled(h->log, LOG_WARN))
+        log_vwrite(h->log, LOG_WARN, LOG_FIELDS(LOG_STR("component", "microhttpd")), fmt, ap);
+}
+
+static void http_on_close(uv_handle_t *handle)
+{
+    struct http *h = handle->data;
+    if (--h->open_handles > 0)
+        return;
+    for (size_t i = 0; i < h->n_routes; i++)
+        free(h->routes[i].path);
+    free(h->routes);
+    free(h);
+}
+
+void http_free(struct http *h)
+{
+    if (!h)
+        return;
+    /* Close the poll first: uv_close stops it and takes the epoll descriptor
+     * out of libuv's set before MHD_stop_daemon closes that descriptor. */
+    if (h->poll_open)
+        uv_close((uv_handle_t *)&h->poll, http_on_close);
+    if (h->timer_open)
+        uv_close((uv_handle_t *)&h->timer, http_on_close);
+    h->poll_open = h->timer_open = false;
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    h->daemon = NULL;
+    if (h->open_handles == 0) {
+        h->open_handles = 1;
+        http_on_close((uv_handle_t *)&h->timer);
+    }
+}
+
+int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
+{
+    int rc = 0;
+    *out = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    struct http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return HTTP_E_NOMEM;
+    h->loop = loop;
+    h->log = opts->log;
+    h->poll.data = h;
+    h->timer.data = h;
+    rc = http_parse_listen(opts->listen, &ss, &sslen);
+    if (rc) {
+        log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
+               "http: listen address must be IPv4:port or [IPv6]:port");
+        goto out;
+    }
+    if (uv_timer_init(loop, &h->timer) != 0) {
+        rc = HTTP_E_LOOP;
+        goto out;
+    }
+    h->timer_open = true;
+    h->open_handles++;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(opts->conn_limit ? opts->conn_limit : 64), MHD_OPTION_END);
+    if (!h->daemon) {
+        log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
+               "http: cannot listen (address in use or not available?)");
+        rc = HTTP_E_START;
+        goto out;
+    }
+    const union MHD_DaemonInfo *epi = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (!epi || !pi) {
+        rc = HTTP_E_START;
+        goto out;
+    }
+    h->port = pi->port;
+    if (uv_poll_init(loop, &h->poll, epi->epoll_fd) != 0) {
+        rc = HTTP_E_LOOP;
+        goto out;
+    }
+    h->poll_open = true;
+    h->open_handles++;
+    if (uv_poll_start(&h->poll, UV_READABLE, http_on_poll) != 0) {
+        rc = HTTP_E_LOOP;
+        goto out;
+    }
+    http_arm(h);
+    log_kv(h->log, LOG_INFO, LOG_FIELDS(LOG_STR("listen", opts->listen), LOG_INT("port", h->port)),
+           "http: listening");
+out:
+    if (rc)
+        http_free(h);
+    else
+        *out = h;
+    return rc;
+}
+
+int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
+{
+    if (!h || !path || path[0] != '/' || !fn)
+        return -1;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        if (strcmp(h->routes[i].path, path) == 0) {
+            h->routes[i].fn = fn;
+            h->routes[i].arg = arg;
+            return 0;
+        }
+    }
+    if (h->n_routes == h->cap_routes) {
+        size_t cap = h->cap_routes ? h->cap_routes * 2 : 8;
+        struct http_route *r = realloc(h->routes, cap * sizeof(*r));
+        if (!r)
+            return HTTP_E_NOMEM;
+        h->routes = r;
+        h->cap_routes = cap;
+    }
+    char *p = strdup(path);
+    if (!p)
+        return HTTP_E_NOMEM;
+    h->routes[h->n_routes++] = (struct http_route){.path = p, .fn = fn, .arg = arg};
+    return 0;
+}
+
+uint16_t http_port(const struct http *h)
+{
+    return h ? h->port : 0;
+}

@@ -1,0 +1,56 @@
+/* The agent's HTTP endpoint (/metrics, /status, /healthz): libmicrohttpd
+ * joined to the agent's libuv loop without a thread of its own. MHD runs in
+ * epoll mode; one uv_poll_t watches its epoll descriptor and calls MHD_run
+ * when it turns readable, and one uv_timer_t, re-armed from MHD_get_timeout
+ * after every MHD_run, drives connection timeouts and pending work. Handlers
+ * therefore run on the loop thread and need no locks. */
+#ifndef TRIPLINE_HTTP_H
+#define TRIPLINE_HTTP_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "probes/buf.h"
+
+struct logger;
+struct http;
+
+#define HTTP_E_NOMEM (-1)
+#define HTTP_E_ADDR (-2)  /* the listen address does not parse */
+#define HTTP_E_START (-3) /* MHD would not start: port in use, no permission */
+#define HTTP_E_LOOP (-4)  /* a libuv call failed */
+
+/* Fills body (capped at HTTP_BODY_MAX) and sets *content_type to a string
+ * that outlives the call; returns the HTTP status. A status < 100 or > 599
+ * is answered as 500. Called for GET and HEAD (MHD drops a HEAD body). */
+typedef int (*http_handler_fn)(void *arg, struct buf *body, const char **content_type);
+
+#define HTTP_BODY_MAX (64u << 20)
+
+struct http_opts {
+    const char *listen;       /* "127.0.0.1:9464" or "[::1]:9464"; port 0 = ephemeral */
+    unsigned conn_timeout_s;  /* idle connections are closed after this; 0 = 30 s */
+    unsigned conn_limit;      /* concurrent connections; 0 = 64 */
+    struct logger *log;       /* NULL = log_default() */
+};
+
+/* Parses a listen address: an IPv4 literal or a bracketed IPv6 literal, a
+ * colon and a port 0-65535. Host names are refused (no DNS at start-up). */
+int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Binds and starts serving on loop. */
+int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out);
+/* Adds a route for an exact path (no query string); a later route for the
+ * same path replaces the earlier one. */
+int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg);
+/* The bound port (the real one when the address asked for port 0). */
+uint16_t http_port(const struct http *h);
+/* Stops MHD (closing every connection) and closes the libuv handles; the
+ * memory goes in their close callbacks, so run the loop once more before
+ * uv_loop_close. http_free(NULL) is a no-op. Not from inside a handler:
+ * MHD is running then; stop from another loop callback. */
+void http_free(struct http *h);
+
+#endif

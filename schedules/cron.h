@@ -1,0 +1,42 @@
+/* Cron expressions: five fields, evaluated in UTC.
+ *
+ *   minute hour day-of-month month day-of-week
+ *
+ * Each field takes `*`, `*\/n`, `a`, `a-b`, `a-b/n`, `a/n` (a to the field's
+ * end, every n) and comma lists of those. Months take jan..dec and days of
+ * the week sun..sat (any case); 0 and 7 are both Sunday. The macros @yearly
+ * (@annually), @monthly, @weekly, @daily (@midnight) and @hourly stand for
+ * their usual expansions.
+ *
+ * Day matching follows Vixie cron: when both day-of-month and day-of-week
+ * are restricted (neither field starts with `*`), a day matches when EITHER
+ * matches; otherwise both must match. "0 0 13 * fri" fires on every 13th and
+ * on every Friday. */
+#ifndef TRIPLINE_CRON_H
+#define TRIPLINE_CRON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cron {
+    uint64_t minute; /* bits 0..59 */
+    uint32_t hour;   /* bits 0..23 */
+    uint32_t dom;    /* bits 1..31 */
+    uint16_t month;  /* bits 1..12 */
+    uint8_t dow;     /* bits 0..6, Sunday = 0 */
+    bool dom_star;   /* the field started with '*' */
+    bool dow_star;
+};
+
+#define CRON_E_SYNTAX (-1)
+
+/* Parses expr into c. On error returns CRON_E_SYNTAX and writes a message
+ * that names the field and what was expected into err (may be NULL). */
+int cron_parse(struct cron *c, const char *expr, char *err, size_t errlen);
+/* The first fire time strictly after after_us (microseconds since the Unix
+ * epoch, UTC), in microseconds since the epoch; -1 when there is none before
+ * the year 10000. */
+int64_t cron_next(const struct cron *c, int64_t after_us);
+
+#endif

@@ -1,0 +1,118 @@
+/* The scheduler: when each probe runs.
+ *
+ * One uv_timer_t drives a binary min-heap of due times, however many entries
+ * there are. An entry is a probe's schedule: `every` (fixed rate: the next
+ * run is the previous scheduled time plus the interval, so runs never drift;
+ * the phase inside the interval is spread_offset(id) so probes sharing an
+ * interval do not fire together; an optional jitter adds a fresh random delay
+ * in [0, jitter) to each run without accumulating) or `cron` (cron_next on
+ * the wall clock, UTC).
+ *
+ * When an entry is due and its previous run is still going (running, or
+ * waiting for a slot), the new run is skipped and counted: a probe never
+ * overlaps itself. Otherwise the run asks the limiter for a slot (total and
+ * per-host limits; runs wait in a FIFO queue, never dropped) and then the
+ * start callback is called. The owner calls scheduler_done() when the run
+ * ends, whatever its outcome. A run still going `timeout` after it started
+ * gets the timeout callback (the owner aborts it and still calls done).
+ *
+ * Times are microseconds. `scheduled` times are on the monotonic clock of
+ * scheduler_now() (uv_hrtime() / 1000); only cron reads the wall clock. */
+#ifndef TRIPLINE_SCHEDULER_H
+#define TRIPLINE_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "probes/probe.h"
+
+struct scheduler;
+struct scheduler_entry;
+
+/* A run may start: scheduled is when it was due (monotonic, jitter
+ * included); lateness is measured from it. */
+typedef void (*scheduler_start_cb)(struct scheduler_entry *e, void *user, tl_usec scheduled);
+/* The run started by the last start callback passed its timeout. */
+typedef void (*scheduler_timeout_cb)(struct scheduler_entry *e, void *user);
+
+struct scheduler_opts {
+    unsigned max_in_flight;        /* total concurrency; 0 = unlimited */
+    unsigned max_per_host;         /* per host; 0 = unlimited */
+    scheduler_start_cb start;      /* required */
+    scheduler_timeout_cb timeout;  /* may be NULL */
+    uint64_t seed;                 /* jitter's random numbers; 0 = from the clock */
+};
+
+/* Lateness histogram: fixed upper bounds (inclusive, as Prometheus `le`). */
+#define SCHEDULER_HIST_BUCKETS 11
+/* Upper bounds of the first SCHEDULER_HIST_BUCKETS - 1 buckets, in
+ * microseconds; the last bucket is +Inf. */
+const tl_usec *scheduler_hist_bounds(void);
+
+struct scheduler_hist {
+    uint64_t counts[SCHEDULER_HIST_BUCKETS]; /* per bucket, not cumulative */
+    uint64_t count;
+    tl_usec sum;
+};
+
+struct scheduler_stats {
+    uint64_t started;     /* runs started */
+    uint64_t skipped;     /* due while the previous run was still going */
+    uint64_t missed;      /* due times passed over after the loop stalled */
+    uint64_t timeouts;    /* timeout callbacks */
+    size_t entries;       /* scheduled entries */
+    size_t queued;        /* runs waiting for a slot now */
+    size_t in_flight;     /* runs going now */
+    struct scheduler_hist lateness; /* actual start - scheduled */
+    tl_usec lateness_p99; /* estimated from the histogram */
+};
+
+#define SCHEDULER_E_NOMEM (-1)
+#define SCHEDULER_E_INVAL (-2)  /* neither every nor cron, or both, or a bad value */
+#define SCHEDULER_E_CRON (-3)   /* the cron expression does not parse */
+#define SCHEDULER_E_EXISTS (-4) /* an entry with this id is already scheduled */
+#define SCHEDULER_E_UV (-5)
+
+/* The monotonic clock of scheduled times, in microseconds. */
+tl_usec scheduler_now(void);
+
+int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct scheduler **out);
+/* Frees every entry (the owner must not call scheduler_done afterwards:
+ * drain first) and closes the timer; not from inside a start callback; the rest is freed by its close
+ * callback, so run the loop once more before uv_loop_close(). */
+void scheduler_free(struct scheduler *s);
+/* Changes the limits; raising one starts queued runs that now fit. */
+void scheduler_set_limits(struct scheduler *s, unsigned max_in_flight, unsigned max_per_host);
+
+/* Schedules id (copied) with sch (copied; timeout 0 = none) against host
+ * (copied; NULL = only the total limit applies). */
+int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sch,
+                  const char *host, void *user, struct scheduler_entry **out);
+/* On reload: an unchanged schedule (every, cron, jitter) keeps its phase and
+ * next due time; a changed one starts over as if just added. host, user and
+ * the timeout apply from the next run. */
+int scheduler_update(struct scheduler_entry *e, const struct schedule *sch, const char *host,
+                     void *user);
+/* No further runs. A queued run is dropped; a running one keeps the entry
+ * alive until its scheduler_done(), which then frees it. */
+void scheduler_remove(struct scheduler_entry *e);
+/* The run started by the last start callback of e ended. */
+void scheduler_done(struct scheduler_entry *e);
+struct scheduler_entry *scheduler_find(struct scheduler *s, const char *id);
+
+void scheduler_stats(const struct scheduler *s, struct scheduler_stats *st);
+const char *scheduler_entry_id(const struct scheduler_entry *e);
+uint64_t scheduler_entry_runs(const struct scheduler_entry *e);
+uint64_t scheduler_entry_skipped(const struct scheduler_entry *e);
+/* When the entry is next due (monotonic); -1 when never (a cron with no
+ * future time). */
+tl_usec scheduler_entry_next(const struct scheduler_entry *e);
+
+void scheduler_hist_observe(struct scheduler_hist *h, tl_usec v);
+/* The q-quantile (0..1) by linear interpolation inside its bucket; the
+ * largest finite bound when it falls in +Inf; 0 when empty. */
+tl_usec scheduler_hist_quantile(const struct scheduler_hist *h, double q);
+
+#endif

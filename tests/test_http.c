@@ -1,0 +1,435 @@
+/* Tests of agent/http.c: the endpoint serves on the agent's libuv loop (no
+ * thread of its own) while a client thread talks to it over loopback with
+ * libcurl or a raw socket; then it stops and the loop closes cleanly. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "agent/http.h"
+#include "agent/log.h"
+#include "agent/metrics.h"
+
+#define BIG_BODY (1u << 20)
+
+struct response {
+    long status;
+    long connects; /* new connections curl opened for this request */
+    char ctype[128];
+    char allow[64];
+    size_t body_len;
+    char body[4096];
+};
+
+struct fixture {
+    uv_loop_t loop;
+    uv_async_t done;
+    struct http *h;
+    struct metrics *m;
+    struct logger *log;
+    pthread_t loop_thread;
+    const char *host; /* "127.0.0.1" or "[::1]" */
+    uint16_t port;
+    void (*client)(struct fixture *);
+    /* filled by handlers, on the loop thread */
+    int health_calls;
+    bool handler_off_loop;
+    /* filled by the client thread, read after join */
+    struct response r[32];
+    size_t nr;
+    long idle_recv;     /* recv() result on an idle connection */
+    long partial_recv;  /* recv() result after half a request */
+};
+
+static int health(void *arg, struct buf *body, const char **ctype)
+{
+    struct fixture *fx = arg;
+    fx->health_calls++;
+    if (!pthread_equal(pthread_self(), fx->loop_thread))
+        fx->handler_off_loop = true;
+    *ctype = "text/plain; charset=utf-8";
+    return buf_puts(body, "ok\n") == 0 ? 200 : 500;
+}
+
+static int broken(void *arg, struct buf *body, const char **ctype)
+{
+    buf_puts(body, "secret partial output");
+    return 42; /* not an HTTP status */
+}
+
+static int big(void *arg, struct buf *body, const char **ctype)
+{
+    *ctype = "application/octet-stream";
+    for (size_t i = 0; i < BIG_BODY; i++) {
+        char c = (char)('a' + i % 26);
+        if (buf_append(body, &c, 1) != 0)
+            return 500;
+    }
+    return 200;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct response *r = arg;
+    size_t len = size * n;
+    size_t room = sizeof(r->body) - 1 - (r->body_len < sizeof(r->body) ? r->body_len : 0);
+    if (r->body_len < sizeof(r->body) - 1) {
+        size_t k = len < room ? len : room;
+        memcpy(r->body + r->body_len, p, k);
+        r->body[r->body_len + k] = '\0';
+    }
+    /* count every byte, checking the pattern of the big body as it goes */
+    r->body_len += len;
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct response *r = arg;
+    size_t len = size * n;
+    if (len > 6 && strncasecmp(p, "Allow:", 6) == 0) {
+        size_t k = len - 6 < sizeof(r->allow) - 1 ? len - 6 : sizeof(r->allow) - 1;
+        memcpy(r->allow, p + 6, k);
+        r->allow[k] = '\0';
+        while (k > 0 && (r->allow[k - 1] == '\r' || r->allow[k - 1] == '\n'))
+            r->allow[--k] = '\0';
+    }
+    return len;
+}
+
+/* One request on curl handle c (reused between calls: keep-alive). */
+static void fetch(struct fixture *fx, CURL *c, const char *method, const char *path)
+{
+    if (fx->nr >= sizeof(fx->r) / sizeof(fx->r[0]))
+        return;
+    struct response *r = &fx->r[fx->nr++];
+    memset(r, 0, sizeof(*r));
+    char url[256];
+    snprintf(url, sizeof(url), "http://%s:%u%s", fx->host, (unsigned)fx->port, path);
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"x\":1}");
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+    if (curl_easy_perform(c) != CURLE_OK) {
+        r->status = -1;
+        return;
+    }
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    if (ct)
+        snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+}
+
+static void *client_main(void *arg)
+{
+    struct fixture *fx = arg;
+    fx->client(fx);
+    uv_async_send(&fx->done);
+    return NULL;
+}
+
+static void on_done(uv_async_t *a)
+{
+    struct fixture *fx = a->data;
+    http_free(fx->h);
+    fx->h = NULL;
+    uv_close((uv_handle_t *)&fx->done, NULL);
+}
+
+static int fixture_start(struct fixture *fx, const char *listen, unsigned idle_s)
+{
+    memset(fx, 0, sizeof(*fx));
+    assert_int_equal(uv_loop_init(&fx->loop), 0);
+    fx->loop_thread = pthread_self();
+    fx->log = log_new(2, LOG_ERROR, LOG_FORMAT_JSON);
+    assert_non_null(fx->log);
+    fx->m = metrics_new();
+    assert_non_null(fx->m);
+    const char *l[] = {"probe"};
+    const char *v[] = {"checkout"};
+    metric_add(metrics_series(metrics_counter(fx->m, "tripline_probe_runs_total", "Runs.", l, 1),
+                              v),
+               3);
+    struct http_opts o = {.listen = listen, .conn_timeout_s = idle_s, .log = fx->log};
+    return http_new(&fx->loop, &o, &fx->h);
+}
+
+/* Serves until the client function returns, then stops the endpoint and
+ * checks that every handle is gone. */
+static void fixture_run(struct fixture *fx, void (*client)(struct fixture *))
+{
+    fx->port = http_port(fx->h);
+    assert_int_not_equal(fx->port, 0);
+    assert_int_equal(http_route(fx->h, "/metrics", metrics_serve, fx->m), 0);
+    assert_int_equal(http_route(fx->h, "/healthz", health, fx), 0);
+    assert_int_equal(http_route(fx->h, "/broken", broken, fx), 0);
+    assert_int_equal(http_route(fx->h, "/big", big, fx), 0);
+    assert_int_equal(uv_async_init(&fx->loop, &fx->done, on_done), 0);
+    fx->done.data = fx;
+    fx->client = client;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, client_main, fx), 0);
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void fixture_end(struct fixture *fx)
+{
+    http_free(fx->h);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&fx->loop), 0);
+    metrics_free(fx->m);
+    log_free(fx->log);
+}
+
+static void client_routes(struct fixture *fx)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return;
+    fetch(fx, c, "GET", "/metrics");     /* 0 */
+    fetch(fx, c, "GET", "/healthz");     /* 1 */
+    fetch(fx, c, "GET", "/nope");        /* 2 */
+    fetch(fx, c, "POST", "/metrics");    /* 3 */
+    fetch(fx, c, "HEAD", "/healthz");    /* 4 */
+    fetch(fx, c, "GET", "/healthz?x=1"); /* 5 */
+    fetch(fx, c, "DELETE", "/nope");     /* 6 */
+    fetch(fx, c, "GET", "/broken");      /* 7 */
+    fetch(fx, c, "GET", "/big");         /* 8 */
+    for (int i = 0; i < 10; i++)
+        fetch(fx, c, "GET", "/healthz"); /* 9..18 */
+    curl_easy_cleanup(c);
+}
+
+static void test_routes(void **state)
+{
+    struct fixture fx;
+    assert_int_equal(fixture_start(&fx, "127.0.0.1:0", 0), 0);
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_routes);
+    assert_int_equal(fx.nr, 19);
+    struct response *r = fx.r;
+
+    assert_int_equal(r[0].status, 200);
+    assert_string_equal(r[0].ctype, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(strstr(r[0].body, "# TYPE tripline_probe_runs_total counter\n"
+                                      "tripline_probe_runs_total{probe=\"checkout\"} 3\n"));
+
+    assert_int_equal(r[1].status, 200);
+    assert_string_equal(r[1].body, "ok\n");
+
+    assert_int_equal(r[2].status, 404);
+
+    /* a known path with another method: 405 and the methods it takes */
+    assert_int_equal(r[3].status, 405);
+    assert_string_equal(r[3].allow, " GET, HEAD");
+
+    /* HEAD: the headers of a GET, no body */
+    assert_int_equal(r[4].status, 200);
+    assert_int_equal(r[4].body_len, 0);
+    assert_string_equal(r[4].ctype, "text/plain; charset=utf-8");
+
+    /* the query string does not change the route */
+    assert_int_equal(r[5].status, 200);
+    assert_string_equal(r[5].body, "ok\n");
+
+    assert_int_equal(r[6].status, 404);
+
+    /* a handler that returns nonsense becomes a 500 without its output */
+    assert_int_equal(r[7].status, 500);
+    assert_null(strstr(r[7].body, "secret"));
+
+    /* a body much larger than a socket buffer arrives whole */
+    assert_int_equal(r[8].status, 200);
+    assert_int_equal(r[8].body_len, BIG_BODY);
+    assert_memory_equal(r[8].body, "abcdefghijklmnopqrstuvwxyzabc", 29);
+
+    for (int i = 9; i < 19; i++) {
+        assert_int_equal(r[i].status, 200);
+        /* keep-alive: the connection is reused, no new one per request */
+        assert_int_equal(r[i].connects, 0);
+    }
+    /* GET and HEAD both reach the handler; all on the loop's own thread */
+    assert_int_equal(fx.health_calls, 13);
+    assert_false(fx.handler_off_loop);
+    fixture_end(&fx);
+}
+
+static int connect_loopback(uint16_t port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 60};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+static void client_idle(struct fixture *fx)
+{
+    char tmp[256];
+    /* an idle connection is closed by the server: recv sees EOF (0), not
+     * the 60 s receive timeout (-1) */
+    int s = connect_loopback(fx->port);
+    fx->idle_recv = s < 0 ? -2 : (long)recv(s, tmp, sizeof(tmp), 0);
+    if (s >= 0)
+        close(s);
+    /* so is one that sends half a request and stalls (slowloris) */
+    s = connect_loopback(fx->port);
+    if (s >= 0) {
+        const char *half = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+        if (send(s, half, strlen(half), 0) < 0)
+            fx->partial_recv = -3;
+        else
+            fx->partial_recv = (long)recv(s, tmp, sizeof(tmp), 0);
+        close(s);
+    } else {
+        fx->partial_recv = -2;
+    }
+    /* and the endpoint still serves */
+    CURL *c = curl_easy_init();
+    if (!c)
+        return;
+    fetch(fx, c, "GET", "/healthz");
+    curl_easy_cleanup(c);
+}
+
+static void test_idle_connections_time_out(void **state)
+{
+    struct fixture fx;
+    assert_int_equal(fixture_start(&fx, "127.0.0.1:0", 1), 0);
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_idle);
+    /* only the timer can close these: no socket event happens */
+    assert_int_equal(fx.idle_recv, 0);
+    assert_int_equal(fx.partial_recv, 0);
+    assert_int_equal(fx.nr, 1);
+    assert_int_equal(fx.r[0].status, 200);
+    fixture_end(&fx);
+}
+
+static void client_health_only(struct fixture *fx)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return;
+    fetch(fx, c, "GET", "/healthz");
+    curl_easy_cleanup(c);
+}
+
+static void test_ipv6_loopback(void **state)
+{
+    struct fixture fx;
+    int rc = fixture_start(&fx, "[::1]:0", 0);
+    if (rc == HTTP_E_START) {
+        /* no IPv6 on this host */
+        fixture_end(&fx);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    fx.host = "[::1]";
+    fixture_run(&fx, client_health_only);
+    assert_int_equal(fx.nr, 1);
+    assert_int_equal(fx.r[0].status, 200);
+    assert_string_equal(fx.r[0].body, "ok\n");
+    fixture_end(&fx);
+}
+
+static void test_start_errors(void **state)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct logger *lg = log_new(2, LOG_ERROR + 1, LOG_FORMAT_JSON); /* silent */
+    struct http *h = NULL, *h2 = NULL;
+    struct http_opts o = {.listen = "localhost:9464", .log = lg};
+    assert_int_equal(http_new(&loop, &o, &h), HTTP_E_ADDR);
+    assert_null(h);
+
+    o.listen = "127.0.0.1:0";
+    assert_int_equal(http_new(&loop, &o, &h), 0);
+    char taken[64];
+    snprintf(taken, sizeof(taken), "127.0.0.1:%u", (unsigned)http_port(h));
+    /* the port is in use: a start error, and nothing left behind */
+    o.listen = taken;
+    assert_int_equal(http_new(&loop, &o, &h2), HTTP_E_START);
+    assert_null(h2);
+    assert_int_equal(http_route(h, "relative", health, NULL), -1);
+    assert_int_equal(http_route(h, "/x", NULL, NULL), -1);
+    http_free(h);
+    http_free(NULL);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    log_free(lg);
+}
+
+static void test_parse_listen(void **state)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    assert_int_equal(http_parse_listen("127.0.0.1:9464", &ss, &len), 0);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9464);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    assert_int_equal(http_parse_listen("0.0.0.0:0", &ss, &len), 0);
+    assert_int_equal(http_parse_listen("[::1]:9464", &ss, &len), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 9464);
+    assert_int_equal(http_parse_listen("[::]:65535", &ss, &len), 0);
+    const char *bad[] = {"",           "9464",          ":9464",         "127.0.0.1",
+                         "127.0.0.1:", "127.0.0.1:x",   "127.0.0.1:65536", "127.0.0.1:-1",
+                         "::1:9464",   "[::1]",         "[::1:9464",     "localhost:9464",
+                         "[]:9464",    "1.2.3.4:000009464", "127.0.0.1:94 64", "[127.0.0.1]:1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (http_parse_listen(bad[i], &ss, &len) != HTTP_E_ADDR)
+            fail_msg("accepted \"%s\"", bad[i]);
+    }
+    assert_int_equal(http_parse_listen(NULL, &ss, &len), HTTP_E_ADDR);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_idle_connections_time_out),
+        cmocka_unit_test(test_ipv6_loopback),
+        cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_parse_listen),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

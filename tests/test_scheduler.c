@@ -1,0 +1,488 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "schedules/scheduler.h"
+#include "schedules/spread.h"
+
+#define MS 1000LL
+#define SEC 1000000LL
+#define MAX_RUNS 512
+
+struct tctx;
+
+/* What the test's fake "probe" records about its runs. */
+struct rec {
+    struct tctx *c;
+    const char *id;
+    struct scheduler_entry *e;
+    uv_timer_t t;        /* ends an asynchronous run */
+    bool t_init;
+    tl_usec run_for;     /* 0: the run ends inside the start callback */
+    bool never_finish;   /* only the timeout ends it */
+    bool running;
+    int n;
+    tl_usec sched[MAX_RUNS];
+};
+
+struct tctx {
+    uv_loop_t loop;
+    uv_timer_t stop;
+    uv_timer_t action;   /* a mid-test step */
+    struct scheduler *s;
+    int in_flight, max_in_flight;
+    size_t max_queued;
+    tl_usec order[4096]; /* scheduled times in start order, across entries */
+    int n_order;
+    void (*step)(struct tctx *c);
+    struct rec *recs;
+    int n_recs;
+};
+
+static void finish(struct rec *r)
+{
+    struct tctx *c = r->c;
+    struct scheduler_stats st;
+    scheduler_stats(c->s, &st);
+    if (st.queued > c->max_queued)
+        c->max_queued = st.queued;
+    r->running = false;
+    c->in_flight--;
+    scheduler_done(r->e);
+}
+
+static void on_run_timer(uv_timer_t *t)
+{
+    finish((struct rec *)t->data);
+}
+
+static void on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
+{
+    struct rec *r = user;
+    struct tctx *c = r->c;
+    /* A probe never overlaps itself. */
+    assert_false(r->running);
+    assert_ptr_equal(e, r->e);
+    assert_true(scheduled <= scheduler_now());
+    if (r->n < MAX_RUNS)
+        r->sched[r->n] = scheduled;
+    r->n++;
+    if (c->n_order < 4096)
+        c->order[c->n_order++] = scheduled;
+    r->running = true;
+    c->in_flight++;
+    if (c->in_flight > c->max_in_flight)
+        c->max_in_flight = c->in_flight;
+    if (r->never_finish)
+        return;
+    if (r->run_for == 0) {
+        finish(r);
+        return;
+    }
+    assert_int_equal(uv_timer_start(&r->t, on_run_timer, (uint64_t)(r->run_for / MS), 0), 0);
+}
+
+static void on_timeout(struct scheduler_entry *e, void *user)
+{
+    struct rec *r = user;
+    assert_ptr_equal(e, r->e);
+    assert_true(r->running);
+    finish(r);
+}
+
+static void on_stop(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void on_action(uv_timer_t *t)
+{
+    struct tctx *c = t->data;
+    c->step(c);
+}
+
+static void setup_ctx(struct tctx *c, unsigned total, unsigned per_host, struct rec *recs, int n)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(uv_loop_init(&c->loop), 0);
+    struct scheduler_opts o = {.max_in_flight = total, .max_per_host = per_host,
+                               .start = on_start, .timeout = on_timeout, .seed = 42};
+    assert_int_equal(scheduler_new(&c->loop, &o, &c->s), 0);
+    assert_int_equal(uv_timer_init(&c->loop, &c->stop), 0);
+    assert_int_equal(uv_timer_init(&c->loop, &c->action), 0);
+    c->action.data = c;
+    c->recs = recs;
+    c->n_recs = n;
+    for (int i = 0; i < n; i++) {
+        recs[i].c = c;
+        assert_int_equal(uv_timer_init(&c->loop, &recs[i].t), 0);
+        recs[i].t.data = &recs[i];
+        recs[i].t_init = true;
+    }
+}
+
+static void add(struct tctx *c, struct rec *r, tl_usec every, tl_usec jitter, tl_usec timeout,
+                const char *host)
+{
+    struct schedule sch = {.every = every, .jitter = jitter, .timeout = timeout};
+    assert_int_equal(scheduler_add(c->s, r->id, &sch, host, r, &r->e), 0);
+}
+
+static void run_for(struct tctx *c, tl_usec d)
+{
+    assert_int_equal(uv_timer_start(&c->stop, on_stop, (uint64_t)(d / MS), 0), 0);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+}
+
+static void teardown_ctx(struct tctx *c)
+{
+    for (int i = 0; i < c->n_recs; i++)
+        if (c->recs[i].t_init)
+            uv_close((uv_handle_t *)&c->recs[i].t, NULL);
+    scheduler_free(c->s);
+    uv_close((uv_handle_t *)&c->stop, NULL);
+    uv_close((uv_handle_t *)&c->action, NULL);
+    assert_int_equal(uv_run(&c->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+}
+
+/* Every 50ms for a second: about 20 runs, exactly 50ms apart in scheduled
+ * time (fixed rate, no drift), on the probe's spread phase. */
+static void test_fixed_rate(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[1] = {{.id = "fixed"}};
+    setup_ctx(&c, 0, 0, r, 1);
+    add(&c, &r[0], 50 * MS, 0, 0, "h");
+    run_for(&c, SEC);
+
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    /* At most one run per 50ms slot in 1s (21 counting both ends); at
+     * least half of them even on a loaded machine. */
+    assert_in_range(r[0].n, 10, 21);
+    assert_int_equal(st.started, (uint64_t)r[0].n);
+    assert_int_equal(st.lateness.count, st.started);
+    assert_int_equal(r[0].sched[0] % (50 * MS), spread_offset("fixed", 50 * MS));
+    uint64_t passed_over = 0;
+    for (int i = 1; i < r[0].n; i++) {
+        tl_usec d = r[0].sched[i] - r[0].sched[i - 1];
+        assert_true(d > 0 && d % (50 * MS) == 0);
+        passed_over += (uint64_t)(d / (50 * MS) - 1);
+    }
+    /* Slots are only passed over when the loop stalled, and then counted. */
+    assert_true(passed_over <= st.missed);
+    assert_int_equal(st.skipped, 0);
+    assert_int_equal(st.in_flight, 0);
+    assert_int_equal(st.entries, 1);
+    teardown_ctx(&c);
+}
+
+/* A run of 175ms every 50ms: the slots in between are skipped and counted,
+ * never run on top of the previous run (on_start asserts that). */
+static void test_no_overlap(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[1] = {{.id = "slow", .run_for = 175 * MS}};
+    setup_ctx(&c, 0, 0, r, 1);
+    add(&c, &r[0], 50 * MS, 0, 0, NULL);
+    run_for(&c, SEC);
+
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_in_range(r[0].n, 2, 7);
+    assert_true(st.skipped >= 6);
+    assert_int_equal(scheduler_entry_skipped(r[0].e), st.skipped);
+    assert_int_equal(scheduler_entry_runs(r[0].e), (uint64_t)r[0].n);
+    /* Every slot is a run, a skip or a stall: no more than 21 in 1s. */
+    assert_true(st.started + st.skipped + st.missed <= 21);
+    teardown_ctx(&c);
+}
+
+/* Total concurrency 1: three probes whose runs together need more time
+ * than they have; runs wait in the queue, never two at once, and every
+ * probe gets its turn. */
+static void test_limiter_queue(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[3] = {{.id = "q1", .run_for = 30 * MS},
+                       {.id = "q2", .run_for = 30 * MS},
+                       {.id = "q3", .run_for = 30 * MS}};
+    setup_ctx(&c, 1, 0, r, 3);
+    for (int i = 0; i < 3; i++)
+        add(&c, &r[i], 50 * MS, 0, 0, "api.example");
+    run_for(&c, SEC);
+
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_int_equal(c.max_in_flight, 1);
+    assert_true(c.max_queued >= 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(r[i].n >= 3);
+    /* Waiting in the queue is lateness. */
+    assert_true(st.lateness_p99 >= 1 * MS);
+    assert_true(st.lateness.sum > 0);
+    teardown_ctx(&c);
+}
+
+/* The same under a per-host limit: two hosts, one slot each. */
+static void test_per_host_limit(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[4] = {{.id = "a1", .run_for = 40 * MS},
+                       {.id = "a2", .run_for = 40 * MS},
+                       {.id = "b1", .run_for = 40 * MS},
+                       {.id = "b2", .run_for = 40 * MS}};
+    setup_ctx(&c, 0, 1, r, 4);
+    add(&c, &r[0], 50 * MS, 0, 0, "a");
+    add(&c, &r[1], 50 * MS, 0, 0, "a");
+    add(&c, &r[2], 50 * MS, 0, 0, "b");
+    add(&c, &r[3], 50 * MS, 0, 0, "b");
+    run_for(&c, 600 * MS);
+    assert_true(c.max_in_flight <= 2);
+    for (int i = 0; i < 4; i++)
+        assert_true(r[i].n >= 2);
+    teardown_ctx(&c);
+}
+
+static int removed_runs_a;
+
+static void step_remove(struct tctx *c)
+{
+    removed_runs_a = c->recs[0].n;
+    assert_true(c->recs[1].running); /* b is mid-run */
+    scheduler_remove(c->recs[0].e);
+    scheduler_remove(c->recs[1].e);
+    assert_null(scheduler_find(c->s, "a"));
+    assert_null(scheduler_find(c->s, "b"));
+    c->recs[0].e = NULL;
+}
+
+/* Removal stops runs; a running entry lives until its run ends. */
+static void test_remove(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[2] = {{.id = "a"}, {.id = "b", .run_for = 400 * MS}};
+    setup_ctx(&c, 0, 0, r, 2);
+    add(&c, &r[0], 20 * MS, 0, 0, NULL);
+    add(&c, &r[1], 20 * MS, 0, 0, NULL);
+    assert_ptr_equal(scheduler_find(c.s, "a"), r[0].e);
+    c.step = step_remove;
+    assert_int_equal(uv_timer_start(&c.action, on_action, 250, 0), 0);
+    run_for(&c, 800 * MS);
+
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_true(removed_runs_a >= 3);
+    assert_int_equal(r[0].n, removed_runs_a);
+    assert_int_equal(r[1].n, 1);
+    assert_false(r[1].running); /* its run ended and scheduler_done freed it */
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(st.in_flight, 0);
+    teardown_ctx(&c);
+}
+
+/* A run that never ends by itself gets the timeout callback. */
+static void test_timeout(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[1] = {{.id = "hang", .never_finish = true}};
+    setup_ctx(&c, 0, 0, r, 1);
+    add(&c, &r[0], 100 * MS, 0, 30 * MS, NULL);
+    run_for(&c, 700 * MS);
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_true(r[0].n >= 3);
+    assert_true(st.timeouts >= (uint64_t)r[0].n - 1 && st.timeouts <= (uint64_t)r[0].n);
+    teardown_ctx(&c);
+}
+
+/* Jitter delays each run by [0, jitter) from its slot, without drifting. */
+static void test_jitter(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[1] = {{.id = "jittery"}};
+    setup_ctx(&c, 0, 0, r, 1);
+    add(&c, &r[0], 50 * MS, 20 * MS, 0, NULL);
+    run_for(&c, SEC);
+    assert_true(r[0].n >= 8);
+    tl_usec off = spread_offset("jittery", 50 * MS);
+    tl_usec lo = 50 * MS, hi = -1;
+    for (int i = 0; i < r[0].n; i++) {
+        tl_usec j = ((r[0].sched[i] - off) % (50 * MS) + 50 * MS) % (50 * MS);
+        assert_true(j < 20 * MS);
+        if (j < lo)
+            lo = j;
+        if (j > hi)
+            hi = j;
+    }
+    assert_true(hi > lo); /* a fresh draw per run */
+    teardown_ctx(&c);
+}
+
+/* Many entries: start order follows scheduled time (the heap), each entry
+ * on its own spread phase. */
+static void test_many_entries_order(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static struct rec r[N];
+    static char ids[N][16];
+    struct tctx c;
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "p-%d", i);
+        r[i].id = ids[i];
+    }
+    setup_ctx(&c, 0, 0, r, N);
+    for (int i = 0; i < N; i++)
+        add(&c, &r[i], 200 * MS, 0, 0, NULL);
+    run_for(&c, 500 * MS);
+    assert_true(c.n_order >= N);
+    for (int i = 1; i < c.n_order; i++)
+        assert_true(c.order[i] >= c.order[i - 1]);
+    for (int i = 0; i < N; i++) {
+        assert_true(r[i].n >= 1 && r[i].n <= 3);
+        assert_int_equal(r[i].sched[0] % (200 * MS), spread_offset(ids[i], 200 * MS));
+    }
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_int_equal(st.entries, N);
+    teardown_ctx(&c);
+}
+
+/* Reload: an unchanged schedule keeps its next time; a changed one moves to
+ * its new phase; a bad one changes nothing. */
+static void test_update_and_errors(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[2] = {{.id = "reload"}, {.id = "other"}};
+    setup_ctx(&c, 0, 0, r, 2);
+    add(&c, &r[0], 10 * SEC, 0, 0, "h1");
+    tl_usec next = scheduler_entry_next(r[0].e);
+    tl_usec now = scheduler_now();
+    assert_true(next >= now - SEC && next < now + 10 * SEC);
+    assert_int_equal(next % (10 * SEC), spread_offset("reload", 10 * SEC));
+
+    struct schedule same = {.every = 10 * SEC, .timeout = 5 * SEC};
+    assert_int_equal(scheduler_update(r[0].e, &same, "h2", &r[1]), 0);
+    assert_true(scheduler_entry_next(r[0].e) == next);
+
+    struct schedule bad = {0};
+    assert_int_equal(scheduler_update(r[0].e, &bad, "h2", &r[0]), SCHEDULER_E_INVAL);
+    struct schedule badcron = {.cron = "61 * * * *"};
+    assert_int_equal(scheduler_update(r[0].e, &badcron, "h2", &r[0]), SCHEDULER_E_CRON);
+    assert_true(scheduler_entry_next(r[0].e) == next);
+
+    struct schedule slower = {.every = 20 * SEC};
+    assert_int_equal(scheduler_update(r[0].e, &slower, NULL, &r[0]), 0);
+    assert_int_equal(scheduler_entry_next(r[0].e) % (20 * SEC),
+                     spread_offset("reload", 20 * SEC));
+
+    struct schedule cron = {.cron = "* * * * *"};
+    assert_int_equal(scheduler_update(r[0].e, &cron, NULL, &r[0]), 0);
+    now = scheduler_now();
+    next = scheduler_entry_next(r[0].e);
+    assert_true(next > now && next <= now + 60 * SEC);
+
+    struct schedule dup = {.every = SEC};
+    struct scheduler_entry *e = NULL;
+    assert_int_equal(scheduler_add(c.s, "reload", &dup, NULL, NULL, &e), SCHEDULER_E_EXISTS);
+    assert_null(e);
+    struct schedule both = {.every = SEC, .cron = "* * * * *"};
+    assert_int_equal(scheduler_add(c.s, "x", &both, NULL, NULL, &e), SCHEDULER_E_INVAL);
+    assert_int_equal(scheduler_add(c.s, "x", &badcron, NULL, NULL, &e), SCHEDULER_E_CRON);
+    struct schedule neg = {.every = SEC, .jitter = -1};
+    assert_int_equal(scheduler_add(c.s, "x", &neg, NULL, NULL, &e), SCHEDULER_E_INVAL);
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_int_equal(st.entries, 1);
+    teardown_ctx(&c);
+}
+
+/* A live update to a shorter interval takes effect. */
+static void step_speed_up(struct tctx *c)
+{
+    struct schedule fast = {.every = 20 * MS};
+    c->recs[0].n = 0;
+    assert_int_equal(scheduler_update(c->recs[0].e, &fast, NULL, &c->recs[0]), 0);
+}
+
+static void test_update_live(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[1] = {{.id = "speedy"}};
+    setup_ctx(&c, 0, 0, r, 1);
+    add(&c, &r[0], 10 * SEC, 0, 0, NULL);
+    c.step = step_speed_up;
+    assert_int_equal(uv_timer_start(&c.action, on_action, 50, 0), 0);
+    run_for(&c, 550 * MS);
+    assert_in_range(r[0].n, 8, 26);
+    for (int i = 1; i < r[0].n; i++)
+        assert_true((r[0].sched[i] - r[0].sched[i - 1]) % (20 * MS) == 0);
+    teardown_ctx(&c);
+}
+
+static void test_histogram(void **state)
+{
+    (void)state;
+    struct scheduler_hist h;
+    memset(&h, 0, sizeof h);
+    assert_int_equal(scheduler_hist_quantile(&h, 0.99), 0);
+    for (int i = 0; i < 99; i++)
+        scheduler_hist_observe(&h, 50);
+    scheduler_hist_observe(&h, 2 * SEC);
+    assert_int_equal(h.count, 100);
+    assert_int_equal(h.sum, 99 * 50 + 2 * SEC);
+    assert_int_equal(h.counts[0], 99);
+    assert_int_equal(h.counts[SCHEDULER_HIST_BUCKETS - 1], 1);
+    assert_true(scheduler_hist_quantile(&h, 0.99) <= 100);
+    assert_true(scheduler_hist_quantile(&h, 0.5) > 0);
+    /* In +Inf the estimate is the largest finite bound, as Prometheus does. */
+    assert_int_equal(scheduler_hist_quantile(&h, 1.0), SEC);
+    /* Bounds are inclusive upper bounds. */
+    memset(&h, 0, sizeof h);
+    scheduler_hist_observe(&h, 100);
+    scheduler_hist_observe(&h, 101);
+    scheduler_hist_observe(&h, -5);
+    assert_int_equal(h.counts[0], 2);
+    assert_int_equal(h.counts[1], 1);
+    const tl_usec *b = scheduler_hist_bounds();
+    assert_int_equal(b[0], 100);
+    assert_int_equal(b[SCHEDULER_HIST_BUCKETS - 2], SEC);
+    for (int i = 0; i < 1000; i++)
+        scheduler_hist_observe(&h, 3 * MS);
+    tl_usec p99 = scheduler_hist_quantile(&h, 0.99);
+    assert_true(p99 > 2 * MS && p99 <= 5 * MS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_update_and_errors),
+        cmocka_unit_test(test_fixed_rate),
+        cmocka_unit_test(test_no_overlap),
+        cmocka_unit_test(test_limiter_queue),
+        cmocka_unit_test(test_per_host_limit),
+        cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_jitter),
+        cmocka_unit_test(test_many_entries_order),
+        cmocka_unit_test(test_update_live),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
