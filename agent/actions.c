@@ -107,13 +107,15 @@ static void now_iso(char *out, size_t len)
     struct timespec ts;
     struct tm tm;
     char base[24];
+    int ms;
 
     out[0] = '\0';
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || !gmtime_r(&ts.tv_sec, &tm))
         return;
     if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
         return;
-    snprintf(out, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+    ms = (int)((ts.tv_nsec / 1000000L) % 1000);
+    snprintf(out, len, "%.19s.%03dZ", base, ms);
 }
 
 static char *xstrdup(const char *s)
