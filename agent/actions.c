@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "probes/buf.h"
@@ -92,6 +93,7 @@ struct act_run {
     tl_usec timeout;
     struct buf output;
     bool output_cut;
+    char rbuf[4096];             /* libuv reads into it; copied (capped) into output */
     /* webhook */
     char *what;                  /* "PUT http://..." for the detail */
     struct act_run *prev, *next;
@@ -134,6 +136,36 @@ static char *fmt_dur(char *out, size_t len, uint64_t us)
     else
         snprintf(out, len, "%llums", (unsigned long long)(us / 1000));
     return out;
+}
+
+/* Output and response bodies are outside data headed for JSON: invalid
+ * UTF-8, NULs and control characters (bar tab and newline) become '?'. */
+static void text_clean(char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        bool ok = need != 9 && i + need < len && !(need == 1 && c < 0xC2) && !(need == 3 && c > 0xF4);
+        for (size_t k = 1; ok && k <= need; k++)
+            ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
+        if (!ok) {
+            s[i++] = '?';
+            continue;
+        }
+        if (need == 0 && (c < 0x20 || c == 0x7F) && c != '\n' && c != '\t')
+            s[i] = '?';
+        i += need + 1;
+    }
+}
+
+/* A header value from a template must stay one header line: CR, LF and
+ * other control characters become spaces. */
+static void header_clean(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            *s = ' ';
 }
 
 static const struct action *find_action(const struct probe *p, const char *name)
@@ -381,12 +413,17 @@ static void cmd_close_out(struct act_run *run)
 static void cmd_outcome(struct act_run *run)
 {
     struct buf d;
+    if (run->e.outcome)
+        return;
     buf_init(&d, ACT_DETAIL_MAX);
     if (run->timed_out) {
         char tbuf[32];
         run->e.outcome = "timed_out";
-        (void)buf_printf(&d, "timed out after %s, killed by signal %d",
-                         fmt_dur(tbuf, sizeof tbuf, (uint64_t)run->timeout), run->term_signal);
+        (void)buf_printf(&d, "timed out after %s, ", fmt_dur(tbuf, sizeof tbuf, (uint64_t)run->timeout));
+        if (run->term_signal != 0)
+            (void)buf_printf(&d, "killed by signal %d", run->term_signal);
+        else
+            (void)buf_printf(&d, "exit status %lld on SIGTERM", (long long)run->exit_status);
     } else if (run->term_signal != 0) {
         run->e.outcome = "failed";
         (void)buf_printf(&d, "killed by signal %d", run->term_signal);
@@ -399,8 +436,11 @@ static void cmd_outcome(struct act_run *run)
         (void)buf_puts(&d, " (output truncated)");
     run->e.detail = buf_take(&d);
     buf_free(&d);
-    if (run->output.len > 0)
+    if (run->output.len > 0) {
+        size_t n = run->output.len;
         run->e.output = buf_take(&run->output);
+        text_clean(run->e.output, n);
+    }
 }
 
 static void cmd_maybe_done(struct act_run *run)
@@ -446,13 +486,10 @@ static void cmd_timer_cb(uv_timer_t *t)
 
 static void cmd_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-    static char scratch[4096];
-    (void)h;
+    struct act_run *run = h->data;
     (void)suggested;
-    /* One loop thread: a static scratch buffer is safe, and the bytes are
-     * copied (capped) into the run's own buffer right away. */
-    b->base = scratch;
-    b->len = sizeof scratch;
+    b->base = run->rbuf;
+    b->len = sizeof run->rbuf;
 }
 
 static void cmd_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -704,6 +741,7 @@ static int hook_render(const struct action_do *d, const struct tpl_vars *vs, str
         h->n_headers++;
         if (!hh->name || !hh->value)
             goto out;
+        header_clean(hh->value);
         if (strcasecmp(hh->name, "Content-Type") == 0)
             has_ctype = true;
     }
@@ -769,7 +807,12 @@ static void hook_done_cb(struct response *resp, void *arg)
         (void)buf_printf(&d, "HTTP %ld from %s", resp->status, run->what);
         if (resp->body.len > 0) {
             size_t n = resp->body.len < ACTIONS_RESPONSE_MAX ? resp->body.len : ACTIONS_RESPONSE_MAX;
-            run->e.output = strndup(resp->body.data, n);
+            run->e.output = malloc(n + 1);
+            if (run->e.output) {
+                memcpy(run->e.output, resp->body.data, n);
+                run->e.output[n] = '\0';
+                text_clean(run->e.output, n);
+            }
         }
     } else {
         run->e.outcome = "failed";
@@ -977,9 +1020,10 @@ static int fire_vars(struct tpl_vars *vs, const struct probe *p, const char *con
         "probe", "region", "level", "bucket", "reason", "incident_id", "event_id",
         "transition", "step", "correlation_id",
     };
+    char err[256];
     for (size_t i = 0; i < p->n_vars; i++) {
         bool secret = false;
-        char *v = tpl_render_str(&p->vars[i].value, vs, TPL_ESC_NONE, &secret, NULL, 0);
+        char *v = tpl_render_str(&p->vars[i].value, vs, TPL_ESC_NONE, &secret, err, sizeof err);
         if (!v)
             continue;
         int rc = tpl_vars_set(vs, p->vars[i].name, v, secret || p->vars[i].secret);

@@ -451,6 +451,7 @@ struct hit {
     char method[16];
     char url[256];
     char reason_hdr[256];
+    bool injected;
     char ctype[64];
     char body[1024];
 };
@@ -499,13 +500,14 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *c, const cha
         snprintf(h->method, sizeof h->method, "%s", method);
         snprintf(h->url, sizeof h->url, "%s?incident=%s", url, q ? q : "");
         snprintf(h->reason_hdr, sizeof h->reason_hdr, "%s", r ? r : "");
+        h->injected = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Injected") != NULL;
         snprintf(h->ctype, sizeof h->ctype, "%s", ct ? ct : "");
         snprintf(h->body, sizeof h->body, "%s", u->body);
         /* Turning the flag off works; turning it back on is refused. */
         status = strstr(u->body, "\"enabled\":false") ? 202 : 503;
     }
     pthread_mutex_unlock(&s->mu);
-    static const char reply[] = "{\"issues\":[]}";
+    static const char reply[] = "{\"issues\":[]}\0\x01\xff";
     struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof reply - 1, (void *)reply,
                                                                 MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
@@ -593,7 +595,8 @@ static void test_webhook(void **state)
     char url[256], dead[256], reason[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/flags/{{ probe }}?incident={{ incident_id }}", port);
     snprintf(dead, sizeof dead, "http://127.0.0.1:%u/flags/x", closed_port());
-    snprintf(reason, sizeof reason, "status_503 \"quoted\"");
+    /* Quotes must survive JSON; CR LF must not make a second header. */
+    snprintf(reason, sizeof reason, "status_503 \"quoted\"\r\nX-Injected: 1");
 
     struct action acts[2];
     memset(acts, 0, sizeof acts);
@@ -618,7 +621,8 @@ static void test_webhook(void **state)
     assert_int_equal(s.n, 2);
     assert_string_equal(s.hits[0].method, "PUT");
     assert_string_equal(s.hits[0].url, "/flags/checkout?incident=11111111-1111-4111-8111-111111111111");
-    assert_string_equal(s.hits[0].reason_hdr, reason);
+    assert_string_equal(s.hits[0].reason_hdr, "status_503 \"quoted\"  X-Injected: 1");
+    assert_false(s.hits[0].injected);
     assert_string_equal(s.hits[0].ctype, "application/json");
     cJSON *body = cJSON_Parse(s.hits[0].body);
     assert_non_null(body);
@@ -638,7 +642,8 @@ static void test_webhook(void **state)
         if (strcmp(a, "checkout-off") == 0 && strcmp(k, "run") == 0) {
             assert_string_equal(str(o, "outcome"), "ok");
             assert_int_equal(cJSON_GetObjectItem(o, "status")->valueint, 202);
-            assert_string_equal(str(o, "output"), "{\"issues\":[]}");
+            /* The body's NUL and bad bytes are masked, not cut at. */
+            assert_string_equal(str(o, "output"), "{\"issues\":[]}???");
             assert_non_null(strstr(str(o, "detail"), "HTTP 202 from PUT http://127.0.0.1:"));
             seen |= 1;
         } else if (strcmp(a, "checkout-off") == 0) {
