@@ -334,7 +334,7 @@ static void test_timeout_kills(void **state)
     acts[1].run.kind = ACTION_COMMAND;
     acts[1].run.argc = 3;
     acts[1].run.argv = stubborn_argv;
-    acts[1].timeout = 500 * MS;
+    acts[1].timeout = 2 * SEC; /* time for the shell to set its trap, even on a busy machine */
     struct probe p = { .id = "slow", .n_actions = 2, .actions = acts };
     char *names[] = { "sleepy", "stubborn" };
 
