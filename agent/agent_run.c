@@ -19,7 +19,7 @@ static int64_t wall_us(void)
 
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
-    const cJSON *timeline = a->actions ? actions_timeline(a->actions, ps->probe->id, t->incident_id) : NULL;
+    cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
     struct event_in in = {
         .probe = ps->probe,
         .t = t,
@@ -29,6 +29,7 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
         .timeline = timeline,
     };
     cJSON *ev = event_build(&in);
+    cJSON_Delete(timeline);
     char *text = ev ? cJSON_PrintUnformatted(ev) : NULL;
     cJSON_Delete(ev);
     if (!text) {
@@ -63,8 +64,11 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
 static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
     /* Actions first, so the event carries what they did on its timeline. */
-    if (a->actions)
-        actions_fire(a->actions, ps->probe, t, a->cfg.region);
+    if (a->actions) {
+        struct action_fields f = {.region = a->cfg.region, .bucket = bucket_str(t->bucket)};
+        if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
+            log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);
+    }
     agent_emit_event(a, ps, t);
 }
 

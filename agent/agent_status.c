@@ -228,9 +228,9 @@ int agent_status_serve(void *arg, struct buf *body, const char **content_type)
             cJSON_AddStringToObject(esc, "phase", esc_phase_str(esc_phase(ps->esc)));
             cJSON_AddStringToObject(esc, "level", level_str(esc_level(ps->esc)));
             cJSON_AddBoolToObject(esc, "maintenance", esc_in_maintenance(ps->esc));
-            const cJSON *tl = a->actions ? actions_timeline(a->actions, ps->probe->id, NULL) : NULL;
-            if (tl)
-                cJSON_AddItemToObject(esc, "timeline", cJSON_Duplicate(tl, 1));
+            cJSON *inc = a->actions ? actions_probe_json(a->actions, ps->probe->id, a->cfg.region) : NULL;
+            if (inc)
+                cJSON_AddItemToObject(esc, "incident", inc);
         }
         cJSON_AddItemToArray(probes, p);
     }

@@ -988,6 +988,12 @@ static void check_var_ref(struct yu *y, struct ld *ld, const struct ld_ref *r)
     } else {
         if (var_before(p, r->name, p->n_vars) || strcmp(r->name, BUILTIN_CORRELATION) == 0)
             return;
+        /* action templates also see the event's fields (docs/actions.md) */
+        static const char *const event_fields[] = {"probe", "region", "level", "bucket", "reason",
+                                                   "incident_id", "event_id", "transition", "step"};
+        for (size_t i = 0; r->scope == LD_SCOPE_ACTION && i < sizeof(event_fields) / sizeof(event_fields[0]); i++)
+            if (strcmp(r->name, event_fields[i]) == 0)
+                return;
         if (r->scope == LD_SCOPE_STEP) {
             bool fin = r->index >= ld->n_main;
             if (capture_step(p, r->name, 0, fin ? p->n_steps : r->index, r->index))
