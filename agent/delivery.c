@@ -48,9 +48,20 @@ struct delivery {
     bool freeing;
 };
 
+static const char *level_name(enum log_level l)
+{
+    switch (l) {
+    case LOG_DEBUG: return "debug";
+    case LOG_INFO: return "info";
+    case LOG_WARN: return "warn";
+    case LOG_ERROR: return "error";
+    }
+    return "?";
+}
+
 static void default_log(void *arg, enum log_level level, const char *sink, const char *msg)
 {
-    fprintf(stderr, "tripline: %s: delivery to %s: %s\n", log_level_str(level), sink, msg);
+    fprintf(stderr, "tripline: %s: delivery to %s: %s\n", level_name(level), sink, msg);
 }
 
 static void logf_(struct entry *en, enum log_level level, const char *fmt, ...)
