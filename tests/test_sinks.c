@@ -697,6 +697,186 @@ static void test_backoff_doubles_with_full_jitter(void **state)
     assert_true(least < 100 * SEC);
 }
 
+
+/* --- tests: the Alertmanager sink against the fixture's API stand-in ------------- */
+
+struct am_fx {
+    struct fx fx;
+    char record[128];
+};
+
+static void am_fx_start(struct am_fx *a, const char *dir, const char *name)
+{
+    snprintf(a->record, sizeof(a->record), "%s/%s.jsonl", dir, name);
+    const char *args[] = {"--alerts-record", a->record, NULL};
+    fx_start(&a->fx, args);
+}
+
+static struct sink *am_sink(struct env *v, struct am_fx *fxs, size_t n, tl_usec repost)
+{
+    struct sink_alertmanager cfg;
+    struct sink_identity id = {.agent = "edge-eu-1", .region = "eu-west"};
+    char *urls[4];
+    struct sink *s = NULL;
+    char err[256];
+
+    for (size_t i = 0; i < n; i++)
+        urls[i] = fxs[i].fx.url; /* the sink appends /api/v2/alerts */
+    cfg.n_urls = n;
+    cfg.urls = urls;
+    cfg.repost = repost;
+    assert_int_equal(sink_alertmanager_new(&s, &v->loop, v->engine, &cfg, &id, err, sizeof(err)), 0);
+    return s;
+}
+
+static const cJSON *label(const cJSON *alert, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(alert, "labels"), name);
+}
+
+static const char *label_str(const cJSON *alert, const char *name)
+{
+    const cJSON *l = label(alert, name);
+    return cJSON_IsString(l) ? l->valuestring : NULL;
+}
+
+/* Runs the loop until the fixture has seen `want` posts (30 s cap). */
+static void wait_posts(struct env *v, const struct fx *fx, double want)
+{
+    uint64_t start = uv_hrtime();
+
+    while (fx_stat(fx, "alerts_posts") < want) {
+        assert_true(uv_hrtime() - start < 30ULL * 1000000000ULL);
+        uv_run(&v->loop, UV_RUN_ONCE);
+    }
+}
+
+static void test_alertmanager_fires_reposts_escalates_resolves(void **state)
+{
+    struct env v;
+    struct am_fx fxs[2];
+    struct ev opened, escalated, resolved;
+    struct sink *s;
+    cJSON *lines[MAX_EVENTS];
+    const cJSON *a;
+    size_t n, i;
+    double before;
+    const char *inc = "0c2d5b8e-8a7e-4f0e-b0a4-7f1b0f8a9e21";
+
+    env_init(&v, "alertmanager", NULL);
+    am_fx_start(&fxs[0], v.dir, "am0");
+    am_fx_start(&fxs[1], v.dir, "am1");
+    s = am_sink(&v, fxs, 2, 300 * MS);
+    assert_int_equal(delivery_add(v.d, "alertmanager", s), 0);
+
+    make_event(&opened, inc, "opened", "warning", "warning", true);
+    append(&v, opened.json);
+    drain(&v, "alertmanager");
+    assert_int_equal(sink_alertmanager_firing(s), 1);
+    /* While firing, both instances hear of it again and again. */
+    wait_posts(&v, &fxs[0].fx, 3);
+    wait_posts(&v, &fxs[1].fx, 3);
+    assert_true(sink_alertmanager_reposts(s) >= 2);
+
+    make_event(&escalated, inc, "escalated", "critical", "error", true);
+    append(&v, escalated.json);
+    drain(&v, "alertmanager");
+    make_event(&resolved, inc, "resolved", "critical", "error", false);
+    append(&v, resolved.json);
+    drain(&v, "alertmanager");
+    assert_int_equal(sink_alertmanager_firing(s), 0);
+    while (transfer_engine_in_flight(v.engine) > 0)
+        uv_run(&v.loop, UV_RUN_ONCE);
+
+    for (size_t k = 0; k < 2; k++) {
+        bool saw_escalation = false;
+        n = read_lines(fxs[k].record, lines, MAX_EVENTS);
+        assert_true(n >= 5);
+        /* The first post fires the opened incident with its labels, no endsAt. */
+        assert_int_equal(cJSON_GetArraySize(lines[0]), 1);
+        a = cJSON_GetArrayItem(lines[0], 0);
+        assert_string_equal(label_str(a, "alertname"), "TriplineProbeFailing");
+        assert_string_equal(label_str(a, "probe"), "checkout");
+        assert_string_equal(label_str(a, "region"), "eu-west");
+        assert_string_equal(label_str(a, "bucket"), "upstream");
+        assert_string_equal(label_str(a, "level"), "warning");
+        assert_string_equal(label_str(a, "severity"), "warning");
+        assert_string_equal(label_str(a, "agent"), "edge-eu-1");
+        assert_null(cJSON_GetObjectItemCaseSensitive(a, "endsAt"));
+        assert_string_equal(str_of(a, "startsAt"), "2026-11-22T00:31:56Z");
+        const cJSON *ann = cJSON_GetObjectItemCaseSensitive(a, "annotations");
+        assert_string_equal(str_of(ann, "incident_id"), inc);
+        assert_string_equal(str_of(ann, "event_id"), opened.id);
+        assert_string_equal(str_of(ann, "runbook_url"), "https://runbooks.example.test/checkout");
+        assert_string_equal(str_of(ann, "summary"), "checkout failing in eu-west: upstream timeout");
+        assert_string_equal(str_of(ann, "correlation_id"), "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+        /* Re-posts repeat it, still without endsAt. */
+        a = cJSON_GetArrayItem(lines[1], 0);
+        assert_string_equal(label_str(a, "level"), "warning");
+        assert_null(cJSON_GetObjectItemCaseSensitive(a, "endsAt"));
+        for (i = 0; i < n; i++) {
+            if (cJSON_GetArraySize(lines[i]) == 2) {
+                /* Escalation: the warning label set ends, the critical one fires. */
+                const cJSON *old = cJSON_GetArrayItem(lines[i], 0);
+                const cJSON *cur = cJSON_GetArrayItem(lines[i], 1);
+                assert_string_equal(label_str(old, "level"), "warning");
+                assert_non_null(str_of(old, "endsAt"));
+                assert_string_equal(label_str(cur, "level"), "critical");
+                assert_string_equal(label_str(cur, "severity"), "error");
+                assert_null(cJSON_GetObjectItemCaseSensitive(cur, "endsAt"));
+                saw_escalation = true;
+            }
+        }
+        /* The resolution is the last word: no re-post overtakes it. */
+        a = cJSON_GetArrayItem(lines[n - 1], 0);
+        assert_int_equal(cJSON_GetArraySize(lines[n - 1]), 1);
+        assert_string_equal(label_str(a, "level"), "critical");
+        assert_non_null(str_of(a, "endsAt"));
+        assert_true(saw_escalation);
+        free_lines(lines, n);
+    }
+    /* Resolved: nothing is re-posted any more. */
+    before = fx_stat(&fxs[0].fx, "alerts_posts");
+    uint64_t until = uv_hrtime() + 1000ULL * 1000000ULL;
+    while (uv_hrtime() < until)
+        uv_run(&v.loop, UV_RUN_ONCE);
+    assert_true(fx_stat(&fxs[0].fx, "alerts_posts") == before);
+    fx_stop(&fxs[0].fx);
+    fx_stop(&fxs[1].fx);
+    env_done(&v);
+}
+
+static void test_alertmanager_retries_only_the_failed_instance(void **state)
+{
+    struct env v;
+    struct am_fx fxs[2];
+    struct ev opened;
+    struct delivery_stats st;
+    struct delivery_opts opts = {.backoff_min = 20 * MS, .backoff_max = 100 * MS};
+
+    env_init(&v, "alertmanager", &opts);
+    am_fx_start(&fxs[0], v.dir, "am0");
+    am_fx_start(&fxs[1], v.dir, "am1");
+    fx_control(&fxs[1].fx, "{\"mode\":\"503\",\"count\":2}");
+    assert_int_equal(delivery_add(v.d, "alertmanager", am_sink(&v, fxs, 2, 600 * SEC)), 0);
+    make_event(&opened, "0c2d5b8e-8a7e-4f0e-b0a4-7f1b0f8a9e21", "opened", "warning", "warning",
+               true);
+    append(&v, opened.json);
+    drain(&v, "alertmanager");
+
+    /* The instance that accepted at once got the batch once; the other one
+     * failed twice and then accepted. */
+    assert_int_equal(fx_stat(&fxs[0].fx, "alerts_posts"), 1);
+    assert_int_equal(fx_stat(&fxs[1].fx, "unavailable"), 2);
+    assert_int_equal(fx_stat(&fxs[1].fx, "alerts_posts"), 1);
+    assert_int_equal(delivery_stats(v.d, "alertmanager", &st), 0);
+    assert_int_equal(st.retried, 2);
+    assert_int_equal(st.delivered, 1);
+    fx_stop(&fxs[0].fx);
+    fx_stop(&fxs[1].fx);
+    env_done(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -710,6 +890,8 @@ int main(void)
         cmocka_unit_test(test_service_down_then_up_loses_nothing),
         cmocka_unit_test(test_service_400_dead_letters_and_moves_on),
         cmocka_unit_test(test_service_reload_reads_new_token),
+        cmocka_unit_test(test_alertmanager_fires_reposts_escalates_resolves),
+        cmocka_unit_test(test_alertmanager_retries_only_the_failed_instance),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
