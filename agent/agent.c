@@ -207,6 +207,8 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
         for (size_t i = 0; i < probe_files->n; i++)
             strv_push(&a->files, probe_files->v[i]);
         /* files on the command line replace the config's globs */
+        for (size_t i = 0; i < a->cfg.n_probe_globs; i++)
+            free(a->cfg.probe_globs[i]);
         a->cfg.n_probe_globs = 0;
     }
     int rc = -1;

@@ -213,7 +213,7 @@ static int log_field_value(struct buf *b, const struct log_field *f, bool json)
         /* JSON has no NaN or Infinity; write them as strings. */
         if (!isfinite(f->f))
             return buf_printf(b, json ? "\"%g\"" : "%g", f->f);
-        return buf_printf(b, "%.17g", f->f);
+        return buf_printf(b, "%.15g", f->f);
     case LOG_FIELD_BOOL:
         return buf_puts(b, f->i ? "true" : "false");
     }
