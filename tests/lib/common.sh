@@ -27,3 +27,28 @@ start_fixture() {
     done
     fail "$name did not start: $(cat "$WORK/$name.err")"
 }
+
+# start_agent NAME ARGS...: runs `tripline run` with a free port, stdout to
+# $WORK/NAME.out and logs to $WORK/NAME.log; sets AGENT_PID and AGENT_URL.
+start_agent() {
+    local name=$1; shift
+    "$B/tripline" run --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    AGENT_PID=$!
+    PIDS+=($AGENT_PID)
+    for _ in $(seq 100); do
+        local port
+        port=$(sed -n 's/.*"msg":"tripline started".*"port":\([0-9]*\).*/\1/p' "$WORK/$name.log" | head -n1)
+        if [ -n "$port" ]; then AGENT_URL=http://127.0.0.1:$port; return 0; fi
+        kill -0 "$AGENT_PID" 2>/dev/null || fail "agent $name exited: $(cat "$WORK/$name.log")"
+        sleep 0.1
+    done
+    fail "agent $name did not start: $(cat "$WORK/$name.log")"
+}
+
+# stop_agent: SIGTERM, wait, and check the exit status is 0.
+stop_agent() {
+    kill -TERM "$AGENT_PID"
+    local rc=0
+    wait "$AGENT_PID" || rc=$?
+    [ "$rc" -eq 0 ] || fail "agent exited $rc after SIGTERM: $(tail -20 "$WORK"/*.log)"
+}

@@ -1,0 +1,104 @@
+# `tripline run`: schedules, the endpoint (/metrics through promtool,
+# /status, /healthz), events on stdout, the per-host limit, SIGTERM drain.
+source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
+
+line=$(start_fixture hostile_server)
+HTTP=$(echo "$line" | sed -n 's/.*http=\([0-9]*\).*/\1/p')
+H=http://127.0.0.1:$HTTP
+
+cat >"$WORK/probes.yaml" <<YAML
+- probe: fast-a
+  schedule: {every: 200ms, timeout: 150ms}
+  steps: [{name: get, request: {url: "$H/ok"}, expect: {status: 200}}]
+- probe: fast-b
+  schedule: {every: 200ms, timeout: 150ms}
+  steps: [{name: get, request: {url: "$H/ok"}, expect: {status: 200}}]
+- probe: broken-api
+  runbook: https://runbooks.example.test/broken-api
+  schedule: {every: 200ms, timeout: 150ms}
+  steps: [{name: report, request: {url: "$H/status?code=500"}, expect: {status: 200}}]
+  escalation:
+    ladder:
+      - {level: warning, when: {consecutive_failures: 2}}
+      - {level: critical, when: {consecutive_failures: 5}}
+- probe: elsewhere
+  regions: [mars]
+  steps: [{name: get, request: {url: "$H/ok"}}]
+YAML
+
+start_agent a --region earth --spool-dir "$WORK/spool" "$WORK/probes.yaml"
+sleep 3
+curl -fsS "$AGENT_URL/healthz" | grep -q ok || fail "/healthz"
+curl -fsS "$AGENT_URL/metrics" >"$WORK/metrics.txt"
+promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1 || fail "promtool: $(cat "$WORK/promtool.txt")"
+[ -s "$WORK/promtool.txt" ] && fail "promtool complained: $(cat "$WORK/promtool.txt")"
+curl -fsS "$AGENT_URL/status" >"$WORK/status.json"
+stop_agent
+grep -q '"msg":"drained: stopping"' "$WORK/a.log" || fail "no drain in the log"
+
+python3 - "$WORK" <<'PY'
+import json, sys, re
+w = sys.argv[1]
+st = json.load(open(f"{w}/status.json"))
+errors = []
+probes = {p["probe"]: p for p in st["probes"]}
+if "elsewhere" in probes: errors.append("a probe of region mars ran in region earth")
+for pid in ("fast-a", "fast-b", "broken-api"):
+    p = probes.get(pid)
+    if not p: errors.append(f"{pid} missing from /status"); continue
+    # 3 s at 200 ms: about 15 runs; generous bounds for a loaded machine
+    if not 8 <= p["runs"] <= 17: errors.append(f"{pid}: {p['runs']} runs in 3 s at 200 ms")
+    if p["last"] is None: errors.append(f"{pid}: no last result")
+if probes.get("broken-api", {}).get("last", {}).get("bucket") != "server":
+    errors.append(f"broken-api last bucket: {probes.get('broken-api', {}).get('last')}")
+if probes.get("broken-api", {}).get("escalation", {}).get("level") != "critical":
+    errors.append(f"broken-api escalation: {probes.get('broken-api', {}).get('escalation')}")
+m = open(f"{w}/metrics.txt").read()
+for needle in ('tripline_probe_success{probe="fast-a",region="earth"} 1',
+               'tripline_probe_success{probe="broken-api",region="earth"} 0',
+               'tripline_probe_failures_total{probe="broken-api",region="earth",bucket="server"}',
+               'tripline_schedule_lateness_seconds_bucket', 'tripline_probe_phase_duration_seconds_bucket{probe="fast-a",region="earth",phase="ttfb"',
+               'tripline_runs_in_flight', 'tripline_probe_escalation_level{probe="broken-api",region="earth"} 3'):
+    if needle not in m: errors.append(f"/metrics lacks {needle}")
+# events: JSON lines on stdout (the default sink), in the issue schema
+events = [json.loads(l) for l in open(f"{w}/a.out") if l.strip()]
+kinds = [(e["transition"], e["level"]) for e in events if e["probe"] == "broken-api"]
+if kinds[:2] != [("opened", "warning"), ("escalated", "critical")]:
+    errors.append(f"events: {kinds}")
+for e in events:
+    if not re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+){2,}", e["issue"]): errors.append(f"bad issue code {e['issue']}")
+    if e["severity"] not in ("error", "warning", "info"): errors.append(f"severity {e['severity']}")
+    for k in ("eventId", "incidentId", "correlationId", "dateTime", "region", "evidence", "links"):
+        if k not in e: errors.append(f"event lacks {k}")
+    if e.get("region") != "earth": errors.append("event region")
+if len({e["eventId"] for e in events}) != len(events): errors.append("duplicate event ids")
+if len({e["incidentId"] for e in events if e["probe"] == "broken-api"}) != 1: errors.append("one incident expected")
+if events and events[0]["issue"] != "broken_api.server.status_500": errors.append(f"issue code {events[0]['issue']}")
+if errors:
+    print("\n".join(errors)); sys.exit(1)
+print("ok:", {k: v["runs"] for k, v in probes.items()}, len(events), "events")
+PY
+
+# The per-host limit: ten probes on one host, two at a time at most.
+cat >"$WORK/limits.yaml" <<YAML
+limits: {per_host: 2, concurrency: 64}
+spool: {dir: $WORK/spool2}
+YAML
+: >"$WORK/many.yaml"
+for i in $(seq 10); do
+    cat >>"$WORK/many.yaml" <<YAML
+- probe: slow-$i
+  schedule: {every: 300ms, timeout: 290ms}
+  steps: [{name: get, request: {url: "$H/delay?ms=250"}}]
+YAML
+done
+curl -fsS "$H/count?reset=1" >/dev/null
+start_agent b --config "$WORK/limits.yaml" "$WORK/many.yaml"
+sleep 2.5
+# the /count request itself is one open connection
+max=$(curl -fsS "$H/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max"])')
+queued=$(curl -fsS "$AGENT_URL/metrics" | sed -n 's/^tripline_schedule_lateness_seconds_count //p')
+stop_agent
+[ "$max" -le 3 ] || fail "per-host limit 2 broken: the server saw $max connections at once"
+[ "$max" -ge 2 ] || fail "runs did not overlap at all ($max): the test proves nothing"
+echo "ok: per-host max $max, runs started $queued"
