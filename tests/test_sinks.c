@@ -50,7 +50,7 @@ static void rm_rf(const char *dir)
 
     if (!d)
         return;
-    while ((e = readdir(d)) != NULL) {
+    for (e = readdir(d); e; e = readdir(d)) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
