@@ -10,6 +10,7 @@
 #include "agent/agent_int.h"
 #include "agent/delivery.h"
 #include "agent/sinks_config.h"
+#include "schedules/shard.h"
 
 #define TICK_MS 1000
 
@@ -212,6 +213,10 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
         a->cfg.n_probe_globs = 0;
     }
     int rc = -1;
+    if (a->cfg.shard && shard_parse(a->cfg.shard, &a->shard_i, &a->shard_n)) {
+        log_error(a->log, "bad shard \"%s\" (expected i/n with 0 <= i < n)", a->cfg.shard);
+        goto fail;
+    }
     a->metrics = metrics_new();
     if (!a->metrics || agent_metrics_init(a))
         goto fail;

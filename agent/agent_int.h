@@ -59,6 +59,7 @@ struct agent {
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;             /* re-notification of open incidents */
     uv_timer_t drain_timer;
+    unsigned shard_i, shard_n;   /* cfg.shard parsed; shard_n 0: no sharding */
     bool draining;
     bool drain_expired;
     size_t in_flight;

@@ -8,6 +8,7 @@
 #include "agent/agent_int.h"
 #include "agent/probe_files.h"
 #include "probes/load.h"
+#include "schedules/shard.h"
 
 void agent_lfile_unref(struct lfile *lf)
 {
@@ -58,6 +59,15 @@ static void probe_host(const struct probe *p, char *out, size_t outlen)
     curl_free(port);
     curl_url_cleanup(u);
     free(url);
+}
+
+/* A probe runs here when it is for this region and, in a sharded region,
+ * when its id hashes to this agent's shard. */
+static bool runs_here(const struct agent *a, const struct probe *p)
+{
+    if (!probe_runs_in(p, a->cfg.region))
+        return false;
+    return a->shard_n == 0 || shard_owns(p->id, a->shard_i, a->shard_n);
 }
 
 static struct probe_state *find_state(struct agent *a, const char *id)
@@ -212,7 +222,7 @@ int agent_load_probes(struct agent *a, bool initial)
         struct lfile *lf = next[i];
         for (size_t k = 0; lf && k < lf->set->n; k++) {
             struct probe *p = lf->set->probes[k];
-            if (!probe_runs_in(p, a->cfg.region)) {
+            if (!runs_here(a, p)) {
                 skipped_region++;
                 continue;
             }
@@ -249,7 +259,7 @@ int agent_load_probes(struct agent *a, bool initial)
         struct lfile *lf = next[i];
         for (size_t k = 0; lf && k < lf->set->n; k++) {
             struct probe *p = lf->set->probes[k];
-            if (probe_runs_in(p, a->cfg.region) && !find_state(a, p->id) && state_add(a, p, lf))
+            if (runs_here(a, p) && !find_state(a, p->id) && state_add(a, p, lf))
                 n_errors++;
         }
     }
