@@ -4,7 +4,13 @@
  * parsed store is cached on the multi handle). Whatever tripline spends per
  * run beyond this loop is its own overhead.
  *
- *   curl_baseline [-n N] [-c C] [--cacert FILE] [--insecure] URL
+ *   curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
+ *
+ * --same-opts also sets the per-request curl options probes/transfer.c sets
+ * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
+ * custom header list, no DNS cache, protocol limits, no proxy), so that the
+ * difference to tripline is the engine and the journey, not curl's work for
+ * those options.
  *
  * Prints one line of key=value pairs: requests, failures, wall_s, cpu_s
  * (user+sys of this process during the loop, from getrusage), user_s, sys_s,
@@ -21,9 +27,11 @@
 struct opts {
     long n;
     long c;
+    long timeout_ms;
     const char *cacert;
     const char *url;
     int insecure;
+    int same_opts;
 };
 
 static double now_s(void)
@@ -69,7 +77,7 @@ static CURL *make_easy(const struct opts *o)
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
     curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 86400L);
@@ -78,9 +86,70 @@ static CURL *make_easy(const struct opts *o)
     return e;
 }
 
+/* The options transfer.c sets beyond the minimal ones; freed with the easy. */
+struct extra {
+    CURLSH *share;
+    struct curl_slist *headers;
+};
+
+static int add_same_opts(CURL *e, struct extra *x)
+{
+    x->share = curl_share_init();
+    if (!x->share)
+        return -1;
+    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    x->headers = curl_slist_append(NULL, "X-Correlation-ID: 0c15b0d5-12a2-4d2f-af47-980a48becf06");
+    x->headers = curl_slist_append(x->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "tripline/0.1.0");
+    curl_easy_setopt(e, CURLOPT_SHARE, x->share);
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
+    return 0;
+}
+
+static CURL *start_one(CURLM *multi, const struct opts *o)
+{
+    CURL *e = make_easy(o);
+    if (!e)
+        return NULL;
+    if (o->same_opts) {
+        struct extra *x = calloc(1, sizeof(*x));
+        if (!x || add_same_opts(e, x) != 0) {
+            free(x);
+            curl_easy_cleanup(e);
+            return NULL;
+        }
+    }
+    curl_multi_add_handle(multi, e);
+    return e;
+}
+
+static void finish_one(CURLM *multi, CURL *e)
+{
+    struct extra *x = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(multi, e);
+    curl_easy_cleanup(e);
+    if (x) {
+        curl_share_cleanup(x->share);
+        curl_slist_free_all(x->headers);
+        free(x);
+    }
+}
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [--cacert FILE] [--insecure] URL\n");
+    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
     return 2;
 }
 
@@ -89,11 +158,12 @@ int main(int argc, char **argv)
     static const struct option lopts[] = {
         {"cacert", required_argument, NULL, 'a'},
         {"insecure", no_argument, NULL, 'k'},
+        {"same-opts", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {.n = 1000, .c = 1000, .cacert = "/etc/ssl/certs/ca-certificates.crt"};
+    struct opts o = {.n = 1000, .c = 1000, .timeout_ms = 30000, .cacert = "/etc/ssl/certs/ca-certificates.crt"};
     int ch;
-    while ((ch = getopt_long(argc, argv, "n:c:a:k", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "n:c:t:a:ks", lopts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             if (parse_long(optarg, &o.n))
@@ -103,11 +173,18 @@ int main(int argc, char **argv)
             if (parse_long(optarg, &o.c))
                 return usage();
             break;
+        case 't':
+            if (parse_long(optarg, &o.timeout_ms))
+                return usage();
+            break;
         case 'a':
             o.cacert = optarg;
             break;
         case 'k':
             o.insecure = 1;
+            break;
+        case 's':
+            o.same_opts = 1;
             break;
         default:
             return usage();
@@ -127,7 +204,7 @@ int main(int argc, char **argv)
     double t0 = now_s();
 
     for (; started < o.c; started++)
-        curl_multi_add_handle(multi, make_easy(&o));
+        start_one(multi, &o);
     while (done < o.n) {
         int running = 0, left = 0;
         curl_multi_perform(multi, &running);
@@ -143,11 +220,10 @@ int main(int argc, char **argv)
                     fprintf(stderr, "curl_baseline: %s (status %ld)\n", curl_easy_strerror(m->data.result), code);
                 failures++;
             }
-            curl_multi_remove_handle(multi, e);
-            curl_easy_cleanup(e);
+            finish_one(multi, e);
             done++;
             if (started < o.n) {
-                curl_multi_add_handle(multi, make_easy(&o));
+                start_one(multi, &o);
                 started++;
             }
         }

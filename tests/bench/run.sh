@@ -124,7 +124,7 @@ gen() {
     local i
     {
         for ((i = 1; i <= $3; i++)); do
-            printf -- '- probe: p%05d\n  schedule: {every: 1m, timeout: %s}\n  steps:\n' "$i" "${4:-30s}"
+            printf -- '- probe: p%05d\n  schedule: {every: 10m, timeout: %s}\n  steps:\n' "$i" "${4:-30s}"
             printf -- '    - {name: get, request: {url: "%s"}, expect: {status: 200}}\n' "$2"
         done
     } >"$1"
@@ -141,7 +141,7 @@ for proto in http https; do
     URL=$HURL
     [ "$proto" = https ] && URL=$SURL
     : >"$WORK/$proto.tl_gross" ; : >"$WORK/$proto.tl_load" ; : >"$WORK/$proto.tl_wall"
-    : >"$WORK/$proto.base_us" ; : >"$WORK/$proto.base_rps"
+    : >"$WORK/$proto.base_us" ; : >"$WORK/$proto.base_rps" ; : >"$WORK/$proto.same_us"
     for ((r = 1; r <= ROUNDS; r++)); do
         log "$proto round $r/$ROUNDS"
         m=$($LIB rusage "$WORK/once.json" -- "$T" once --json --config "$WORK/agent.yaml" "$WORK/$proto.yaml")
@@ -154,6 +154,8 @@ for proto in http https; do
         line=$("$BASE" -n "$N" -c "$N" --cacert "$WORK/ca.pem" "$URL") || die "curl_baseline failed: $line"
         echo "$line" | tr ' ' '\n' | sed -n 's/^cpu_us_per_req=//p' >>"$WORK/$proto.base_us"
         echo "$line" | tr ' ' '\n' | sed -n 's/^runs_per_s=//p' >>"$WORK/$proto.base_rps"
+        line=$("$BASE" --same-opts -n "$N" -c "$N" --cacert "$WORK/ca.pem" "$URL") || die "curl_baseline --same-opts failed: $line"
+        echo "$line" | tr ' ' '\n' | sed -n 's/^cpu_us_per_req=//p' >>"$WORK/$proto.same_us"
     done
     gross=$(median <"$WORK/$proto.tl_gross")
     load=$(median <"$WORK/$proto.tl_load")
@@ -164,6 +166,7 @@ for proto in http https; do
     kv "tl_${proto}_rps" "$(awk -v w="$wall" -v n="$N" 'BEGIN{printf "%.1f", n / w}')"
     kv "base_${proto}_us" "$(median <"$WORK/$proto.base_us")"
     kv "base_${proto}_rps" "$(median <"$WORK/$proto.base_rps")"
+    kv "same_${proto}_us" "$(median <"$WORK/$proto.same_us")"
     kv "tl_${proto}_samples" "gross_ms=[$(paste -sd, "$WORK/$proto.tl_gross")] load_ms=[$(paste -sd, "$WORK/$proto.tl_load")] base_us=[$(paste -sd, "$WORK/$proto.base_us")]"
 done
 kv rounds "$ROUNDS"
@@ -212,7 +215,7 @@ fi
 
 # --- callgrind: instruction counts, marginal per run ---------------------------
 ir() { # ir OUTFILE CMD... -> total Ir of the run
-    valgrind --tool=callgrind --callgrind-out-file="$1" "${@:2}" >/dev/null 2>"$1.log" || die "callgrind: ${*:2} failed: $(tail -3 "$1.log")"
+    valgrind --tool=callgrind --callgrind-out-file="$1" "${@:2}" >/dev/null 2>"$1.log" || die "callgrind: ${*:2} failed: $(grep -v "^==" "$1.log" | head -5)"
     sed -n 's/^summary: //p;s/^totals: //p' "$1" | head -1 | awk '{print $1}'
 }
 if [ "$DO_CG" = 1 ] && command -v valgrind >/dev/null; then
@@ -227,11 +230,14 @@ if [ "$DO_CG" = 1 ] && command -v valgrind >/dev/null; then
         o_1=$(ir "$WORK/cg.$proto.once1" "$T" once --json "${C[@]}" "$WORK/cg1.yaml")
         c_n=$(ir "$WORK/cg.$proto.check" "$T" check "${C[@]}" "$WORK/cg$CG_N.yaml")
         c_1=$(ir "$WORK/cg.$proto.check1" "$T" check "${C[@]}" "$WORK/cg1.yaml")
-        b_n=$(ir "$WORK/cg.$proto.base" "$BASE" -n "$CG_N" -c "$CG_N" --cacert "$WORK/ca.pem" "$URL")
-        b_1=$(ir "$WORK/cg.$proto.base1" "$BASE" -n 1 -c 1 --cacert "$WORK/ca.pem" "$URL")
+        b_n=$(ir "$WORK/cg.$proto.base" "$BASE" -t 120000 -n "$CG_N" -c "$CG_N" --cacert "$WORK/ca.pem" "$URL")
+        b_1=$(ir "$WORK/cg.$proto.base1" "$BASE" -t 120000 -n 1 -c 1 --cacert "$WORK/ca.pem" "$URL")
+        s_n=$(ir "$WORK/cg.$proto.same" "$BASE" --same-opts -t 120000 -n "$CG_N" -c "$CG_N" --cacert "$WORK/ca.pem" "$URL")
+        s_1=$(ir "$WORK/cg.$proto.same1" "$BASE" --same-opts -t 120000 -n 1 -c 1 --cacert "$WORK/ca.pem" "$URL")
+        kv "cg_${proto}_same_ir" "$(awk -v a="$s_n" -v b="$s_1" -v n="$CG_N" 'BEGIN{printf "%.0f", (a - b) / (n - 1)}')"
         kv "cg_${proto}_tl_ir" "$(awk -v a="$o_n" -v b="$o_1" -v c="$c_n" -v d="$c_1" -v n="$CG_N" 'BEGIN{printf "%.0f", ((a - b) - (c - d)) / (n - 1)}')"
         kv "cg_${proto}_base_ir" "$(awk -v a="$b_n" -v b="$b_1" -v n="$CG_N" 'BEGIN{printf "%.0f", (a - b) / (n - 1)}')"
-        kv "cg_${proto}_raw" "once=$o_n once1=$o_1 check=$c_n check1=$c_1 base=$b_n base1=$b_1"
+        kv "cg_${proto}_raw" "once=$o_n once1=$o_1 check=$c_n check1=$c_1 base=$b_n base1=$b_1 same=$s_n same1=$s_1"
         # where tripline spends beyond the loop: inclusive-free top functions
         callgrind_annotate --threshold=99 "$WORK/cg.$proto.once" 2>/dev/null | sed -n '1,60p' >"$WORK/top.$proto.tl.txt" || true
         callgrind_annotate --threshold=99 "$WORK/cg.$proto.base" 2>/dev/null | sed -n '1,60p' >"$WORK/top.$proto.base.txt" || true
