@@ -137,6 +137,7 @@ def report(kv_file, out_md):
     for key, label in (("ttfb_seq", "tripline, one run at a time"),
                        ("ttfb_curl", "curl CLI reference, one at a time"),
                        ("ttfb_conc", "tripline, all runs in one `once` (stress)"),
+                       ("ttfb_curlpar", "curl CLI, all in flight (`--parallel`, stress reference)"),
                        ("ttfbnet_seq", "tripline, one at a time, net of connect"),
                        ("ttfbnet_curl", "curl CLI, one at a time, net of connect"),
                        ("ttfbnet_conc", "tripline, all in one `once`, net of connect")):

@@ -270,6 +270,11 @@ for ((i = 0; i < TTFB_N; i++)); do
 done
 kv ttfb_curl "$($LIB curlw 50 "$WORK/ttfb_curl.txt")"
 kv ttfbnet_curl "$($LIB curlw 50 --net "$WORK/ttfb_curl.txt")"
+# the stress case's reference: the curl CLI with all requests in flight at once
+for ((i = 0; i < TTFB_N; i++)); do printf 'url = "%s"\noutput = "/dev/null"\n' "$DURL"; done >"$WORK/ttfb_par.cfg"
+curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$TTFB_N" -K "$WORK/ttfb_par.cfg" \
+    -w '%{time_starttransfer} %{time_connect}\n' >"$WORK/ttfb_par.txt" 2>/dev/null
+kv ttfb_curlpar "$($LIB curlw 50 "$WORK/ttfb_par.txt")"
 
 # --- report ---------------------------------------------------------------
 {
@@ -279,7 +284,11 @@ kv ttfbnet_curl "$($LIB curlw 50 --net "$WORK/ttfb_curl.txt")"
     echo
     echo "Machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r),"
     echo "$(curl --version | head -1 | cut -d' ' -f1-5), nginx $(nginx -v 2>&1 | sed 's/.*\///'),"
-    echo "blackbox_exporter ${BBX:+$("$BBX" --version 2>&1 | head -1 | awk '{print $3}')}${BBX:-(not installed)}."
+    if [ -n "$BBX" ]; then
+        echo "blackbox_exporter $("$BBX" --version 2>&1 | head -1 | awk '{print $3}')."
+    else
+        echo "blackbox_exporter not installed."
+    fi
     echo "Build: Release (-O3 via CMAKE_BUILD_TYPE=Release, no sanitizers) in $(basename "$BB")."
     echo "nginx: 1 worker on the same 2 cores, \`access_log off\`, \`return 200 '{\"ok\":true}'\`; HTTPS with a"
     echo "throwaway RSA-2048 CA and server cert, session cache and tickets off (every run a full TLS 1.3 handshake),"
@@ -288,6 +297,7 @@ kv ttfbnet_curl "$($LIB curlw 50 --net "$WORK/ttfb_curl.txt")"
 } >"$OUT_MD"
 $LIB report "$KV" "$OUT_MD"
 {
+    echo
     echo "Raw samples: $(grep -E '_samples=|_raw=' "$KV" | tr '\n' ' ')"
     echo
     if ls "$WORK"/top.*.txt >/dev/null 2>&1; then
