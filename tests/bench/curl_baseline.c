@@ -1,0 +1,243 @@
+/* The floor for the probe engine's benchmark: a minimal curl-multi loop that
+ * makes N GETs to one URL, C at a time, a fresh connection each, with the
+ * same CA settings as probes/transfer.c (CAINFO file, CAPATH NULL, so the
+ * parsed store is cached on the multi handle). Whatever tripline spends per
+ * run beyond this loop is its own overhead.
+ *
+ *   curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
+ *
+ * --same-opts also sets the per-request curl options probes/transfer.c sets
+ * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
+ * custom header list, no DNS cache, protocol limits, no proxy), so that the
+ * difference to tripline is the engine and the journey, not curl's work for
+ * those options.
+ *
+ * Prints one line of key=value pairs: requests, failures, wall_s, cpu_s
+ * (user+sys of this process during the loop, from getrusage), user_s, sys_s,
+ * runs_per_s, cpu_us_per_req. Exit 1 when any request did not get a 2xx. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+struct opts {
+    long n;
+    long c;
+    long timeout_ms;
+    const char *cacert;
+    const char *url;
+    int insecure;
+    int same_opts;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void cpu_s(double *user, double *sys)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The body is thrown away: the loop measures transport, not parsing. */
+static size_t discard(char *p, size_t size, size_t n, void *userp)
+{
+    (void)p;
+    (void)userp;
+    return size * n;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!end || *end != '\0' || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static CURL *make_easy(const struct opts *o)
+{
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+    curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 86400L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+    return e;
+}
+
+/* The options transfer.c sets beyond the minimal ones; freed with the easy. */
+struct extra {
+    CURLSH *share;
+    struct curl_slist *headers;
+};
+
+static int add_same_opts(CURL *e, struct extra *x)
+{
+    x->share = curl_share_init();
+    if (!x->share)
+        return -1;
+    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    x->headers = curl_slist_append(NULL, "X-Correlation-ID: 0c15b0d5-12a2-4d2f-af47-980a48becf06");
+    x->headers = curl_slist_append(x->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "tripline/0.1.0");
+    curl_easy_setopt(e, CURLOPT_SHARE, x->share);
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
+    return 0;
+}
+
+static CURL *start_one(CURLM *multi, const struct opts *o)
+{
+    CURL *e = make_easy(o);
+    if (!e)
+        return NULL;
+    if (o->same_opts) {
+        struct extra *x = calloc(1, sizeof(*x));
+        if (!x || add_same_opts(e, x) != 0) {
+            free(x);
+            curl_easy_cleanup(e);
+            return NULL;
+        }
+    }
+    curl_multi_add_handle(multi, e);
+    return e;
+}
+
+static void finish_one(CURLM *multi, CURL *e)
+{
+    struct extra *x = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(multi, e);
+    curl_easy_cleanup(e);
+    if (x) {
+        curl_share_cleanup(x->share);
+        curl_slist_free_all(x->headers);
+        free(x);
+    }
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"cacert", required_argument, NULL, 'a'},
+        {"insecure", no_argument, NULL, 'k'},
+        {"same-opts", no_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    struct opts o = {.n = 1000, .c = 1000, .timeout_ms = 30000, .cacert = "/etc/ssl/certs/ca-certificates.crt"};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "n:c:t:a:ks", lopts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            if (parse_long(optarg, &o.n))
+                return usage();
+            break;
+        case 'c':
+            if (parse_long(optarg, &o.c))
+                return usage();
+            break;
+        case 't':
+            if (parse_long(optarg, &o.timeout_ms))
+                return usage();
+            break;
+        case 'a':
+            o.cacert = optarg;
+            break;
+        case 'k':
+            o.insecure = 1;
+            break;
+        case 's':
+            o.same_opts = 1;
+            break;
+        default:
+            return usage();
+        }
+    }
+    if (optind != argc - 1)
+        return usage();
+    o.url = argv[optind];
+    if (o.c > o.n)
+        o.c = o.n;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLM *multi = curl_multi_init();
+    long started = 0, done = 0, failures = 0;
+    double u0, s0, u1, s1;
+    cpu_s(&u0, &s0);
+    double t0 = now_s();
+
+    for (; started < o.c; started++)
+        start_one(multi, &o);
+    while (done < o.n) {
+        int running = 0, left = 0;
+        curl_multi_perform(multi, &running);
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURL *e = m->easy_handle;
+            long code = 0;
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+            if (m->data.result != CURLE_OK || code < 200 || code > 299) {
+                if (failures < 5)
+                    fprintf(stderr, "curl_baseline: %s (status %ld)\n", curl_easy_strerror(m->data.result), code);
+                failures++;
+            }
+            finish_one(multi, e);
+            done++;
+            if (started < o.n) {
+                start_one(multi, &o);
+                started++;
+            }
+        }
+        if (done < o.n)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+
+    double wall = now_s() - t0;
+    cpu_s(&u1, &s1);
+    double user = u1 - u0, sys = s1 - s0;
+    printf("requests=%ld concurrency=%ld failures=%ld wall_s=%.4f cpu_s=%.4f user_s=%.4f sys_s=%.4f "
+           "runs_per_s=%.1f cpu_us_per_req=%.1f\n",
+           o.n, o.c, failures, wall, user + sys, user, sys, (double)o.n / wall, (user + sys) * 1e6 / (double)o.n);
+    curl_multi_cleanup(multi);
+    curl_global_cleanup();
+    return failures ? 1 : 0;
+}
