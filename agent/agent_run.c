@@ -9,6 +9,7 @@
 #include "agent/agent_int.h"
 #include "agent/delivery.h"
 #include "agent/event.h"
+#include "schedules/cron.h"
 
 static int64_t wall_us(void)
 {
@@ -90,6 +91,8 @@ static void log_result(struct agent *a, const struct run_result *r)
               "%s", r->ok ? "probe ok" : why);
 }
 
+static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now);
+
 static void on_run_done(struct run_result *r, void *arg)
 {
     struct probe_state *ps = arg;
@@ -133,7 +136,9 @@ static void on_run_done(struct run_result *r, void *arg)
         .step = step,
     };
     struct esc_transition t;
-    int rc = esc_observe(ps->esc, &obs, wall_us(), &t);
+    int64_t now = wall_us();
+    sync_maintenance(a, ps, now);
+    int rc = esc_observe(ps->esc, &obs, now, &t);
     if (rc == 1)
         handle_transition(a, ps, &t);
     else if (rc < 0)
@@ -170,12 +175,44 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
     }
 }
 
+/* A maintenance window is open when its cron fired less than `duration`
+ * ago: the first firing after (now - duration) is not in the future. */
+static bool in_maintenance(const struct probe *p, int64_t now)
+{
+    for (size_t i = 0; i < p->escalation.n_maintenance; i++) {
+        const struct maintenance *m = &p->escalation.maintenance[i];
+        struct cron c;
+        char err[128];
+        if (!m->cron || cron_parse(&c, m->cron, err, sizeof(err)))
+            continue; /* the loader checked it; nothing to do if it cannot parse */
+        int64_t f = cron_next(&c, now - m->duration);
+        if (f >= 0 && f <= now)
+            return true;
+    }
+    return false;
+}
+
+static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now)
+{
+    if (!ps->probe->escalation.n_maintenance)
+        return;
+    bool on = in_maintenance(ps->probe, now);
+    if (on == esc_in_maintenance(ps->esc))
+        return;
+    log_info(a->log, "probe %s: maintenance window %s", ps->probe->id, on ? "opened" : "closed");
+    /* measurement goes on; only escalation is silenced */
+    struct esc_transition t;
+    if (esc_set_maintenance(ps->esc, on, now, &t) == 1)
+        handle_transition(a, ps, &t);
+}
+
 void agent_tick_escalations(struct agent *a)
 {
     int64_t now = wall_us();
     for (size_t i = 0; i < a->n_states; i++) {
         struct probe_state *ps = a->states[i];
         struct esc_transition t;
+        sync_maintenance(a, ps, now);
         if (esc_tick(ps->esc, now, &t) == 1)
             handle_transition(a, ps, &t);
     }
