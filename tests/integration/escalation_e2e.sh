@@ -186,6 +186,10 @@ PY
 wait_until "every event at the service after it came back" 90 same_ids
 echo "ok: service down then up: nothing lost, nothing extra"
 
+spool_empty() {
+    [ "$(curl -fsS --noproxy '*' "$AGENT_URL/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["spool"]["depth"])')" = 0 ]
+}
+
 # --- 3. 503 with Retry-After: 3 --------------------------------------------
 service_mode '{"mode":"503","retry_after":3,"count":1}'
 fault '{"mode":"all","status":503}'
@@ -241,6 +245,33 @@ print("ok: 400 dead-lettered", len(dead), "event(s), the rest delivered")
 PY
 python3 -c 'import json,sys; [print(json.dumps(e)) for e in json.load(open(sys.argv[1]))]' \
     "$WORK/dead-events.json" >"$WORK/dead-events.jsonl"
+
+# /metrics counts per sink what happened (docs/sinks.md)
+wait_until "the spool delivered to every sink" 30 spool_empty
+curl -fsS --noproxy '*' "$AGENT_URL/metrics" >"$WORK/metrics.txt"
+promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1 || fail "promtool: $(cat "$WORK/promtool.txt")"
+python3 - "$WORK" <<'PY' || fail "sink metrics"
+import json, re, sys
+w = sys.argv[1]
+m = open(f"{w}/metrics.txt").read()
+def val(name, sink):
+    x = re.search(rf'^{name}{{sink="{sink}"}} (\S+)$', m, re.M)
+    if not x: sys.exit(f"/metrics lacks {name}{{sink={sink}}}")
+    return float(x.group(1))
+made = len({json.loads(l)["eventId"] for l in open(f"{w}/events.jsonl")})
+got = len({json.loads(l)["eventId"] for l in open(f"{w}/service.jsonl")})
+want = {("tripline_sink_dead_lettered_events_total", "service"): 1,
+        ("tripline_sink_dead_lettered_events_total", "file"): 0,
+        ("tripline_sink_delivered_events_total", "file"): made,
+        ("tripline_sink_consecutive_failures", "service"): 0}
+for (name, sink), v in want.items():
+    if val(name, sink) != v: sys.exit(f"{name}{{sink={sink}}} = {val(name, sink)}, want {v}")
+# a batch resent after a lost answer counts again: at least the unique ones
+if val("tripline_sink_delivered_events_total", "service") < got: sys.exit("service delivered count")
+if val("tripline_sink_retries_total", "service") < 2: sys.exit("service retries (down, 503) not counted")
+if val("tripline_sink_retries_total", "file") != 0: sys.exit("file sink retried")
+print("ok: sink metrics")
+PY
 
 stop_agent
 # one run and one rollback per incident (cooldown 0s)
