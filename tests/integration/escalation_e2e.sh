@@ -260,7 +260,8 @@ def val(name, sink):
     return float(x.group(1))
 made = len({json.loads(l)["eventId"] for l in open(f"{w}/events.jsonl")})
 got = len({json.loads(l)["eventId"] for l in open(f"{w}/service.jsonl")})
-want = {("tripline_sink_dead_lettered_events_total", "service"): 1,
+dead = len(open(f"{w}/dead-events.jsonl").read().splitlines())
+want = {("tripline_sink_dead_lettered_events_total", "service"): dead,
         ("tripline_sink_dead_lettered_events_total", "file"): 0,
         ("tripline_sink_delivered_events_total", "file"): made,
         ("tripline_sink_consecutive_failures", "service"): 0}
