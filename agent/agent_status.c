@@ -10,6 +10,9 @@ static const char *const PHASES[5] = {"dns", "connect", "tls", "ttfb", "total"};
 static const char *const PROBE_LABELS[] = {"probe", "region"};
 static const char *const PHASE_LABELS[] = {"probe", "region", "phase"};
 static const char *const FAIL_LABELS[] = {"probe", "region", "bucket"};
+static const char *const SINK_LABELS[] = {"sink"};
+/* The spool names sinks_config gives the sinks; delivery_stats refuses the absent ones. */
+static const char *const SINK_NAMES[] = {"service", "alertmanager", "file", "stdout"};
 
 int agent_metrics_init(struct agent *a)
 {
@@ -54,11 +57,21 @@ int agent_metrics_init(struct agent *a)
     struct metric_family *sb = metrics_gauge(m, "tripline_spool_bytes", "Bytes in spool segment files", NULL, 0);
     struct metric_family *sx = metrics_counter(m, "tripline_spool_dropped_total",
                                                "Events dropped because the spool passed its bound", NULL, 0);
+    /* per-sink delivery counters (docs/sinks.md), refreshed from delivery_stats at scrape */
+    struct metric_family *dd = metrics_counter(m, "tripline_sink_delivered_events_total",
+                                               "Events a sink delivered", SINK_LABELS, 1);
+    struct metric_family *dl = metrics_counter(m, "tripline_sink_dead_lettered_events_total",
+                                               "Events a sink rejected for good, in dead-letter-<sink>.jsonl",
+                                               SINK_LABELS, 1);
+    struct metric_family *dr = metrics_counter(m, "tripline_sink_retries_total",
+                                               "Sends that ended in retry later", SINK_LABELS, 1);
+    struct metric_family *df = metrics_gauge(m, "tripline_sink_consecutive_failures",
+                                             "Failed sends in a row (0 once one succeeds)", SINK_LABELS, 1);
     struct metric_family *info = metrics_gauge(m, "tripline_agent_info", "Agent identity", (const char *const[]){
                                                    "version", "region", "agent"}, 3);
     if (!a->f_success || !a->f_runs || !a->f_fail || !a->f_budget || !a->f_last_run || !a->f_level ||
         !a->f_duration || !a->f_phase || !a->f_events || !late || !inf || !q || !sk || !mi || !np || !rl || !re ||
-        !sd || !sb || !sx || !info)
+        !sd || !sb || !sx || !dd || !dl || !dr || !df || !info)
         return -1;
     a->m_lateness = metrics_series(late, NULL);
     a->m_in_flight = metrics_series(inf, NULL);
@@ -130,6 +143,32 @@ void agent_probe_metrics_drop(struct agent *a, const char *probe_id)
         metrics_remove_matching(fams[i], 0, probe_id);
 }
 
+/* Counters follow the delivery's own totals, like the scheduler's. */
+static void follow(struct metrics *m, const char *family, const char *sink, double v, bool counter)
+{
+    struct metric *s = metrics_series(metrics_find(m, family), (const char *const[]){sink});
+    if (!s)
+        return;
+    if (counter)
+        metric_add(s, v - metric_value(s));
+    else
+        metric_set(s, v);
+}
+
+static void sink_metrics(struct agent *a)
+{
+    for (size_t i = 0; a->delivery && i < sizeof(SINK_NAMES) / sizeof(SINK_NAMES[0]); i++) {
+        struct delivery_stats ds;
+        if (delivery_stats(a->delivery, SINK_NAMES[i], &ds) != 0)
+            continue;
+        follow(a->metrics, "tripline_sink_delivered_events_total", SINK_NAMES[i], (double)ds.delivered, true);
+        follow(a->metrics, "tripline_sink_dead_lettered_events_total", SINK_NAMES[i], (double)ds.dead_lettered,
+               true);
+        follow(a->metrics, "tripline_sink_retries_total", SINK_NAMES[i], (double)ds.retried, true);
+        follow(a->metrics, "tripline_sink_consecutive_failures", SINK_NAMES[i], (double)ds.failures, false);
+    }
+}
+
 int agent_metrics_serve(void *arg, struct buf *body, const char **content_type)
 {
     struct agent *a = arg;
@@ -143,6 +182,7 @@ int agent_metrics_serve(void *arg, struct buf *body, const char **content_type)
         metric_set(a->m_spool_depth, (double)spool_depth(a->spool));
         metric_set(a->m_spool_bytes, (double)spool_bytes(a->spool));
     }
+    sink_metrics(a);
     return metrics_serve(a->metrics, body, content_type);
 }
 

@@ -8,6 +8,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 WORK=$(mktemp -d /tmp/tripline-it.XXXXXX)
 PIDS=()
 cleanup() {
+    [ -n "${KEEP_WORK:-}" ] && { echo "work kept in $WORK" >&2; WORK=/nonexistent; }
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$WORK"
@@ -37,7 +38,8 @@ start_agent() {
     PIDS+=($AGENT_PID)
     for _ in $(seq 100); do
         local port
-        port=$(sed -n 's/.*"msg":"tripline started".*"port":\([0-9]*\).*/\1/p' "$WORK/$name.log" | head -n1)
+        # the log may not exist yet: the background shell creates it
+        port=$(sed -n 's/.*"msg":"tripline started".*"port":\([0-9]*\).*/\1/p' "$WORK/$name.log" 2>/dev/null | head -n1 || true)
         if [ -n "$port" ]; then AGENT_URL=http://127.0.0.1:$port; return 0; fi
         kill -0 "$AGENT_PID" 2>/dev/null || fail "agent $name exited: $(cat "$WORK/$name.log")"
         sleep 0.1
