@@ -27,6 +27,9 @@ struct lfile {
 struct probe_state {
     struct agent *agent;
     struct probe *probe;         /* in lf->set */
+    const struct vantage *vantage; /* NULL: the agent's own region (agent/vantage.h) */
+    const char *region;          /* the vantage's region or the agent's: every label */
+    struct journey_env env;      /* the agent's with the vantage's egress; set at each start */
     struct lfile *lf;
     struct scheduler_entry *entry;
     struct esc_state *esc;

@@ -9,6 +9,7 @@
 #include "agent/agent_int.h"
 #include "agent/delivery.h"
 #include "agent/event.h"
+#include "agent/vantage.h"
 
 static int64_t wall_us(void)
 {
@@ -24,7 +25,7 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
         .probe = ps->probe,
         .t = t,
         .last = ps->last,
-        .region = a->cfg.region,
+        .region = ps->region,
         .agent = a->cfg.name,
         .timeline = timeline,
     };
@@ -65,7 +66,7 @@ static void handle_transition(struct agent *a, struct probe_state *ps, const str
 {
     /* Actions first, so the event carries what they did on its timeline. */
     if (a->actions) {
-        struct action_fields f = {.region = a->cfg.region, .bucket = bucket_str(t->bucket)};
+        struct action_fields f = {.region = ps->region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);
     }
@@ -160,7 +161,9 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
     ps->lf->refs++;
     a->in_flight++;
     metric_set(a->m_in_flight, (double)a->in_flight);
-    if (journey_start(&a->env, ps->probe, on_run_done, ps)) {
+    /* the agent's env may have changed since the last run (--var overrides) */
+    vantage_env(&ps->env, &a->env, ps->vantage);
+    if (journey_start(&ps->env, ps->probe, on_run_done, ps)) {
         log_error(a->log, "probe %s: cannot start a run (out of memory)", ps->probe->id);
         ps->running = false;
         a->in_flight--;
