@@ -9,6 +9,7 @@
 #include "agent/agent_int.h"
 #include "agent/delivery.h"
 #include "agent/event.h"
+#include "agent/peers.h"
 #include "agent/vantage.h"
 
 static int64_t wall_us(void)
@@ -16,6 +17,50 @@ static int64_t wall_us(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* Spools a built event, logs it and wakes the delivery. */
+void agent_event_spool(struct agent *a, cJSON *ev)
+{
+    char *text = cJSON_PrintUnformatted(ev);
+    const char *probe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "probe"));
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "transition"));
+    const char *event_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "eventId"));
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(ev, "secondOpinion");
+    if (!text) {
+        log_error(a->log, "probe %s: out of memory writing a %s event", probe ? probe : "?", kind ? kind : "?");
+        cJSON_Delete(ev);
+        return;
+    }
+    uint64_t seq = 0, dropped = 0;
+    int rc = spool_append(a->spool, text, strlen(text), &seq, &dropped);
+    if (dropped) {
+        log_warn(a->log,
+                 "spool over its bound (%zu bytes): dropped the %llu oldest undelivered events to keep the newest",
+                 a->cfg.spool_max_bytes, (unsigned long long)dropped);
+        metric_add(a->m_spool_dropped, (double)dropped);
+    }
+    if (rc) {
+        /* Not spooled means not durable: say so loudly, but still try to deliver. */
+        log_error(a->log, "probe %s: cannot spool event %s: %s", probe ? probe : "?", event_id ? event_id : "?",
+                  spool_error(a->spool));
+    }
+    log_kv(a->log, LOG_INFO,
+           LOG_FIELDS(LOG_STR("probe", probe), LOG_STR("region", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "region"))),
+                      LOG_STR("transition", kind),
+                      LOG_STR("level", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "level"))),
+                      LOG_STR("bucket", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "bucket"))),
+                      LOG_STR("incident", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "incidentId"))),
+                      LOG_STR("event", event_id),
+                      LOG_STR("second_opinion", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(so, "summary")))),
+           "incident %s", kind ? kind : "?");
+    free(text);
+    struct metric *m = kind ? metrics_series(a->f_events, (const char *const[]){kind}) : NULL;
+    if (m)
+        metric_inc(m);
+    cJSON_Delete(ev);
+    if (a->delivery)
+        delivery_kick(a->delivery);
 }
 
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
@@ -31,35 +76,16 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
     };
     cJSON *ev = event_build(&in);
     cJSON_Delete(timeline);
-    char *text = ev ? cJSON_PrintUnformatted(ev) : NULL;
-    cJSON_Delete(ev);
-    if (!text) {
+    if (!ev) {
         log_error(a->log, "probe %s: out of memory building a %s event", ps->probe->id, esc_kind_str(t->kind));
         return;
     }
-    uint64_t seq = 0, dropped = 0;
-    int rc = spool_append(a->spool, text, strlen(text), &seq, &dropped);
-    if (dropped) {
-        log_warn(a->log,
-                 "spool over its bound (%zu bytes): dropped the %llu oldest undelivered events to keep the newest",
-                 a->cfg.spool_max_bytes, (unsigned long long)dropped);
-        metric_add(a->m_spool_dropped, (double)dropped);
-    }
-    if (rc) {
-        /* Not spooled means not durable: say so loudly, but still try to deliver. */
-        log_error(a->log, "probe %s: cannot spool event %s: %s", ps->probe->id, t->event_id, spool_error(a->spool));
-    }
-    log_kv(a->log, LOG_INFO,
-           LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("transition", esc_kind_str(t->kind)),
-                      LOG_STR("level", level_str(t->level)), LOG_STR("bucket", bucket_str(t->bucket)),
-                      LOG_STR("incident", t->incident_id), LOG_STR("event", t->event_id)),
-           "incident %s", esc_kind_str(t->kind));
-    free(text);
-    struct metric *m = metrics_series(a->f_events, (const char *const[]){esc_kind_str(t->kind)});
-    if (m)
-        metric_inc(m);
-    if (a->delivery)
-        delivery_kick(a->delivery);
+    /* A new or worse incident waits for the peers' second opinion; every
+     * event passes through the peers so none overtakes one waiting. */
+    if (a->peers)
+        peers_submit(a->peers, ev, ps->probe->id, ps->region, t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
+    else
+        agent_event_spool(a, ev);
 }
 
 static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
