@@ -608,7 +608,7 @@ static int c_peers(struct yu *y, void *obj, yaml_node_t *v)
     struct config *cfg = obj;
     cfg->has_peers = true;
     int rc = yu_walk_map(y, v, peers_keys, &cfg->peers) ? -1 : 0;
-    if (rc == 0 && cfg->peers.timeout > 60 * 1000000LL) {
+    if (cfg->peers.timeout > 60 * 1000000LL) {
         yu_error(y, yu_map_get(y, v, "timeout"), "timeout must be at most 1m (events wait for it)");
         rc = -1;
     }
