@@ -11,6 +11,7 @@
 #include "agent/event.h"
 #include "agent/peers.h"
 #include "agent/vantage.h"
+#include "schedules/cron.h"
 
 static int64_t wall_us(void)
 {
@@ -45,15 +46,14 @@ void agent_event_spool(struct agent *a, cJSON *ev)
         log_error(a->log, "probe %s: cannot spool event %s: %s", probe ? probe : "?", event_id ? event_id : "?",
                   spool_error(a->spool));
     }
+#define EV_STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
     log_kv(a->log, LOG_INFO,
-           LOG_FIELDS(LOG_STR("probe", probe), LOG_STR("region", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "region"))),
-                      LOG_STR("transition", kind),
-                      LOG_STR("level", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "level"))),
-                      LOG_STR("bucket", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "bucket"))),
-                      LOG_STR("incident", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "incidentId"))),
-                      LOG_STR("event", event_id),
-                      LOG_STR("second_opinion", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(so, "summary")))),
+           LOG_FIELDS(LOG_STR("probe", probe), LOG_STR("region", EV_STR(ev, "region")), LOG_STR("transition", kind),
+                      LOG_STR("level", EV_STR(ev, "level")), LOG_STR("bucket", EV_STR(ev, "bucket")),
+                      LOG_STR("incident", EV_STR(ev, "incidentId")), LOG_STR("event", event_id),
+                      LOG_STR("second_opinion", EV_STR(so, "summary"))),
            "incident %s", kind ? kind : "?");
+#undef EV_STR
     free(text);
     struct metric *m = kind ? metrics_series(a->f_events, (const char *const[]){kind}) : NULL;
     if (m)
@@ -117,6 +117,8 @@ static void log_result(struct agent *a, const struct run_result *r)
               "%s", r->ok ? "probe ok" : why);
 }
 
+static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now);
+
 static void on_run_done(struct run_result *r, void *arg)
 {
     struct probe_state *ps = arg;
@@ -160,7 +162,9 @@ static void on_run_done(struct run_result *r, void *arg)
         .step = step,
     };
     struct esc_transition t;
-    int rc = esc_observe(ps->esc, &obs, wall_us(), &t);
+    int64_t now = wall_us();
+    sync_maintenance(a, ps, now);
+    int rc = esc_observe(ps->esc, &obs, now, &t);
     if (rc == 1)
         handle_transition(a, ps, &t);
     else if (rc < 0)
@@ -199,12 +203,44 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
     }
 }
 
+/* A maintenance window is open when its cron fired less than `duration`
+ * ago: the first firing after (now - duration) is not in the future. */
+static bool in_maintenance(const struct probe *p, int64_t now)
+{
+    for (size_t i = 0; i < p->escalation.n_maintenance; i++) {
+        const struct maintenance *m = &p->escalation.maintenance[i];
+        struct cron c;
+        char err[128];
+        if (!m->cron || cron_parse(&c, m->cron, err, sizeof(err)))
+            continue; /* the loader checked it; nothing to do if it cannot parse */
+        int64_t f = cron_next(&c, now - m->duration);
+        if (f >= 0 && f <= now)
+            return true;
+    }
+    return false;
+}
+
+static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now)
+{
+    if (!ps->probe->escalation.n_maintenance)
+        return;
+    bool on = in_maintenance(ps->probe, now);
+    if (on == esc_in_maintenance(ps->esc))
+        return;
+    log_info(a->log, "probe %s: maintenance window %s", ps->probe->id, on ? "opened" : "closed");
+    /* measurement goes on; only escalation is silenced */
+    struct esc_transition t;
+    if (esc_set_maintenance(ps->esc, on, now, &t) == 1)
+        handle_transition(a, ps, &t);
+}
+
 void agent_tick_escalations(struct agent *a)
 {
     int64_t now = wall_us();
     for (size_t i = 0; i < a->n_states; i++) {
         struct probe_state *ps = a->states[i];
         struct esc_transition t;
+        sync_maintenance(a, ps, now);
         if (esc_tick(ps->esc, now, &t) == 1)
             handle_transition(a, ps, &t);
     }

@@ -21,6 +21,12 @@ cat >"$WORK/probes.yaml" <<YAML
     ladder:
       - {level: warning, when: {consecutive_failures: 2}}
       - {level: critical, when: {consecutive_failures: 5}}
+- probe: silenced
+  schedule: {every: 200ms, timeout: 150ms}
+  steps: [{name: report, request: {url: "$H/status?code=500"}, expect: {status: 200}}]
+  escalation:
+    ladder: [{level: critical, when: {consecutive_failures: 1}}]
+    maintenance: [{cron: "* * * * *", duration: 2m}]
 - probe: elsewhere
   regions: [mars]
   steps: [{name: get, request: {url: "$H/ok"}}]
@@ -43,7 +49,7 @@ st = json.load(open(f"{w}/status.json"))
 errors = []
 probes = {p["probe"]: p for p in st["probes"]}
 if "elsewhere" in probes: errors.append("a probe of region mars ran in region earth")
-for pid in ("fast-a", "fast-b", "broken-api"):
+for pid in ("fast-a", "fast-b", "broken-api", "silenced"):
     p = probes.get(pid)
     if not p: errors.append(f"{pid} missing from /status"); continue
     # 3 s at 200 ms: about 15 runs; generous bounds for a loaded machine
@@ -71,6 +77,10 @@ for e in events:
     for k in ("eventId", "incidentId", "correlationId", "dateTime", "region", "evidence", "links"):
         if k not in e: errors.append(f"event lacks {k}")
     if e.get("region") != "earth": errors.append("event region")
+# maintenance silences escalation, not measurement
+if any(e["probe"] == "silenced" for e in events): errors.append("events from a probe in maintenance")
+if probes.get("silenced", {}).get("escalation", {}).get("maintenance") is not True: errors.append("silenced not in maintenance")
+if 'tripline_probe_failures_total{probe="silenced",region="earth",bucket="server"}' not in m: errors.append("silenced failures not measured")
 if len({e["eventId"] for e in events}) != len(events): errors.append("duplicate event ids")
 if len({e["incidentId"] for e in events if e["probe"] == "broken-api"}) != 1: errors.append("one incident expected")
 if events and events[0]["issue"] != "broken_api.server.status_500": errors.append(f"issue code {events[0]['issue']}")

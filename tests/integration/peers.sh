@@ -51,9 +51,9 @@ start_agent a --config "$WORK/a.yaml" --spool-dir "$WORK/spool-a" --var "$BAD" "
 wait_opened a
 stop_agent
 
-# Phase 2: c is down, the third peer holds every request for 5 s.
+# Phase 2: c is down, the third peer holds every request for 30 s (past the 4 s timeout).
 kill "$C_PID"; wait "$C_PID" 2>/dev/null || true
-agent_config a2 a "$B_URL, $C_URL, $H/delay?ms=5000" 1s
+agent_config a2 a "$B_URL, $C_URL, $H/delay?ms=30000" 4s
 start_agent a2 --config "$WORK/a2.yaml" --spool-dir "$WORK/spool-a2" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a2
 stop_agent
@@ -123,7 +123,7 @@ else:
     so = ev[0].get("secondOpinion", {})
     if sorted(so.get("failingRegions", [])) != ["a", "b"]: errors.append(f"a2: failing {so}")
     na = so.get("noAnswer", [])
-    if len(na) != 2 or not any("(connection refused)" in n for n in na) or not any("/delay?ms=5000 (timeout)" in n for n in na):
+    if len(na) != 2 or not any("(connection refused)" in n for n in na) or not any("/delay?ms=30000 (timeout)" in n for n in na):
         errors.append(f"a2: noAnswer {na}")
     if so.get("summary") != "failing in 2 of 2 regions; no answer from 2 peers": errors.append(f"a2: summary {so.get('summary')}")
 # the peers were asked with the event held back, not after it
