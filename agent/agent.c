@@ -9,6 +9,7 @@
 #include "agent/actions.h"
 #include "agent/agent_int.h"
 #include "agent/delivery.h"
+#include "agent/peers.h"
 #include "agent/sinks_config.h"
 #include "schedules/shard.h"
 
@@ -38,7 +39,7 @@ static void drain_check(uv_timer_t *t)
     bool runs_done = a->in_flight == 0;
     bool delivered = !a->delivery || delivery_idle(a->delivery);
     bool actions_done = !a->actions || actions_in_flight(a->actions) == 0;
-    if (runs_done && delivered && actions_done) {
+    if (runs_done && delivered && actions_done && peers_idle(a->peers)) {
         log_info(a->log, "drained: stopping");
         close_all(a);
         return;
@@ -122,6 +123,8 @@ static void close_all(struct agent *a)
         scheduler_free(a->sched);
         a->sched = NULL;
     }
+    peers_free(a->peers); /* before the engine: its transfers die unanswered */
+    a->peers = NULL;
     transfer_engine_free(a->engine);
     a->engine = NULL;
 }
@@ -254,6 +257,8 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     http_route(a->http, "/metrics", agent_metrics_serve, a);
     http_route(a->http, "/status", agent_status_serve, a);
     http_route(a->http, "/healthz", agent_healthz_serve, a);
+    if (agent_peers_init(a))
+        goto fail;
     uv_timer_init(loop, &a->tick);
     uv_timer_init(loop, &a->drain_timer);
     a->tick.data = a;
@@ -300,6 +305,8 @@ void agent_free(struct agent *a)
     delivery_free(a->delivery);
     if (a->in_flight == 0)
         scheduler_free(a->sched);
+    peers_free(a->peers);
+    a->peers = NULL;
     transfer_engine_free(a->engine);
     uv_run(a->loop, UV_RUN_DEFAULT);
     for (size_t i = 0; i < a->n_states; i++)

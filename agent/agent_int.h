@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "agent/agent.h"
@@ -27,6 +28,9 @@ struct lfile {
 struct probe_state {
     struct agent *agent;
     struct probe *probe;         /* in lf->set */
+    const struct vantage *vantage; /* NULL: the agent's own region (agent/vantage.h) */
+    const char *region;          /* the vantage's region or the agent's: every label */
+    struct journey_env env;      /* the agent's with the vantage's egress; set at each start */
     struct lfile *lf;
     struct scheduler_entry *entry;
     struct esc_state *esc;
@@ -56,6 +60,7 @@ struct agent {
     struct spool *spool;
     struct delivery *delivery;
     struct actions *actions;
+    struct peers *peers;         /* NULL without `peers:` (agent_peers.c) */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;             /* re-notification of open incidents */
     uv_timer_t drain_timer;
@@ -81,6 +86,10 @@ void agent_lfile_unref(struct lfile *lf);
 void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled);
 void agent_tick_escalations(struct agent *a);
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
+void agent_event_spool(struct agent *a, cJSON *ev); /* takes ev */
+
+/* agent_peers.c: second opinions (agent/peers.h) and POST /peer/run */
+int agent_peers_init(struct agent *a);
 
 /* agent_status.c: /status, /healthz, metrics families */
 int agent_metrics_init(struct agent *a);

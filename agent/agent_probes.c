@@ -7,6 +7,7 @@
 
 #include "agent/agent_int.h"
 #include "agent/probe_files.h"
+#include "agent/vantage.h"
 #include "probes/load.h"
 #include "schedules/shard.h"
 
@@ -61,19 +62,20 @@ static void probe_host(const struct probe *p, char *out, size_t outlen)
     free(url);
 }
 
-/* A probe runs here when it is for this region and, in a sharded region,
- * when its id hashes to this agent's shard. */
-static bool runs_here(const struct agent *a, const struct probe *p)
+/* A probe runs here when it is for this region (the agent's, or a
+ * vantage's) and, in a sharded region, when its id hashes to this agent's
+ * shard. */
+static bool runs_here(const struct agent *a, const struct probe *p, const char *region)
 {
-    if (!probe_runs_in(p, a->cfg.region))
+    if (!probe_runs_in(p, region))
         return false;
     return a->shard_n == 0 || shard_owns(p->id, a->shard_i, a->shard_n);
 }
 
-static struct probe_state *find_state(struct agent *a, const char *id)
+static struct probe_state *find_state(struct agent *a, const char *id, const struct vantage *v)
 {
     for (size_t i = 0; i < a->n_states; i++)
-        if (strcmp(a->states[i]->probe->id, id) == 0)
+        if (a->states[i]->vantage == v && strcmp(a->states[i]->probe->id, id) == 0)
             return a->states[i];
     return NULL;
 }
@@ -101,23 +103,28 @@ static int state_push(struct agent *a, struct probe_state *ps)
     return 0;
 }
 
-static int state_add(struct agent *a, struct probe *p, struct lfile *lf)
+static int state_add(struct agent *a, struct probe *p, struct lfile *lf, const struct vantage *v)
 {
+    char id[512];
+    if (vantage_entry_id(p->id, v, id, sizeof(id)))
+        return -1;
     struct probe_state *ps = calloc(1, sizeof(*ps));
     if (!ps)
         return -1;
     ps->agent = a;
     ps->probe = p;
     ps->lf = lf;
+    ps->vantage = v;
+    ps->region = vantage_region(&a->cfg, v);
     char host[300];
     probe_host(p, host, sizeof(host));
     if (esc_new(&p->escalation, NULL, &ps->esc) || state_push(a, ps)) {
         agent_state_release(ps);
         return -1;
     }
-    int rc = scheduler_add(a->sched, p->id, &p->schedule, host, ps, &ps->entry);
+    int rc = scheduler_add(a->sched, id, &p->schedule, host, ps, &ps->entry);
     if (rc) {
-        log_error(a->log, "probe %s: cannot be scheduled (error %d)", p->id, rc);
+        log_error(a->log, "probe %s: cannot be scheduled (error %d)", id, rc);
         a->n_states--;
         agent_state_release(ps);
         return -1;
@@ -218,15 +225,17 @@ int agent_load_probes(struct agent *a, bool initial)
     /* Match the new probes against the running ones. */
     bool *seen = calloc(a->n_states ? a->n_states : 1, sizeof(*seen));
     size_t kept = 0, changed = 0, added = 0, removed = 0, skipped_region = 0;
+    size_t slots = vantage_slots(&a->cfg);
     for (size_t i = 0; seen && i < files.n; i++) {
         struct lfile *lf = next[i];
-        for (size_t k = 0; lf && k < lf->set->n; k++) {
-            struct probe *p = lf->set->probes[k];
-            if (!runs_here(a, p)) {
+        for (size_t k = 0; lf && k < lf->set->n * slots; k++) {
+            struct probe *p = lf->set->probes[k / slots];
+            const struct vantage *v = vantage_slot(&a->cfg, k % slots);
+            if (!runs_here(a, p, vantage_region(&a->cfg, v))) {
                 skipped_region++;
                 continue;
             }
-            struct probe_state *ps = find_state(a, p->id);
+            struct probe_state *ps = find_state(a, p->id, v);
             if (ps) {
                 size_t idx = 0;
                 while (a->states[idx] != ps)
@@ -257,9 +266,11 @@ int agent_load_probes(struct agent *a, bool initial)
     free(seen);
     for (size_t i = 0; i < files.n; i++) {
         struct lfile *lf = next[i];
-        for (size_t k = 0; lf && k < lf->set->n; k++) {
-            struct probe *p = lf->set->probes[k];
-            if (runs_here(a, p) && !find_state(a, p->id) && state_add(a, p, lf))
+        for (size_t k = 0; lf && k < lf->set->n * slots; k++) {
+            struct probe *p = lf->set->probes[k / slots];
+            const struct vantage *v = vantage_slot(&a->cfg, k % slots);
+            if (runs_here(a, p, vantage_region(&a->cfg, v)) && !find_state(a, p->id, v) &&
+                state_add(a, p, lf, v))
                 n_errors++;
         }
     }

@@ -9,6 +9,8 @@
 #include "agent/agent_int.h"
 #include "agent/delivery.h"
 #include "agent/event.h"
+#include "agent/peers.h"
+#include "agent/vantage.h"
 #include "schedules/cron.h"
 
 static int64_t wall_us(void)
@@ -18,23 +20,17 @@ static int64_t wall_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+/* Spools a built event, logs it and wakes the delivery. */
+void agent_event_spool(struct agent *a, cJSON *ev)
 {
-    cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
-    struct event_in in = {
-        .probe = ps->probe,
-        .t = t,
-        .last = ps->last,
-        .region = a->cfg.region,
-        .agent = a->cfg.name,
-        .timeline = timeline,
-    };
-    cJSON *ev = event_build(&in);
-    cJSON_Delete(timeline);
-    char *text = ev ? cJSON_PrintUnformatted(ev) : NULL;
-    cJSON_Delete(ev);
+    char *text = cJSON_PrintUnformatted(ev);
+    const char *probe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "probe"));
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "transition"));
+    const char *event_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "eventId"));
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(ev, "secondOpinion");
     if (!text) {
-        log_error(a->log, "probe %s: out of memory building a %s event", ps->probe->id, esc_kind_str(t->kind));
+        log_error(a->log, "probe %s: out of memory writing a %s event", probe ? probe : "?", kind ? kind : "?");
+        cJSON_Delete(ev);
         return;
     }
     uint64_t seq = 0, dropped = 0;
@@ -47,26 +43,56 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
     }
     if (rc) {
         /* Not spooled means not durable: say so loudly, but still try to deliver. */
-        log_error(a->log, "probe %s: cannot spool event %s: %s", ps->probe->id, t->event_id, spool_error(a->spool));
+        log_error(a->log, "probe %s: cannot spool event %s: %s", probe ? probe : "?", event_id ? event_id : "?",
+                  spool_error(a->spool));
     }
+#define EV_STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
     log_kv(a->log, LOG_INFO,
-           LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("transition", esc_kind_str(t->kind)),
-                      LOG_STR("level", level_str(t->level)), LOG_STR("bucket", bucket_str(t->bucket)),
-                      LOG_STR("incident", t->incident_id), LOG_STR("event", t->event_id)),
-           "incident %s", esc_kind_str(t->kind));
+           LOG_FIELDS(LOG_STR("probe", probe), LOG_STR("region", EV_STR(ev, "region")), LOG_STR("transition", kind),
+                      LOG_STR("level", EV_STR(ev, "level")), LOG_STR("bucket", EV_STR(ev, "bucket")),
+                      LOG_STR("incident", EV_STR(ev, "incidentId")), LOG_STR("event", event_id),
+                      LOG_STR("second_opinion", EV_STR(so, "summary"))),
+           "incident %s", kind ? kind : "?");
+#undef EV_STR
     free(text);
-    struct metric *m = metrics_series(a->f_events, (const char *const[]){esc_kind_str(t->kind)});
+    struct metric *m = kind ? metrics_series(a->f_events, (const char *const[]){kind}) : NULL;
     if (m)
         metric_inc(m);
+    cJSON_Delete(ev);
     if (a->delivery)
         delivery_kick(a->delivery);
+}
+
+void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
+    struct event_in in = {
+        .probe = ps->probe,
+        .t = t,
+        .last = ps->last,
+        .region = ps->region,
+        .agent = a->cfg.name,
+        .timeline = timeline,
+    };
+    cJSON *ev = event_build(&in);
+    cJSON_Delete(timeline);
+    if (!ev) {
+        log_error(a->log, "probe %s: out of memory building a %s event", ps->probe->id, esc_kind_str(t->kind));
+        return;
+    }
+    /* A new or worse incident waits for the peers' second opinion; every
+     * event passes through the peers so none overtakes one waiting. */
+    if (a->peers)
+        peers_submit(a->peers, ev, ps->probe->id, ps->region, t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
+    else
+        agent_event_spool(a, ev);
 }
 
 static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
     /* Actions first, so the event carries what they did on its timeline. */
     if (a->actions) {
-        struct action_fields f = {.region = a->cfg.region, .bucket = bucket_str(t->bucket)};
+        struct action_fields f = {.region = ps->region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);
     }
@@ -165,7 +191,9 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
     ps->lf->refs++;
     a->in_flight++;
     metric_set(a->m_in_flight, (double)a->in_flight);
-    if (journey_start(&a->env, ps->probe, on_run_done, ps)) {
+    /* the agent's env may have changed since the last run (--var overrides) */
+    vantage_env(&ps->env, &a->env, ps->vantage);
+    if (journey_start(&ps->env, ps->probe, on_run_done, ps)) {
         log_error(a->log, "probe %s: cannot start a run (out of memory)", ps->probe->id);
         ps->running = false;
         a->in_flight--;

@@ -94,7 +94,7 @@ int agent_metrics_init(struct agent *a)
  * its last result. */
 void agent_probe_metrics(struct agent *a, struct probe_state *ps)
 {
-    const char *lv[] = {ps->probe->id, a->cfg.region};
+    const char *lv[] = {ps->probe->id, ps->region};
     if (!ps->m_success) {
         ps->m_success = metrics_series(a->f_success, lv);
         ps->m_runs = metrics_series(a->f_runs, lv);
@@ -103,7 +103,7 @@ void agent_probe_metrics(struct agent *a, struct probe_state *ps)
         ps->m_level = metrics_series(a->f_level, lv);
         ps->m_duration = metrics_series(a->f_duration, lv);
         for (int i = 0; i < 5; i++)
-            ps->m_phase[i] = metrics_series(a->f_phase, (const char *const[]){ps->probe->id, a->cfg.region,
+            ps->m_phase[i] = metrics_series(a->f_phase, (const char *const[]){ps->probe->id, ps->region,
                                                                                PHASES[i]});
     }
     const struct run_result *r = ps->last;
@@ -116,7 +116,7 @@ void agent_probe_metrics(struct agent *a, struct probe_state *ps)
     if (r->budget_breached)
         metric_inc(ps->m_budget);
     if (!r->ok) {
-        struct metric *f = metrics_series(a->f_fail, (const char *const[]){ps->probe->id, a->cfg.region,
+        struct metric *f = metrics_series(a->f_fail, (const char *const[]){ps->probe->id, ps->region,
                                                                           bucket_str(r->bucket)});
         if (f)
             metric_inc(f);
@@ -251,6 +251,9 @@ int agent_status_serve(void *arg, struct buf *body, const char **content_type)
         if (!p)
             break;
         cJSON_AddStringToObject(p, "probe", ps->probe->id);
+        cJSON_AddStringToObject(p, "region", ps->region);
+        if (ps->vantage)
+            cJSON_AddStringToObject(p, "vantage", ps->vantage->region);
         cJSON_AddStringToObject(p, "file", ps->probe->file ? ps->probe->file : "");
         cJSON_AddItemToObject(p, "schedule", schedule_json(&ps->probe->schedule));
         cJSON_AddNumberToObject(p, "runs", (double)ps->runs);
@@ -268,7 +271,7 @@ int agent_status_serve(void *arg, struct buf *body, const char **content_type)
             cJSON_AddStringToObject(esc, "phase", esc_phase_str(esc_phase(ps->esc)));
             cJSON_AddStringToObject(esc, "level", level_str(esc_level(ps->esc)));
             cJSON_AddBoolToObject(esc, "maintenance", esc_in_maintenance(ps->esc));
-            cJSON *inc = a->actions ? actions_probe_json(a->actions, ps->probe->id, a->cfg.region) : NULL;
+            cJSON *inc = a->actions ? actions_probe_json(a->actions, ps->probe->id, ps->region) : NULL;
             if (inc)
                 cJSON_AddItemToObject(esc, "incident", inc);
         }

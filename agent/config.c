@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "probes/yaml_util.h"
@@ -62,6 +63,18 @@ void config_defaults(struct config *cfg)
     cfg->body_max = 1u << 20;
     cfg->ca_file = strdup("/etc/ssl/certs/ca-certificates.crt");
     cfg->drain_timeout = 10 * 1000000LL;
+    cfg->peers.timeout = 2 * 1000000LL;
+}
+
+static void vantage_free(struct vantage *v)
+{
+    free(v->region);
+    free(v->proxy);
+    free(v->interface);
+    for (size_t i = 0; i < v->n_resolve; i++)
+        free(v->resolve[i]);
+    free(v->resolve);
+    free(v->resolve_lines);
 }
 
 void config_free(struct config *cfg)
@@ -85,6 +98,13 @@ void config_free(struct config *cfg)
     free(cfg->alertmanager.urls);
     free(cfg->ca_file);
     free(cfg->shard);
+    for (size_t i = 0; i < cfg->n_vantages; i++)
+        vantage_free(&cfg->vantages[i]);
+    free(cfg->vantages);
+    free(cfg->peers.key_file);
+    for (size_t i = 0; i < cfg->peers.n_urls; i++)
+        free(cfg->peers.urls[i]);
+    free(cfg->peers.urls);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -370,6 +390,231 @@ static int c_shard(struct yu *y, void *obj, yaml_node_t *v)
     return yu_get_str(y, v, &cfg->shard);
 }
 
+/* --- vantages and peers ---------------------------------------------------- */
+
+static bool has_space(const char *s)
+{
+    for (; *s; s++)
+        if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+            return true;
+    return false;
+}
+
+static int v_region(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct vantage *vt = obj;
+    if (!is_ident(yu_str(v))) {
+        yu_error(y, v, "bad region \"%s\" (expected letters, digits, ., _ and -, like eu-west)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &vt->region);
+}
+
+/* The proxy schemes curl speaks; anything else is a typo. */
+static int v_proxy(struct yu *y, void *obj, yaml_node_t *v)
+{
+    static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://", "socks5://",
+                                          "socks5h://"};
+    struct vantage *vt = obj;
+    const char *s = yu_str(v);
+    bool ok = false;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i]);
+        if (strncasecmp(s, schemes[i], n) == 0 && s[n] && s[n] != '/')
+            ok = true;
+    }
+    if (!ok || has_space(s)) {
+        yu_error(y, v, "bad proxy \"%s\" (expected a URL like http://proxy.eu.example:3128 or socks5h://10.0.0.9:1080)",
+                 s);
+        return -1;
+    }
+    return yu_get_str(y, v, &vt->proxy);
+}
+
+static int v_interface(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct vantage *vt = obj;
+    const char *s = yu_str(v);
+    if (!*s || strlen(s) > 255 || has_space(s)) {
+        yu_error(y, v, "bad interface \"%s\" (expected an interface name like eth1 or a source address like 10.0.0.5)",
+                 s);
+        return -1;
+    }
+    return yu_get_str(y, v, &vt->interface);
+}
+
+/* "host:port:addr": the pin CURLOPT_RESOLVE takes; addr may be [v6] or a
+ * comma-separated list. */
+static bool resolve_ok(const char *s)
+{
+    const char *c1 = strchr(s, ':');
+    if (!c1 || c1 == s || has_space(s))
+        return false;
+    const char *c2 = strchr(c1 + 1, ':');
+    if (!c2 || c2 == c1 + 1 || c2 - c1 - 1 > 5 || !c2[1])
+        return false;
+    long port = 0;
+    for (const char *c = c1 + 1; c < c2; c++) {
+        if (!isdigit((unsigned char)*c))
+            return false;
+        port = port * 10 + (*c - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+static int resolve_add(struct yu *y, struct vantage *vt, yaml_node_t *item)
+{
+    if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
+        yu_error(y, item, "expected \"host:port:address\", got %s", yu_type_name(item));
+        return -1;
+    }
+    if (!resolve_ok(yu_str(item))) {
+        yu_error(y, item, "bad resolve entry \"%s\" (expected host:port:address like api.example.com:443:10.1.2.3)",
+                 yu_str(item));
+        return -1;
+    }
+    if (yu_get_str(y, item, &vt->resolve[vt->n_resolve]))
+        return -1;
+    vt->n_resolve++;
+    return 0;
+}
+
+static int v_resolve(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct vantage *vt = obj;
+    if (v->type == YAML_MAPPING_NODE) {
+        yu_error(y, v, "expected a list of host:port:address entries, got a mapping");
+        return -1;
+    }
+    bool list = v->type == YAML_SEQUENCE_NODE;
+    size_t n = list ? yu_len(v) : 1;
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one host:port:address)");
+        return -1;
+    }
+    vt->resolve = calloc(n, sizeof(char *));
+    if (!vt->resolve)
+        return -1;
+    if (!list)
+        return resolve_add(y, vt, v);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        rc |= resolve_add(y, vt, yu_node(y, v->data.sequence.items.start[i]));
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static const struct yu_key vantage_keys[] = {
+    {"region", YU_FN_SCALAR, 0, v_region, YU_REQUIRED},
+    {"proxy", YU_FN_SCALAR, 0, v_proxy, 0},
+    {"interface", YU_FN_SCALAR, 0, v_interface, 0},
+    {"resolve", YU_FN_ANY, 0, v_resolve, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int resolve_join(struct vantage *vt)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < vt->n_resolve; i++)
+        len += strlen(vt->resolve[i]) + 1;
+    if (vt->n_resolve == 0)
+        return 0;
+    vt->resolve_lines = malloc(len);
+    if (!vt->resolve_lines)
+        return -1;
+    size_t at = 0;
+    for (size_t i = 0; i < vt->n_resolve; i++)
+        at += (size_t)snprintf(vt->resolve_lines + at, len - at, "%s%s", i ? "\n" : "", vt->resolve[i]);
+    return 0;
+}
+
+static int c_vantages(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    size_t n = yu_len(v);
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one vantage like {region: eu-west, proxy: ...})");
+        return -1;
+    }
+    cfg->vantages = calloc(n, sizeof(*cfg->vantages));
+    if (!cfg->vantages)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        struct vantage *vt = &cfg->vantages[cfg->n_vantages++];
+        if (item->type != YAML_MAPPING_NODE) {
+            yu_error(y, item, "expected a vantage like {region: eu-west, proxy: ...}, got %s", yu_type_name(item));
+            rc = -1;
+        } else if (yu_walk_map(y, item, vantage_keys, vt)) {
+            rc = -1;
+        } else if (resolve_join(vt)) {
+            rc = -1;
+        }
+        /* two vantages of one region would share metric series and incidents */
+        for (size_t k = 0; vt->region && k + 1 < cfg->n_vantages; k++) {
+            if (cfg->vantages[k].region && strcmp(cfg->vantages[k].region, vt->region) == 0) {
+                yu_error(y, yu_map_get(y, item, "region"), "region \"%s\" already has a vantage (vantages[%zu])",
+                         vt->region, k);
+                rc = -1;
+                break;
+            }
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static int p_urls(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct peers_config *pc = obj;
+    size_t n = yu_len(v);
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one peer URL like http://10.0.0.2:9464)");
+        return -1;
+    }
+    pc->urls = calloc(n, sizeof(char *));
+    if (!pc->urls)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
+            yu_error(y, item, "expected a URL, got %s", yu_type_name(item));
+            rc = -1;
+        } else if (url_into(y, item, &pc->urls[pc->n_urls]) == 0) {
+            pc->n_urls++;
+        } else {
+            rc = -1;
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static const struct yu_key peers_keys[] = {
+    {"key_file", YU_STR, offsetof(struct peers_config, key_file), NULL, YU_REQUIRED},
+    {"timeout", YU_DUR_POS, offsetof(struct peers_config, timeout), NULL, 0},
+    {"urls", YU_FN_SEQ, 0, p_urls, YU_REQUIRED},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_peers(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    cfg->has_peers = true;
+    int rc = yu_walk_map(y, v, peers_keys, &cfg->peers) ? -1 : 0;
+    if (cfg->peers.timeout > 60 * 1000000LL) {
+        yu_error(y, yu_map_get(y, v, "timeout"), "timeout must be at most 1m (events wait for it)");
+        rc = -1;
+    }
+    return rc;
+}
+
 static const struct yu_key config_keys[] = {
     {"region", YU_FN_SCALAR, 0, c_region, 0},
     {"name", YU_FN_SCALAR, 0, c_name, 0},
@@ -382,6 +627,8 @@ static const struct yu_key config_keys[] = {
     {"tls", YU_FN_MAP, 0, c_tls, 0},
     {"drain_timeout", YU_DUR, offsetof(struct config, drain_timeout), NULL, 0},
     {"shard", YU_FN_SCALAR, 0, c_shard, 0},
+    {"vantages", YU_FN_SEQ, 0, c_vantages, 0},
+    {"peers", YU_FN_MAP, 0, c_peers, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

@@ -26,6 +26,25 @@ struct sink_alertmanager {
     tl_usec repost;             /* re-post interval while firing; default 60s */
 };
 
+/* One vantage: the probes run once per vantage, as if from its region,
+ * through its egress settings (docs/config.md). */
+struct vantage {
+    char *region;
+    char *proxy;                /* proxy URL, or NULL */
+    char *interface;            /* source interface or address, or NULL */
+    size_t n_resolve;
+    char **resolve;             /* "host:port:addr" entries */
+    char *resolve_lines;        /* the entries joined by '\n' (transfer_req.resolve), or NULL */
+};
+
+/* Peers in other regions that can run a failing probe for a second opinion. */
+struct peers_config {
+    char *key_file;             /* HMAC key shared by the peers */
+    tl_usec timeout;            /* default 2s */
+    size_t n_urls;
+    char **urls;
+};
+
 struct config {
     char *file;                 /* NULL when defaults only */
     char *region;               /* default "local" */
@@ -50,6 +69,10 @@ struct config {
     char *ca_file;              /* default /etc/ssl/certs/ca-certificates.crt */
     tl_usec drain_timeout;      /* default 10s */
     char *shard;                /* "i/n" or NULL */
+    size_t n_vantages;          /* 0: probes run once, in `region` */
+    struct vantage *vantages;
+    bool has_peers;
+    struct peers_config peers;
 };
 
 /* Fills cfg with defaults. */

@@ -14,7 +14,22 @@
 struct http_route {
     char *path;
     http_handler_fn fn;
+    http_post_fn post;          /* set on POST routes instead of fn */
     void *arg;
+};
+
+/* Held by MHD (until its completion callback) and by the handler (until
+ * http_respond); freed when both let go. */
+struct http_request {
+    struct http *h;             /* NULL after http_free */
+    struct MHD_Connection *c;   /* NULL once MHD is done with it */
+    struct http_request *prev, *next; /* h's live requests */
+    int refs;
+    struct buf body;
+    bool too_big, called, suspended, answered;
+    unsigned status;
+    const char *ctype;
+    struct buf reply;
 };
 
 struct http {
@@ -28,6 +43,7 @@ struct http {
     uint16_t port;
     size_t n_routes, cap_routes;
     struct http_route *routes;
+    struct http_request *requests; /* POSTs MHD still holds */
 };
 
 int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
@@ -112,7 +128,7 @@ static void http_on_poll(uv_poll_t *p, int status, int events)
 }
 
 static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, struct buf *body,
-                                  const char *content_type, bool allow)
+                                  const char *content_type, const char *allow)
 {
     size_t len = body->len;
     char *data = buf_take(body);
@@ -125,7 +141,7 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, str
     if (ok == MHD_YES)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (ok == MHD_YES && allow)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -141,6 +157,124 @@ static const struct http_route *http_find(const struct http *h, const char *path
     return NULL;
 }
 
+static void req_unref(struct http_request *rq)
+{
+    if (!rq || --rq->refs > 0)
+        return;
+    buf_free(&rq->body);
+    buf_free(&rq->reply);
+    free(rq);
+}
+
+static enum MHD_Result http_plain(struct MHD_Connection *c, unsigned status, const char *text, const char *allow)
+{
+    struct buf body;
+    buf_init(&body, HTTP_BODY_MAX);
+    buf_puts(&body, text);
+    enum MHD_Result ok = http_reply(c, status, &body, "text/plain; charset=utf-8", allow);
+    buf_free(&body);
+    return ok;
+}
+
+/* A POST route: the body is gathered under its cap, the handler called on
+ * the last call, and the connection suspended until http_respond when the
+ * handler answers later. MHD calls again after a resume; then the answer is
+ * queued. */
+static enum MHD_Result http_post_access(struct http *h, const struct http_route *r, struct MHD_Connection *c,
+                                        const char *method, const char *upload_data, size_t *upload_data_size,
+                                        void **req_cls)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return http_plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "POST");
+    struct http_request *rq = *req_cls;
+    if (!rq) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > HTTP_POST_MAX))
+            return http_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n", NULL);
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+            return MHD_NO;
+        rq->h = h;
+        rq->c = c;
+        rq->refs = 1;
+        buf_init(&rq->body, HTTP_POST_MAX);
+        buf_init(&rq->reply, HTTP_BODY_MAX);
+        rq->next = h->requests;
+        if (h->requests)
+            h->requests->prev = rq;
+        h->requests = rq;
+        *req_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        /* a chunked body has no Content-Length: the cap applies here too */
+        if (!rq->too_big && buf_append(&rq->body, upload_data, *upload_data_size))
+            rq->too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_big)
+        return http_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n", NULL);
+    if (!rq->called) {
+        rq->called = true;
+        rq->refs++; /* the handler's, until http_respond */
+        r->post(r->arg, rq, rq->body.data ? rq->body.data : "", rq->body.len);
+    }
+    if (!rq->answered) {
+        rq->suspended = true;
+        MHD_suspend_connection(c);
+        return MHD_YES;
+    }
+    log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("method", method), LOG_INT("status", rq->status)),
+           "http: request");
+    return http_reply(c, rq->status, &rq->reply, rq->ctype, NULL);
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+    return req && req->c ? MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, name) : NULL;
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len)
+{
+    if (!req || req->answered)
+        return;
+    req->answered = true;
+    req->status = status >= 100 && status <= 599 ? (unsigned)status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    req->ctype = content_type ? content_type : "text/plain; charset=utf-8";
+    if (body && buf_append(&req->reply, body, len)) {
+        req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        buf_reset(&req->reply);
+    }
+    if (req->suspended && req->c && req->h) {
+        req->suspended = false;
+        MHD_resume_connection(req->c);
+        /* MHD picks the connection up on its next run: make that now */
+        uv_timer_start(&req->h->timer, http_on_timer, 0, 0);
+    }
+    req_unref(req);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct http *h = cls;
+    struct http_request *rq = *req_cls;
+    (void)c;
+    (void)toe;
+    if (!rq || (void *)rq == (void *)h)
+        return;
+    *req_cls = NULL;
+    if (rq->prev)
+        rq->prev->next = rq->next;
+    else if (h->requests == rq)
+        h->requests = rq->next;
+    if (rq->next)
+        rq->next->prev = rq->prev;
+    rq->prev = rq->next = NULL;
+    rq->c = NULL;
+    req_unref(rq);
+}
+
 /* MHD calls this first with the headers, then with any body, then once with
  * *upload_data_size == 0. GET and HEAD are answered on that last call: a
  * response queued earlier makes MHD close the connection (no keep-alive).
@@ -151,6 +285,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
                                    void **req_cls)
 {
     struct http *h = cls;
+    const struct http_route *pr = http_find(h, url);
+    if (pr && pr->post)
+        return http_post_access(h, pr, c, method, upload_data, upload_data_size, req_cls);
     bool read_only =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (read_only && *req_cls == NULL) {
@@ -165,11 +302,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     buf_init(&body, HTTP_BODY_MAX);
     const char *ctype = "text/plain; charset=utf-8";
     int status;
-    bool allow = false;
-    const struct http_route *r = http_find(h, url);
+    const char *allow = NULL;
+    const struct http_route *r = pr;
     if (!read_only) {
         status = r ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
-        allow = r != NULL;
+        allow = r ? "GET, HEAD" : NULL;
         buf_puts(&body, r ? "method not allowed\n" : "not found\n");
     } else if (!r) {
         status = MHD_HTTP_NOT_FOUND;
@@ -223,6 +360,14 @@ void http_free(struct http *h)
     if (h->timer_open)
         uv_close((uv_handle_t *)&h->timer, http_on_close);
     h->poll_open = h->timer_open = false;
+    /* MHD will not stop with suspended connections: resume them to close
+     * them; their handlers' later answers are dropped */
+    for (struct http_request *rq = h->requests; rq; rq = rq->next) {
+        if (rq->suspended && rq->c && h->daemon)
+            MHD_resume_connection(rq->c);
+        rq->suspended = false;
+        rq->h = NULL;
+    }
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
     h->daemon = NULL;
@@ -257,11 +402,12 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     }
     h->timer_open = true;
     h->open_handles++;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(opts->conn_limit ? opts->conn_limit : 64), MHD_OPTION_END);
@@ -299,13 +445,14 @@ out:
     return rc;
 }
 
-int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
+static int route_add(struct http *h, const char *path, http_handler_fn fn, http_post_fn post, void *arg)
 {
-    if (!h || !path || path[0] != '/' || !fn)
+    if (!h || !path || path[0] != '/' || (!fn && !post))
         return -1;
     for (size_t i = 0; i < h->n_routes; i++) {
         if (strcmp(h->routes[i].path, path) == 0) {
             h->routes[i].fn = fn;
+            h->routes[i].post = post;
             h->routes[i].arg = arg;
             return 0;
         }
@@ -321,8 +468,18 @@ int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
     char *p = strdup(path);
     if (!p)
         return HTTP_E_NOMEM;
-    h->routes[h->n_routes++] = (struct http_route){.path = p, .fn = fn, .arg = arg};
+    h->routes[h->n_routes++] = (struct http_route){.path = p, .fn = fn, .post = post, .arg = arg};
     return 0;
+}
+
+int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
+{
+    return fn ? route_add(h, path, fn, NULL, arg) : -1;
+}
+
+int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg)
+{
+    return fn ? route_add(h, path, NULL, fn, arg) : -1;
 }
 
 uint16_t http_port(const struct http *h)

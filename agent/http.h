@@ -29,6 +29,17 @@ typedef int (*http_handler_fn)(void *arg, struct buf *body, const char **content
 
 #define HTTP_BODY_MAX (64u << 20)
 
+/* A POST in progress. The handler answers it exactly once with
+ * http_respond(), during the call or later from any loop callback (the
+ * connection waits, suspended, without blocking the loop). */
+struct http_request;
+
+/* Called once per POST with the whole body (at most HTTP_POST_MAX bytes; a
+ * larger body is answered 413 without a call). */
+typedef void (*http_post_fn)(void *arg, struct http_request *req, const char *body, size_t len);
+
+#define HTTP_POST_MAX (64u << 10)
+
 struct http_opts {
     const char *listen;       /* "127.0.0.1:9464" or "[::1]:9464"; port 0 = ephemeral */
     unsigned conn_timeout_s;  /* idle connections are closed after this; 0 = 30 s */
@@ -45,6 +56,15 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out);
 /* Adds a route for an exact path (no query string); a later route for the
  * same path replaces the earlier one. */
 int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg);
+/* Adds a POST route (GET and HEAD on it get 405); replaces any route for
+ * the same path. */
+int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg);
+/* A request header (case-insensitive name), or NULL. Only during the
+ * handler's call. */
+const char *http_request_header(const struct http_request *req, const char *name);
+/* Answers req (body copied; content_type NULL = text/plain). After it req is
+ * gone. Answering a request whose server was freed just drops it. */
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len);
 /* The bound port (the real one when the address asked for port 0). */
 uint16_t http_port(const struct http *h);
 /* Stops MHD (closing every connection) and closes the libuv handles; the

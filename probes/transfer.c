@@ -529,8 +529,16 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     if (req->interface)
         SETOPT(CURLOPT_INTERFACE, req->interface);
     if (rc == 0 && req->resolve) {
-        if (add_header(&x->resolve, req->resolve) != 0)
-            rc = -1;
+        /* one CURLOPT_RESOLVE entry per line */
+        for (const char *at = req->resolve; rc == 0 && *at;) {
+            const char *nl = strchr(at, '\n');
+            size_t n = nl ? (size_t)(nl - at) : strlen(at);
+            char *entry = strndup(at, n);
+            if (!entry || add_header(&x->resolve, entry) != 0)
+                rc = -1;
+            free(entry);
+            at += n + (nl ? 1 : 0);
+        }
         SETOPT(CURLOPT_RESOLVE, x->resolve);
     }
 

@@ -86,7 +86,7 @@ struct transfer_req {
     size_t body_max;            /* decoded bytes kept; over it the transfer fails */
     bool follow_redirects;
     bool insecure;              /* skip TLS verification (never the default) */
-    const char *resolve;        /* optional CURLOPT_RESOLVE entry "host:port:addr" (vantages) */
+    const char *resolve;        /* optional CURLOPT_RESOLVE entries "host:port:addr", one per line (vantages) */
     const char *proxy;          /* optional proxy URL (vantages) */
     const char *interface;      /* optional source interface/address (vantages) */
 };

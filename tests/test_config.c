@@ -151,6 +151,56 @@ static void test_missing_and_not_a_mapping(void **state)
     strv_free(&errors);
 }
 
+static void test_vantages_and_peers(void **state)
+{
+    struct config cfg;
+    struct strv errors;
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(cfg.n_vantages, 0);
+    assert_false(cfg.has_peers);
+    assert_int_equal(cfg.peers.timeout, 2 * SEC);
+    assert_int_equal(config_load(&cfg, "tests/data/config/vantages.yaml", &errors), 0);
+    assert_int_equal(errors.n, 0);
+    assert_int_equal(cfg.n_vantages, 4);
+    assert_string_equal(cfg.vantages[0].region, "eu-west");
+    assert_string_equal(cfg.vantages[0].proxy, "http://proxy.eu.example.test:3128");
+    assert_null(cfg.vantages[0].interface);
+    assert_null(cfg.vantages[0].resolve_lines);
+    assert_string_equal(cfg.vantages[1].interface, "10.0.0.5");
+    assert_int_equal(cfg.vantages[2].n_resolve, 2);
+    /* transfer_req.resolve takes the entries one per line */
+    assert_string_equal(cfg.vantages[2].resolve_lines,
+                        "api.example.test:443:10.1.2.3\ncdn.example.test:443:[2001:db8::1]");
+    assert_string_equal(cfg.vantages[3].region, "direct");
+    assert_null(cfg.vantages[3].proxy);
+    assert_true(cfg.has_peers);
+    assert_string_equal(cfg.peers.key_file, "/etc/tripline/peer.key");
+    assert_int_equal(cfg.peers.timeout, 3 * SEC);
+    assert_int_equal(cfg.peers.n_urls, 2);
+    assert_string_equal(cfg.peers.urls[1], "https://agent.us.example.test/tripline/peer/run");
+    config_free(&cfg);
+    strv_free(&errors);
+
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "tests/data/config/vantages-broken.yaml", &errors), -1);
+    FILE *f = fopen("tests/data/config/vantages-broken.expected", "r");
+    assert_non_null(f);
+    char line[1024];
+    size_t i = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        assert_true(i < errors.n);
+        assert_string_equal(errors.v[i], line);
+        i++;
+    }
+    fclose(f);
+    assert_int_equal(i, errors.n);
+    config_free(&cfg);
+    strv_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_service_replaces_stdout),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_missing_and_not_a_mapping),
+        cmocka_unit_test(test_vantages_and_peers),
     };
     return cmocka_run_group_tests(tests, to_source_dir, NULL);
 }

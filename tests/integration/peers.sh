@@ -1,0 +1,136 @@
+# A second opinion: three agents in regions a, b and c; the probe fails for
+# a and b and passes for c, so a's opened event says "failing in 2 of 3
+# regions". Then a peer that is down and one that never answers in time:
+# the event still goes out, naming them under noAnswer. And /peer/run
+# refuses unsigned, badly signed, stale and replayed requests.
+source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
+
+line=$(start_fixture hostile_server)
+HTTP=$(echo "$line" | sed -n 's/.*http=\([0-9]*\).*/\1/p')
+H=http://127.0.0.1:$HTTP
+printf 'shared peer key' >"$WORK/peer.key"
+
+cat >"$WORK/probes.yaml" <<YAML
+- probe: api
+  schedule: {every: 300ms, timeout: 300ms}
+  vars: {url: "$H/ok"}
+  steps: [{name: get, request: {url: "{{ url }}"}, expect: {status: 200}}]
+  escalation:
+    ladder:
+      - {level: warning, when: {consecutive_failures: 2}}
+YAML
+BAD="url=$H/status?code=503"
+
+# agent_config NAME REGION PEER_URLS TIMEOUT
+agent_config() {
+    cat >"$WORK/$1.yaml" <<YAML
+region: $2
+name: agent-$1
+peers: {key_file: $WORK/peer.key, timeout: $4, urls: [$3]}
+YAML
+}
+# b and c only serve here; their own peer (nothing listens on port 1) is not under test
+agent_config b b "http://127.0.0.1:1" 1s
+agent_config c c "http://127.0.0.1:1" 1s
+start_agent b --config "$WORK/b.yaml" --spool-dir "$WORK/spool-b" --var "$BAD" "$WORK/probes.yaml"
+B_PID=$AGENT_PID B_URL=$AGENT_URL
+start_agent c --config "$WORK/c.yaml" --spool-dir "$WORK/spool-c" "$WORK/probes.yaml"
+C_PID=$AGENT_PID C_URL=$AGENT_URL
+
+# wait_opened NAME: until NAME's stdout has an opened event (generous deadline)
+wait_opened() {
+    for _ in $(seq 150); do
+        grep -q '"transition":"opened"' "$WORK/$1.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "agent $1 opened no incident: $(tail -5 "$WORK/$1.log")"
+}
+
+agent_config a a "$B_URL, $C_URL" 5s
+start_agent a --config "$WORK/a.yaml" --spool-dir "$WORK/spool-a" --var "$BAD" "$WORK/probes.yaml"
+wait_opened a
+stop_agent
+
+# Phase 2: c is down, the third peer holds every request for 30 s (past the 4 s timeout).
+kill "$C_PID"; wait "$C_PID" 2>/dev/null || true
+agent_config a2 a "$B_URL, $C_URL, $H/delay?ms=30000" 4s
+start_agent a2 --config "$WORK/a2.yaml" --spool-dir "$WORK/spool-a2" --var "$BAD" "$WORK/probes.yaml"
+wait_opened a2
+stop_agent
+
+# Phase 3: requests straight to b's /peer/run.
+python3 - "$WORK" "$B_URL" <<'PY'
+import hashlib, hmac, json, sys, time, urllib.request, urllib.error
+w, base = sys.argv[1], sys.argv[2]
+key = open(f"{w}/peer.key", "rb").read()
+errors = []
+def post(body, sig=None, method="POST"):
+    req = urllib.request.Request(base + "/peer/run", data=body, method=method)
+    if sig is not None: req.add_header("X-Tripline-Signature", sig)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r: return r.status, r.read()
+    except urllib.error.HTTPError as e: return e.code, e.read()
+def sign(body): return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+body = json.dumps({"probe": "api", "ts": int(time.time()), "nonce": "n-1"}).encode()
+st, out = post(body, sign(body))
+if st != 200: errors.append(f"signed request: {st} {out}")
+else:
+    a = json.loads(out)
+    if a.get("region") != "b" or a.get("ok") is not False or a.get("bucket") != "server" or a.get("agent") != "agent-b":
+        errors.append(f"answer {a}")
+st, _ = post(body, sign(body))
+if st != 401: errors.append(f"replayed request: {st}")
+st, _ = post(body, "sha256=" + "0" * 64)
+if st != 401: errors.append(f"bad signature: {st}")
+st, _ = post(body, None)
+if st != 401: errors.append(f"unsigned: {st}")
+wrong = "sha256=" + hmac.new(b"another key", body, hashlib.sha256).hexdigest()
+st, _ = post(body, wrong)
+if st != 401: errors.append(f"signed with another key: {st}")
+old = json.dumps({"probe": "api", "ts": int(time.time()) - 120, "nonce": "n-2"}).encode()
+st, _ = post(old, sign(old))
+if st != 401: errors.append(f"stale request: {st}")
+unknown = json.dumps({"probe": "nope", "ts": int(time.time()), "nonce": "n-3"}).encode()
+st, _ = post(unknown, sign(unknown))
+if st != 404: errors.append(f"unknown probe: {st}")
+junk = b'{"probe": 1}'
+st, _ = post(junk, sign(junk))
+if st != 400: errors.append(f"bad body: {st}")
+big = b"x" * (70 * 1024)
+st, _ = post(big, sign(big))
+if st != 413: errors.append(f"70 KiB body: {st}")
+st, _ = post(None, None, "GET")
+if st != 405: errors.append(f"GET /peer/run: {st}")
+# the endpoint's other routes are unchanged
+with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+    if r.status != 200: errors.append("/healthz")
+
+def opened(name):
+    evs = [json.loads(l) for l in open(f"{w}/{name}.out") if l.strip()]
+    return [e for e in evs if e["transition"] == "opened"]
+ev = opened("a")
+if not ev: errors.append("a: no opened event")
+else:
+    so = ev[0].get("secondOpinion", {})
+    if sorted(so.get("failingRegions", [])) != ["a", "b"]: errors.append(f"a: failing {so}")
+    if so.get("okRegions") != ["c"]: errors.append(f"a: ok {so}")
+    if so.get("noAnswer") != []: errors.append(f"a: noAnswer {so}")
+    if so.get("summary") != "failing in 2 of 3 regions": errors.append(f"a: summary {so.get('summary')}")
+    if not ev[0]["message"]["detail"].endswith("; failing in 2 of 3 regions"): errors.append(f"a: detail {ev[0]['message']}")
+ev = opened("a2")
+if not ev: errors.append("a2: no opened event")
+else:
+    so = ev[0].get("secondOpinion", {})
+    if sorted(so.get("failingRegions", [])) != ["a", "b"]: errors.append(f"a2: failing {so}")
+    na = so.get("noAnswer", [])
+    if len(na) != 2 or not any("(connection refused)" in n for n in na) or not any("/delay?ms=30000 (timeout)" in n for n in na):
+        errors.append(f"a2: noAnswer {na}")
+    if so.get("summary") != "failing in 2 of 2 regions; no answer from 2 peers": errors.append(f"a2: summary {so.get('summary')}")
+# the peers were asked with the event held back, not after it
+log = [json.loads(l) for l in open(f"{w}/a2.log") if l.strip()]
+if not any(l.get("msg") == "incident opened" and "2 of 2" in l.get("second_opinion", "") for l in log):
+    errors.append("a2: the log line of the event lacks the second opinion")
+if errors:
+    print("\n".join(errors)); sys.exit(1)
+print("ok")
+PY

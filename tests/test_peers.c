@@ -1,0 +1,171 @@
+/* Peers: which /peer/run requests are accepted (signature, freshness,
+ * replays), the summary's wording, and the answer's shape. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/peers.h"
+#include "agent/sink.h"
+
+#define KEY "peer key"
+#define NOW 1800000000LL
+
+struct fx {
+    char key_file[64];
+    struct peers_config cfg;
+    struct peers *p;
+    int emitted;
+    cJSON *last;
+};
+
+static void emit(void *arg, cJSON *ev)
+{
+    struct fx *fx = arg;
+    fx->emitted++;
+    cJSON_Delete(fx->last);
+    fx->last = ev;
+}
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    snprintf(fx->key_file, sizeof(fx->key_file), "/tmp/tripline-peers-key.XXXXXX");
+    int fd = mkstemp(fx->key_file);
+    if (fd < 0 || write(fd, KEY, strlen(KEY)) != (ssize_t)strlen(KEY))
+        return -1;
+    close(fd);
+    fx->cfg.key_file = fx->key_file;
+    fx->cfg.timeout = 1000000;
+    struct peers_opts o = {.cfg = &fx->cfg, .region = "a", .agent = "agent-a", .emit = emit, .emit_arg = fx};
+    char err[256];
+    if (peers_new(&fx->p, &o, err, sizeof(err)))
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    peers_free(fx->p);
+    unlink(fx->key_file);
+    cJSON_Delete(fx->last);
+    free(fx);
+    return 0;
+}
+
+static int check(struct fx *fx, const char *body, const char *key, int64_t now, char *probe)
+{
+    char sig[72], why[256];
+    assert_int_equal(sink_signature(key, strlen(key), body, strlen(body), sig), 0);
+    return peers_check(fx->p, sig, body, strlen(body), now, probe, 64, why, sizeof(why));
+}
+
+static void test_check(void **state)
+{
+    struct fx *fx = *state;
+    char probe[64], why[256];
+    char *body = peers_request_json("checkout", NOW, "nonce-1", "b", "agent-b");
+    assert_non_null(body);
+    assert_int_equal(check(fx, body, KEY, NOW + 5, probe), 200);
+    assert_string_equal(probe, "checkout");
+    /* the same signed bytes again are a replay */
+    assert_int_equal(check(fx, body, KEY, NOW + 6, probe), 401);
+    free(body);
+
+    body = peers_request_json("checkout", NOW, "nonce-2", "b", "agent-b");
+    assert_int_equal(check(fx, body, "another key", NOW, probe), 401);
+    assert_int_equal(peers_check(fx->p, NULL, body, strlen(body), NOW, probe, 64, why, sizeof(why)), 401);
+    assert_int_equal(peers_check(fx->p, "sha256=00", body, strlen(body), NOW, probe, 64, why, sizeof(why)), 401);
+    /* a minute of clock skew either way, no more */
+    assert_int_equal(check(fx, body, KEY, NOW + 61, probe), 401);
+    assert_int_equal(check(fx, body, KEY, NOW - 61, probe), 401);
+    assert_int_equal(check(fx, body, KEY, NOW - 60, probe), 200);
+    free(body);
+
+    assert_int_equal(check(fx, "{\"probe\": \"x\"}", KEY, NOW, probe), 400);
+    assert_int_equal(check(fx, "{\"probe\": \"\", \"ts\": 1800000000}", KEY, NOW, probe), 400);
+    assert_int_equal(check(fx, "not json", KEY, NOW, probe), 400);
+}
+
+static void test_summary(void **state)
+{
+    (void)state;
+    char s[160];
+    peers_summary(2, 1, 0, s, sizeof(s));
+    assert_string_equal(s, "failing in 2 of 3 regions");
+    peers_summary(1, 0, 0, s, sizeof(s));
+    assert_string_equal(s, "failing in 1 of 1 region");
+    peers_summary(2, 0, 1, s, sizeof(s));
+    assert_string_equal(s, "failing in 2 of 2 regions; no answer from 1 peer");
+    peers_summary(1, 3, 2, s, sizeof(s));
+    assert_string_equal(s, "failing in 1 of 4 regions; no answer from 2 peers");
+}
+
+static void test_answer(void **state)
+{
+    (void)state;
+    struct run_result r = {.probe_id = "checkout", .ok = false, .bucket = BUCKET_SERVER, .reason = "status_503",
+                           .duration = 1500};
+    char *s = peers_answer_json(&r, "eu-west", "edge-1");
+    cJSON *o = cJSON_Parse(s);
+    assert_string_equal(cJSON_GetObjectItem(o, "region")->valuestring, "eu-west");
+    assert_string_equal(cJSON_GetObjectItem(o, "agent")->valuestring, "edge-1");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "ok")));
+    assert_string_equal(cJSON_GetObjectItem(o, "bucket")->valuestring, "server");
+    cJSON_Delete(o);
+    free(s);
+    r.ok = true;
+    s = peers_answer_json(&r, "eu-west", "edge-1");
+    o = cJSON_Parse(s);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "bucket")));
+    cJSON_Delete(o);
+    free(s);
+}
+
+/* With nothing waiting an event that needs no opinion goes out at once, untouched. */
+static void test_submit_without_ask(void **state)
+{
+    struct fx *fx = *state;
+    assert_true(peers_idle(fx->p));
+    peers_submit(fx->p, cJSON_Parse("{\"transition\": \"resolved\"}"), "checkout", "a", false);
+    assert_int_equal(fx->emitted, 1);
+    assert_null(cJSON_GetObjectItem(fx->last, "secondOpinion"));
+    assert_true(peers_idle(fx->p));
+    peers_hold(fx->p);
+    assert_false(peers_idle(fx->p));
+    peers_release(fx->p);
+    assert_true(peers_idle(fx->p));
+}
+
+static void test_bad_key_file(void **state)
+{
+    (void)state;
+    struct peers_config cfg = {.key_file = "/nonexistent/peer.key", .timeout = 1000000};
+    struct peers_opts o = {.cfg = &cfg, .region = "a", .agent = "a"};
+    struct peers *p = NULL;
+    char err[256];
+    assert_int_equal(peers_new(&p, &o, err, sizeof(err)), PEERS_E_KEY);
+    assert_null(p);
+    assert_non_null(strstr(err, "/nonexistent/peer.key"));
+    peers_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_answer),
+        cmocka_unit_test_setup_teardown(test_submit_without_ask, setup, teardown),
+        cmocka_unit_test(test_bad_key_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
