@@ -105,7 +105,7 @@ static size_t count_files(const char *dir, const char *suffix, char names[][64],
         if (l < sl || strcmp(e->d_name + l - sl, suffix) != 0)
             continue;
         if (names && n < max)
-            snprintf(names[n], 64, "%s", e->d_name);
+            snprintf(names[n], 64, "%.63s", e->d_name);
         n++;
     }
     closedir(d);
