@@ -8,19 +8,13 @@
 
 #include "agent/actions.h"
 #include "agent/agent_int.h"
+#include "probes/result.h"
 #include "agent/delivery.h"
 #include "agent/peers.h"
 #include "agent/sinks_config.h"
 #include "schedules/shard.h"
 
 #define TICK_MS 1000
-
-static int64_t wall_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 static void on_tick(uv_timer_t *t)
 {
@@ -203,7 +197,7 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     a->loop = loop;
     a->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
-    a->started_at_us = wall_us();
+    a->started_at_us = result_wall_us();
     strv_init(&a->files);
     a->log = log_default();
     log_set_level(a->log, a->cfg.log_level);

@@ -7,18 +7,12 @@
 
 #include "agent/actions.h"
 #include "agent/agent_int.h"
+#include "probes/result.h"
 #include "agent/delivery.h"
 #include "agent/event.h"
 #include "agent/peers.h"
 #include "agent/vantage.h"
 #include "schedules/cron.h"
-
-static int64_t wall_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 /* Spools a built event, logs it and wakes the delivery. */
 void agent_event_spool(struct agent *a, cJSON *ev)
@@ -162,7 +156,7 @@ static void on_run_done(struct run_result *r, void *arg)
         .step = step,
     };
     struct esc_transition t;
-    int64_t now = wall_us();
+    int64_t now = result_wall_us();
     sync_maintenance(a, ps, now);
     int rc = esc_observe(ps->esc, &obs, now, &t);
     if (rc == 1)
@@ -236,7 +230,7 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t no
 
 void agent_tick_escalations(struct agent *a)
 {
-    int64_t now = wall_us();
+    int64_t now = result_wall_us();
     for (size_t i = 0; i < a->n_states; i++) {
         struct probe_state *ps = a->states[i];
         struct esc_transition t;

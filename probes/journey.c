@@ -42,13 +42,6 @@ struct journey {
 
 static void journey_next(struct journey *j);
 
-static int64_t wall_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static void free_request(struct journey *j)
 {
     for (size_t i = 0; i < j->n_req_headers; i++) {
@@ -587,7 +580,7 @@ int journey_start(const struct journey_env *env, const struct probe *p, journey_
     r->probe_id = strdup(p->id);
     r->region = strdup(env->region ? env->region : "local");
     r->vantage = env->vantage ? strdup(env->vantage) : NULL;
-    r->started_at_us = wall_us();
+    r->started_at_us = result_wall_us();
     r->failed_step = -1;
     strv_init(&r->failures);
     r->n_steps = p->n_steps;

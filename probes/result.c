@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <time.h>
 
 void run_result_free(struct run_result *r)
@@ -21,6 +22,13 @@ void run_result_free(struct run_result *r)
     free(r->vantage);
     free(r->reason);
     free(r);
+}
+
+int64_t result_wall_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
 void result_time_str(int64_t us, char *out, size_t outlen)

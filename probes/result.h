@@ -47,6 +47,8 @@ struct run_result {
 };
 
 void run_result_free(struct run_result *r); /* frees r and everything it owns */
+/* Wall clock, microseconds since the epoch (results, events, escalation). */
+int64_t result_wall_us(void);
 /* ISO 8601 UTC with milliseconds: 2026-11-22T00:31:56.123Z */
 void result_time_str(int64_t us, char *out, size_t outlen);
 /* The result as JSON (the shape of `tripline once --json`). */
