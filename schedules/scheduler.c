@@ -3,10 +3,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sys/timerfd.h>
-#endif
 
 #include "schedules/cron.h"
 #include "schedules/limiter.h"
@@ -49,12 +45,6 @@ struct scheduler_entry {
 struct scheduler {
     uv_loop_t *loop;
     uv_timer_t timer;
-    /* Linux: a timerfd on CLOCK_MONOTONIC (uv_hrtime's clock) armed at the
-     * due microsecond; uv timers round to whole milliseconds, which alone
-     * made runs up to ~2 ms late. tfd < 0: the uv timer is used instead. */
-    int tfd;
-    uv_poll_t poll;
-    int open_handles; /* freed when the last one is closed */
     struct limiter *limiter;
     scheduler_start_cb start;
     scheduler_timeout_cb on_timeout;
@@ -169,7 +159,6 @@ static void heap_remove(struct scheduler *s, struct heap_node *n)
 /* --- the timer --------------------------------------------------------- */
 
 static void on_timer(uv_timer_t *t);
-static void on_poll(uv_poll_t *p, int status, int events);
 
 /* Sets the one timer for the earliest node. uv timers count milliseconds of
  * loop time, which is uv_hrtime() in ms rounded down (or a coarser clock
@@ -181,25 +170,9 @@ static void arm(struct scheduler *s)
         return;
     if (s->heap_len == 0) {
         uv_timer_stop(&s->timer);
-        if (s->tfd >= 0)
-            uv_poll_stop(&s->poll);
         return;
     }
     tl_usec when = s->heap[0]->when;
-#ifdef __linux__
-    if (s->tfd >= 0) {
-        /* it_value 0 would disarm: a due time already passed fires now */
-        struct itimerspec its = {.it_value = {.tv_sec = 0, .tv_nsec = 1}};
-        if (when > 0) {
-            its.it_value.tv_sec = (time_t)(when / 1000000);
-            its.it_value.tv_nsec = (long)(when % 1000000) * 1000;
-        }
-        if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0 &&
-            uv_poll_start(&s->poll, UV_READABLE, on_poll) == 0)
-            return;
-        /* cannot happen with a valid fd; the uv timer still works */
-    }
-#endif
     uv_update_time(s->loop);
     uint64_t target_ms = when <= 0 ? 0 : (uint64_t)((when + 999) / 1000);
     uint64_t now_ms = uv_now(s->loop);
@@ -331,27 +304,9 @@ static void fire(struct scheduler *s, struct scheduler_entry *e)
     }
 }
 
-static void tick(struct scheduler *s);
-
 static void on_timer(uv_timer_t *t)
 {
-    tick(container_of(t, struct scheduler, timer));
-}
-
-static void on_poll(uv_poll_t *p, int status, int events)
-{
-    struct scheduler *s = container_of(p, struct scheduler, poll);
-    uint64_t expirations;
-    (void)status;
-    (void)events;
-    /* Nonblocking: nothing to read (a re-arm raced the wake-up) is fine. */
-    if (read(s->tfd, &expirations, sizeof expirations) < 0)
-        expirations = 0;
-    tick(s);
-}
-
-static void tick(struct scheduler *s)
-{
+    struct scheduler *s = container_of(t, struct scheduler, timer);
     /* Bounded so callbacks slower than an interval cannot keep us here. */
     size_t budget = s->heap_len + 64;
     s->in_tick = true;
@@ -389,7 +344,6 @@ int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct sch
     s->start = opts->start;
     s->on_timeout = opts->timeout;
     s->rng = opts->seed ? opts->seed : (uv_hrtime() | 1);
-    s->tfd = -1;
     s->n_buckets = 256;
     s->buckets = calloc(s->n_buckets, sizeof *s->buckets);
     s->limiter = limiter_new(opts->max_in_flight, opts->max_per_host);
@@ -399,16 +353,6 @@ int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct sch
         rc = SCHEDULER_E_UV;
         goto out;
     }
-    s->open_handles = 1;
-#ifdef __linux__
-    s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (s->tfd >= 0 && uv_poll_init(loop, &s->poll, s->tfd) != 0) {
-        close(s->tfd);
-        s->tfd = -1;
-    }
-    if (s->tfd >= 0)
-        s->open_handles++;
-#endif
     *out = s;
     s = NULL;
     rc = 0;
@@ -431,11 +375,7 @@ static void entry_free(struct scheduler_entry *e)
 
 static void on_close(uv_handle_t *h)
 {
-    struct scheduler *s = h->data;
-    if (--s->open_handles > 0)
-        return;
-    if (s->tfd >= 0)
-        close(s->tfd);
+    struct scheduler *s = container_of((uv_timer_t *)h, struct scheduler, timer);
     free(s);
 }
 
@@ -458,12 +398,7 @@ void scheduler_free(struct scheduler *s)
     s->buckets = NULL;
     limiter_free(s->limiter);
     s->limiter = NULL;
-    s->timer.data = s;
     uv_close((uv_handle_t *)&s->timer, on_close);
-    if (s->tfd >= 0) {
-        s->poll.data = s;
-        uv_close((uv_handle_t *)&s->poll, on_close);
-    }
 }
 
 void scheduler_set_limits(struct scheduler *s, unsigned max_in_flight, unsigned max_per_host)
