@@ -8,6 +8,7 @@
 
 #define ESC_DEFAULT_FLAP_WINDOW (15 * 60 * (tl_usec)1000000)
 #define ESC_DEFAULT_MAX_OBS 4096
+#define ESC_RING_INITIAL 8
 #define ESC_DEFAULT_MIN_RATIO 3
 #define ESC_DEFAULT_RESOLVE 2
 
@@ -38,8 +39,11 @@ struct esc_state {
     char reason[ESC_REASON_MAX];
     char corr[37];
     char step[ESC_STEP_MAX];
-    /* The window: a ring of the latest observations, oldest at head. */
+    /* The window: a ring of the latest observations, oldest at head. It
+     * grows to opts.max_observations as observations come, so an idle
+     * probe does not hold the whole window's memory. */
     struct esc_rec *ring;
+    size_t cap;
     size_t head;
     size_t n;
     tl_usec max_window;
@@ -119,7 +123,8 @@ int esc_new(const struct escalation *esc, const struct esc_opts *opts, struct es
         st->opts.max_observations = ESC_DEFAULT_MAX_OBS;
     if (st->opts.min_ratio_observations <= 0)
         st->opts.min_ratio_observations = ESC_DEFAULT_MIN_RATIO;
-    st->ring = calloc(st->opts.max_observations, sizeof *st->ring);
+    st->cap = st->opts.max_observations < ESC_RING_INITIAL ? st->opts.max_observations : ESC_RING_INITIAL;
+    st->ring = calloc(st->cap, sizeof *st->ring);
     if (!st->ring) {
         rc = ESC_E_NOMEM;
         goto out;
@@ -154,12 +159,30 @@ bool esc_in_maintenance(const struct esc_state *st) { return st->maintenance; }
 
 static const struct esc_rec *ring_at(const struct esc_state *st, size_t i)
 {
-    return &st->ring[(st->head + i) % st->opts.max_observations];
+    return &st->ring[(st->head + i) % st->cap];
+}
+
+/* Doubles the ring (up to max_observations), oldest first at index 0. When
+ * memory is short the ring stays as it is and drops its oldest instead. */
+static void ring_grow(struct esc_state *st)
+{
+    size_t cap = st->cap * 2 < st->opts.max_observations ? st->cap * 2 : st->opts.max_observations;
+    struct esc_rec *r = malloc(cap * sizeof *r);
+    if (!r)
+        return;
+    for (size_t i = 0; i < st->n; i++)
+        r[i] = *ring_at(st, i);
+    free(st->ring);
+    st->ring = r;
+    st->cap = cap;
+    st->head = 0;
 }
 
 static void ring_push(struct esc_state *st, int64_t t, bool ok, bool breached)
 {
-    size_t cap = st->opts.max_observations;
+    if (st->n == st->cap && st->cap < st->opts.max_observations)
+        ring_grow(st);
+    size_t cap = st->cap;
     size_t slot;
     if (st->n == cap) {
         /* Full: the oldest goes, which keeps memory bounded on any schedule. */
@@ -179,7 +202,7 @@ static void ring_prune(struct esc_state *st, int64_t now)
     if (st->max_window <= 0)
         return;
     while (st->n > 0 && ring_at(st, 0)->t <= now - st->max_window) {
-        st->head = (st->head + 1) % st->opts.max_observations;
+        st->head = (st->head + 1) % st->cap;
         st->n--;
     }
 }

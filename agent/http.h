@@ -27,7 +27,9 @@ struct http;
  * is answered as 500. Called for GET and HEAD (MHD drops a HEAD body). */
 typedef int (*http_handler_fn)(void *arg, struct buf *body, const char **content_type);
 
-#define HTTP_BODY_MAX (64u << 20)
+/* /metrics holds ~9.5 KB per probe (its duration and phase histograms):
+ * 10,000 probes need ~95 MB, which a 64 MiB cap answered with a 500. */
+#define HTTP_BODY_MAX (256u << 20)
 
 /* A POST in progress. The handler answers it exactly once with
  * http_respond(), during the call or later from any loop callback (the
