@@ -8,6 +8,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 WORK=$(mktemp -d /tmp/tripline-it.XXXXXX)
 PIDS=()
 cleanup() {
+    # fixtures started inside $(...) are not our children: their pids are on file
+    if [ -f "$WORK/.pids" ]; then
+        while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/.pids"
+    fi
     [ -n "${KEEP_WORK:-}" ] && { echo "work kept in $WORK" >&2; WORK=/nonexistent; }
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -22,6 +26,7 @@ start_fixture() {
     local out=$WORK/$name.out
     "$B/$name" "$@" >"$out" 2>"$WORK/$name.err" &
     PIDS+=($!)
+    echo $! >>"$WORK/.pids"
     for _ in $(seq 100); do
         [ -s "$out" ] && { head -n1 "$out"; return 0; }
         sleep 0.1
