@@ -37,10 +37,12 @@ struct probe_state {
     struct run_result *last;     /* owned */
     bool running;
     bool removed;                /* freed when its run ends */
+    bool mark;                   /* kept by the reload in progress */
     uint64_t runs, failures;
     struct lfile *run_lf;        /* the file the running run's probe came from */
     struct metric *m_success, *m_runs, *m_fail, *m_budget, *m_last_run, *m_level, *m_duration;
     struct metric *m_phase[5];
+    struct metric *m_phase_hist[5]; /* shared by the probes of a region */
 };
 
 struct agent {
@@ -73,7 +75,7 @@ struct agent {
     /* agent-level metric handles */
     struct metric *m_lateness, *m_in_flight, *m_queued, *m_skipped, *m_missed, *m_probes, *m_reloads,
         *m_reload_errors, *m_events, *m_spool_depth, *m_spool_bytes, *m_spool_dropped;
-    struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase,
+    struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase, *f_phase_hist,
         *f_events;
 };
 

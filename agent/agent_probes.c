@@ -1,5 +1,6 @@
 /* Probe files in a running agent: the first load, reloads (SIGHUP), and the
  * per-probe state that must survive them. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,11 +73,45 @@ static bool runs_here(const struct agent *a, const struct probe *p, const char *
     return a->shard_n == 0 || shard_owns(p->id, a->shard_i, a->shard_n);
 }
 
-static struct probe_state *find_state(struct agent *a, const char *id, const struct vantage *v)
+/* An index of the running states by (probe id, vantage), rebuilt at each
+ * load: matching 10,000 probes by scanning would be quadratic. */
+struct state_index {
+    size_t mask;
+    struct probe_state **slot;
+};
+
+static size_t state_key(const char *id, const struct vantage *v)
 {
-    for (size_t i = 0; i < a->n_states; i++)
-        if (a->states[i]->vantage == v && strcmp(a->states[i]->probe->id, id) == 0)
-            return a->states[i];
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    h ^= (uint64_t)(uintptr_t)v * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int index_build(struct state_index *ix, struct probe_state **states, size_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    ix->slot = calloc(cap, sizeof(*ix->slot));
+    ix->mask = cap - 1;
+    if (!ix->slot)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = state_key(states[i]->probe->id, states[i]->vantage) & ix->mask;
+        while (ix->slot[k])
+            k = (k + 1) & ix->mask;
+        ix->slot[k] = states[i];
+    }
+    return 0;
+}
+
+static struct probe_state *index_find(const struct state_index *ix, const char *id, const struct vantage *v)
+{
+    for (size_t k = state_key(id, v) & ix->mask; ix->slot[k]; k = (k + 1) & ix->mask)
+        if (ix->slot[k]->vantage == v && strcmp(ix->slot[k]->probe->id, id) == 0)
+            return ix->slot[k];
     return NULL;
 }
 
@@ -223,10 +258,14 @@ int agent_load_probes(struct agent *a, bool initial)
     }
 
     /* Match the new probes against the running ones. */
-    bool *seen = calloc(a->n_states ? a->n_states : 1, sizeof(*seen));
+    struct state_index ix = {0};
     size_t kept = 0, changed = 0, added = 0, removed = 0, skipped_region = 0;
     size_t slots = vantage_slots(&a->cfg);
-    for (size_t i = 0; seen && i < files.n; i++) {
+    for (size_t i = 0; i < a->n_states; i++)
+        a->states[i]->mark = false;
+    if (index_build(&ix, a->states, a->n_states))
+        n_errors++;
+    for (size_t i = 0; ix.slot && i < files.n; i++) {
         struct lfile *lf = next[i];
         for (size_t k = 0; lf && k < lf->set->n * slots; k++) {
             struct probe *p = lf->set->probes[k / slots];
@@ -235,45 +274,41 @@ int agent_load_probes(struct agent *a, bool initial)
                 skipped_region++;
                 continue;
             }
-            struct probe_state *ps = find_state(a, p->id, v);
-            if (ps) {
-                size_t idx = 0;
-                while (a->states[idx] != ps)
-                    idx++;
-                seen[idx] = true;
-                if (ps->probe->def_hash == p->def_hash) {
-                    ps->probe = p;
-                    ps->lf = lf;
-                    esc_rebind(ps->esc, &p->escalation);
-                    kept++;
-                    continue;
-                }
-                /* changed: the new definition starts afresh */
-                seen[idx] = false;
-                changed++;
-                continue;
+            struct probe_state *ps = index_find(&ix, p->id, v);
+            if (ps && ps->probe->def_hash == p->def_hash) {
+                ps->probe = p;
+                ps->lf = lf;
+                esc_rebind(ps->esc, &p->escalation);
+                ps->mark = true;
+                kept++;
+            } else if (ps) {
+                changed++; /* the new definition starts afresh */
+            } else {
+                added++;
             }
-            added++;
         }
     }
-    /* Drop states not seen (removed or changed), then add what is new. */
-    for (size_t i = a->n_states; seen && i-- > 0;) {
-        if (!seen[i]) {
+    free(ix.slot);
+    /* Drop states not kept (removed or changed), then add what is new. */
+    for (size_t i = a->n_states; i-- > 0;) {
+        if (!a->states[i]->mark) {
             state_remove(a, i);
             removed++;
         }
     }
-    free(seen);
-    for (size_t i = 0; i < files.n; i++) {
+    if (index_build(&ix, a->states, a->n_states))
+        n_errors++;
+    for (size_t i = 0; ix.slot && i < files.n; i++) {
         struct lfile *lf = next[i];
         for (size_t k = 0; lf && k < lf->set->n * slots; k++) {
             struct probe *p = lf->set->probes[k / slots];
             const struct vantage *v = vantage_slot(&a->cfg, k % slots);
-            if (runs_here(a, p, vantage_region(&a->cfg, v)) && !find_state(a, p->id, v) &&
+            if (runs_here(a, p, vantage_region(&a->cfg, v)) && !index_find(&ix, p->id, v) &&
                 state_add(a, p, lf, v))
                 n_errors++;
         }
     }
+    free(ix.slot);
     removed -= changed < removed ? changed : removed;
     for (size_t i = 0; i < a->n_lfiles; i++)
         agent_lfile_unref(a->lfiles[i]);

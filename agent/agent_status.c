@@ -30,11 +30,18 @@ int agent_metrics_init(struct agent *a)
                                   "Unix time when the probe's last run ended", PROBE_LABELS, 2);
     a->f_level = metrics_gauge(m, "tripline_probe_escalation_level",
                                "Open incident level: 0 none, 1 notice, 2 warning, 3 critical", PROBE_LABELS, 2);
+    /* Per probe: one duration histogram and the last run's phases as gauges;
+     * per-phase histograms are per region, not per probe, so that /metrics
+     * stays small at 10,000 probes (a histogram is ~12 lines). */
+    static const double probe_bounds[] = {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10};
     a->f_duration = metrics_histogram(m, "tripline_probe_duration_seconds", "Duration of whole probe runs",
-                                      PROBE_LABELS, 2, dur_bounds, sizeof(dur_bounds) / sizeof(dur_bounds[0]));
-    a->f_phase = metrics_histogram(m, "tripline_probe_phase_duration_seconds",
-                                   "Per-phase request timings summed over a run's steps", PHASE_LABELS, 3,
-                                   dur_bounds, sizeof(dur_bounds) / sizeof(dur_bounds[0]));
+                                      PROBE_LABELS, 2, probe_bounds, sizeof(probe_bounds) / sizeof(probe_bounds[0]));
+    a->f_phase = metrics_gauge(m, "tripline_probe_phase_duration_seconds",
+                               "Per-phase request timings of the last run, summed over its steps", PHASE_LABELS, 3);
+    a->f_phase_hist = metrics_histogram(m, "tripline_phase_duration_seconds",
+                                        "Per-phase request timings of every run in a region, summed over steps",
+                                        (const char *const[]){"region", "phase"}, 2, dur_bounds,
+                                        sizeof(dur_bounds) / sizeof(dur_bounds[0]));
     a->f_events = metrics_counter(m, "tripline_events_total", "Escalation events emitted by transition",
                                   (const char *const[]){"transition"}, 1);
     struct metric_family *late = metrics_histogram(
@@ -70,7 +77,7 @@ int agent_metrics_init(struct agent *a)
     struct metric_family *info = metrics_gauge(m, "tripline_agent_info", "Agent identity", (const char *const[]){
                                                    "version", "region", "agent"}, 3);
     if (!a->f_success || !a->f_runs || !a->f_fail || !a->f_budget || !a->f_last_run || !a->f_level ||
-        !a->f_duration || !a->f_phase || !a->f_events || !late || !inf || !q || !sk || !mi || !np || !rl || !re ||
+        !a->f_duration || !a->f_phase || !a->f_phase_hist || !a->f_events || !late || !inf || !q || !sk || !mi || !np || !rl || !re ||
         !sd || !sb || !sx || !dd || !dl || !dr || !df || !info)
         return -1;
     a->m_lateness = metrics_series(late, NULL);
@@ -102,9 +109,11 @@ void agent_probe_metrics(struct agent *a, struct probe_state *ps)
         ps->m_last_run = metrics_series(a->f_last_run, lv);
         ps->m_level = metrics_series(a->f_level, lv);
         ps->m_duration = metrics_series(a->f_duration, lv);
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 5; i++) {
             ps->m_phase[i] = metrics_series(a->f_phase, (const char *const[]){ps->probe->id, ps->region,
                                                                                PHASES[i]});
+            ps->m_phase_hist[i] = metrics_series(a->f_phase_hist, (const char *const[]){ps->region, PHASES[i]});
+        }
     }
     const struct run_result *r = ps->last;
     if (!r)
@@ -131,8 +140,10 @@ void agent_probe_metrics(struct agent *a, struct probe_state *ps)
         sum[3] += r->steps[i].timings.ttfb;
         sum[4] += r->steps[i].timings.total;
     }
-    for (int i = 0; i < 5; i++)
-        metric_observe(ps->m_phase[i], (double)sum[i] / 1e6);
+    for (int i = 0; i < 5; i++) {
+        metric_set(ps->m_phase[i], (double)sum[i] / 1e6);
+        metric_observe(ps->m_phase_hist[i], (double)sum[i] / 1e6);
+    }
 }
 
 void agent_probe_metrics_drop(struct agent *a, const char *probe_id)

@@ -9,6 +9,7 @@
 #define ESC_DEFAULT_FLAP_WINDOW (15 * 60 * (tl_usec)1000000)
 #define ESC_DEFAULT_MAX_OBS 4096
 #define ESC_RING_INITIAL 8
+#define ESC_DEFAULT_RATIO_WINDOW ((tl_usec)600 * 1000000)
 #define ESC_DEFAULT_MIN_RATIO 3
 #define ESC_DEFAULT_RESOLVE 2
 
@@ -104,6 +105,10 @@ static void compute_max_window(struct esc_state *st)
     for (size_t i = 0; st->esc && i < st->esc->n_ladder; i++)
         if (st->esc->ladder[i].window > st->max_window)
             st->max_window = st->esc->ladder[i].window;
+    /* Without a windowed rung the ratio in events covers the last 10
+     * minutes: a busy probe must not keep 4,096 observations forever. */
+    if (st->max_window <= 0)
+        st->max_window = ESC_DEFAULT_RATIO_WINDOW;
 }
 
 int esc_new(const struct escalation *esc, const struct esc_opts *opts, struct esc_state **out)
@@ -195,8 +200,7 @@ static void ring_push(struct esc_state *st, int64_t t, bool ok, bool breached)
     st->ring[slot] = (struct esc_rec){ .t = t, .ok = ok, .breached = breached };
 }
 
-/* Drops what no rung's window can see any more. Without any windowed rung the
- * ring still keeps the latest observations, for the ratio in events. */
+/* Drops what no rung's window (or the default ratio window) can see any more. */
 static void ring_prune(struct esc_state *st, int64_t now)
 {
     if (st->max_window <= 0)

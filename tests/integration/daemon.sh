@@ -63,7 +63,8 @@ m = open(f"{w}/metrics.txt").read()
 for needle in ('tripline_probe_success{probe="fast-a",region="earth"} 1',
                'tripline_probe_success{probe="broken-api",region="earth"} 0',
                'tripline_probe_failures_total{probe="broken-api",region="earth",bucket="server"}',
-               'tripline_schedule_lateness_seconds_bucket', 'tripline_probe_phase_duration_seconds_bucket{probe="fast-a",region="earth",phase="ttfb"',
+               'tripline_schedule_lateness_seconds_bucket', 'tripline_probe_phase_duration_seconds{probe="fast-a",region="earth",phase="ttfb"}',
+               'tripline_phase_duration_seconds_bucket{region="earth",phase="connect",le="0.001"}',
                'tripline_runs_in_flight', 'tripline_probe_escalation_level{probe="broken-api",region="earth"} 3'):
     if needle not in m: errors.append(f"/metrics lacks {needle}")
 # events: JSON lines on stdout (the default sink), in the issue schema
