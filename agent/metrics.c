@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,19 @@ struct metric_family {
     size_t n_series;
 };
 
+/* Label values are interned: 10,000 probes times a dozen series each would
+ * otherwise hold a dozen copies of every probe id and region. */
+struct interned {
+    struct interned *next;
+    size_t refs;
+    uint64_t hash;
+    char s[];
+};
+
 struct metrics {
     struct metric_family *first, *last;
+    struct interned **strs;
+    size_t strs_cap, strs_n;
 };
 
 static const char *const metrics_suffixes[] = {"_bucket", "_sum", "_count"};
@@ -45,13 +57,76 @@ struct metrics *metrics_new(void)
     return calloc(1, sizeof(struct metrics));
 }
 
+static uint64_t str_hash(const char *v)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+static char *intern(struct metrics *m, const char *v)
+{
+    uint64_t h = str_hash(v);
+    if (m->strs_cap) {
+        for (struct interned *e = m->strs[h & (m->strs_cap - 1)]; e; e = e->next) {
+            if (e->hash == h && strcmp(e->s, v) == 0) {
+                e->refs++;
+                return e->s;
+            }
+        }
+    }
+    if (m->strs_n + 1 > m->strs_cap) {
+        size_t cap = m->strs_cap ? m->strs_cap * 2 : 64;
+        struct interned **t = calloc(cap, sizeof(*t));
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < m->strs_cap; i++) {
+            for (struct interned *e = m->strs[i], *nx; e; e = nx) {
+                nx = e->next;
+                e->next = t[e->hash & (cap - 1)];
+                t[e->hash & (cap - 1)] = e;
+            }
+        }
+        free(m->strs);
+        m->strs = t;
+        m->strs_cap = cap;
+    }
+    size_t len = strlen(v);
+    struct interned *e = malloc(sizeof(*e) + len + 1);
+    if (!e)
+        return NULL;
+    memcpy(e->s, v, len + 1);
+    e->hash = h;
+    e->refs = 1;
+    e->next = m->strs[h & (m->strs_cap - 1)];
+    m->strs[h & (m->strs_cap - 1)] = e;
+    m->strs_n++;
+    return e->s;
+}
+
+static void unintern(struct metrics *m, char *v)
+{
+    if (!v)
+        return;
+    struct interned *e = (struct interned *)(v - offsetof(struct interned, s));
+    if (--e->refs > 0)
+        return;
+    struct interned **pp = &m->strs[e->hash & (m->strs_cap - 1)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    m->strs_n--;
+    free(e);
+}
+
 static void metrics_series_free(struct metric *s)
 {
     if (!s)
         return;
+    /* values live in the same allocation as the series, after the buckets */
     for (size_t i = 0; s->values && i < s->fam->n_labels; i++)
-        free(s->values[i]);
-    free(s->values);
+        unintern(s->fam->reg, s->values[i]);
     free(s);
 }
 
@@ -85,6 +160,7 @@ void metrics_free(struct metrics *m)
         metrics_family_free(f);
         f = next;
     }
+    free(m->strs);
     free(m);
 }
 
@@ -321,15 +397,15 @@ struct metric *metrics_series(struct metric_family *f, const char *const *label_
     if (f->n_series + 1 > f->table_size && metrics_grow(f) != 0)
         return NULL;
     size_t nb = f->type == METRIC_HISTOGRAM ? f->n_bounds : 0;
-    struct metric *s = calloc(1, sizeof(*s) + nb * sizeof(s->buckets[0]));
+    struct metric *s = calloc(1, sizeof(*s) + nb * sizeof(s->buckets[0]) + f->n_labels * sizeof(char *));
     if (!s)
         return NULL;
     s->fam = f;
     s->hash = h;
-    s->values = calloc(f->n_labels ? f->n_labels : 1, sizeof(char *));
-    bool ok = s->values != NULL;
+    s->values = (char **)(void *)&s->buckets[nb];
+    bool ok = true;
     for (size_t i = 0; ok && i < f->n_labels; i++) {
-        s->values[i] = strdup(label_values[i]);
+        s->values[i] = intern(f->reg, label_values[i]);
         ok = s->values[i] != NULL;
     }
     if (!ok) {
