@@ -16,6 +16,12 @@
 struct once {
     struct run_result **results;
     size_t pending;
+    /* runs start at most `concurrency` at a time, in file order */
+    const struct journey_env *env;
+    struct probe **torun;
+    struct once_slot *slots;
+    size_t n_run, next, running, concurrency;
+    bool start_failed;
 };
 
 struct once_slot {
@@ -23,11 +29,32 @@ struct once_slot {
     size_t index;
 };
 
+static void on_done(struct run_result *r, void *arg);
+
+static void start_more(struct once *o)
+{
+    while (o->next < o->n_run && o->running < o->concurrency) {
+        size_t i = o->next++;
+        o->slots[i].once = o;
+        o->slots[i].index = i;
+        o->running++;
+        if (journey_start(o->env, o->torun[i], on_done, &o->slots[i])) {
+            o->running--;
+            o->pending--;
+            o->start_failed = true;
+            fprintf(stderr, "tripline once: cannot start probe %s\n", o->torun[i]->id);
+        }
+    }
+}
+
 static void on_done(struct run_result *r, void *arg)
 {
     struct once_slot *slot = arg;
-    slot->once->results[slot->index] = r;
-    slot->once->pending--;
+    struct once *o = slot->once;
+    o->results[slot->index] = r;
+    o->pending--;
+    o->running--;
+    start_more(o);
 }
 
 static void fmt_ms(char *out, size_t n, tl_usec us, bool ran)
@@ -217,19 +244,20 @@ int cli_once(int argc, char **argv)
     slots = calloc(n_run ? n_run : 1, sizeof(*slots));
     if (!once.results || !slots)
         goto out;
-    for (size_t i = 0; i < n_run; i++) {
-        slots[i].once = &once;
-        slots[i].index = i;
-        once.pending++;
-        if (journey_start(&env, torun[i], on_done, &slots[i])) {
-            once.pending--;
-            fprintf(stderr, "tripline once: cannot start probe %s\n", torun[i]->id);
-            goto out;
-        }
-    }
+    once.env = &env;
+    once.torun = torun;
+    once.slots = slots;
+    once.n_run = n_run;
+    once.pending = n_run;
+    once.concurrency = cfg.concurrency > 0 ? (size_t)cfg.concurrency : 256;
+    start_more(&once);
     while (once.pending > 0 && uv_run(&loop, UV_RUN_ONCE))
         ;
     rc = 0;
+    if (once.start_failed) {
+        rc = 2;
+        goto out;
+    }
     for (size_t i = 0; i < n_run; i++) {
         if (!once.results[i]) {
             fprintf(stderr, "tripline once: probe %s did not finish\n", torun[i]->id);
