@@ -270,6 +270,22 @@ static bool looks_json(const struct response *resp)
     return false;
 }
 
+/* Parsing a body nobody reads was a tenth of a plain run's cost: parse
+ * only for JSON checks and captures, expected issues, the correlation echo,
+ * and the issue schema (every response that is not 2xx, or 2xx on request). */
+static bool needs_json(const struct step *st, long status)
+{
+    const struct expect *e = &st->expect;
+    if (e->n_json || e->n_issues || e->issue_schema_on_2xx || e->echo_correlation_id)
+        return true;
+    if (status < 200 || status > 299)
+        return true;
+    for (size_t i = 0; i < st->n_captures; i++)
+        if (st->captures[i].kind == CAPTURE_JSON)
+            return true;
+    return false;
+}
+
 static int capture_value(const struct capture *c, const struct response *resp, const cJSON *json, char **out,
                          char *why, size_t whylen)
 {
@@ -342,7 +358,7 @@ static void on_response(struct response *resp, void *arg)
         push_failure(j, &sr->failures, st->name, resp->error[0] ? resp->error : transfer_fail_str(resp->fail));
     }
     if (resp->status > 0 && !(transport_failed && !body_too_big)) {
-        if (!body_too_big && resp->body.len && looks_json(resp))
+        if (!body_too_big && resp->body.len && needs_json(st, resp->status) && looks_json(resp))
             json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
         if (checks_run(&st->expect, resp, json, sr->correlation_id, &j->vars, &co) != 0)
             strv_push(&co.failures, "checks ran out of memory");

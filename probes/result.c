@@ -1,5 +1,6 @@
 #include "probes/result.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
@@ -41,16 +42,48 @@ void result_time_str(int64_t us, char *out, size_t outlen)
     snprintf(out, outlen, "%s.%03dZ", base, (int)((us / 1000) % 1000));
 }
 
+/* Milliseconds with microsecond digits, written by integer arithmetic:
+ * cJSON prints every double with sprintf, reads it back with sscanf and
+ * often prints it again, which was a quarter of a run's instructions. */
+static void add_ms(cJSON *o, const char *key, tl_usec us)
+{
+    char text[32], *p = text + sizeof(text);
+    bool neg = us < 0;
+    uint64_t v = neg ? (uint64_t)-us : (uint64_t)us;
+    *--p = '\0';
+    int frac = (int)(v % 1000);
+    v /= 1000;
+    /* drop trailing zeros of the fraction, as %g would */
+    int digits = 3;
+    while (digits > 0 && frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    for (int i = 0; i < digits; i++) {
+        *--p = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    if (digits)
+        *--p = '.';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        *--p = '-';
+    cJSON_AddRawToObject(o, key, p);
+}
+
 static cJSON *timings_json(const struct timings *t)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    cJSON_AddNumberToObject(o, "dns_ms", (double)t->dns / 1000.0);
-    cJSON_AddNumberToObject(o, "connect_ms", (double)t->connect / 1000.0);
-    cJSON_AddNumberToObject(o, "tls_ms", (double)t->tls / 1000.0);
-    cJSON_AddNumberToObject(o, "ttfb_ms", (double)t->ttfb / 1000.0);
-    cJSON_AddNumberToObject(o, "total_ms", (double)t->total / 1000.0);
+    add_ms(o, "dns_ms", t->dns);
+    add_ms(o, "connect_ms", t->connect);
+    add_ms(o, "tls_ms", t->tls);
+    add_ms(o, "ttfb_ms", t->ttfb);
+    add_ms(o, "total_ms", t->total);
     return o;
 }
 
@@ -81,7 +114,7 @@ cJSON *run_result_json(const struct run_result *r)
         cJSON_AddStringToObject(o, "bucket", bucket_str(r->bucket));
     if (r->reason && !r->ok)
         cJSON_AddStringToObject(o, "reason", r->reason);
-    cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration / 1000.0);
+    add_ms(o, "duration_ms", r->duration);
     cJSON_AddBoolToObject(o, "budget_breached", r->budget_breached);
     if (r->failed_step >= 0)
         cJSON_AddStringToObject(o, "failed_step", r->steps[r->failed_step].name);
@@ -96,7 +129,7 @@ cJSON *run_result_json(const struct run_result *r)
         cJSON_AddBoolToObject(so, "ran", s->ran);
         cJSON_AddBoolToObject(so, "ok", s->ran && s->ok);
         if (s->ran && s->status > 0)
-            cJSON_AddNumberToObject(so, "status", (double)s->status);
+            add_ms(so, "status", (tl_usec)s->status * 1000);
         else
             cJSON_AddNullToObject(so, "status");
         if (s->ran) {
