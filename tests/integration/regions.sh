@@ -55,6 +55,7 @@ start_in() {
     local ns=$1 name=$2; shift 2
     ip netns exec "$ns" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PIDS+=($!)
+    echo $! >>"$WORK/.pids" # called inside $(...): cleanup reads the file
     for _ in $(seq 100); do
         [ -s "$WORK/$name.out" ] && { head -n1 "$WORK/$name.out"; return 0; }
         sleep 0.1
@@ -106,7 +107,8 @@ receivers:
         send_resolved: true
 YAML
 mkdir -p "$WORK/am-data"
-core "$AM" --config.file="$WORK/alertmanager.yml" --storage.path="$WORK/am-data" \
+# not through core(): a function would put a subshell between $! and Alertmanager
+ip netns exec "$CORE" "$AM" --config.file="$WORK/alertmanager.yml" --storage.path="$WORK/am-data" \
     --web.listen-address=0.0.0.0:9093 --cluster.listen-address= >"$WORK/am.log" 2>&1 &
 PIDS+=($!)
 ready=0
