@@ -197,7 +197,13 @@ elif what == "resolved":
 elif what == "am-firing":
     ok = any(r == regions for r in alert_regions("firing"))
 elif what == "am-resolved":
-    ok = any(r == regions for r in alert_regions("resolved"))
+    # Alertmanager flushes a group once a second and may report the three
+    # resolutions across two notifications: each region's latest status counts
+    last = {}
+    for n in notes:
+        for a in n["alerts"]:
+            last[a["labels"].get("region")] = a["status"]
+    ok = all(last.get(r) == "resolved" for r in regions)
 elif what == "quiet":
     # no event and no alert of these regions at all
     ok = not ({e["region"] for e in events} & regions) and \
