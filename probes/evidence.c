@@ -1,5 +1,6 @@
 #include "probes/evidence.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -138,6 +139,42 @@ static char *redact_keys_text(const char *s)
     return buf_take(&out);
 }
 
+/* The same rule for text that is not JSON: `token=abc` pairs (forms, query
+ * strings) and `Authorization: Bearer ...` lines (echoed headers) keep their
+ * name and lose their value. */
+static char *redact_pairs_text(const char *s)
+{
+    struct buf out;
+    buf_init(&out, (size_t)-1 / 2);
+    int rc = 0;
+    size_t i = 0;
+    while (!rc && s[i]) {
+        bool at_start = i == 0 || strchr("&?; \t\r\n,", s[i - 1]) != NULL;
+        size_t n = at_start ? strspn(s + i, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") : 0;
+        bool header = n && s[i + n] == ':' && (i == 0 || s[i - 1] == '\n');
+        if (n && n < 128 && (s[i + n] == '=' || header)) {
+            char key[128];
+            memcpy(key, s + i, n);
+            key[n] = '\0';
+            if (redact_name_sensitive(key)) {
+                rc = buf_append(&out, s + i, n + 1);
+                if (!rc)
+                    rc = buf_puts(&out, header ? " " REDACTED : REDACTED);
+                i += n + 1;
+                i += header ? strcspn(s + i, "\r\n") : strcspn(s + i, "& \t\r\n;,");
+                continue;
+            }
+        }
+        rc = buf_append(&out, s + i, 1);
+        i++;
+    }
+    if (rc) {
+        buf_free(&out);
+        return NULL;
+    }
+    return buf_take(&out);
+}
+
 static cJSON *response_part(const struct evidence_in *in)
 {
     const struct response *resp = in->resp;
@@ -178,9 +215,11 @@ static cJSON *response_part(const struct evidence_in *in)
             size_t n = resp->body.len < EVIDENCE_SNIPPET_MAX * 2 ? resp->body.len : EVIDENCE_SNIPPET_MAX * 2;
             char *raw = strndup(resp->body.data, n);
             char *keyed = raw ? redact_keys_text(raw) : NULL;
-            text = keyed ? redact_text(in->redactor, keyed) : NULL;
+            char *paired = keyed ? redact_pairs_text(keyed) : NULL;
+            text = paired ? redact_text(in->redactor, paired) : NULL;
             free(raw);
             free(keyed);
+            free(paired);
         }
         if (text && strlen(text) > EVIDENCE_SNIPPET_MAX) {
             /* cut on a UTF-8 boundary */

@@ -384,6 +384,23 @@ static void test_big_json_redacted_by_key(void **state)
     fx_free(&f);
 }
 
+/* Text bodies lose credential values by name too: form pairs and echoed
+ * header lines. */
+static void test_text_pairs_redacted(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    f.resp.status = 400;
+    const char *body = "error=bad&access_token=tok-form-77&page=2\n"
+                       "Authorization: Bearer tok-hdr-88\nX-Trace: keep-me\n";
+    char *s = snippet_of(&f, body, strlen(body));
+    assert_string_equal(s, "error=bad&access_token=[redacted]&page=2\n"
+                           "Authorization: [redacted]\nX-Trace: keep-me\n");
+    free(s);
+    fx_free(&f);
+}
+
 /* No response at all: status null, the transport failure and curl's error
  * (redacted by value); the first step has no "after". */
 static void test_transport_failure(void **state)
@@ -463,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_text_snippet_cap),
         cmocka_unit_test(test_snippet_utf8_boundary),
         cmocka_unit_test(test_big_json_redacted_by_key),
+        cmocka_unit_test(test_text_pairs_redacted),
         cmocka_unit_test(test_transport_failure),
         cmocka_unit_test(test_shape),
     };
