@@ -113,10 +113,11 @@ static void close_all(struct agent *a)
     a->actions = NULL;
     delivery_free(a->delivery);
     a->delivery = NULL;
-    if (a->in_flight == 0) {
-        scheduler_free(a->sched);
-        a->sched = NULL;
-    }
+    /* Unconditionally: after a drain timeout the engine drops the runs still
+     * in flight without calling back, so no scheduler_done() can follow, and
+     * a live scheduler timer would keep the loop (and the process) running. */
+    scheduler_free(a->sched);
+    a->sched = NULL;
     peers_free(a->peers); /* before the engine: its transfers die unanswered */
     a->peers = NULL;
     transfer_engine_free(a->engine);
@@ -297,8 +298,7 @@ void agent_free(struct agent *a)
     http_free(a->http);
     actions_free(a->actions);
     delivery_free(a->delivery);
-    if (a->in_flight == 0)
-        scheduler_free(a->sched);
+    scheduler_free(a->sched);
     peers_free(a->peers);
     a->peers = NULL;
     transfer_engine_free(a->engine);

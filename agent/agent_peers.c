@@ -90,15 +90,19 @@ static void peer_run_serve(void *arg, struct http_request *req, const char *body
     }
     pr->a = a;
     pr->req = req;
+    /* Take the references first: a run that cannot form its request ends
+     * inside journey_start(), and its callback releases them. */
     pr->lf = ps->lf;
+    pr->lf->refs++;
+    peers_hold(a->peers);
     vantage_env(&pr->env, &a->env, ps->vantage);
     if (journey_start(&pr->env, ps->probe, on_peer_run_done, pr)) {
+        agent_lfile_unref(pr->lf);
+        peers_release(a->peers);
         free(pr);
         answer(req, 500, "cannot start a run\n");
         return;
     }
-    pr->lf->refs++;
-    peers_hold(a->peers);
 }
 
 int agent_peers_init(struct agent *a)

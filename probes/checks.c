@@ -3,6 +3,7 @@
  * message; values from the response are quoted and shortened, values
  * rendered from secrets are never written. */
 #include "probes/checks.h"
+#include "probes/redact.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -148,15 +149,17 @@ static const char *find_header(const struct response *r, const char *name)
     return NULL;
 }
 
-/* Credentials a response may carry: never copied into a message. */
+/* Credentials a response may carry: never copied into a message. The same
+ * names the redactor protects everywhere else. */
 static bool header_is_sensitive(const char *name)
 {
-    static const char *const names[] = { "authorization", "proxy-authorization", "cookie",
-                                         "set-cookie", "x-api-key" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcasecmp(name, names[i]) == 0)
-            return true;
-    return false;
+    return redact_name_sensitive(name);
+}
+
+/* A JSON path whose last key names a credential ($.session.token). */
+static bool path_is_sensitive(const struct jpath *p)
+{
+    return p->n && p->segs[p->n - 1].key && redact_name_sensitive(p->segs[p->n - 1].key);
 }
 
 static void header_compare(struct cctx *c, const struct header_check *h, const char *got,
@@ -300,6 +303,8 @@ static void check_json_value(struct cctx *c, const struct json_check *j, const c
     bool templated = cJSON_IsString(j->equals) && tpl_has_placeholders(j->equals->valuestring);
     if (got)
         json_text(got, tgot, sizeof(tgot));
+    if (path_is_sensitive(&j->path))
+        secret = true;
     if (!got)
         fail(c, "%s: missing, expected %s%s", j->path.src, j->op == MATCH_CONTAINS ? "to contain " : "",
              swant);
@@ -326,7 +331,8 @@ static void check_json_match(struct cctx *c, const struct json_check *j, const c
     }
     if (regexec(&j->re, subject, 0, NULL, 0) != 0) {
         json_text(got, text, sizeof(text));
-        fail(c, "%s: %s does not match /%s/", j->path.src, text, j->re_src);
+        fail(c, "%s: %s does not match /%s/", j->path.src, path_is_sensitive(&j->path) ? SECRET_SHOWN : text,
+             j->re_src);
     }
     cJSON_free(printed);
 }

@@ -198,6 +198,13 @@ static cJSON *response_part(const struct evidence_in *in)
         const char *n = resp->headers[i].name;
         if (!header_selected(n) || cJSON_GetObjectItemCaseSensitive(hs, n))
             continue;
+        if (strcasecmp(n, "location") == 0) {
+            /* a redirect can carry server-issued codes and tokens in its query */
+            char *u = redact_url(in->redactor, resp->headers[i].value);
+            cJSON_AddStringToObject(hs, n, u ? u : REDACTED);
+            free(u);
+            continue;
+        }
         add_redacted_string(hs, n, in->redactor, resp->headers[i].value);
     }
     cJSON_AddNumberToObject(o, "body_bytes", (double)resp->body.len);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 void redactor_init(struct redactor *r)
 {
     strv_init(&r->secrets);
@@ -17,7 +19,15 @@ int redactor_add(struct redactor *r, const char *secret)
     for (size_t i = 0; i < r->secrets.n; i++)
         if (strcmp(r->secrets.v[i], secret) == 0)
             return 0;
-    return strv_push(&r->secrets, secret);
+    if (strv_push(&r->secrets, secret))
+        return -1;
+    /* In a URL the value travels percent-encoded: redact that form too. */
+    char *enc = curl_easy_escape(NULL, secret, 0);
+    int rc = 0;
+    if (enc && strcmp(enc, secret) != 0)
+        rc = strv_push(&r->secrets, enc);
+    curl_free(enc);
+    return rc;
 }
 
 void redactor_free(struct redactor *r)

@@ -120,8 +120,9 @@ static void test_failed_request_with_json(void **state)
     f.resp_headers[3] = (struct http_header){"X-RateLimit-Remaining", "0"};
     f.resp_headers[4] = (struct http_header){"X-Internal-Trace", "trace-internal-42"};
     f.resp_headers[5] = (struct http_header){"Server", "gw " SECRET};
+    f.resp_headers[6] = (struct http_header){"Location", "https://app.test/cb?access_token=srv-tok-31&state=ok"};
     f.resp.headers = f.resp_headers;
-    f.resp.n_headers = 6;
+    f.resp.n_headers = 7;
     f.resp.status = 429;
     const char *body = "{\"error\":\"slow down\",\"token\":\"resp-token-555\",\"echo\":\"key was " SECRET
                        "\",\"n\":1,\"auth\":{\"refresh_token\":987654321}}";
@@ -161,9 +162,11 @@ static void test_failed_request_with_json(void **state)
     assert_int_equal(cJSON_GetArraySize(issues), 1);
     assert_string_equal(cJSON_GetArrayItem(issues, 0)->valuestring, "shop.rate_limit.too_many");
     const cJSON *hs = obj_at(resp, "headers");
-    assert_int_equal(cJSON_GetArraySize(hs), 4);
+    assert_int_equal(cJSON_GetArraySize(hs), 5);
     assert_string_equal(str_at(hs, "Content-Type"), "application/json");
     assert_string_equal(str_at(hs, "Retry-After"), "30");
+    /* a redirect keeps its target, not the codes in its query */
+    assert_string_equal(str_at(hs, "Location"), "https://app.test/cb?access_token=[redacted]&state=ok");
     assert_string_equal(str_at(hs, "X-RateLimit-Remaining"), "0");
     assert_string_equal(str_at(hs, "Server"), "gw [redacted]");
     assert_null(cJSON_GetObjectItemCaseSensitive(hs, "Set-Cookie"));

@@ -50,6 +50,20 @@ static void test_url(void **state)
     redactor_free(&r);
 }
 
+/* A secret percent-encoded into a URL is still redacted, even when the rest
+ * of the URL changed around it. */
+static void test_url_encoded_secret(void **state)
+{
+    (void)state;
+    struct redactor r;
+    redactor_init(&r);
+    redactor_add(&r, "s3cr3t+abc/def==");
+    char *s = redact_url(&r, "http://h/v1/x/s3cr3t%2Babc%2Fdef%3D%3D?access_token=s3cr3t%2Babc%2Fdef%3D%3D");
+    assert_string_equal(s, "http://h/v1/x/[redacted]?access_token=[redacted]");
+    free(s);
+    redactor_free(&r);
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -73,6 +87,7 @@ int main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_url),
+        cmocka_unit_test(test_url_encoded_secret),
         cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
