@@ -200,6 +200,7 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     memset(cfg, 0, sizeof(*cfg));
     a->started_at_us = result_wall_us();
     strv_init(&a->files);
+    strv_init(&a->unspooled);
     a->log = log_default();
     log_set_level(a->log, a->cfg.log_level);
     if (probe_files && probe_files->n) {
@@ -311,6 +312,9 @@ void agent_free(struct agent *a)
     free(a->lfiles);
     spool_free(a->spool);
     metrics_free(a->metrics);
+    if (a->unspooled.n)
+        log_error(a->log, "%zu events were never accepted by the spool and are lost", a->unspooled.n);
+    strv_free(&a->unspooled);
     strv_free(&a->files);
     config_free(&a->cfg);
     free(a);

@@ -71,10 +71,11 @@ struct agent {
     bool drain_expired;
     size_t in_flight;
     int exit_code;
+    struct strv unspooled;       /* events the spool refused, retried every tick */
     int64_t started_at_us;
     /* agent-level metric handles */
     struct metric *m_lateness, *m_in_flight, *m_queued, *m_skipped, *m_missed, *m_probes, *m_reloads,
-        *m_reload_errors, *m_events, *m_spool_depth, *m_spool_bytes, *m_spool_dropped;
+        *m_reload_errors, *m_events, *m_spool_depth, *m_spool_bytes, *m_spool_dropped, *m_unspooled, *m_events_lost;
     struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase, *f_phase_hist,
         *f_events;
 };
@@ -87,6 +88,7 @@ void agent_lfile_unref(struct lfile *lf);
 /* agent_run.c: a run's start and end */
 void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled);
 void agent_tick_escalations(struct agent *a);
+void agent_hold_unspooled(struct agent *a, const char *text);
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
 void agent_event_spool(struct agent *a, cJSON *ev); /* takes ev */
 

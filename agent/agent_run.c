@@ -36,9 +36,11 @@ void agent_event_spool(struct agent *a, cJSON *ev)
         metric_add(a->m_spool_dropped, (double)dropped);
     }
     if (rc) {
-        /* Not spooled means not durable: say so loudly, but still try to deliver. */
-        log_error(a->log, "probe %s: cannot spool event %s: %s", probe ? probe : "?", event_id ? event_id : "?",
-                  spool_error(a->spool));
+        /* Sinks read only the spool: keep the event in memory and append it
+         * again every second until the spool takes it (disk full, EIO). */
+        log_error(a->log, "probe %s: cannot spool event %s: %s; holding it in memory", probe ? probe : "?",
+                  event_id ? event_id : "?", spool_error(a->spool));
+        agent_hold_unspooled(a, text);
     }
 #define EV_STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
     log_kv(a->log, LOG_INFO,
@@ -228,8 +230,50 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t no
         handle_transition(a, ps, &t);
 }
 
+#define UNSPOOLED_MAX 10000
+
+void agent_hold_unspooled(struct agent *a, const char *text)
+{
+    if (a->unspooled.n >= UNSPOOLED_MAX) {
+        /* bounded: the oldest held event goes, and it is counted as lost */
+        free(a->unspooled.v[0]);
+        memmove(a->unspooled.v, a->unspooled.v + 1, (a->unspooled.n - 1) * sizeof(char *));
+        a->unspooled.n--;
+        metric_inc(a->m_events_lost);
+    }
+    if (strv_push(&a->unspooled, text))
+        metric_inc(a->m_events_lost);
+    metric_set(a->m_unspooled, (double)a->unspooled.n);
+}
+
+/* Appends held events, oldest first, until the spool refuses again. */
+static void retry_unspooled(struct agent *a)
+{
+    size_t done = 0;
+    while (done < a->unspooled.n) {
+        uint64_t seq = 0, dropped = 0;
+        const char *t = a->unspooled.v[done];
+        if (spool_append(a->spool, t, strlen(t), &seq, &dropped))
+            break;
+        if (dropped)
+            metric_add(a->m_spool_dropped, (double)dropped);
+        free(a->unspooled.v[done]);
+        done++;
+    }
+    if (!done)
+        return;
+    memmove(a->unspooled.v, a->unspooled.v + done, (a->unspooled.n - done) * sizeof(char *));
+    a->unspooled.n -= done;
+    metric_set(a->m_unspooled, (double)a->unspooled.n);
+    log_info(a->log, "spooled %zu held events (%zu still held)", done, a->unspooled.n);
+    if (a->delivery)
+        delivery_kick(a->delivery);
+}
+
 void agent_tick_escalations(struct agent *a)
 {
+    if (a->unspooled.n)
+        retry_unspooled(a);
     int64_t now = result_wall_us();
     for (size_t i = 0; i < a->n_states; i++) {
         struct probe_state *ps = a->states[i];

@@ -74,11 +74,17 @@ int agent_metrics_init(struct agent *a)
                                                "Sends that ended in retry later", SINK_LABELS, 1);
     struct metric_family *df = metrics_gauge(m, "tripline_sink_consecutive_failures",
                                              "Failed sends in a row (0 once one succeeds)", SINK_LABELS, 1);
+    struct metric_family *uh = metrics_gauge(m, "tripline_events_unspooled",
+                                             "Events the spool refused (disk full, I/O error), held in memory and retried",
+                                             NULL, 0);
+    struct metric_family *ul = metrics_counter(m, "tripline_events_lost_total",
+                                               "Events lost: refused by the spool and past the in-memory bound", NULL,
+                                               0);
     struct metric_family *info = metrics_gauge(m, "tripline_agent_info", "Agent identity", (const char *const[]){
                                                    "version", "region", "agent"}, 3);
     if (!a->f_success || !a->f_runs || !a->f_fail || !a->f_budget || !a->f_last_run || !a->f_level ||
         !a->f_duration || !a->f_phase || !a->f_phase_hist || !a->f_events || !late || !inf || !q || !sk || !mi || !np || !rl || !re ||
-        !sd || !sb || !sx || !dd || !dl || !dr || !df || !info)
+        !sd || !sb || !sx || !dd || !dl || !dr || !df || !uh || !ul || !info)
         return -1;
     a->m_lateness = metrics_series(late, NULL);
     a->m_in_flight = metrics_series(inf, NULL);
@@ -91,6 +97,8 @@ int agent_metrics_init(struct agent *a)
     a->m_spool_depth = metrics_series(sd, NULL);
     a->m_spool_bytes = metrics_series(sb, NULL);
     a->m_spool_dropped = metrics_series(sx, NULL);
+    a->m_unspooled = metrics_series(uh, NULL);
+    a->m_events_lost = metrics_series(ul, NULL);
     struct metric *mi_info = metrics_series(info, (const char *const[]){TRIPLINE_VERSION, a->cfg.region, a->cfg.name});
     if (mi_info)
         metric_set(mi_info, 1);

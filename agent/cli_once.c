@@ -225,6 +225,11 @@ int cli_once(int argc, char **argv)
         }
     }
 
+    if (n_run == 0) {
+        /* a CI gate that ran nothing must not pass */
+        fprintf(stderr, "tripline once: no probe to run%s%s\n", filter ? " in region " : "", filter ? filter : "");
+        goto out;
+    }
     if (uv_loop_init(&loop))
         goto out;
     loop_ok = true;
@@ -279,7 +284,10 @@ int cli_once(int argc, char **argv)
     } else {
         print_table(stdout, once.results, n_run, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "tripline once: cannot write the results\n");
+        rc = 2;
+    }
 
 out:
     if (engine)
