@@ -159,6 +159,17 @@ static void text_clean(char *s, size_t len)
     }
 }
 
+/* What an action printed or a webhook answered goes on the timeline, into
+ * events and /status: credentials in it are redacted by name. */
+static void redact_output(char **out)
+{
+    char *clean = redact_body_text(NULL, *out);
+    if (!clean)
+        return;
+    free(*out);
+    *out = clean;
+}
+
 /* A header value from a template must stay one header line: CR, LF and
  * other control characters become spaces. */
 static void header_clean(char *s)
@@ -440,6 +451,7 @@ static void cmd_outcome(struct act_run *run)
         size_t n = run->output.len;
         run->e.output = buf_take(&run->output);
         text_clean(run->e.output, n);
+        redact_output(&run->e.output);
     }
 }
 
@@ -812,6 +824,7 @@ static void hook_done_cb(struct response *resp, void *arg)
                 memcpy(run->e.output, resp->body.data, n);
                 run->e.output[n] = '\0';
                 text_clean(run->e.output, n);
+                redact_output(&run->e.output);
             }
         }
     } else {

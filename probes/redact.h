@@ -36,6 +36,10 @@ bool redact_name_sensitive(const char *name);
 char *redact_text(const struct redactor *r, const char *s);
 /* A URL without userinfo, with sensitive query values and secrets replaced. */
 char *redact_url(const struct redactor *r, const char *url);
+/* Text that is not parsed JSON (a body too big to parse, plain text, an
+ * action's output): values after "sensitive_key": and sensitive `name=`
+ * pairs and header lines are replaced by name, then secrets by value. */
+char *redact_body_text(const struct redactor *r, const char *s);
 /* In place: values under sensitive keys become REDACTED and every string
  * has the registered secrets replaced. */
 void redact_json(const struct redactor *r, cJSON *v);
