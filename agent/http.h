@@ -2,8 +2,10 @@
  * joined to the agent's libuv loop without a thread of its own. MHD runs in
  * epoll mode; one uv_poll_t watches its epoll descriptor and calls MHD_run
  * when it turns readable, and one uv_timer_t, re-armed from MHD_get_timeout
- * after every MHD_run, drives connection timeouts and pending work. Handlers
- * therefore run on the loop thread and need no locks. */
+ * after every MHD_run, drives connection timeouts; work MHD wants done now
+ * (a streamed body with more to send) runs from a uv_idle_t, one MHD_run per
+ * loop iteration, so timers and other I/O get their turn between slices.
+ * Handlers therefore run on the loop thread and need no locks. */
 #ifndef TRIPLINE_HTTP_H
 #define TRIPLINE_HTTP_H
 
