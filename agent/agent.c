@@ -250,7 +250,7 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
         rc = -1;
         goto fail;
     }
-    http_route(a->http, "/metrics", agent_metrics_serve, a);
+    http_route_stream(a->http, "/metrics", agent_metrics_open, agent_metrics_next, agent_metrics_close, a);
     http_route(a->http, "/status", agent_status_serve, a);
     http_route(a->http, "/healthz", agent_healthz_serve, a);
     if (agent_peers_init(a))

@@ -101,6 +101,9 @@ void agent_probe_metrics(struct agent *a, struct probe_state *ps);
 void agent_probe_metrics_drop(struct agent *a, const char *probe_id);
 int agent_status_serve(void *arg, struct buf *body, const char **content_type);
 int agent_healthz_serve(void *arg, struct buf *body, const char **content_type);
-int agent_metrics_serve(void *arg, struct buf *body, const char **content_type);
+/* /metrics as a streamed route (agent/http.h http_route_stream). */
+int agent_metrics_open(void *arg, void **stream, const char **content_type);
+int agent_metrics_next(void *stream, struct buf *out, size_t budget);
+void agent_metrics_close(void *stream);
 
 #endif

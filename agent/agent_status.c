@@ -188,7 +188,9 @@ static void sink_metrics(struct agent *a)
     }
 }
 
-int agent_metrics_serve(void *arg, struct buf *body, const char **content_type)
+/* The gauges and counters that mirror other modules are refreshed once, when
+ * a scrape starts; the body then streams from a registry cursor. */
+int agent_metrics_open(void *arg, void **stream, const char **content_type)
 {
     struct agent *a = arg;
     struct scheduler_stats st;
@@ -202,7 +204,19 @@ int agent_metrics_serve(void *arg, struct buf *body, const char **content_type)
         metric_set(a->m_spool_bytes, (double)spool_bytes(a->spool));
     }
     sink_metrics(a);
-    return metrics_serve(a->metrics, body, content_type);
+    *stream = metrics_cursor_new(a->metrics);
+    *content_type = METRICS_CONTENT_TYPE;
+    return *stream ? 0 : -1;
+}
+
+int agent_metrics_next(void *stream, struct buf *out, size_t budget)
+{
+    return metrics_cursor_next(stream, out, budget);
+}
+
+void agent_metrics_close(void *stream)
+{
+    metrics_cursor_free(stream);
 }
 
 int agent_healthz_serve(void *arg, struct buf *body, const char **content_type)

@@ -15,7 +15,23 @@ struct http_route {
     char *path;
     http_handler_fn fn;
     http_post_fn post;          /* set on POST routes instead of fn */
+    http_stream_open_fn open;   /* set on streamed routes instead of fn */
+    http_stream_next_fn next;
+    http_stream_close_fn close;
     void *arg;
+};
+
+/* One streamed body, owned by its MHD response: freed (and the producer
+ * closed) in the response's free callback, which MHD calls when it is done
+ * with the connection for any reason. */
+struct http_stream {
+    struct logger *log;
+    http_stream_next_fn next;
+    http_stream_close_fn close;
+    void *stream;
+    struct buf slice; /* produced, not yet handed to MHD from off on */
+    size_t off;
+    bool done;
 };
 
 /* Held by MHD (until its completion callback) and by the handler (until
@@ -37,7 +53,8 @@ struct http {
     struct MHD_Daemon *daemon;
     uv_poll_t poll;
     uv_timer_t timer;
-    bool poll_open, timer_open;
+    uv_idle_t idle; /* "run MHD again next iteration" */
+    bool poll_open, timer_open, idle_open;
     int open_handles; /* h is freed when the last close callback ran */
     struct logger *log;
     uint16_t port;
@@ -96,17 +113,29 @@ int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t
 }
 
 static void http_on_timer(uv_timer_t *t);
+static void http_on_idle(uv_idle_t *i);
 
 /* MHD must run again within the time it names, even with no socket event:
  * that is how idle connections time out and how it finishes work left on
- * edge-triggered sockets. MHD_NO means nothing is pending: the timer rests. */
+ * edge-triggered sockets. MHD_NO means nothing is pending: the timer rests.
+ * "Now" (0, e.g. a streamed body with more to write) goes to the idle
+ * handle, which runs once per loop iteration: libuv 1.44 would run a timer
+ * re-armed at 0 again within the same timers phase, so a streamed body
+ * would go out whole before the loop did anything else. */
 static void http_arm(struct http *h)
 {
     MHD_UNSIGNED_LONG_LONG ms = 0;
     if (MHD_get_timeout(h->daemon, &ms) != MHD_YES) {
         uv_timer_stop(&h->timer);
+        uv_idle_stop(&h->idle);
         return;
     }
+    if (ms == 0) {
+        uv_timer_stop(&h->timer);
+        uv_idle_start(&h->idle, http_on_idle);
+        return;
+    }
+    uv_idle_stop(&h->idle);
     if (ms > UINT32_MAX)
         ms = UINT32_MAX;
     uv_timer_start(&h->timer, http_on_timer, (uint64_t)ms, 0);
@@ -119,12 +148,34 @@ static void http_on_timer(uv_timer_t *t)
     http_arm(h);
 }
 
+static void http_on_idle(uv_idle_t *i)
+{
+    struct http *h = i->data;
+    MHD_run(h->daemon);
+    http_arm(h);
+}
+
 static void http_on_poll(uv_poll_t *p, int status, int events)
 {
     struct http *h = p->data;
     /* On a poll error too: MHD looks at its own sockets and sorts it out. */
     MHD_run(h->daemon);
     http_arm(h);
+}
+
+/* Queues r with the headers every answer carries, and lets go of r. */
+static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+                                  const char *content_type, const char *allow)
+{
+    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (ok == MHD_YES)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, struct buf *body,
@@ -137,15 +188,95 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, str
         free(data);
         return MHD_NO;
     }
-    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (ok == MHD_YES)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (ok == MHD_YES && allow)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    if (ok == MHD_YES)
-        ok = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ok;
+    return http_queue(c, status, r, content_type, allow);
+}
+
+/* MHD's content reader: asks for at most max bytes into its write buffer
+ * (a few KB to ~32 KB), once per connection per MHD_run. A slice is
+ * produced only when the last one is used up, so the producer runs in
+ * HTTP_STREAM_SLICE steps and MHD_run returns between them. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct http_stream *st = cls;
+    (void)pos;
+    while (st->off == st->slice.len) {
+        if (st->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        buf_reset(&st->slice);
+        st->off = 0;
+        int rc = st->next(st->stream, &st->slice, HTTP_STREAM_SLICE);
+        if (rc == 0 && st->slice.len == 0)
+            rc = -1; /* "more" with nothing would spin here */
+        if (rc < 0) {
+            log_kv(st->log, LOG_ERROR, LOG_FIELDS(LOG_INT("rc", rc)), "http: stream failed, connection cut");
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        st->done = rc > 0;
+    }
+    size_t n = st->slice.len - st->off;
+    if (n > max)
+        n = max;
+    memcpy(out, st->slice.data + st->off, n);
+    st->off += n;
+    return (ssize_t)n;
+}
+
+static void http_stream_free(void *cls)
+{
+    struct http_stream *st = cls;
+    st->close(st->stream);
+    buf_free(&st->slice);
+    free(st);
+}
+
+/* Opens the producer and queues a chunked response reading from it; a
+ * producer that will not open is a 500. HEAD opens and closes it (same
+ * status and headers) and sends an empty buffer: MHD 0.9.75 writes the
+ * closing "0" chunk after a HEAD's headers, which a keep-alive client then
+ * reads as the start of its next response. */
+static enum MHD_Result http_stream_reply(struct http *h, const struct http_route *r, struct MHD_Connection *c,
+                                         const char *url, bool head)
+{
+    void *stream = NULL;
+    const char *ctype = NULL;
+    struct http_stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return MHD_NO;
+    int rc = r->open(r->arg, &stream, &ctype);
+    if (rc != 0 || !ctype) {
+        if (rc == 0)
+            r->close(stream);
+        free(st);
+        log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("path", url), LOG_INT("rc", rc)), "http: stream would not open");
+        struct buf body;
+        buf_init(&body, HTTP_BODY_MAX);
+        buf_puts(&body, "internal error\n");
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, &body, "text/plain; charset=utf-8", NULL);
+        buf_free(&body);
+        return ok;
+    }
+    if (head) {
+        free(st);
+        r->close(stream);
+        struct buf none;
+        buf_init(&none, 1);
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_OK, &none, ctype, NULL);
+        buf_free(&none);
+        return ok;
+    }
+    st->log = h->log;
+    st->next = r->next;
+    st->close = r->close;
+    st->stream = stream;
+    buf_init(&st->slice, HTTP_STREAM_SLICE_MAX);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32u << 10, http_stream_read, st, http_stream_free);
+    if (!resp) {
+        http_stream_free(st);
+        return MHD_NO;
+    }
+    log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", 200)), "http: stream");
+    return http_queue(c, MHD_HTTP_OK, resp, ctype, NULL);
 }
 
 static const struct http_route *http_find(const struct http *h, const char *path)
@@ -250,7 +381,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
         req->suspended = false;
         MHD_resume_connection(req->c);
         /* MHD picks the connection up on its next run: make that now */
-        uv_timer_start(&req->h->timer, http_on_timer, 0, 0);
+        uv_idle_start(&req->h->idle, http_on_idle);
     }
     req_unref(req);
 }
@@ -311,6 +442,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     } else if (!r) {
         status = MHD_HTTP_NOT_FOUND;
         buf_puts(&body, "not found\n");
+    } else if (r->open) {
+        buf_free(&body);
+        return http_stream_reply(h, r, c, url, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
     } else {
         status = r->fn(r->arg, &body, &ctype);
         if (status < 100 || status > 599 || !ctype) {
@@ -359,7 +493,9 @@ void http_free(struct http *h)
         uv_close((uv_handle_t *)&h->poll, http_on_close);
     if (h->timer_open)
         uv_close((uv_handle_t *)&h->timer, http_on_close);
-    h->poll_open = h->timer_open = false;
+    if (h->idle_open)
+        uv_close((uv_handle_t *)&h->idle, http_on_close);
+    h->poll_open = h->timer_open = h->idle_open = false;
     /* MHD will not stop with suspended connections: resume them to close
      * them; their handlers' later answers are dropped */
     for (struct http_request *rq = h->requests; rq; rq = rq->next) {
@@ -390,6 +526,7 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     h->log = opts->log;
     h->poll.data = h;
     h->timer.data = h;
+    h->idle.data = h;
     rc = http_parse_listen(opts->listen, &ss, &sslen);
     if (rc) {
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
@@ -401,6 +538,12 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
         goto out;
     }
     h->timer_open = true;
+    h->open_handles++;
+    if (uv_idle_init(loop, &h->idle) != 0) {
+        rc = HTTP_E_LOOP;
+        goto out;
+    }
+    h->idle_open = true;
     h->open_handles++;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
@@ -445,15 +588,15 @@ out:
     return rc;
 }
 
-static int route_add(struct http *h, const char *path, http_handler_fn fn, http_post_fn post, void *arg)
+static int route_add(struct http *h, const char *path, const struct http_route *nr)
 {
-    if (!h || !path || path[0] != '/' || (!fn && !post))
+    if (!h || !path || path[0] != '/')
         return -1;
     for (size_t i = 0; i < h->n_routes; i++) {
         if (strcmp(h->routes[i].path, path) == 0) {
-            h->routes[i].fn = fn;
-            h->routes[i].post = post;
-            h->routes[i].arg = arg;
+            char *keep = h->routes[i].path;
+            h->routes[i] = *nr;
+            h->routes[i].path = keep;
             return 0;
         }
     }
@@ -468,18 +611,28 @@ static int route_add(struct http *h, const char *path, http_handler_fn fn, http_
     char *p = strdup(path);
     if (!p)
         return HTTP_E_NOMEM;
-    h->routes[h->n_routes++] = (struct http_route){.path = p, .fn = fn, .post = post, .arg = arg};
+    h->routes[h->n_routes] = *nr;
+    h->routes[h->n_routes++].path = p;
     return 0;
 }
 
 int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
 {
-    return fn ? route_add(h, path, fn, NULL, arg) : -1;
+    return fn ? route_add(h, path, &(struct http_route){.fn = fn, .arg = arg}) : -1;
 }
 
 int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg)
 {
-    return fn ? route_add(h, path, NULL, fn, arg) : -1;
+    return fn ? route_add(h, path, &(struct http_route){.post = fn, .arg = arg}) : -1;
+}
+
+int http_route_stream(struct http *h, const char *path, http_stream_open_fn open_fn,
+                      http_stream_next_fn next_fn, http_stream_close_fn close_fn, void *arg)
+{
+    if (!open_fn || !next_fn || !close_fn)
+        return -1;
+    return route_add(h, path,
+                     &(struct http_route){.open = open_fn, .next = next_fn, .close = close_fn, .arg = arg});
 }
 
 uint16_t http_port(const struct http *h)

@@ -48,6 +48,20 @@ struct metrics {
     struct metric_family *first, *last;
     struct interned **strs;
     size_t strs_cap, strs_n;
+    struct metrics_cursor *cursors; /* live ones, fixed up on removal */
+};
+
+/* A position between two output units (a family's HELP/TYPE header, or one
+ * whole series). Families are only ever appended, and freed only with the
+ * registry, so f stays valid; a removed series that a cursor points at is
+ * replaced by its successor in metrics_remove. */
+struct metrics_cursor {
+    struct metrics *m; /* NULL once the registry is gone */
+    struct metrics_cursor *prev, *next;
+    struct metric_family *f;
+    struct metric *s;  /* next series of f to render, when in_series */
+    bool in_series;    /* f's header is out */
+    bool started;
 };
 
 static const char *const metrics_suffixes[] = {"_bucket", "_sum", "_count"};
@@ -160,6 +174,9 @@ void metrics_free(struct metrics *m)
         metrics_family_free(f);
         f = next;
     }
+    /* a cursor still open (a scrape cut short by shutdown) fails from now on */
+    for (struct metrics_cursor *c = m->cursors; c; c = c->next)
+        c->m = NULL;
     free(m->strs);
     free(m);
 }
@@ -430,6 +447,10 @@ void metrics_remove(struct metric *s)
     if (!s)
         return;
     struct metric_family *f = s->fam;
+    for (struct metrics_cursor *c = f->reg->cursors; c; c = c->next) {
+        if (c->s == s)
+            c->s = s->next;
+    }
     struct metric **pp = &f->table[s->hash & (f->table_size - 1)];
     while (*pp && *pp != s)
         pp = &(*pp)->hnext;
@@ -628,20 +649,107 @@ static const char *metrics_type_str(enum metric_type t)
     return "untyped";
 }
 
+static int metrics_render_header(struct buf *out, const struct metric_family *f)
+{
+    int rc = buf_printf(out, "# HELP %s ", f->name);
+    if (!rc)
+        rc = metrics_put_escaped(out, f->help, false);
+    if (!rc)
+        rc = buf_printf(out, "\n# TYPE %s %s\n", f->name, metrics_type_str(f->type));
+    return rc;
+}
+
+static int metrics_render_one(struct buf *out, const struct metric *s)
+{
+    if (s->fam->type == METRIC_HISTOGRAM)
+        return metrics_render_histogram(out, s);
+    return metrics_put_line(out, s, "", NULL, s->value);
+}
+
 int metrics_render(const struct metrics *m, struct buf *out)
 {
     int rc = 0;
     for (const struct metric_family *f = m->first; f && !rc; f = f->next) {
-        rc = buf_printf(out, "# HELP %s ", f->name);
-        if (!rc)
-            rc = metrics_put_escaped(out, f->help, false);
-        if (!rc)
-            rc = buf_printf(out, "\n# TYPE %s %s\n", f->name, metrics_type_str(f->type));
-        for (const struct metric *s = f->first; s && !rc; s = s->next) {
-            if (f->type == METRIC_HISTOGRAM)
-                rc = metrics_render_histogram(out, s);
-            else
-                rc = metrics_put_line(out, s, "", NULL, s->value);
+        rc = metrics_render_header(out, f);
+        for (const struct metric *s = f->first; s && !rc; s = s->next)
+            rc = metrics_render_one(out, s);
+    }
+    return rc;
+}
+
+struct metrics_cursor *metrics_cursor_new(struct metrics *m)
+{
+    if (!m)
+        return NULL;
+    struct metrics_cursor *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->m = m;
+    c->next = m->cursors;
+    if (m->cursors)
+        m->cursors->prev = c;
+    m->cursors = c;
+    return c;
+}
+
+void metrics_cursor_free(struct metrics_cursor *c)
+{
+    if (!c)
+        return;
+    if (c->m) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            c->m->cursors = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    }
+    free(c);
+}
+
+/* One unit of output, or a step to the next family (which writes nothing).
+ * Returns 1 at the end. */
+static int metrics_cursor_step(struct metrics_cursor *c, struct buf *out)
+{
+    if (!c->started) {
+        c->started = true;
+        c->f = c->m->first;
+        c->in_series = false;
+    }
+    if (!c->f)
+        return 1;
+    if (!c->in_series) {
+        int rc = metrics_render_header(out, c->f);
+        c->s = c->f->first;
+        c->in_series = true;
+        return rc;
+    }
+    if (!c->s) {
+        c->f = c->f->next;
+        c->in_series = false;
+        return c->f ? 0 : 1;
+    }
+    const struct metric *s = c->s;
+    c->s = s->next;
+    return metrics_render_one(out, s);
+}
+
+int metrics_cursor_next(struct metrics_cursor *c, struct buf *out, size_t budget)
+{
+    if (!c || !c->m || !out)
+        return -1;
+    size_t start = out->len;
+    int rc = 0;
+    /* Stop once budget is reached, but never return "more" with nothing
+     * written: a caller looping on 0 always makes progress. */
+    while (rc == 0 && (out->len - start < budget || out->len == start)) {
+        size_t mark = out->len;
+        rc = metrics_cursor_step(c, out);
+        if (rc < 0) {
+            /* keep out to whole lines: drop the half-written unit */
+            out->len = mark;
+            if (out->data)
+                out->data[mark] = '\0';
         }
     }
     return rc;

@@ -68,6 +68,28 @@ unsigned long long metric_count(const struct metric *s); /* histogram observatio
  * order, series in creation order. */
 int metrics_render(const struct metrics *m, struct buf *out);
 
+/* Incremental rendering, for serving a large registry in slices without
+ * holding the loop: the concatenated output of metrics_cursor_next until it
+ * returns 1 is byte-identical to metrics_render on an unchanged registry.
+ *
+ * The registry may change between calls. Output units are a family's
+ * HELP/TYPE header and one whole series (a histogram's lines together). A
+ * removed series is skipped if not yet rendered (the registry moves any
+ * cursor standing on it to its successor); series and families added behind
+ * the cursor's position are rendered, those added before it are not, so a
+ * family's header always precedes its series. Families are never removed
+ * except with the registry; after metrics_free, next fails and free only
+ * releases the cursor. */
+struct metrics_cursor;
+struct metrics_cursor *metrics_cursor_new(struct metrics *m);
+/* Appends whole units until at least budget bytes went out (so at most one
+ * unit, a few hundred bytes to ~2 KB, past it). Returns 0 when more remains
+ * (and then something was appended), 1 when done (possibly with a last
+ * piece appended), negative on error (out full or the registry freed; out
+ * keeps whole lines only). */
+int metrics_cursor_next(struct metrics_cursor *c, struct buf *out, size_t budget);
+void metrics_cursor_free(struct metrics_cursor *c);
+
 /* An HTTP handler (see agent/http.h) serving arg, a struct metrics *. */
 int metrics_serve(void *arg, struct buf *body, const char **content_type);
 

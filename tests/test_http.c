@@ -33,6 +33,8 @@ struct response {
     char ctype[128];
     char allow[64];
     size_t body_len;
+    uint64_t hash; /* FNV-1a of the whole body */
+    int curl_rc;
     char body[4096];
 };
 
@@ -54,6 +56,17 @@ struct fixture {
     size_t nr;
     long idle_recv;     /* recv() result on an idle connection */
     long partial_recv;  /* recv() result after half a request */
+    /* streamed routes: counted on the loop thread, polled by the client */
+    uv_check_t check;
+    unsigned long iter;        /* loop iterations */
+    unsigned long slice_iter;  /* the iteration of the last slice */
+    int slices_this_iter, max_slices_per_iter;
+    size_t slices;
+    int opens, closes;         /* read with __atomic from the client */
+    bool stream_off_loop;
+    uint64_t stream_hash;      /* of the /stream body the client got */
+    size_t stream_len;
+    long cut_recv;             /* bytes the disconnecting client read */
 };
 
 static int health(void *arg, struct buf *body, const char **ctype)
@@ -83,6 +96,102 @@ static int big(void *arg, struct buf *body, const char **ctype)
     return 200;
 }
 
+#define STREAM_BODY (5u << 20)
+
+/* The streamed body: a known byte pattern (lines of letters), so the client
+ * can check every byte by hashing what arrives. */
+static char stream_byte(size_t i)
+{
+    return i % 64 == 63 ? '\n' : (char)('a' + (i / 64 + i) % 26);
+}
+
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+struct gen {
+    struct fixture *fx;
+    size_t pos, total; /* total 0: endless */
+};
+
+static int gen_open(void *arg, void **stream, const char **ctype)
+{
+    struct fixture *fx = arg;
+    struct gen *g = calloc(1, sizeof(*g));
+    if (!g)
+        return -1;
+    g->fx = fx;
+    g->total = STREAM_BODY;
+    __atomic_add_fetch(&fx->opens, 1, __ATOMIC_SEQ_CST);
+    *stream = g;
+    *ctype = "text/plain; charset=utf-8";
+    return 0;
+}
+
+static int endless_open(void *arg, void **stream, const char **ctype)
+{
+    int rc = gen_open(arg, stream, ctype);
+    if (rc == 0)
+        ((struct gen *)*stream)->total = 0;
+    return rc;
+}
+
+static int refuse_open(void *arg, void **stream, const char **ctype)
+{
+    return -1;
+}
+
+static int gen_next(void *stream, struct buf *out, size_t budget)
+{
+    struct gen *g = stream;
+    struct fixture *fx = g->fx;
+    if (!pthread_equal(pthread_self(), fx->loop_thread))
+        fx->stream_off_loop = true;
+    fx->slices++;
+    if (fx->slice_iter != fx->iter || fx->slices == 1)
+        fx->slices_this_iter = 0;
+    fx->slice_iter = fx->iter;
+    if (++fx->slices_this_iter > fx->max_slices_per_iter)
+        fx->max_slices_per_iter = fx->slices_this_iter;
+    char line[64];
+    while (out->len < budget && (g->total == 0 || g->pos < g->total)) {
+        size_t n = 64 - g->pos % 64;
+        if (g->total && n > g->total - g->pos)
+            n = g->total - g->pos;
+        for (size_t i = 0; i < n; i++)
+            line[i] = stream_byte(g->pos + i);
+        if (buf_append(out, line, n) != 0)
+            return -1;
+        g->pos += n;
+    }
+    return g->total && g->pos == g->total ? 1 : 0;
+}
+
+/* Fails after the first slice: the client must not see a complete body. */
+static int failing_next(void *stream, struct buf *out, size_t budget)
+{
+    struct gen *g = stream;
+    if (g->pos > 0)
+        return -1;
+    return gen_next(stream, out, budget) < 0 ? -1 : 0;
+}
+
+static void gen_close(void *stream)
+{
+    struct gen *g = stream;
+    __atomic_add_fetch(&g->fx->closes, 1, __ATOMIC_SEQ_CST);
+    free(g);
+}
+
+static void on_check(uv_check_t *c)
+{
+    struct fixture *fx = c->data;
+    fx->iter++;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct response *r = arg;
@@ -93,7 +202,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
         memcpy(r->body + r->body_len, p, k);
         r->body[r->body_len + k] = '\0';
     }
-    /* count every byte, checking the pattern of the big body as it goes */
+    /* count every byte, and hash them for the streamed body */
+    r->hash = fnv(r->hash, p, len);
     r->body_len += len;
     return len;
 }
@@ -119,6 +229,7 @@ static void fetch(struct fixture *fx, CURL *c, const char *method, const char *p
         return;
     struct response *r = &fx->r[fx->nr++];
     memset(r, 0, sizeof(*r));
+    r->hash = 1469598103934665603ULL;
     char url[256];
     snprintf(url, sizeof(url), "http://%s:%u%s", fx->host, (unsigned)fx->port, path);
     curl_easy_reset(c);
@@ -135,7 +246,8 @@ static void fetch(struct fixture *fx, CURL *c, const char *method, const char *p
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
-    if (curl_easy_perform(c) != CURLE_OK) {
+    r->curl_rc = (int)curl_easy_perform(c);
+    if (r->curl_rc != CURLE_OK) {
         r->status = -1;
         return;
     }
@@ -161,6 +273,7 @@ static void on_done(uv_async_t *a)
     http_free(fx->h);
     fx->h = NULL;
     uv_close((uv_handle_t *)&fx->done, NULL);
+    uv_close((uv_handle_t *)&fx->check, NULL);
 }
 
 static int fixture_start(struct fixture *fx, const char *listen, unsigned idle_s)
@@ -191,6 +304,15 @@ static void fixture_run(struct fixture *fx, void (*client)(struct fixture *))
     assert_int_equal(http_route(fx->h, "/healthz", health, fx), 0);
     assert_int_equal(http_route(fx->h, "/broken", broken, fx), 0);
     assert_int_equal(http_route(fx->h, "/big", big, fx), 0);
+    assert_int_equal(http_route_stream(fx->h, "/stream", gen_open, gen_next, gen_close, fx), 0);
+    assert_int_equal(http_route_stream(fx->h, "/endless", endless_open, gen_next, gen_close, fx), 0);
+    assert_int_equal(http_route_stream(fx->h, "/refused", refuse_open, gen_next, gen_close, fx), 0);
+    assert_int_equal(http_route_stream(fx->h, "/failing", gen_open, failing_next, gen_close, fx), 0);
+    /* counts loop iterations; unreferenced, so it keeps nothing alive */
+    assert_int_equal(uv_check_init(&fx->loop, &fx->check), 0);
+    fx->check.data = fx;
+    assert_int_equal(uv_check_start(&fx->check, on_check), 0);
+    uv_unref((uv_handle_t *)&fx->check);
     assert_int_equal(uv_async_init(&fx->loop, &fx->done, on_done), 0);
     fx->done.data = fx;
     fx->client = client;
@@ -368,6 +490,127 @@ static void test_ipv6_loopback(void **state)
     fixture_end(&fx);
 }
 
+static void client_stream(struct fixture *fx)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return;
+    fetch(fx, c, "GET", "/stream");  /* 0 */
+    fetch(fx, c, "HEAD", "/stream"); /* 1 */
+    fetch(fx, c, "GET", "/refused"); /* 2: on the same connection */
+    fetch(fx, c, "GET", "/failing"); /* 3 */
+    fetch(fx, c, "GET", "/healthz"); /* 4: still serving */
+    curl_easy_cleanup(c);
+}
+
+static void test_stream_route(void **state)
+{
+    struct fixture fx;
+    assert_int_equal(fixture_start(&fx, "127.0.0.1:0", 0), 0);
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_stream);
+    assert_int_equal(fx.nr, 5);
+    struct response *r = fx.r;
+    /* 5 MB arrive whole and in order */
+    assert_int_equal(r[0].status, 200);
+    assert_string_equal(r[0].ctype, "text/plain; charset=utf-8");
+    assert_int_equal(r[0].body_len, STREAM_BODY);
+    uint64_t want = 1469598103934665603ULL;
+    for (size_t i = 0; i < STREAM_BODY; i++) {
+        char b = stream_byte(i);
+        want = fnv(want, &b, 1);
+    }
+    assert_true(r[0].hash == want);
+    /* produced in many slices, on the loop thread, with the loop turning
+     * between them: no loop iteration ran more than a couple of slices */
+    assert_true(fx.slices >= STREAM_BODY / HTTP_STREAM_SLICE);
+    assert_true(fx.max_slices_per_iter <= 2);
+    assert_false(fx.stream_off_loop);
+    /* HEAD: headers only, and nothing stray left on the kept-alive
+     * connection to spoil the next answer */
+    assert_int_equal(r[1].status, 200);
+    assert_int_equal(r[1].body_len, 0);
+    assert_string_equal(r[1].ctype, "text/plain; charset=utf-8");
+    assert_int_equal(r[2].connects, 0);
+    /* a producer that will not open is a 500 */
+    assert_int_equal(r[2].status, 500);
+    /* one that fails midway cuts the connection: the client sees an error,
+     * not a short body passed off as complete */
+    assert_int_equal(r[3].status, -1);
+    assert_int_not_equal(r[3].curl_rc, CURLE_OK);
+    assert_int_equal(r[4].status, 200);
+    /* every stream opened was closed exactly once */
+    assert_int_equal(fx.opens, 3);
+    assert_int_equal(fx.closes, 3);
+    fixture_end(&fx);
+}
+
+/* Reads part of an endless body, then hangs up; waits (generously) for
+ * the server to notice and close the producer. */
+static void client_cut(struct fixture *fx)
+{
+    int s = connect_loopback(fx->port);
+    if (s < 0)
+        return;
+    const char *req = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+    char tmp[16384];
+    long got = 0;
+    if (send(s, req, strlen(req), 0) == (ssize_t)strlen(req)) {
+        while (got < (256 << 10)) {
+            ssize_t n = recv(s, tmp, sizeof(tmp), 0);
+            if (n <= 0)
+                break;
+            got += n;
+        }
+    }
+    fx->cut_recv = got;
+    close(s);
+    for (int i = 0; i < 3000 && __atomic_load_n(&fx->closes, __ATOMIC_SEQ_CST) == 0; i++)
+        usleep(10000);
+}
+
+static void test_stream_client_gone(void **state)
+{
+    struct fixture fx;
+    assert_int_equal(fixture_start(&fx, "127.0.0.1:0", 0), 0);
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_cut);
+    assert_true(fx.cut_recv >= (256 << 10));
+    /* closed when the client went, not at shutdown: the body never ends */
+    assert_int_equal(fx.opens, 1);
+    assert_int_equal(fx.closes, 1);
+    fixture_end(&fx);
+}
+
+/* Stopping the server mid-stream closes the producer too (no leak). */
+static void client_stop_mid_stream(struct fixture *fx)
+{
+    int s = connect_loopback(fx->port);
+    if (s < 0)
+        return;
+    const char *req = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+    char tmp[4096];
+    if (send(s, req, strlen(req), 0) == (ssize_t)strlen(req))
+        fx->cut_recv = (long)recv(s, tmp, sizeof(tmp), 0);
+    /* the server stops while this socket is still open and unread */
+    uv_async_send(&fx->done);
+    for (int i = 0; i < 3000 && __atomic_load_n(&fx->closes, __ATOMIC_SEQ_CST) == 0; i++)
+        usleep(10000);
+    close(s);
+}
+
+static void test_stream_server_stops(void **state)
+{
+    struct fixture fx;
+    assert_int_equal(fixture_start(&fx, "127.0.0.1:0", 0), 0);
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_stop_mid_stream);
+    assert_true(fx.cut_recv > 0);
+    assert_int_equal(fx.opens, 1);
+    assert_int_equal(fx.closes, 1);
+    fixture_end(&fx);
+}
+
 static void test_start_errors(void **state)
 {
     uv_loop_t loop;
@@ -388,6 +631,7 @@ static void test_start_errors(void **state)
     assert_null(h2);
     assert_int_equal(http_route(h, "relative", health, NULL), -1);
     assert_int_equal(http_route(h, "/x", NULL, NULL), -1);
+    assert_int_equal(http_route_stream(h, "/x", gen_open, NULL, gen_close, NULL), -1);
     http_free(h);
     http_free(NULL);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
@@ -426,6 +670,9 @@ int main(void)
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_idle_connections_time_out),
         cmocka_unit_test(test_ipv6_loopback),
+        cmocka_unit_test(test_stream_route),
+        cmocka_unit_test(test_stream_client_gone),
+        cmocka_unit_test(test_stream_server_stops),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_parse_listen),
     };

@@ -295,9 +295,12 @@ static int promtool_check(const char *text, char *out, size_t outsz)
     return WEXITSTATUS(st);
 }
 
-static void test_promtool_accepts_rendered_sample(void **state)
+/* A registry shaped like the agent's: labelled counters, histograms with
+ * many buckets, label-less families, escapes in help and label values. */
+static struct metrics *sample_registry(void)
 {
     struct metrics *m = metrics_new();
+    assert_non_null(m);
     const char *pr[] = {"probe", "region", "result"};
     const char *ph[] = {"probe", "region", "phase"};
     const char *pe[] = {"probe", "region"};
@@ -346,6 +349,169 @@ static void test_promtool_accepts_rendered_sample(void **state)
     metric_set(metrics_series(spool, NULL), 4096);
     metric_observe(metrics_series(late, NULL), 0.0003);
     metric_observe(metrics_series(late, NULL), 20);
+    return m;
+}
+
+/* Drains a cursor with the given budget, checking the contract of every
+ * call: whole lines, and "more" never with nothing. */
+static char *render_streamed(struct metrics *m, size_t budget, size_t *calls)
+{
+    struct metrics_cursor *c = metrics_cursor_new(m);
+    assert_non_null(c);
+    struct buf all, piece;
+    buf_init(&all, 1 << 22);
+    buf_init(&piece, 1 << 20);
+    int rc = 0;
+    *calls = 0;
+    do {
+        buf_reset(&piece);
+        rc = metrics_cursor_next(c, &piece, budget);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 0)
+            assert_true(piece.len > 0);
+        if (piece.len)
+            assert_int_equal(piece.data[piece.len - 1], '\n');
+        assert_int_equal(buf_append(&all, piece.data ? piece.data : "", piece.len), 0);
+        (*calls)++;
+    } while (rc == 0);
+    /* done stays done */
+    buf_reset(&piece);
+    assert_int_equal(metrics_cursor_next(c, &piece, budget), 1);
+    assert_int_equal(piece.len, 0);
+    buf_free(&piece);
+    metrics_cursor_free(c);
+    return buf_take(&all);
+}
+
+static void test_cursor_matches_render(void **state)
+{
+    struct metrics *m = sample_registry();
+    /* an empty family renders its header only, in both ways */
+    assert_non_null(metrics_gauge(m, "tripline_empty", "No series yet.", NULL, 0));
+    char *whole = render(m);
+    const size_t budgets[] = {0, 1, 7, 100, 1000, 4096, 1 << 20};
+    size_t prev_calls = SIZE_MAX;
+    for (size_t i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
+        size_t calls = 0;
+        char *streamed = render_streamed(m, budgets[i], &calls);
+        assert_string_equal(streamed, whole);
+        /* smaller budgets take more calls; one call does it all for a big one */
+        assert_true(calls <= prev_calls);
+        prev_calls = calls;
+        free(streamed);
+    }
+    assert_int_equal(prev_calls, 1);
+    /* an empty registry: done at once, nothing written */
+    struct metrics *e = metrics_new();
+    size_t calls = 0;
+    char *none = render_streamed(e, 10, &calls);
+    assert_string_equal(none, "");
+    assert_int_equal(calls, 1);
+    free(none);
+    metrics_free(e);
+    free(whole);
+    metrics_free(m);
+}
+
+static int next_piece(struct metrics_cursor *c, struct buf *all)
+{
+    return metrics_cursor_next(c, all, 1);
+}
+
+/* A reload between two slices of one scrape: series go (the one the cursor
+ * stands on, one behind it, one ahead of it), a series and a family come. */
+static void test_cursor_survives_changes(void **state)
+{
+    struct metrics *m = metrics_new();
+    const char *l[] = {"probe"};
+    struct metric_family *a = metrics_counter(m, "a_total", "A.", l, 1);
+    struct metric_family *b = metrics_gauge(m, "b", "B.", NULL, 0);
+    struct metric *s[6];
+    const char *ids[] = {"p0", "p1", "p2", "p3", "p4", "p5"};
+    for (int i = 0; i < 5; i++) {
+        s[i] = metrics_series(a, (const char *const[]){ids[i]});
+        metric_add(s[i], i);
+    }
+    metric_set(metrics_series(b, NULL), 9);
+    struct metrics_cursor *c = metrics_cursor_new(m);
+    struct metrics_cursor *c2 = metrics_cursor_new(m); /* a second scrape, same spot */
+    struct buf all, all2;
+    buf_init(&all, 1 << 16);
+    buf_init(&all2, 1 << 16);
+    /* budget 1: one unit per call: the header, then p0 */
+    assert_int_equal(next_piece(c, &all), 0);
+    assert_int_equal(next_piece(c, &all), 0);
+    assert_int_equal(next_piece(c2, &all2), 0);
+    assert_int_equal(next_piece(c2, &all2), 0);
+    assert_string_equal(all.data, "# HELP a_total A.\n# TYPE a_total counter\na_total{probe=\"p0\"} 0\n");
+    metrics_remove(s[0]);
+    metrics_remove(s[1]); /* the next one for both cursors */
+    assert_int_equal(metrics_remove_matching(a, 0, "p3"), 1);
+    s[5] = metrics_series(a, (const char *const[]){ids[5]});
+    metric_add(s[5], 5);
+    struct metric_family *cf = metrics_gauge(m, "c", "C.", NULL, 0);
+    metric_set(metrics_series(cf, NULL), 1);
+    int rc = 0;
+    while (rc == 0)
+        rc = next_piece(c, &all);
+    assert_int_equal(rc, 1);
+    const char *want = "# HELP a_total A.\n# TYPE a_total counter\n"
+                       "a_total{probe=\"p0\"} 0\n"
+                       "a_total{probe=\"p2\"} 2\n"
+                       "a_total{probe=\"p4\"} 4\n"
+                       "a_total{probe=\"p5\"} 5\n"
+                       "# HELP b B.\n# TYPE b gauge\nb 9\n"
+                       "# HELP c C.\n# TYPE c gauge\nc 1\n";
+    assert_string_equal(all.data, want);
+    /* the other cursor was moved too; removing the last series of a family
+     * while a cursor stands on it ends that family cleanly */
+    assert_int_equal(next_piece(c2, &all2), 0); /* p2 */
+    metrics_remove(s[4]);
+    metrics_remove(s[5]);
+    rc = 0;
+    while (rc == 0)
+        rc = next_piece(c2, &all2);
+    assert_int_equal(rc, 1);
+    assert_string_equal(all2.data, "# HELP a_total A.\n# TYPE a_total counter\n"
+                                   "a_total{probe=\"p0\"} 0\n"
+                                   "a_total{probe=\"p2\"} 2\n"
+                                   "# HELP b B.\n# TYPE b gauge\nb 9\n"
+                                   "# HELP c C.\n# TYPE c gauge\nc 1\n");
+    metrics_cursor_free(c);
+    metrics_cursor_free(c2);
+    buf_free(&all);
+    buf_free(&all2);
+    metrics_free(m);
+}
+
+/* A cursor may outlive its registry (a scrape cut by shutdown): it fails
+ * then, and freeing it touches nothing freed. A full output buffer is an
+ * error that leaves whole lines only. */
+static void test_cursor_errors(void **state)
+{
+    struct metrics *m = sample_registry();
+    struct buf small;
+    buf_init(&small, 300);
+    struct metrics_cursor *c = metrics_cursor_new(m);
+    struct metrics_cursor *other = metrics_cursor_new(m);
+    assert_true(metrics_cursor_next(c, &small, 1 << 20) < 0);
+    assert_true(small.len > 0 && small.len <= 300);
+    assert_int_equal(small.data[small.len - 1], '\n');
+    assert_int_equal(metrics_cursor_next(other, NULL, 10), -1);
+    metrics_free(m);
+    buf_reset(&small);
+    assert_true(metrics_cursor_next(c, &small, 10) < 0);
+    assert_int_equal(small.len, 0);
+    metrics_cursor_free(c);
+    metrics_cursor_free(other);
+    metrics_cursor_free(NULL);
+    assert_null(metrics_cursor_new(NULL));
+    buf_free(&small);
+}
+
+static void test_promtool_accepts_rendered_sample(void **state)
+{
+    struct metrics *m = sample_registry();
     char *text = render(m);
     char out[8192];
     int rc = promtool_check(text, out, sizeof(out));
@@ -353,6 +519,12 @@ static void test_promtool_accepts_rendered_sample(void **state)
         fprintf(stderr, "promtool (exit %d):\n%s\n--- input ---\n%s", rc, out, text);
     assert_int_equal(rc, 0);
     assert_string_equal(out, "");
+    /* what a streamed scrape sends is the same text */
+    size_t calls = 0;
+    char *streamed = render_streamed(m, 512, &calls);
+    assert_string_equal(streamed, text);
+    assert_true(calls > 10);
+    free(streamed);
     free(text);
     metrics_free(m);
 }
@@ -377,6 +549,9 @@ int main(void)
         cmocka_unit_test(test_series_handles_and_removal),
         cmocka_unit_test(test_updates_respect_type),
         cmocka_unit_test(test_serve_handler),
+        cmocka_unit_test(test_cursor_matches_render),
+        cmocka_unit_test(test_cursor_survives_changes),
+        cmocka_unit_test(test_cursor_errors),
         cmocka_unit_test(test_promtool_accepts_rendered_sample),
         cmocka_unit_test(test_promtool_flags_bad_sample),
     };
