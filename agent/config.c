@@ -285,16 +285,17 @@ static int sink_service(struct yu *y, void *obj, yaml_node_t *v)
     return rc;
 }
 
-static int am_urls(struct yu *y, void *obj, yaml_node_t *v)
+/* A non-empty list of http(s) URLs into (*urls, *n); what names the list in
+ * the error for an empty one. */
+static int url_list(struct yu *y, yaml_node_t *v, char ***urls, size_t *n_urls, const char *what)
 {
-    struct sink_alertmanager *am = obj;
     size_t n = yu_len(v);
     if (n == 0) {
-        yu_error(y, v, "empty list (expected at least one Alertmanager URL)");
+        yu_error(y, v, "empty list (expected at least one %s)", what);
         return -1;
     }
-    am->urls = calloc(n, sizeof(char *));
-    if (!am->urls)
+    *urls = calloc(n, sizeof(char *));
+    if (!*urls)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -303,14 +304,20 @@ static int am_urls(struct yu *y, void *obj, yaml_node_t *v)
         if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
             yu_error(y, item, "expected a URL, got %s", yu_type_name(item));
             rc = -1;
-        } else if (url_into(y, item, &am->urls[am->n_urls]) == 0) {
-            am->n_urls++;
+        } else if (url_into(y, item, &(*urls)[*n_urls]) == 0) {
+            (*n_urls)++;
         } else {
             rc = -1;
         }
         yu_path_pop(y, mark);
     }
     return rc;
+}
+
+static int am_urls(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct sink_alertmanager *am = obj;
+    return url_list(y, v, &am->urls, &am->n_urls, "Alertmanager URL");
 }
 
 static const struct yu_key alertmanager_keys[] = {
@@ -571,29 +578,7 @@ static int c_vantages(struct yu *y, void *obj, yaml_node_t *v)
 static int p_urls(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct peers_config *pc = obj;
-    size_t n = yu_len(v);
-    if (n == 0) {
-        yu_error(y, v, "empty list (expected at least one peer URL like http://10.0.0.2:9464)");
-        return -1;
-    }
-    pc->urls = calloc(n, sizeof(char *));
-    if (!pc->urls)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
-            yu_error(y, item, "expected a URL, got %s", yu_type_name(item));
-            rc = -1;
-        } else if (url_into(y, item, &pc->urls[pc->n_urls]) == 0) {
-            pc->n_urls++;
-        } else {
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return url_list(y, v, &pc->urls, &pc->n_urls, "peer URL like http://10.0.0.2:9464");
 }
 
 static const struct yu_key peers_keys[] = {
