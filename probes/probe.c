@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probes/jsonpath.h"
+#include "probes/check/jsonpath.h"
 
 const char *severity_str(enum severity s)
 {

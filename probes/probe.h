@@ -1,6 +1,6 @@
 /* The loaded probe table: the form the engine runs.
  *
- * probes/load.c turns YAML probe files into these structs once, at load time:
+ * probes/load/load.c turns YAML probe files into these structs once, at load time:
  * templates are parsed, durations are integers (microseconds), URLs and
  * statuses are checked, regexes are compiled. Nothing here is re-parsed on the
  * probe path. Everything a struct points to is owned by it and freed by
@@ -16,7 +16,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "probes/template.h"
+#include "base/time.h"
+#include "probes/run/template.h"
 
 /* A position in a source file, 1-based, for error messages. */
 struct src_pos {
@@ -25,9 +26,6 @@ struct src_pos {
     int column;
 };
 
-/* Durations everywhere are microseconds. 0 means "not set" unless a comment
- * says otherwise. */
-typedef int64_t tl_usec;
 
 /* --- expectations ------------------------------------------------------ */
 

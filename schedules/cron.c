@@ -47,7 +47,7 @@ __attribute__((format(printf, 3, 4))) static int cron_err(char *err, size_t errl
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
-    return CRON_E_SYNTAX;
+    return TL_ESYNTAX;
 }
 
 static bool is_alpha(char ch)

@@ -15,6 +15,8 @@
 #ifndef TRIPLINE_CRON_H
 #define TRIPLINE_CRON_H
 
+#include "base/err.h" /* returns 0 or a TL_E* code */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,9 +31,8 @@ struct cron {
     bool dow_star;
 };
 
-#define CRON_E_SYNTAX (-1)
 
-/* Parses expr into c. On error returns CRON_E_SYNTAX and writes a message
+/* Parses expr into c. On error returns TL_ESYNTAX and writes a message
  * that names the field and what was expected into err (may be NULL). */
 int cron_parse(struct cron *c, const char *expr, char *err, size_t errlen);
 /* The first fire time strictly after after_us (microseconds since the Unix

@@ -1,4 +1,5 @@
 #include "schedules/limiter.h"
+#include "base/hash.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,16 +26,6 @@ struct limiter {
     uint64_t gen;
     bool pumping, again;
 };
-
-static uint64_t host_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 struct limiter *limiter_new(unsigned total, unsigned per_host)
 {
@@ -99,7 +90,7 @@ static void host_grow(struct limiter *l)
 
 static struct limiter_host *host_get(struct limiter *l, const char *name)
 {
-    uint64_t hash = host_hash(name);
+    uint64_t hash = tl_hash_str(name);
     struct limiter_host *h = host_find(l, name, hash);
     if (h)
         return h;
@@ -201,11 +192,11 @@ int limiter_acquire(struct limiter *l, const char *host, struct limiter_waiter *
 {
     struct limiter_host *h = NULL;
     if (w->state != LIMITER_W_IDLE || !w->grant)
-        return LIMITER_E_STATE;
+        return TL_ESTATE;
     if (host) {
         h = host_get(l, host);
         if (!h)
-            return LIMITER_E_NOMEM;
+            return TL_ENOMEM;
     }
     w->host = h;
     /* Outside a pump nothing queued fits, so a waiter that fits now jumps
@@ -234,7 +225,7 @@ int limiter_acquire(struct limiter *l, const char *host, struct limiter_waiter *
 int limiter_release(struct limiter *l, struct limiter_waiter *w)
 {
     if (w->state != LIMITER_W_HELD)
-        return LIMITER_E_STATE;
+        return TL_ESTATE;
     w->state = LIMITER_W_IDLE;
     l->in_flight--;
     if (w->host) {
@@ -249,7 +240,7 @@ int limiter_release(struct limiter *l, struct limiter_waiter *w)
 int limiter_cancel(struct limiter *l, struct limiter_waiter *w)
 {
     if (w->state != LIMITER_W_QUEUED)
-        return LIMITER_E_STATE;
+        return TL_ESTATE;
     unlink_waiter(l, w);
     w->state = LIMITER_W_IDLE;
     host_put(l, w->host);
@@ -269,6 +260,6 @@ size_t limiter_queued(const struct limiter *l)
 
 size_t limiter_host_in_flight(const struct limiter *l, const char *host)
 {
-    const struct limiter_host *h = host_find(l, host, host_hash(host));
+    const struct limiter_host *h = host_find(l, host, tl_hash_str(host));
     return h ? h->in_flight : 0;
 }

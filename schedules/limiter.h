@@ -12,6 +12,8 @@
 #ifndef TRIPLINE_LIMITER_H
 #define TRIPLINE_LIMITER_H
 
+#include "base/err.h" /* returns 0 or a TL_E* code */
+
 #include <stddef.h>
 
 struct limiter;
@@ -30,8 +32,6 @@ struct limiter_waiter {
 };
 
 #define LIMITER_QUEUED 1     /* limiter_acquire: queued; grant() comes later */
-#define LIMITER_E_NOMEM (-1)
-#define LIMITER_E_STATE (-2) /* the waiter is not in a state that allows this */
 
 /* 0 for a limit means unlimited. NULL when out of memory. */
 struct limiter *limiter_new(unsigned total, unsigned per_host);
@@ -48,7 +48,7 @@ void limiter_set_limits(struct limiter *l, unsigned total, unsigned per_host);
 int limiter_acquire(struct limiter *l, const char *host, struct limiter_waiter *w);
 /* Gives back the slot w holds and grants the waiters that now fit. */
 int limiter_release(struct limiter *l, struct limiter_waiter *w);
-/* Takes a queued waiter out of the queue; LIMITER_E_STATE if not queued. */
+/* Takes a queued waiter out of the queue; TL_ESTATE if not queued. */
 int limiter_cancel(struct limiter *l, struct limiter_waiter *w);
 
 size_t limiter_in_flight(const struct limiter *l);

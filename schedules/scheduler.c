@@ -1,4 +1,5 @@
 #include "schedules/scheduler.h"
+#include "base/rand.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -93,13 +94,10 @@ static int64_t wall_now(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-/* xorshift64*: jitter needs spread, not secrecy. */
+/* Jitter needs spread, not secrecy. */
 static tl_usec rand_below(struct scheduler *s, tl_usec n)
 {
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return (tl_usec)((s->rng * 0x2545F4914F6CDD1DULL) % (uint64_t)n);
+    return (tl_usec)tl_rand_below(&s->rng, (uint64_t)n);
 }
 
 /* --- the heap ---------------------------------------------------------- */
@@ -146,7 +144,7 @@ static int heap_push(struct scheduler *s, struct heap_node *n)
         size_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
         struct heap_node **h = realloc(s->heap, cap * sizeof *h);
         if (!h)
-            return SCHEDULER_E_NOMEM;
+            return TL_ENOMEM;
         s->heap = h;
         s->heap_cap = cap;
     }
@@ -398,11 +396,11 @@ static void tick(struct scheduler *s)
 
 int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct scheduler **out)
 {
-    int rc = SCHEDULER_E_NOMEM;
+    int rc = TL_ENOMEM;
     struct scheduler *s = NULL;
     *out = NULL;
     if (!opts || !opts->start)
-        return SCHEDULER_E_INVAL;
+        return TL_EINVAL;
     s = calloc(1, sizeof *s);
     if (!s)
         goto out;
@@ -417,7 +415,7 @@ int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct sch
     if (!s->buckets || !s->limiter)
         goto out;
     if (uv_timer_init(loop, &s->timer) != 0) {
-        rc = SCHEDULER_E_UV;
+        rc = TL_ELOOP;
         goto out;
     }
     s->open_handles = 1;
@@ -511,12 +509,12 @@ static int set_schedule(struct scheduler_entry *e, const struct schedule *sch)
     bool fail = false;
     if ((sch->every > 0) == (sch->cron != NULL) || sch->every < 0 || sch->jitter < 0 ||
         sch->timeout < 0)
-        return SCHEDULER_E_INVAL;
+        return TL_EINVAL;
     if (sch->cron && cron_parse(&e->cron, sch->cron, NULL, 0) != 0)
-        return SCHEDULER_E_CRON;
+        return TL_ESYNTAX;
     char *src = dup_or_null(sch->cron, &fail);
     if (fail)
-        return SCHEDULER_E_NOMEM;
+        return TL_ENOMEM;
     free(e->cron_src);
     e->cron_src = src;
     e->every = sch->every;
@@ -559,11 +557,11 @@ int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sc
     if (out)
         *out = NULL;
     if (!id || !sch || s->closing) {
-        rc = SCHEDULER_E_INVAL;
+        rc = TL_EINVAL;
         goto out;
     }
     if (scheduler_find(s, id)) {
-        rc = SCHEDULER_E_EXISTS;
+        rc = TL_EEXISTS;
         goto out;
     }
     /* Room for this entry's due and deadline nodes, so pushing them later
@@ -572,7 +570,7 @@ int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sc
         size_t cap = 2 * (s->n_entries + 1) + 64;
         struct heap_node **h = realloc(s->heap, cap * sizeof *h);
         if (!h) {
-            rc = SCHEDULER_E_NOMEM;
+            rc = TL_ENOMEM;
             goto out;
         }
         s->heap = h;
@@ -580,7 +578,7 @@ int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sc
     }
     e = calloc(1, sizeof *e);
     if (!e) {
-        rc = SCHEDULER_E_NOMEM;
+        rc = TL_ENOMEM;
         goto out;
     }
     e->s = s;
@@ -591,7 +589,7 @@ int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sc
     e->id = dup_or_null(id, &fail);
     e->host = dup_or_null(host, &fail);
     if (fail) {
-        rc = SCHEDULER_E_NOMEM;
+        rc = TL_ENOMEM;
         goto out;
     }
     rc = set_schedule(e, sch);
@@ -633,10 +631,10 @@ int scheduler_update(struct scheduler_entry *e, const struct schedule *sch, cons
     struct scheduler *s = e->s;
     bool fail = false;
     if (e->removed)
-        return SCHEDULER_E_INVAL;
+        return TL_EINVAL;
     char *h = dup_or_null(host, &fail);
     if (fail)
-        return SCHEDULER_E_NOMEM;
+        return TL_ENOMEM;
     if (same_schedule(e, sch)) {
         e->timeout = sch->timeout;
     } else {

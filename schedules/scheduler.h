@@ -21,6 +21,8 @@
 #ifndef TRIPLINE_SCHEDULER_H
 #define TRIPLINE_SCHEDULER_H
 
+#include "base/err.h" /* returns 0 or a TL_E* code */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,11 +71,6 @@ struct scheduler_stats {
     tl_usec lateness_p99; /* estimated from the histogram */
 };
 
-#define SCHEDULER_E_NOMEM (-1)
-#define SCHEDULER_E_INVAL (-2)  /* neither every nor cron, or both, or a bad value */
-#define SCHEDULER_E_CRON (-3)   /* the cron expression does not parse */
-#define SCHEDULER_E_EXISTS (-4) /* an entry with this id is already scheduled */
-#define SCHEDULER_E_UV (-5)
 
 /* The monotonic clock of scheduled times, in microseconds. */
 tl_usec scheduler_now(void);

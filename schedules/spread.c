@@ -1,20 +1,10 @@
 #include "schedules/spread.h"
+#include "base/hash.h"
 
 uint64_t spread_hash(const char *id)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 offset basis */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    /* MurmurHash3's fmix64: every input bit reaches every output bit, so a
-     * modulus by the interval sees well-mixed low bits. */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    /* Mixed, so a modulus by the interval sees well-mixed low bits. */
+    return tl_hash_mix(tl_hash_str(id));
 }
 
 tl_usec spread_offset(const char *id, tl_usec interval)

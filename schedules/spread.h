@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "probes/probe.h"
+#include "base/time.h"
 
 /* A 64-bit hash of id: FNV-1a, then a finalizer that mixes the low bits
  * (FNV alone leaves ids such as "p1", "p2" close together). */

@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
-#include "agent/actions.h"
+#include "agent/actions/actions.h"
 
 #define MS ((tl_usec)1000)
 #define SEC (1000 * MS)

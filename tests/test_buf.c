@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "probes/buf.h"
+#include "base/buf.h"
 
 static void test_cap(void **state)
 {
@@ -20,7 +20,7 @@ static void test_cap(void **state)
     assert_int_equal(b.len, 10);
     assert_string_equal(b.data, "helloworld");
     /* one byte past: refused, nothing appended, still NUL-terminated */
-    assert_int_equal(buf_append(&b, "!", 1), BUF_E_TOOBIG);
+    assert_int_equal(buf_append(&b, "!", 1), TL_ETOOBIG);
     assert_int_equal(b.len, 10);
     assert_string_equal(b.data, "helloworld");
     assert_true(b.cap <= 11); /* never allocates past max + NUL */
@@ -30,11 +30,11 @@ static void test_cap(void **state)
     assert_int_equal(b.len, 0);
     assert_string_equal(b.data, "");
     /* a single append larger than max: refused whole */
-    assert_int_equal(buf_append(&b, "0123456789A", 11), BUF_E_TOOBIG);
+    assert_int_equal(buf_append(&b, "0123456789A", 11), TL_ETOOBIG);
     assert_int_equal(b.len, 0);
     assert_string_equal(b.data, "");
     /* a huge n does not wrap around the check */
-    assert_int_equal(buf_append(&b, "x", (size_t)-1), BUF_E_TOOBIG);
+    assert_int_equal(buf_append(&b, "x", (size_t)-1), TL_ETOOBIG);
     assert_int_equal(b.len, 0);
     buf_free(&b);
     assert_null(b.data);
@@ -42,7 +42,7 @@ static void test_cap(void **state)
 
     /* max 0 holds nothing */
     buf_init(&b, 0);
-    assert_int_equal(buf_puts(&b, "a"), BUF_E_TOOBIG);
+    assert_int_equal(buf_puts(&b, "a"), TL_ETOOBIG);
     assert_int_equal(buf_puts(&b, ""), 0);
     char *s = buf_take(&b);
     assert_string_equal(s, "");
@@ -80,7 +80,7 @@ static void test_printf(void **state)
     assert_int_equal(buf_printf(&b, "%s=%d", "ab", 42), 0);
     assert_string_equal(b.data, "ab=42");
     /* past the cap: refused whole, the buffer as it was */
-    assert_int_equal(buf_printf(&b, "%d", 1234), BUF_E_TOOBIG);
+    assert_int_equal(buf_printf(&b, "%d", 1234), TL_ETOOBIG);
     assert_int_equal(b.len, 5);
     assert_string_equal(b.data, "ab=42");
     assert_int_equal(buf_printf(&b, "%d", 123), 0); /* exactly to the cap */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "probes/checks.h"
+#include "probes/check/checks.h"
 
 #define CID "4b3a2c1d-0000-4000-8000-abcdef123456"
 #define OTHER_CID "11111111-2222-4333-8444-555555555555"

@@ -126,7 +126,7 @@ static void expect_error(const char *expr, const char *needle)
     char err[200];
     memset(err, 'x', sizeof err);
     int rc = cron_parse(&c, expr, err, sizeof err);
-    if (rc != CRON_E_SYNTAX)
+    if (rc != TL_ESYNTAX)
         fail_msg("\"%s\" parsed but should not", expr);
     if (!strstr(err, needle))
         fail_msg("\"%s\": error '%s' lacks '%s'", expr, err, needle);
@@ -159,7 +159,7 @@ static void test_errors(void **state)
     expect_error("@reboot", "unknown macro");
     expect_error("@daily 5", "unexpected text after @daily");
     struct cron c;
-    assert_int_equal(cron_parse(&c, NULL, NULL, 0), CRON_E_SYNTAX);
+    assert_int_equal(cron_parse(&c, NULL, NULL, 0), TL_ESYNTAX);
     /* The 31st with a restricted day-of-week is fine: the weekday fires. */
     char err[100];
     assert_int_equal(cron_parse(&c, "0 0 31 2 mon", err, sizeof err), 0);

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "agent/escalation.h"
+#include "agent/incident/escalation.h"
 
 #define SEC ((int64_t)1000000)
 

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "agent/event.h"
-#include "probes/issue_schema.h"
+#include "agent/incident/event.h"
+#include "probes/check/issue_schema.h"
 
 #define SEC ((int64_t)1000000)
 #define AT (1795307516 * SEC + 123000)   /* 2026-11-22T00:31:56.123Z */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "probes/evidence.h"
+#include "probes/triage/evidence.h"
 
 #define SECRET "s3cr3t-api-key-value" /* registered: came from env. */
 #define PATH_SECRET "cart-secret-9"   /* registered: rendered into the URL */

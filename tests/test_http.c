@@ -1,4 +1,4 @@
-/* Tests of agent/http.c: the endpoint serves on the agent's libuv loop (no
+/* Tests of agent/endpoint/http.c: the endpoint serves on the agent's libuv loop (no
  * thread of its own) while a client thread talks to it over loopback with
  * libcurl or a raw socket; then it stops and the loop closes cleanly. */
 #include <arpa/inet.h>
@@ -21,9 +21,9 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "agent/http.h"
-#include "agent/log.h"
-#include "agent/metrics.h"
+#include "agent/endpoint/http.h"
+#include "agent/log/log.h"
+#include "agent/endpoint/metrics.h"
 
 #define BIG_BODY (1u << 20)
 
@@ -476,7 +476,7 @@ static void test_ipv6_loopback(void **state)
 {
     struct fixture fx;
     int rc = fixture_start(&fx, "[::1]:0", 0);
-    if (rc == HTTP_E_START) {
+    if (rc == TL_ESTART) {
         /* no IPv6 on this host */
         fixture_end(&fx);
         skip();
@@ -618,7 +618,7 @@ static void test_start_errors(void **state)
     struct logger *lg = log_new(2, LOG_ERROR + 1, LOG_FORMAT_JSON); /* silent */
     struct http *h = NULL, *h2 = NULL;
     struct http_opts o = {.listen = "localhost:9464", .log = lg};
-    assert_int_equal(http_new(&loop, &o, &h), HTTP_E_ADDR);
+    assert_int_equal(http_new(&loop, &o, &h), TL_EADDR);
     assert_null(h);
 
     o.listen = "127.0.0.1:0";
@@ -627,7 +627,7 @@ static void test_start_errors(void **state)
     snprintf(taken, sizeof(taken), "127.0.0.1:%u", (unsigned)http_port(h));
     /* the port is in use: a start error, and nothing left behind */
     o.listen = taken;
-    assert_int_equal(http_new(&loop, &o, &h2), HTTP_E_START);
+    assert_int_equal(http_new(&loop, &o, &h2), TL_ESTART);
     assert_null(h2);
     assert_int_equal(http_route(h, "relative", health, NULL), -1);
     assert_int_equal(http_route(h, "/x", NULL, NULL), -1);
@@ -657,10 +657,10 @@ static void test_parse_listen(void **state)
                          "::1:9464",   "[::1]",         "[::1:9464",     "localhost:9464",
                          "[]:9464",    "1.2.3.4:000009464", "127.0.0.1:94 64", "[127.0.0.1]:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (http_parse_listen(bad[i], &ss, &len) != HTTP_E_ADDR)
+        if (http_parse_listen(bad[i], &ss, &len) != TL_EADDR)
             fail_msg("accepted \"%s\"", bad[i]);
     }
-    assert_int_equal(http_parse_listen(NULL, &ss, &len), HTTP_E_ADDR);
+    assert_int_equal(http_parse_listen(NULL, &ss, &len), TL_EADDR);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "probes/issue_schema.h"
+#include "probes/check/issue_schema.h"
 
 #define CID "4b3a2c1d-0000-4000-8000-abcdef123456"
 #define GOOD_ISSUE                                                                           \

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "probes/jsonpath.h"
+#include "probes/check/jsonpath.h"
 
 #define KEY(k) { .key = (char *)(k), .index = 0 }
 #define IDX(i) { .key = NULL, .index = (i) }

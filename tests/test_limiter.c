@@ -148,14 +148,14 @@ static void test_cancel_and_states(void **state)
     struct limiter *l = limiter_new(1, 0);
     struct run r[3];
     init_runs(r, 3, l);
-    assert_int_equal(limiter_release(l, &r[0].w), LIMITER_E_STATE);
-    assert_int_equal(limiter_cancel(l, &r[0].w), LIMITER_E_STATE);
+    assert_int_equal(limiter_release(l, &r[0].w), TL_ESTATE);
+    assert_int_equal(limiter_cancel(l, &r[0].w), TL_ESTATE);
     assert_int_equal(limiter_acquire(l, "h", &r[0].w), 0);
-    assert_int_equal(limiter_acquire(l, "h", &r[0].w), LIMITER_E_STATE);
-    assert_int_equal(limiter_cancel(l, &r[0].w), LIMITER_E_STATE);
+    assert_int_equal(limiter_acquire(l, "h", &r[0].w), TL_ESTATE);
+    assert_int_equal(limiter_cancel(l, &r[0].w), TL_ESTATE);
     assert_int_equal(limiter_acquire(l, "h", &r[1].w), LIMITER_QUEUED);
     assert_int_equal(limiter_acquire(l, "h", &r[2].w), LIMITER_QUEUED);
-    assert_int_equal(limiter_acquire(l, "h", &r[1].w), LIMITER_E_STATE);
+    assert_int_equal(limiter_acquire(l, "h", &r[1].w), TL_ESTATE);
     assert_int_equal(limiter_cancel(l, &r[1].w), 0);
     assert_int_equal(limiter_queued(l), 1);
     assert_int_equal(limiter_release(l, &r[0].w), 0);
@@ -165,7 +165,7 @@ static void test_cancel_and_states(void **state)
     assert_int_equal(limiter_release(l, &r[2].w), 0);
     /* A waiter without a grant callback is refused. */
     struct limiter_waiter bare = {0};
-    assert_int_equal(limiter_acquire(l, "h", &bare), LIMITER_E_STATE);
+    assert_int_equal(limiter_acquire(l, "h", &bare), TL_ESTATE);
     limiter_free(l);
 }
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probes/jsonpath.h"
-#include "probes/load.h"
-#include "probes/yaml_util.h"
+#include "probes/check/jsonpath.h"
+#include "probes/load/load.h"
+#include "probes/yaml/yaml_util.h"
 
 #define SEC 1000000LL
 #define MS 1000LL

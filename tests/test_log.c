@@ -1,4 +1,4 @@
-/* Tests of agent/log.c: the JSON line shape, level filtering before any
+/* Tests of agent/log/log.c: the JSON line shape, level filtering before any
  * formatting, escaping of hostile text, and the human format. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "agent/log.h"
+#include "agent/log/log.h"
 
 struct sink {
     FILE *f;

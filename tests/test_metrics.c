@@ -1,4 +1,4 @@
-/* Tests of agent/metrics.c: exact text exposition for a small registry,
+/* Tests of agent/endpoint/metrics.c: exact text exposition for a small registry,
  * naming rules, series handles and removal, and promtool's verdict on a
  * rendered sample (the format Prometheus itself parses). */
 #include <math.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/metrics.h"
+#include "agent/endpoint/metrics.h"
 
 static char *render(const struct metrics *m)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/peers.h"
-#include "agent/sink.h"
+#include "agent/fleet/peers.h"
+#include "agent/sinks/sink.h"
 
 #define KEY "peer key"
 #define NOW 1800000000LL
@@ -152,7 +152,7 @@ static void test_bad_key_file(void **state)
     struct peers_opts o = {.cfg = &cfg, .region = "a", .agent = "a"};
     struct peers *p = NULL;
     char err[256];
-    assert_int_equal(peers_new(&p, &o, err, sizeof(err)), PEERS_E_KEY);
+    assert_int_equal(peers_new(&p, &o, err, sizeof(err)), TL_EKEY);
     assert_null(p);
     assert_non_null(strstr(err, "/nonexistent/peer.key"));
     peers_free(NULL);

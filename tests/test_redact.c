@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "probes/redact.h"
+#include "probes/redact/redact.h"
 
 static void test_text(void **state)
 {

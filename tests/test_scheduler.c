@@ -381,9 +381,9 @@ static void test_update_and_errors(void **state)
     assert_true(scheduler_entry_next(r[0].e) == next);
 
     struct schedule bad = {0};
-    assert_int_equal(scheduler_update(r[0].e, &bad, "h2", &r[0]), SCHEDULER_E_INVAL);
+    assert_int_equal(scheduler_update(r[0].e, &bad, "h2", &r[0]), TL_EINVAL);
     struct schedule badcron = {.cron = "61 * * * *"};
-    assert_int_equal(scheduler_update(r[0].e, &badcron, "h2", &r[0]), SCHEDULER_E_CRON);
+    assert_int_equal(scheduler_update(r[0].e, &badcron, "h2", &r[0]), TL_ESYNTAX);
     assert_true(scheduler_entry_next(r[0].e) == next);
 
     struct schedule slower = {.every = 20 * SEC};
@@ -399,13 +399,13 @@ static void test_update_and_errors(void **state)
 
     struct schedule dup = {.every = SEC};
     struct scheduler_entry *e = NULL;
-    assert_int_equal(scheduler_add(c.s, "reload", &dup, NULL, NULL, &e), SCHEDULER_E_EXISTS);
+    assert_int_equal(scheduler_add(c.s, "reload", &dup, NULL, NULL, &e), TL_EEXISTS);
     assert_null(e);
     struct schedule both = {.every = SEC, .cron = "* * * * *"};
-    assert_int_equal(scheduler_add(c.s, "x", &both, NULL, NULL, &e), SCHEDULER_E_INVAL);
-    assert_int_equal(scheduler_add(c.s, "x", &badcron, NULL, NULL, &e), SCHEDULER_E_CRON);
+    assert_int_equal(scheduler_add(c.s, "x", &both, NULL, NULL, &e), TL_EINVAL);
+    assert_int_equal(scheduler_add(c.s, "x", &badcron, NULL, NULL, &e), TL_ESYNTAX);
     struct schedule neg = {.every = SEC, .jitter = -1};
-    assert_int_equal(scheduler_add(c.s, "x", &neg, NULL, NULL, &e), SCHEDULER_E_INVAL);
+    assert_int_equal(scheduler_add(c.s, "x", &neg, NULL, NULL, &e), TL_EINVAL);
     struct scheduler_stats st;
     scheduler_stats(c.s, &st);
     assert_int_equal(st.entries, 1);

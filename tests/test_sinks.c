@@ -22,11 +22,11 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "agent/delivery.h"
-#include "agent/sink.h"
-#include "agent/spool.h"
-#include "probes/transfer.h"
-#include "probes/uuid.h"
+#include "agent/outbox/delivery.h"
+#include "agent/sinks/sink.h"
+#include "agent/outbox/spool.h"
+#include "probes/http/transfer.h"
+#include "base/uuid.h"
 
 extern char **environ;
 
@@ -586,7 +586,7 @@ static void test_service_reload_reads_new_token(void **state)
     struct sink_service cfg = {.url = sec.fx.url, .token_file = missing, .timeout = SEC};
     struct sink *bad = NULL;
     char err[256];
-    assert_int_equal(sink_service_new(&bad, v.engine, &cfg, NULL, err, sizeof(err)), SINK_E_IO);
+    assert_int_equal(sink_service_new(&bad, v.engine, &cfg, NULL, err, sizeof(err)), TL_EIO);
     assert_null(bad);
     assert_non_null(strstr(err, "no-such-token"));
     write_file(sec.token, "line one\nline two\n");

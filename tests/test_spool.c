@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/spool.h"
+#include "agent/outbox/spool.h"
 
 struct fx {
     char dir[256];
@@ -159,9 +159,9 @@ static void append_next_ack_reopen(void **state)
     assert_int_equal(spool_depth(sp), 1);
     /* An old ack changes nothing; an ack past the end is refused. */
     assert_int_equal(spool_ack(sp, "out", 1), 0);
-    assert_int_equal(spool_ack(sp, "out", 4), SPOOL_E_INVAL);
-    assert_int_equal(spool_ack(sp, "nobody", 1), SPOOL_E_INVAL);
-    assert_int_equal(spool_next(sp, "nobody", 1, &b), SPOOL_E_INVAL);
+    assert_int_equal(spool_ack(sp, "out", 4), TL_EINVAL);
+    assert_int_equal(spool_ack(sp, "nobody", 1), TL_EINVAL);
+    assert_int_equal(spool_next(sp, "nobody", 1, &b), TL_EINVAL);
     spool_free(sp);
 
     sp = open_or_die(f->dir, NULL, ONE, 1);
@@ -236,14 +236,14 @@ static void bad_sink_names_and_lock(void **state)
     struct spool *sp = NULL;
     const char *const bad[] = { "../escape" };
     const char *const dot[] = { ".hidden" };
-    assert_int_equal(spool_open(f->dir, NULL, bad, 1, &sp, NULL, 0), SPOOL_E_INVAL);
+    assert_int_equal(spool_open(f->dir, NULL, bad, 1, &sp, NULL, 0), TL_EINVAL);
     assert_null(sp);
-    assert_int_equal(spool_open(f->dir, NULL, dot, 1, &sp, NULL, 0), SPOOL_E_INVAL);
-    assert_int_equal(spool_open(f->dir, NULL, ONE, 0, &sp, NULL, 0), SPOOL_E_INVAL);
+    assert_int_equal(spool_open(f->dir, NULL, dot, 1, &sp, NULL, 0), TL_EINVAL);
+    assert_int_equal(spool_open(f->dir, NULL, ONE, 0, &sp, NULL, 0), TL_EINVAL);
     /* One process per spool directory. */
     struct spool *a = open_or_die(f->dir, NULL, ONE, 1);
     char err[256] = "";
-    assert_int_equal(spool_open(f->dir, NULL, ONE, 1, &sp, err, sizeof err), SPOOL_E_BUSY);
+    assert_int_equal(spool_open(f->dir, NULL, ONE, 1, &sp, err, sizeof err), TL_EBUSY);
     assert_non_null(strstr(err, "in use"));
     spool_free(a);
     a = open_or_die(f->dir, NULL, ONE, 1);
@@ -257,7 +257,7 @@ static void too_big_refused(void **state)
     struct spool *sp = open_or_die(f->dir, &o, ONE, 1);
     char big[101];
     memset(big, 'x', sizeof big);
-    assert_int_equal(spool_append(sp, big, 101, NULL, NULL), SPOOL_E_TOOBIG);
+    assert_int_equal(spool_append(sp, big, 101, NULL, NULL), TL_ETOOBIG);
     assert_int_equal(spool_append(sp, big, 100, NULL, NULL), 0);
     assert_int_equal(spool_depth(sp), 1);
     spool_free(sp);

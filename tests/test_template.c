@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "probes/template.h"
+#include "probes/run/template.h"
 
 static char *render(const char *src, const struct tpl_vars *vs, enum tpl_escape esc, bool *secret, char *err)
 {

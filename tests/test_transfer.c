@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "probes/transfer.h"
+#include "probes/http/transfer.h"
 
 extern char **environ;
 

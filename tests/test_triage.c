@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "probes/triage.h"
+#include "probes/triage/triage.h"
 
 /* An unexpected status with an optional issue class. */
 static enum bucket unexpected(long status, const char *cls)

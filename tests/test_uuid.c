@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "probes/uuid.h"
+#include "base/uuid.h"
 
 #define DRAWS 10000
 

@@ -1,12 +1,12 @@
 /* The floor for the probe engine's benchmark: a minimal curl-multi loop that
  * makes N GETs to one URL, C at a time, a fresh connection each, with the
- * same CA settings as probes/transfer.c (CAINFO file, CAPATH NULL, so the
+ * same CA settings as probes/http/transfer.c (CAINFO file, CAPATH NULL, so the
  * parsed store is cached on the multi handle). Whatever tripline spends per
  * run beyond this loop is its own overhead.
  *
  *   curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
  *
- * --same-opts also sets the per-request curl options probes/transfer.c sets
+ * --same-opts also sets the per-request curl options probes/http/transfer.c sets
  * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
  * custom header list, no DNS cache, protocol limits, no proxy), so that the
  * difference to tripline is the engine and the journey, not curl's work for

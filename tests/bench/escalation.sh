@@ -5,7 +5,7 @@
 #      every 1 s opening at consecutive_failures: 2. Expect 1-2 intervals.
 #  (b) spool throughput: events per second appended with fdatasync each, on
 #      the disk of the spool directory (tests/bench/spool_bench.c, built here
-#      with -O2 from agent/spool.c, no sanitizers).
+#      with -O2 from agent/outbox/spool.c, no sanitizers).
 # Results are appended to tests/bench/RESULTS-escalation.md.
 #
 #   tests/bench/escalation.sh [BUILD_DIR]   (default: ./build; needs tripline,
@@ -73,7 +73,7 @@ PY
 stop_agent
 
 # --- (b) spool appends with fdatasync ----------------------------------------
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$S" "$S/agent/spool.c" "$S/tests/bench/spool_bench.c" \
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$S" "$S/agent/outbox/spool.c" "$S/tests/bench/spool_bench.c" \
     -o "$WORK/spool_bench" || fail "cannot build spool_bench"
 SPOOL_DIR=$(mktemp -d "${SPOOL_DIR_BASE:-$B}/spool-bench.XXXXXX")
 rmdir "$SPOOL_DIR"

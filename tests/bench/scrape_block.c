@@ -18,8 +18,8 @@
 
 #include <uv.h>
 
-#include "agent/agent.h"
-#include "agent/config.h"
+#include "agent/daemon/agent.h"
+#include "agent/config/config.h"
 
 static int scraping; /* __atomic: set by the scrape thread */
 static uint64_t last_tick, max_gap; /* loop thread only, read after join */

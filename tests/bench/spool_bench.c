@@ -1,5 +1,5 @@
 /* Spool throughput: how many events a second the durable spool takes on this
- * disk, each append fdatasync'ed before it returns (agent/spool.h).
+ * disk, each append fdatasync'ed before it returns (agent/outbox/spool.h).
  *
  *   spool_bench DIR [N] [EVENT_BYTES]
  *
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/spool.h"
+#include "agent/outbox/spool.h"
 
 #define BATCH 100
 

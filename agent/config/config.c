@@ -1,0 +1,651 @@
+/* The agent's config file: the same table-of-keys walk and the same
+ * "file:line:column: path: message" errors as probe files. */
+#include "agent/config/config.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "probes/yaml/yaml_util.h"
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+struct cfg_ctx {
+    struct config *cfg;
+    bool stdout_set;
+    char *dir; /* the config file's folder: relative probe globs start there */
+};
+
+static struct cfg_ctx *ctx_of(struct yu *y)
+{
+    return (struct cfg_ctx *)y->user;
+}
+
+const char *log_level_str(enum log_level l)
+{
+    switch (l) {
+    case LOG_DEBUG: return "debug";
+    case LOG_INFO: return "info";
+    case LOG_WARN: return "warn";
+    case LOG_ERROR: return "error";
+    }
+    return "info";
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "tripline");
+    host[sizeof(host) - 1] = '\0';
+    cfg->region = strdup("local");
+    cfg->name = strdup(host);
+    cfg->probe_globs = calloc(1, sizeof(char *));
+    if (cfg->probe_globs) {
+        cfg->probe_globs[0] = strdup("/etc/tripline/probes.d/*.yaml");
+        cfg->n_probe_globs = cfg->probe_globs[0] ? 1 : 0;
+    }
+    cfg->listen = strdup("127.0.0.1:9464");
+    cfg->spool_dir = strdup("/var/lib/tripline/spool");
+    cfg->spool_max_bytes = 64u << 20;
+    cfg->log_level = LOG_INFO;
+    cfg->sink_stdout = true;
+    cfg->service.timeout = 10 * 1000000LL;
+    cfg->service.batch_max = 100;
+    cfg->alertmanager.repost = 60 * 1000000LL;
+    cfg->concurrency = 256;
+    cfg->per_host = 8;
+    cfg->body_max = 1u << 20;
+    cfg->ca_file = strdup("/etc/ssl/certs/ca-certificates.crt");
+    cfg->drain_timeout = 10 * 1000000LL;
+    cfg->peers.timeout = 2 * 1000000LL;
+}
+
+static void vantage_free(struct vantage *v)
+{
+    free(v->region);
+    free(v->proxy);
+    free(v->interface);
+    for (size_t i = 0; i < v->n_resolve; i++)
+        free(v->resolve[i]);
+    free(v->resolve);
+    free(v->resolve_lines);
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->file);
+    free(cfg->region);
+    free(cfg->name);
+    for (size_t i = 0; i < cfg->n_probe_globs; i++)
+        free(cfg->probe_globs[i]);
+    free(cfg->probe_globs);
+    free(cfg->listen);
+    free(cfg->spool_dir);
+    free(cfg->sink_file);
+    free(cfg->service.url);
+    free(cfg->service.token_file);
+    free(cfg->service.hmac_key_file);
+    for (size_t i = 0; i < cfg->alertmanager.n_urls; i++)
+        free(cfg->alertmanager.urls[i]);
+    free(cfg->alertmanager.urls);
+    free(cfg->ca_file);
+    free(cfg->shard);
+    for (size_t i = 0; i < cfg->n_vantages; i++)
+        vantage_free(&cfg->vantages[i]);
+    free(cfg->vantages);
+    free(cfg->peers.key_file);
+    for (size_t i = 0; i < cfg->peers.n_urls; i++)
+        free(cfg->peers.urls[i]);
+    free(cfg->peers.urls);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* --- handlers ------------------------------------------------------------- */
+
+static bool is_ident(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return false;
+    return true;
+}
+
+static int c_region(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    if (!is_ident(yu_str(v))) {
+        yu_error(y, v, "bad region \"%s\" (expected letters, digits, ., _ and -, like eu-west)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &cfg->region);
+}
+
+static int c_name(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    if (!is_ident(yu_str(v))) {
+        yu_error(y, v, "bad agent name \"%s\" (expected letters, digits, ., _ and -)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &cfg->name);
+}
+
+static int glob_add(struct yu *y, struct config *cfg, yaml_node_t *v)
+{
+    char *s = NULL;
+    if (yu_get_str(y, v, &s))
+        return -1;
+    const char *dir = ctx_of(y)->dir;
+    if (s[0] != '/' && dir) {
+        size_t len = strlen(dir) + strlen(s) + 2;
+        char *abs = malloc(len);
+        if (!abs) {
+            free(s);
+            return -1;
+        }
+        snprintf(abs, len, "%s/%s", dir, s);
+        free(s);
+        s = abs;
+    }
+    cfg->probe_globs[cfg->n_probe_globs++] = s;
+    return 0;
+}
+
+static int c_probes(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    for (size_t i = 0; i < cfg->n_probe_globs; i++)
+        free(cfg->probe_globs[i]);
+    free(cfg->probe_globs);
+    cfg->n_probe_globs = 0;
+    bool list = v->type == YAML_SEQUENCE_NODE;
+    size_t n = list ? yu_len(v) : 1;
+    cfg->probe_globs = calloc(n ? n : 1, sizeof(char *));
+    if (!cfg->probe_globs)
+        return -1;
+    if (v->type == YAML_MAPPING_NODE) {
+        yu_error(y, v, "expected a list of globs like [/etc/tripline/probes.d/*.yaml], got a mapping");
+        return -1;
+    }
+    if (!list)
+        return glob_add(y, cfg, v);
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one glob)");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        rc |= glob_add(y, cfg, yu_node(y, v->data.sequence.items.start[i]));
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+/* host:port or [v6]:port, port 0..65535 (0 picks a free port). */
+static bool listen_ok(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5)
+        return false;
+    if (s[0] == '[' && colon[-1] != ']')
+        return false;
+    long port = 0;
+    for (const char *c = colon + 1; *c; c++) {
+        if (!isdigit((unsigned char)*c))
+            return false;
+        port = port * 10 + (*c - '0');
+    }
+    return port <= 65535;
+}
+
+static int c_listen(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    if (!listen_ok(yu_str(v))) {
+        yu_error(y, v, "bad address \"%s\" (expected host:port like 127.0.0.1:9464 or [::1]:9464)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &cfg->listen);
+}
+
+static const struct yu_key spool_keys[] = {
+    {"dir", YU_STR, offsetof(struct config, spool_dir), NULL, 0},
+    {"max_size", YU_SIZE, offsetof(struct config, spool_max_bytes), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_spool(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return yu_walk_map(y, v, spool_keys, obj) ? -1 : 0;
+}
+
+static int c_log_level(struct yu *y, void *obj, yaml_node_t *v)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    struct config *cfg = obj;
+    const char *s = yu_str(v);
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            cfg->log_level = (enum log_level)i;
+            return 0;
+        }
+    }
+    const char *hint = yu_suggest(s, names, 4);
+    if (hint)
+        yu_error(y, v, "unknown level \"%s\" (did you mean \"%s\"?)", s, hint);
+    else
+        yu_error(y, v, "unknown level \"%s\" (expected debug, info, warn or error)", s);
+    return -1;
+}
+
+static int url_into(struct yu *y, yaml_node_t *v, char **out)
+{
+    if (!yu_is_http_url(yu_str(v))) {
+        yu_error(y, v, "\"%s\" is not an http:// or https:// URL", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, out);
+}
+
+static int svc_url(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct sink_service *s = obj;
+    return url_into(y, v, &s->url);
+}
+
+static const struct yu_key service_keys[] = {
+    {"url", YU_FN_SCALAR, 0, svc_url, YU_REQUIRED},
+    {"token_file", YU_STR, offsetof(struct sink_service, token_file), NULL, 0},
+    {"hmac_key_file", YU_STR, offsetof(struct sink_service, hmac_key_file), NULL, 0},
+    {"timeout", YU_DUR_POS, offsetof(struct sink_service, timeout), NULL, 0},
+    {"batch_max", YU_SIZE, offsetof(struct sink_service, batch_max), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int sink_service(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    cfg->has_service = true;
+    int rc = yu_walk_map(y, v, service_keys, &cfg->service) ? -1 : 0;
+    if (cfg->service.batch_max == 0) {
+        yu_error(y, yu_map_get(y, v, "batch_max"), "batch_max must be at least 1");
+        rc = -1;
+    }
+    return rc;
+}
+
+/* A non-empty list of http(s) URLs into (*urls, *n); what names the list in
+ * the error for an empty one. */
+static int url_list(struct yu *y, yaml_node_t *v, char ***urls, size_t *n_urls, const char *what)
+{
+    size_t n = yu_len(v);
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one %s)", what);
+        return -1;
+    }
+    *urls = calloc(n, sizeof(char *));
+    if (!*urls)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
+            yu_error(y, item, "expected a URL, got %s", yu_type_name(item));
+            rc = -1;
+        } else if (url_into(y, item, &(*urls)[*n_urls]) == 0) {
+            (*n_urls)++;
+        } else {
+            rc = -1;
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static int am_urls(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct sink_alertmanager *am = obj;
+    return url_list(y, v, &am->urls, &am->n_urls, "Alertmanager URL");
+}
+
+static const struct yu_key alertmanager_keys[] = {
+    {"urls", YU_FN_SEQ, 0, am_urls, YU_REQUIRED},
+    {"repost", YU_DUR_POS, offsetof(struct sink_alertmanager, repost), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int sink_alertmanager(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    cfg->has_alertmanager = true;
+    return yu_walk_map(y, v, alertmanager_keys, &cfg->alertmanager) ? -1 : 0;
+}
+
+static int sink_stdout(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    ctx_of(y)->stdout_set = true;
+    return yu_get_bool(y, v, &cfg->sink_stdout);
+}
+
+static const struct yu_key sinks_keys[] = {
+    {"stdout", YU_FN_SCALAR, 0, sink_stdout, 0},
+    {"file", YU_STR, offsetof(struct config, sink_file), NULL, 0},
+    {"service", YU_FN_MAP, 0, sink_service, 0},
+    {"alertmanager", YU_FN_MAP, 0, sink_alertmanager, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_sinks(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return yu_walk_map(y, v, sinks_keys, obj) ? -1 : 0;
+}
+
+static const struct yu_key limits_keys[] = {
+    {"concurrency", YU_INT_POS, offsetof(struct config, concurrency), NULL, 0},
+    {"per_host", YU_INT_POS, offsetof(struct config, per_host), NULL, 0},
+    {"body_max", YU_SIZE, offsetof(struct config, body_max), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_limits(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return yu_walk_map(y, v, limits_keys, obj) ? -1 : 0;
+}
+
+static const struct yu_key tls_keys[] = {
+    {"ca_file", YU_STR, offsetof(struct config, ca_file), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_tls(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return yu_walk_map(y, v, tls_keys, obj) ? -1 : 0;
+}
+
+/* "i/n": this agent takes shard i (0-based) of n. */
+static int c_shard(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    const char *s = yu_str(v);
+    const char *slash = strchr(s, '/');
+    long i = -1, n = -1;
+    if (slash && slash > s && slash[1] && slash - s <= 6 && strlen(slash + 1) <= 6) {
+        i = 0;
+        n = 0;
+        for (const char *c = s; c < slash && i >= 0; c++)
+            i = isdigit((unsigned char)*c) ? i * 10 + (*c - '0') : -1;
+        for (const char *c = slash + 1; *c && n >= 0; c++)
+            n = isdigit((unsigned char)*c) ? n * 10 + (*c - '0') : -1;
+    }
+    if (i < 0 || n < 1 || i >= n) {
+        yu_error(y, v, "bad shard \"%s\" (expected i/n with 0 <= i < n, like 0/3)", s);
+        return -1;
+    }
+    return yu_get_str(y, v, &cfg->shard);
+}
+
+/* --- vantages and peers ---------------------------------------------------- */
+
+static bool has_space(const char *s)
+{
+    for (; *s; s++)
+        if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+            return true;
+    return false;
+}
+
+static int v_region(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct vantage *vt = obj;
+    if (!is_ident(yu_str(v))) {
+        yu_error(y, v, "bad region \"%s\" (expected letters, digits, ., _ and -, like eu-west)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &vt->region);
+}
+
+/* The proxy schemes curl speaks; anything else is a typo. */
+static int v_proxy(struct yu *y, void *obj, yaml_node_t *v)
+{
+    static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://", "socks5://",
+                                          "socks5h://"};
+    struct vantage *vt = obj;
+    const char *s = yu_str(v);
+    bool ok = false;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i]);
+        if (strncasecmp(s, schemes[i], n) == 0 && s[n] && s[n] != '/')
+            ok = true;
+    }
+    if (!ok || has_space(s)) {
+        yu_error(y, v, "bad proxy \"%s\" (expected a URL like http://proxy.eu.example:3128 or socks5h://10.0.0.9:1080)",
+                 s);
+        return -1;
+    }
+    return yu_get_str(y, v, &vt->proxy);
+}
+
+static int v_interface(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct vantage *vt = obj;
+    const char *s = yu_str(v);
+    if (!*s || strlen(s) > 255 || has_space(s)) {
+        yu_error(y, v, "bad interface \"%s\" (expected an interface name like eth1 or a source address like 10.0.0.5)",
+                 s);
+        return -1;
+    }
+    return yu_get_str(y, v, &vt->interface);
+}
+
+/* "host:port:addr": the pin CURLOPT_RESOLVE takes; addr may be [v6] or a
+ * comma-separated list. */
+static bool resolve_ok(const char *s)
+{
+    const char *c1 = strchr(s, ':');
+    if (!c1 || c1 == s || has_space(s))
+        return false;
+    const char *c2 = strchr(c1 + 1, ':');
+    if (!c2 || c2 == c1 + 1 || c2 - c1 - 1 > 5 || !c2[1])
+        return false;
+    long port = 0;
+    for (const char *c = c1 + 1; c < c2; c++) {
+        if (!isdigit((unsigned char)*c))
+            return false;
+        port = port * 10 + (*c - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+static int resolve_add(struct yu *y, struct vantage *vt, yaml_node_t *item)
+{
+    if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
+        yu_error(y, item, "expected \"host:port:address\", got %s", yu_type_name(item));
+        return -1;
+    }
+    if (!resolve_ok(yu_str(item))) {
+        yu_error(y, item, "bad resolve entry \"%s\" (expected host:port:address like api.example.com:443:10.1.2.3)",
+                 yu_str(item));
+        return -1;
+    }
+    if (yu_get_str(y, item, &vt->resolve[vt->n_resolve]))
+        return -1;
+    vt->n_resolve++;
+    return 0;
+}
+
+static int v_resolve(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct vantage *vt = obj;
+    if (v->type == YAML_MAPPING_NODE) {
+        yu_error(y, v, "expected a list of host:port:address entries, got a mapping");
+        return -1;
+    }
+    bool list = v->type == YAML_SEQUENCE_NODE;
+    size_t n = list ? yu_len(v) : 1;
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one host:port:address)");
+        return -1;
+    }
+    vt->resolve = calloc(n, sizeof(char *));
+    if (!vt->resolve)
+        return -1;
+    if (!list)
+        return resolve_add(y, vt, v);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        rc |= resolve_add(y, vt, yu_node(y, v->data.sequence.items.start[i]));
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static const struct yu_key vantage_keys[] = {
+    {"region", YU_FN_SCALAR, 0, v_region, YU_REQUIRED},
+    {"proxy", YU_FN_SCALAR, 0, v_proxy, 0},
+    {"interface", YU_FN_SCALAR, 0, v_interface, 0},
+    {"resolve", YU_FN_ANY, 0, v_resolve, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int resolve_join(struct vantage *vt)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < vt->n_resolve; i++)
+        len += strlen(vt->resolve[i]) + 1;
+    if (vt->n_resolve == 0)
+        return 0;
+    vt->resolve_lines = malloc(len);
+    if (!vt->resolve_lines)
+        return -1;
+    size_t at = 0;
+    for (size_t i = 0; i < vt->n_resolve; i++)
+        at += (size_t)snprintf(vt->resolve_lines + at, len - at, "%s%s", i ? "\n" : "", vt->resolve[i]);
+    return 0;
+}
+
+static int c_vantages(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    size_t n = yu_len(v);
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one vantage like {region: eu-west, proxy: ...})");
+        return -1;
+    }
+    cfg->vantages = calloc(n, sizeof(*cfg->vantages));
+    if (!cfg->vantages)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        struct vantage *vt = &cfg->vantages[cfg->n_vantages++];
+        if (item->type != YAML_MAPPING_NODE) {
+            yu_error(y, item, "expected a vantage like {region: eu-west, proxy: ...}, got %s", yu_type_name(item));
+            rc = -1;
+        } else if (yu_walk_map(y, item, vantage_keys, vt)) {
+            rc = -1;
+        } else if (resolve_join(vt)) {
+            rc = -1;
+        }
+        /* two vantages of one region would share metric series and incidents */
+        for (size_t k = 0; vt->region && k + 1 < cfg->n_vantages; k++) {
+            if (cfg->vantages[k].region && strcmp(cfg->vantages[k].region, vt->region) == 0) {
+                yu_error(y, yu_map_get(y, item, "region"), "region \"%s\" already has a vantage (vantages[%zu])",
+                         vt->region, k);
+                rc = -1;
+                break;
+            }
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static int p_urls(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct peers_config *pc = obj;
+    return url_list(y, v, &pc->urls, &pc->n_urls, "peer URL like http://10.0.0.2:9464");
+}
+
+static const struct yu_key peers_keys[] = {
+    {"key_file", YU_STR, offsetof(struct peers_config, key_file), NULL, YU_REQUIRED},
+    {"timeout", YU_DUR_POS, offsetof(struct peers_config, timeout), NULL, 0},
+    {"urls", YU_FN_SEQ, 0, p_urls, YU_REQUIRED},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_peers(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct config *cfg = obj;
+    cfg->has_peers = true;
+    int rc = yu_walk_map(y, v, peers_keys, &cfg->peers) ? -1 : 0;
+    if (cfg->peers.timeout > 60 * 1000000LL) {
+        yu_error(y, yu_map_get(y, v, "timeout"), "timeout must be at most 1m (events wait for it)");
+        rc = -1;
+    }
+    return rc;
+}
+
+static const struct yu_key config_keys[] = {
+    {"region", YU_FN_SCALAR, 0, c_region, 0},
+    {"name", YU_FN_SCALAR, 0, c_name, 0},
+    {"probes", YU_FN_ANY, 0, c_probes, 0},
+    {"listen", YU_FN_SCALAR, 0, c_listen, 0},
+    {"spool", YU_FN_MAP, 0, c_spool, 0},
+    {"log_level", YU_FN_SCALAR, 0, c_log_level, 0},
+    {"sinks", YU_FN_MAP, 0, c_sinks, 0},
+    {"limits", YU_FN_MAP, 0, c_limits, 0},
+    {"tls", YU_FN_MAP, 0, c_tls, 0},
+    {"drain_timeout", YU_DUR, offsetof(struct config, drain_timeout), NULL, 0},
+    {"shard", YU_FN_SCALAR, 0, c_shard, 0},
+    {"vantages", YU_FN_SEQ, 0, c_vantages, 0},
+    {"peers", YU_FN_MAP, 0, c_peers, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+int config_load(struct config *cfg, const char *path, struct strv *errors)
+{
+    struct yu y;
+    memset(&y, 0, sizeof(y));
+    y.errors = errors;
+    y.what = "a mapping of settings";
+    struct cfg_ctx ctx = {cfg, false, NULL};
+    y.user = &ctx;
+    free(cfg->file);
+    cfg->file = strdup(path);
+    const char *slash = strrchr(path, '/');
+    ctx.dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : NULL;
+
+    size_t first_error = errors ? errors->n : 0;
+    int rc = yu_load(&y, cfg->file ? cfg->file : path, CONFIG_FILE_MAX, NULL);
+    yaml_node_t *root = rc == 0 ? yu_root(&y) : NULL;
+    if (root && root->type != YAML_MAPPING_NODE)
+        yu_error(&y, root, "expected a mapping of settings, got %s", yu_type_name(root));
+    else if (root)
+        yu_walk_map(&y, root, config_keys, cfg);
+    /* stdout is the sink of last resort, unless the file says otherwise. */
+    if (!ctx.stdout_set)
+        cfg->sink_stdout = !cfg->has_service && !cfg->has_alertmanager && !cfg->sink_file;
+    if (cfg->n_probe_globs == 0 && y.n_errors == 0)
+        yu_error_at(&y, 0, 0, "no probe globs");
+    free(ctx.dir);
+    if (errors)
+        yu_sort_errors(errors, first_error, cfg->file ? cfg->file : path);
+    int n = y.n_errors;
+    yu_free(&y);
+    return n ? -1 : 0;
+}

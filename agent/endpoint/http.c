@@ -1,0 +1,641 @@
+#include "agent/endpoint/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "agent/log/log.h"
+
+struct http_route {
+    char *path;
+    http_handler_fn fn;
+    http_post_fn post;          /* set on POST routes instead of fn */
+    http_stream_open_fn open;   /* set on streamed routes instead of fn */
+    http_stream_next_fn next;
+    http_stream_close_fn close;
+    void *arg;
+};
+
+/* One streamed body, owned by its MHD response: freed (and the producer
+ * closed) in the response's free callback, which MHD calls when it is done
+ * with the connection for any reason. */
+struct http_stream {
+    struct logger *log;
+    http_stream_next_fn next;
+    http_stream_close_fn close;
+    void *stream;
+    struct buf slice; /* produced, not yet handed to MHD from off on */
+    size_t off;
+    bool done;
+};
+
+/* Held by MHD (until its completion callback) and by the handler (until
+ * http_respond); freed when both let go. */
+struct http_request {
+    struct http *h;             /* NULL after http_free */
+    struct MHD_Connection *c;   /* NULL once MHD is done with it */
+    struct http_request *prev, *next; /* h's live requests */
+    int refs;
+    struct buf body;
+    bool too_big, called, suspended, answered;
+    unsigned status;
+    const char *ctype;
+    struct buf reply;
+};
+
+struct http {
+    uv_loop_t *loop;
+    struct MHD_Daemon *daemon;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_idle_t idle; /* "run MHD again next iteration" */
+    bool poll_open, timer_open, idle_open;
+    int open_handles; /* h is freed when the last close callback ran */
+    struct logger *log;
+    uint16_t port;
+    size_t n_routes, cap_routes;
+    struct http_route *routes;
+    struct http_request *requests; /* POSTs MHD still holds */
+};
+
+int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!listen)
+        return TL_EADDR;
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || colon[1] == '\0')
+        return TL_EADDR;
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *hs = listen;
+    size_t hl = (size_t)(colon - listen);
+    bool v6 = listen[0] == '[';
+    if (v6) {
+        if (hl < 3 || listen[hl - 1] != ']')
+            return TL_EADDR;
+        hs++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host))
+        return TL_EADDR;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    const char *ps = colon + 1;
+    for (const char *p = ps; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return TL_EADDR;
+    }
+    errno = 0;
+    long port = strtol(ps, NULL, 10);
+    if (errno || port < 0 || port > 65535 || strlen(ps) > 5)
+        return TL_EADDR;
+    memset(ss, 0, sizeof(*ss));
+    if (v6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+            return TL_EADDR;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*sin6);
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+            return TL_EADDR;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        *len = sizeof(*sin);
+    }
+    return 0;
+}
+
+static void http_on_timer(uv_timer_t *t);
+static void http_on_idle(uv_idle_t *i);
+
+/* MHD must run again within the time it names, even with no socket event:
+ * that is how idle connections time out and how it finishes work left on
+ * edge-triggered sockets. MHD_NO means nothing is pending: the timer rests.
+ * "Now" (0, e.g. a streamed body with more to write) goes to the idle
+ * handle, which runs once per loop iteration: libuv 1.44 would run a timer
+ * re-armed at 0 again within the same timers phase, so a streamed body
+ * would go out whole before the loop did anything else. */
+static void http_arm(struct http *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (MHD_get_timeout(h->daemon, &ms) != MHD_YES) {
+        uv_timer_stop(&h->timer);
+        uv_idle_stop(&h->idle);
+        return;
+    }
+    if (ms == 0) {
+        uv_timer_stop(&h->timer);
+        uv_idle_start(&h->idle, http_on_idle);
+        return;
+    }
+    uv_idle_stop(&h->idle);
+    if (ms > UINT32_MAX)
+        ms = UINT32_MAX;
+    uv_timer_start(&h->timer, http_on_timer, (uint64_t)ms, 0);
+}
+
+static void http_on_timer(uv_timer_t *t)
+{
+    struct http *h = t->data;
+    MHD_run(h->daemon);
+    http_arm(h);
+}
+
+static void http_on_idle(uv_idle_t *i)
+{
+    struct http *h = i->data;
+    MHD_run(h->daemon);
+    http_arm(h);
+}
+
+static void http_on_poll(uv_poll_t *p, int status, int events)
+{
+    struct http *h = p->data;
+    /* On a poll error too: MHD looks at its own sockets and sorts it out. */
+    MHD_run(h->daemon);
+    http_arm(h);
+}
+
+/* Queues r with the headers every answer carries, and lets go of r. */
+static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+                                  const char *content_type, const char *allow)
+{
+    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (ok == MHD_YES)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, struct buf *body,
+                                  const char *content_type, const char *allow)
+{
+    size_t len = body->len;
+    char *data = buf_take(body);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    return http_queue(c, status, r, content_type, allow);
+}
+
+/* MHD's content reader: asks for at most max bytes into its write buffer
+ * (a few KB to ~32 KB), once per connection per MHD_run. A slice is
+ * produced only when the last one is used up, so the producer runs in
+ * HTTP_STREAM_SLICE steps and MHD_run returns between them. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct http_stream *st = cls;
+    (void)pos;
+    while (st->off == st->slice.len) {
+        if (st->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        buf_reset(&st->slice);
+        st->off = 0;
+        int rc = st->next(st->stream, &st->slice, HTTP_STREAM_SLICE);
+        if (rc == 0 && st->slice.len == 0)
+            rc = -1; /* "more" with nothing would spin here */
+        if (rc < 0) {
+            log_kv(st->log, LOG_ERROR, LOG_FIELDS(LOG_INT("rc", rc)), "http: stream failed, connection cut");
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        st->done = rc > 0;
+    }
+    size_t n = st->slice.len - st->off;
+    if (n > max)
+        n = max;
+    memcpy(out, st->slice.data + st->off, n);
+    st->off += n;
+    return (ssize_t)n;
+}
+
+static void http_stream_free(void *cls)
+{
+    struct http_stream *st = cls;
+    st->close(st->stream);
+    buf_free(&st->slice);
+    free(st);
+}
+
+/* Opens the producer and queues a chunked response reading from it; a
+ * producer that will not open is a 500. HEAD opens and closes it (same
+ * status and headers) and sends an empty buffer: MHD 0.9.75 writes the
+ * closing "0" chunk after a HEAD's headers, which a keep-alive client then
+ * reads as the start of its next response. */
+static enum MHD_Result http_stream_reply(struct http *h, const struct http_route *r, struct MHD_Connection *c,
+                                         const char *url, bool head)
+{
+    void *stream = NULL;
+    const char *ctype = NULL;
+    struct http_stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return MHD_NO;
+    int rc = r->open(r->arg, &stream, &ctype);
+    if (rc != 0 || !ctype) {
+        if (rc == 0)
+            r->close(stream);
+        free(st);
+        log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("path", url), LOG_INT("rc", rc)), "http: stream would not open");
+        struct buf body;
+        buf_init(&body, HTTP_BODY_MAX);
+        buf_puts(&body, "internal error\n");
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, &body, "text/plain; charset=utf-8", NULL);
+        buf_free(&body);
+        return ok;
+    }
+    if (head) {
+        free(st);
+        r->close(stream);
+        struct buf none;
+        buf_init(&none, 1);
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_OK, &none, ctype, NULL);
+        buf_free(&none);
+        return ok;
+    }
+    st->log = h->log;
+    st->next = r->next;
+    st->close = r->close;
+    st->stream = stream;
+    buf_init(&st->slice, HTTP_STREAM_SLICE_MAX);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32u << 10, http_stream_read, st, http_stream_free);
+    if (!resp) {
+        http_stream_free(st);
+        return MHD_NO;
+    }
+    log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", 200)), "http: stream");
+    return http_queue(c, MHD_HTTP_OK, resp, ctype, NULL);
+}
+
+static const struct http_route *http_find(const struct http *h, const char *path)
+{
+    for (size_t i = 0; i < h->n_routes; i++) {
+        if (strcmp(h->routes[i].path, path) == 0)
+            return &h->routes[i];
+    }
+    return NULL;
+}
+
+static void req_unref(struct http_request *rq)
+{
+    if (!rq || --rq->refs > 0)
+        return;
+    buf_free(&rq->body);
+    buf_free(&rq->reply);
+    free(rq);
+}
+
+static enum MHD_Result http_plain(struct MHD_Connection *c, unsigned status, const char *text, const char *allow)
+{
+    struct buf body;
+    buf_init(&body, HTTP_BODY_MAX);
+    buf_puts(&body, text);
+    enum MHD_Result ok = http_reply(c, status, &body, "text/plain; charset=utf-8", allow);
+    buf_free(&body);
+    return ok;
+}
+
+/* A POST route: the body is gathered under its cap, the handler called on
+ * the last call, and the connection suspended until http_respond when the
+ * handler answers later. MHD calls again after a resume; then the answer is
+ * queued. */
+static enum MHD_Result http_post_access(struct http *h, const struct http_route *r, struct MHD_Connection *c,
+                                        const char *method, const char *upload_data, size_t *upload_data_size,
+                                        void **req_cls)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return http_plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "POST");
+    struct http_request *rq = *req_cls;
+    if (!rq) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > HTTP_POST_MAX))
+            return http_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n", NULL);
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+            return MHD_NO;
+        rq->h = h;
+        rq->c = c;
+        rq->refs = 1;
+        buf_init(&rq->body, HTTP_POST_MAX);
+        buf_init(&rq->reply, HTTP_BODY_MAX);
+        rq->next = h->requests;
+        if (h->requests)
+            h->requests->prev = rq;
+        h->requests = rq;
+        *req_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        /* a chunked body has no Content-Length: the cap applies here too */
+        if (!rq->too_big && buf_append(&rq->body, upload_data, *upload_data_size))
+            rq->too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_big)
+        return http_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n", NULL);
+    if (!rq->called) {
+        rq->called = true;
+        rq->refs++; /* the handler's, until http_respond */
+        r->post(r->arg, rq, rq->body.data ? rq->body.data : "", rq->body.len);
+    }
+    if (!rq->answered) {
+        rq->suspended = true;
+        MHD_suspend_connection(c);
+        return MHD_YES;
+    }
+    log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("method", method), LOG_INT("status", rq->status)),
+           "http: request");
+    return http_reply(c, rq->status, &rq->reply, rq->ctype, NULL);
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+    return req && req->c ? MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, name) : NULL;
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len)
+{
+    if (!req || req->answered)
+        return;
+    req->answered = true;
+    req->status = status >= 100 && status <= 599 ? (unsigned)status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    req->ctype = content_type ? content_type : "text/plain; charset=utf-8";
+    if (body && buf_append(&req->reply, body, len)) {
+        req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        buf_reset(&req->reply);
+    }
+    if (req->suspended && req->c && req->h) {
+        req->suspended = false;
+        MHD_resume_connection(req->c);
+        /* MHD picks the connection up on its next run: make that now */
+        uv_idle_start(&req->h->idle, http_on_idle);
+    }
+    req_unref(req);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct http *h = cls;
+    struct http_request *rq = *req_cls;
+    (void)c;
+    (void)toe;
+    if (!rq || (void *)rq == (void *)h)
+        return;
+    *req_cls = NULL;
+    if (rq->prev)
+        rq->prev->next = rq->next;
+    else if (h->requests == rq)
+        h->requests = rq->next;
+    if (rq->next)
+        rq->next->prev = rq->prev;
+    rq->prev = rq->next = NULL;
+    rq->c = NULL;
+    req_unref(rq);
+}
+
+/* MHD calls this first with the headers, then with any body, then once with
+ * *upload_data_size == 0. GET and HEAD are answered on that last call: a
+ * response queued earlier makes MHD close the connection (no keep-alive).
+ * Other methods are answered at once, so an unwanted body is never read. */
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **req_cls)
+{
+    struct http *h = cls;
+    const struct http_route *pr = http_find(h, url);
+    if (pr && pr->post)
+        return http_post_access(h, pr, c, method, upload_data, upload_data_size, req_cls);
+    bool read_only =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (read_only && *req_cls == NULL) {
+        *req_cls = h; /* any non-NULL value marks "headers seen" */
+        return MHD_YES;
+    }
+    if (read_only && *upload_data_size != 0) {
+        *upload_data_size = 0; /* a GET with a body: drop it */
+        return MHD_YES;
+    }
+    struct buf body;
+    buf_init(&body, HTTP_BODY_MAX);
+    const char *ctype = "text/plain; charset=utf-8";
+    int status;
+    const char *allow = NULL;
+    const struct http_route *r = pr;
+    if (!read_only) {
+        status = r ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
+        allow = r ? "GET, HEAD" : NULL;
+        buf_puts(&body, r ? "method not allowed\n" : "not found\n");
+    } else if (!r) {
+        status = MHD_HTTP_NOT_FOUND;
+        buf_puts(&body, "not found\n");
+    } else if (r->open) {
+        buf_free(&body);
+        return http_stream_reply(h, r, c, url, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+    } else {
+        status = r->fn(r->arg, &body, &ctype);
+        if (status < 100 || status > 599 || !ctype) {
+            log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", status)),
+                   "http: handler failed");
+            status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            ctype = "text/plain; charset=utf-8";
+            buf_reset(&body);
+            buf_puts(&body, "internal error\n");
+        }
+    }
+    log_kv(h->log, LOG_DEBUG,
+           LOG_FIELDS(LOG_STR("method", method), LOG_STR("path", url), LOG_INT("status", status)),
+           "http: request");
+    enum MHD_Result ok = http_reply(c, (unsigned)status, &body, ctype, allow);
+    buf_free(&body);
+    return ok;
+}
+
+__attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
+                                                               va_list ap)
+{
+    struct http *h = cls;
+    if (log_enabled(h->log, LOG_WARN))
+        log_vwrite(h->log, LOG_WARN, LOG_FIELDS(LOG_STR("component", "microhttpd")), fmt, ap);
+}
+
+static void http_on_close(uv_handle_t *handle)
+{
+    struct http *h = handle->data;
+    if (--h->open_handles > 0)
+        return;
+    for (size_t i = 0; i < h->n_routes; i++)
+        free(h->routes[i].path);
+    free(h->routes);
+    free(h);
+}
+
+void http_free(struct http *h)
+{
+    if (!h)
+        return;
+    /* Close the poll first: uv_close stops it and takes the epoll descriptor
+     * out of libuv's set before MHD_stop_daemon closes that descriptor. */
+    if (h->poll_open)
+        uv_close((uv_handle_t *)&h->poll, http_on_close);
+    if (h->timer_open)
+        uv_close((uv_handle_t *)&h->timer, http_on_close);
+    if (h->idle_open)
+        uv_close((uv_handle_t *)&h->idle, http_on_close);
+    h->poll_open = h->timer_open = h->idle_open = false;
+    /* MHD will not stop with suspended connections: resume them to close
+     * them; their handlers' later answers are dropped */
+    for (struct http_request *rq = h->requests; rq; rq = rq->next) {
+        if (rq->suspended && rq->c && h->daemon)
+            MHD_resume_connection(rq->c);
+        rq->suspended = false;
+        rq->h = NULL;
+    }
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    h->daemon = NULL;
+    if (h->open_handles == 0) {
+        h->open_handles = 1;
+        http_on_close((uv_handle_t *)&h->timer);
+    }
+}
+
+int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
+{
+    int rc = 0;
+    *out = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    struct http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return TL_ENOMEM;
+    h->loop = loop;
+    h->log = opts->log;
+    h->poll.data = h;
+    h->timer.data = h;
+    h->idle.data = h;
+    rc = http_parse_listen(opts->listen, &ss, &sslen);
+    if (rc) {
+        log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
+               "http: listen address must be IPv4:port or [IPv6]:port");
+        goto out;
+    }
+    if (uv_timer_init(loop, &h->timer) != 0) {
+        rc = TL_ELOOP;
+        goto out;
+    }
+    h->timer_open = true;
+    h->open_handles++;
+    if (uv_idle_init(loop, &h->idle) != 0) {
+        rc = TL_ELOOP;
+        goto out;
+    }
+    h->idle_open = true;
+    h->open_handles++;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(opts->conn_limit ? opts->conn_limit : 64), MHD_OPTION_END);
+    if (!h->daemon) {
+        log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
+               "http: cannot listen (address in use or not available?)");
+        rc = TL_ESTART;
+        goto out;
+    }
+    const union MHD_DaemonInfo *epi = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (!epi || !pi) {
+        rc = TL_ESTART;
+        goto out;
+    }
+    h->port = pi->port;
+    if (uv_poll_init(loop, &h->poll, epi->epoll_fd) != 0) {
+        rc = TL_ELOOP;
+        goto out;
+    }
+    h->poll_open = true;
+    h->open_handles++;
+    if (uv_poll_start(&h->poll, UV_READABLE, http_on_poll) != 0) {
+        rc = TL_ELOOP;
+        goto out;
+    }
+    http_arm(h);
+    log_kv(h->log, LOG_INFO, LOG_FIELDS(LOG_STR("listen", opts->listen), LOG_INT("port", h->port)),
+           "http: listening");
+out:
+    if (rc)
+        http_free(h);
+    else
+        *out = h;
+    return rc;
+}
+
+static int route_add(struct http *h, const char *path, const struct http_route *nr)
+{
+    if (!h || !path || path[0] != '/')
+        return -1;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        if (strcmp(h->routes[i].path, path) == 0) {
+            char *keep = h->routes[i].path;
+            h->routes[i] = *nr;
+            h->routes[i].path = keep;
+            return 0;
+        }
+    }
+    if (h->n_routes == h->cap_routes) {
+        size_t cap = h->cap_routes ? h->cap_routes * 2 : 8;
+        struct http_route *r = realloc(h->routes, cap * sizeof(*r));
+        if (!r)
+            return TL_ENOMEM;
+        h->routes = r;
+        h->cap_routes = cap;
+    }
+    char *p = strdup(path);
+    if (!p)
+        return TL_ENOMEM;
+    h->routes[h->n_routes] = *nr;
+    h->routes[h->n_routes++].path = p;
+    return 0;
+}
+
+int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
+{
+    return fn ? route_add(h, path, &(struct http_route){.fn = fn, .arg = arg}) : -1;
+}
+
+int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg)
+{
+    return fn ? route_add(h, path, &(struct http_route){.post = fn, .arg = arg}) : -1;
+}
+
+int http_route_stream(struct http *h, const char *path, http_stream_open_fn open_fn,
+                      http_stream_next_fn next_fn, http_stream_close_fn close_fn, void *arg)
+{
+    if (!open_fn || !next_fn || !close_fn)
+        return -1;
+    return route_add(h, path,
+                     &(struct http_route){.open = open_fn, .next = next_fn, .close = close_fn, .arg = arg});
+}
+
+uint16_t http_port(const struct http *h)
+{
+    return h ? h->port : 0;
+}

@@ -1,0 +1,110 @@
+/* The sink interface and what the HTTP sinks share: Retry-After and the
+ * body signature. */
+#include "agent/sinks/sink.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+const char *sink_outcome_str(enum sink_outcome o)
+{
+    switch (o) {
+    case SINK_DELIVERED: return "delivered";
+    case SINK_RETRY: return "retry";
+    case SINK_REJECTED: return "rejected";
+    }
+    return "unknown";
+}
+
+int sink_send(struct sink *s, const char *const *events, const size_t *lens, size_t n,
+              sink_done_cb cb, void *arg)
+{
+    if (!s || !cb || (n > 0 && (!events || !lens)))
+        return TL_EINVAL;
+    return s->ops->send(s, events, lens, n, cb, arg);
+}
+
+int sink_reload(struct sink *s)
+{
+    if (!s)
+        return TL_EINVAL;
+    return s->ops->reload ? s->ops->reload(s) : 0;
+}
+
+void sink_free(struct sink *s)
+{
+    if (s)
+        s->ops->free(s);
+}
+
+const char *sink_kind(const struct sink *s)
+{
+    return s ? s->ops->kind : "none";
+}
+
+const char *sink_error(const struct sink *s)
+{
+    return s ? s->err : "";
+}
+
+tl_usec sink_parse_retry_after(const char *value, long long now_s)
+{
+    const char *p = value;
+    long long secs = 0;
+    time_t when;
+
+    if (!value)
+        return -1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p >= '0' && *p <= '9') {
+        /* delay-seconds: digits only, capped so the product cannot overflow. */
+        while (*p >= '0' && *p <= '9') {
+            if (secs < 1000000000LL)
+                secs = secs * 10 + (*p - '0');
+            p++;
+        }
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '\0')
+            return -1;
+        return (tl_usec)secs * 1000000;
+    }
+    /* An HTTP date; curl parses all three forms RFC 9110 allows. */
+    when = curl_getdate(p, NULL);
+    if (when == (time_t)-1)
+        return -1;
+    if ((long long)when <= now_s)
+        return 0;
+    return (tl_usec)((long long)when - now_s) * 1000000;
+}
+
+int sink_signature(const void *key, size_t key_len, const void *body, size_t body_len,
+                   char out[72])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    size_t i;
+
+    if (key_len > INT32_MAX)
+        return TL_EINVAL;
+    /* An empty key is still a key: HMAC wants a non-NULL pointer for it. */
+    if (!HMAC(EVP_sha256(), key_len ? key : "", (int)key_len, body, body_len, md, &md_len) ||
+        md_len != 32)
+        return TL_EINVAL;
+    memcpy(out, "sha256=", 7);
+    for (i = 0; i < md_len; i++) {
+        out[7 + 2 * i] = hex[md[i] >> 4];
+        out[7 + 2 * i + 1] = hex[md[i] & 15];
+    }
+    out[7 + 2 * md_len] = '\0';
+    return 0;
+}

@@ -1,0 +1,625 @@
+/* Checks of one response against its step's `expect` block. Every check runs
+ * (a failed status does not hide a broken body) and each failure is one
+ * message; values from the response are quoted and shortened, values
+ * rendered from secrets are never written. */
+#include "probes/check/checks.h"
+#include "probes/redact/redact.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "probes/check/issue_schema.h"
+#include "probes/check/jsonpath.h"
+
+/* The longest piece of a value quoted in a message. */
+#define QUOTE_MAX 80
+#define QBUF (QUOTE_MAX * 2 + 16)
+#define SECRET_SHOWN "<secret>"
+
+struct cctx {
+    const struct expect *e;
+    const struct response *resp;
+    const cJSON *json;
+    const char *cid;
+    const struct tpl_vars *vars;
+    struct check_outcome *o;
+    int rc; /* -1 after an allocation failure */
+};
+
+static void fail(struct cctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(struct cctx *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (strv_push(&c->o->failures, msg))
+        c->rc = -1;
+}
+
+/* "text" with quotes and backslashes escaped, control bytes as '?', cut
+ * after QUOTE_MAX bytes with "...". */
+static void quote(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0, i = 0;
+    out[o++] = '"';
+    for (; s[i] && i < QUOTE_MAX && o + 6 < outlen; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\')
+            out[o++] = '\\';
+        out[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    if (s[i]) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/* A JSON value as compact text, cut like quote() (no added quotes). */
+static void json_text(const cJSON *v, char *out, size_t outlen)
+{
+    char *s = cJSON_PrintUnformatted(v);
+    if (!s) {
+        snprintf(out, outlen, "%s", json_type_name(v));
+        return;
+    }
+    if (strlen(s) > QUOTE_MAX)
+        snprintf(out, outlen, "%.*s...", QUOTE_MAX, s);
+    else
+        snprintf(out, outlen, "%s", s);
+    cJSON_free(s);
+}
+
+/* --- status ------------------------------------------------------------ */
+
+void check_outcome_init(struct check_outcome *o)
+{
+    memset(o, 0, sizeof(*o));
+    strv_init(&o->failures);
+    strv_init(&o->budget_failures);
+    strv_init(&o->issue_codes);
+}
+
+void check_outcome_free(struct check_outcome *o)
+{
+    if (!o)
+        return;
+    strv_free(&o->failures);
+    strv_free(&o->budget_failures);
+    strv_free(&o->issue_codes);
+}
+
+bool status_expect_match(const struct status_expect *se, long status)
+{
+    if (!se || se->n == 0)
+        return status >= 200 && status <= 399;
+    for (size_t i = 0; i < se->n; i++)
+        if (status >= se->ranges[i].lo && status <= se->ranges[i].hi)
+            return true;
+    return false;
+}
+
+void status_expect_str(const struct status_expect *se, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    if (!se || se->n == 0) {
+        snprintf(out, outlen, "200-399");
+        return;
+    }
+    for (size_t i = 0; i < se->n && o < outlen; i++) {
+        const struct status_range *r = &se->ranges[i];
+        const char *sep = i == 0 ? "" : i + 1 == se->n ? " or " : ", ";
+        int n = r->lo == r->hi ? snprintf(out + o, outlen - o, "%s%d", sep, r->lo)
+                               : snprintf(out + o, outlen - o, "%s%d-%d", sep, r->lo, r->hi);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+}
+
+static void check_status(struct cctx *c)
+{
+    char want[128];
+    c->o->status_ok = status_expect_match(&c->e->status, c->resp->status);
+    if (c->o->status_ok)
+        return;
+    status_expect_str(&c->e->status, want, sizeof(want));
+    fail(c, "status %ld, expected %s", c->resp->status, want);
+}
+
+/* --- headers ----------------------------------------------------------- */
+
+static const char *find_header(const struct response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].name && strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value ? r->headers[i].value : "";
+    return NULL;
+}
+
+/* Credentials a response may carry: never copied into a message. The same
+ * names the redactor protects everywhere else. */
+static bool header_is_sensitive(const char *name)
+{
+    return redact_name_sensitive(name);
+}
+
+/* A JSON path whose last key names a credential ($.session.token). */
+static bool path_is_sensitive(const struct jpath *p)
+{
+    return p->n && p->segs[p->n - 1].key && redact_name_sensitive(p->segs[p->n - 1].key);
+}
+
+static void header_compare(struct cctx *c, const struct header_check *h, const char *got,
+                           const char *want, bool secret)
+{
+    char qgot[QBUF], qwant[QBUF];
+    quote(got, qgot, sizeof(qgot));
+    quote(want, qwant, sizeof(qwant));
+    const char *sgot = secret || header_is_sensitive(h->name) ? SECRET_SHOWN : qgot;
+    const char *swant = secret ? SECRET_SHOWN : qwant;
+    if (h->op == MATCH_EQUALS && strcmp(got, want) != 0)
+        fail(c, "header %s: %s, expected %s", h->name, sgot, swant);
+    else if (h->op == MATCH_CONTAINS && !strstr(got, want))
+        fail(c, "header %s: %s does not contain %s", h->name, sgot, swant);
+}
+
+static void check_header(struct cctx *c, const struct header_check *h)
+{
+    const char *got = find_header(c->resp, h->name);
+    char err[256], q[QBUF];
+    bool secret = false;
+    if (h->op == MATCH_EXISTS) {
+        if (h->exists && !got)
+            fail(c, "header %s: missing", h->name);
+        else if (!h->exists && got)
+            fail(c, "header %s: present, expected absent", h->name);
+        return;
+    }
+    if (h->op == MATCH_TYPE) {
+        fail(c, "header %s: a type check applies to JSON paths only", h->name);
+        return;
+    }
+    if (h->op == MATCH_MATCHES) {
+        quote(got ? got : "", q, sizeof(q));
+        if (!got)
+            fail(c, "header %s: missing, expected to match /%s/", h->name, h->value.src);
+        else if (regexec(&h->re, got, 0, NULL, 0) != 0)
+            fail(c, "header %s: %s does not match /%s/", h->name,
+                 header_is_sensitive(h->name) ? SECRET_SHOWN : q, h->value.src);
+        return;
+    }
+    char *want = tpl_render_str(&h->value, c->vars, TPL_ESC_NONE, &secret, err, sizeof(err));
+    if (!want) {
+        fail(c, "header %s: cannot render the expected value: %s", h->name, err);
+        return;
+    }
+    quote(want, q, sizeof(q));
+    if (!got)
+        fail(c, "header %s: missing, expected %s%s", h->name,
+             h->op == MATCH_CONTAINS ? "to contain " : "", secret ? SECRET_SHOWN : q);
+    else
+        header_compare(c, h, got, want, secret);
+    free(want);
+}
+
+/* --- JSON paths -------------------------------------------------------- */
+
+/* A copy of v whose string leaves holding templates are rendered. NULL with
+ * err set on failure. */
+static cJSON *render_json(const cJSON *v, const struct tpl_vars *vars, bool *secret, char *err,
+                          size_t errlen)
+{
+    if (cJSON_IsString(v) && tpl_has_placeholders(v->valuestring)) {
+        struct tpl t;
+        int off = 0;
+        if (tpl_parse(&t, v->valuestring, err, errlen, &off))
+            return NULL;
+        char *s = tpl_render_str(&t, vars, TPL_ESC_NONE, secret, err, errlen);
+        tpl_free(&t);
+        cJSON *out = s ? cJSON_CreateString(s) : NULL;
+        free(s);
+        return out;
+    }
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
+        cJSON *dup = cJSON_Duplicate(v, false);
+        if (!dup)
+            snprintf(err, errlen, "out of memory");
+        return dup;
+    }
+    cJSON *out = cJSON_IsArray(v) ? cJSON_CreateArray() : cJSON_CreateObject();
+    const cJSON *child;
+    cJSON_ArrayForEach(child, v)
+    {
+        cJSON *r = out ? render_json(child, vars, secret, err, errlen) : NULL;
+        if (!r) {
+            cJSON_Delete(out);
+            return NULL;
+        }
+        if (cJSON_IsArray(v))
+            cJSON_AddItemToArray(out, r);
+        else
+            cJSON_AddItemToObject(out, child->string, r);
+    }
+    return out;
+}
+
+/* Equality of JSON values; a templated string also equals a number or a
+ * boolean printed the same way, since captures hold every value as text. */
+static bool json_equal(const cJSON *got, const cJSON *want, bool templated)
+{
+    if (cJSON_Compare(got, want, true))
+        return true;
+    if (!templated || !cJSON_IsString(want) || !(cJSON_IsNumber(got) || cJSON_IsBool(got)))
+        return false;
+    char *s = cJSON_PrintUnformatted(got);
+    bool eq = s && strcmp(s, want->valuestring) == 0;
+    cJSON_free(s);
+    return eq;
+}
+
+static bool json_contains(const cJSON *got, const cJSON *want)
+{
+    if (cJSON_IsString(got) && cJSON_IsString(want))
+        return strstr(got->valuestring, want->valuestring) != NULL;
+    const cJSON *el;
+    if (!cJSON_IsArray(got))
+        return false;
+    cJSON_ArrayForEach(el, got)
+    {
+        if (cJSON_Compare(el, want, true))
+            return true;
+    }
+    return false;
+}
+
+static void check_json_value(struct cctx *c, const struct json_check *j, const cJSON *got)
+{
+    char err[256], tgot[QBUF], twant[QBUF];
+    bool secret = false;
+    if (!j->equals) {
+        fail(c, "%s: no expected value", j->path.src);
+        return;
+    }
+    cJSON *want = render_json(j->equals, c->vars, &secret, err, sizeof(err));
+    if (!want) {
+        fail(c, "%s: cannot render the expected value: %s", j->path.src, err);
+        return;
+    }
+    json_text(want, twant, sizeof(twant));
+    const char *swant = secret ? SECRET_SHOWN : twant;
+    bool templated = cJSON_IsString(j->equals) && tpl_has_placeholders(j->equals->valuestring);
+    if (got)
+        json_text(got, tgot, sizeof(tgot));
+    if (path_is_sensitive(&j->path))
+        secret = true;
+    if (!got)
+        fail(c, "%s: missing, expected %s%s", j->path.src, j->op == MATCH_CONTAINS ? "to contain " : "",
+             swant);
+    else if (j->op == MATCH_EQUALS && !json_equal(got, want, templated))
+        fail(c, "%s: %s, expected %s", j->path.src, secret ? SECRET_SHOWN : tgot, swant);
+    else if (j->op == MATCH_CONTAINS && !json_contains(got, want))
+        fail(c, "%s: %s does not contain %s", j->path.src, secret ? SECRET_SHOWN : tgot, swant);
+    cJSON_Delete(want);
+}
+
+static void check_json_match(struct cctx *c, const struct json_check *j, const cJSON *got)
+{
+    char text[QBUF];
+    if (!got) {
+        fail(c, "%s: missing, expected to match /%s/", j->path.src, j->re_src);
+        return;
+    }
+    /* Strings match on their value, anything else on its JSON text. */
+    char *printed = cJSON_IsString(got) ? NULL : cJSON_PrintUnformatted(got);
+    const char *subject = cJSON_IsString(got) ? got->valuestring : printed;
+    if (!subject) {
+        c->rc = -1;
+        return;
+    }
+    if (regexec(&j->re, subject, 0, NULL, 0) != 0) {
+        json_text(got, text, sizeof(text));
+        fail(c, "%s: %s does not match /%s/", j->path.src, path_is_sensitive(&j->path) ? SECRET_SHOWN : text,
+             j->re_src);
+    }
+    cJSON_free(printed);
+}
+
+static void check_json(struct cctx *c, const struct json_check *j)
+{
+    if (!c->json) {
+        fail(c, "%s: body is not JSON", j->path.src);
+        return;
+    }
+    const cJSON *got = jpath_eval(&j->path, c->json);
+    switch (j->op) {
+    case MATCH_EXISTS:
+        if (j->exists && !got)
+            fail(c, "%s: missing", j->path.src);
+        else if (!j->exists && got)
+            fail(c, "%s: present, expected absent", j->path.src);
+        break;
+    case MATCH_EQUALS:
+    case MATCH_CONTAINS:
+        check_json_value(c, j, got);
+        break;
+    case MATCH_MATCHES:
+        check_json_match(c, j, got);
+        break;
+    case MATCH_TYPE:
+        if (!got || !j->type || strcmp(json_type_name(got), j->type) != 0)
+            fail(c, "%s: %s, expected %s", j->path.src, json_type_name(got),
+                 j->type ? j->type : "a type");
+        break;
+    }
+}
+
+/* --- body -------------------------------------------------------------- */
+
+/* Substring search that does not stop at NUL bytes in the body. */
+static bool body_has(const char *hay, size_t hlen, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return true;
+    for (size_t i = 0; hay && i + n <= hlen; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+static void check_body(struct cctx *c, const struct body_check *b)
+{
+    char q[QBUF];
+    const char *text = c->resp->body.data ? c->resp->body.data : "";
+    if (b->op == MATCH_CONTAINS) {
+        quote(b->text, q, sizeof(q));
+        if (!body_has(c->resp->body.data, c->resp->body.len, b->text))
+            fail(c, "body does not contain %s", q);
+    } else if (b->op == MATCH_MATCHES) {
+        if (regexec(&b->re, text, 0, NULL, 0) != 0)
+            fail(c, "body does not match /%s/", b->text);
+    } else {
+        fail(c, "body: only contains and matches apply to the body");
+    }
+}
+
+/* --- issues ------------------------------------------------------------ */
+
+static const cJSON *body_issues(const cJSON *json)
+{
+    const cJSON *issues = cJSON_IsObject(json) ? cJSON_GetObjectItemCaseSensitive(json, "issues") : NULL;
+    return cJSON_IsArray(issues) ? issues : NULL;
+}
+
+static const char *issue_str(const cJSON *issue, const char *name)
+{
+    const cJSON *v = cJSON_IsObject(issue) ? cJSON_GetObjectItemCaseSensitive(issue, name) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void collect_issues(struct cctx *c)
+{
+    const cJSON *issue;
+    cJSON_ArrayForEach(issue, body_issues(c->json))
+    {
+        const char *code = issue_str(issue, "issue");
+        if (!code)
+            continue;
+        if (c->o->issue_codes.n == 0)
+            issue_code_class(code, c->o->issue_class, sizeof(c->o->issue_class));
+        /* Codes are short by the schema; a hostile one is cut. */
+        if (strv_pushf(&c->o->issue_codes, "%.128s", code))
+            c->rc = -1;
+    }
+}
+
+/* "payment.declined.card, payment.unauthorized.x (severity warning)" */
+static void issues_got(const cJSON *issues, const struct issue_expect *ie, struct buf *out)
+{
+    const cJSON *issue;
+    size_t shown = 0;
+    cJSON_ArrayForEach(issue, issues)
+    {
+        const char *code = issue_str(issue, "issue");
+        const char *sev = issue_str(issue, "severity");
+        if (!code)
+            continue;
+        if (shown++ == 10) {
+            buf_puts(out, ", ...");
+            break;
+        }
+        buf_printf(out, "%s%.128s", shown > 1 ? ", " : "", code);
+        /* The severity is what differed when the code itself matched. */
+        if (ie->severity != SEV_ANY && issue_code_matches(ie->pattern, code))
+            buf_printf(out, " (severity %.16s)", sev ? sev : "missing");
+    }
+    if (shown == 0)
+        buf_puts(out, "no issues");
+}
+
+static void check_issue_expect(struct cctx *c, const struct issue_expect *ie)
+{
+    const cJSON *issues = body_issues(c->json), *issue;
+    cJSON_ArrayForEach(issue, issues)
+    {
+        const char *code = issue_str(issue, "issue");
+        const char *sev = issue_str(issue, "severity");
+        if (code && issue_code_matches(ie->pattern, code) &&
+            (ie->severity == SEV_ANY || (sev && strcmp(sev, severity_str(ie->severity)) == 0)))
+            return;
+    }
+    struct buf got;
+    char sev[32] = "";
+    buf_init(&got, 2048);
+    issues_got(issues, ie, &got);
+    if (ie->severity != SEV_ANY)
+        snprintf(sev, sizeof(sev), " (severity %s)", severity_str(ie->severity));
+    fail(c, "expected issue \"%s\"%s not found; got %s", ie->pattern, sev,
+         got.data ? got.data : "no issues");
+    buf_free(&got);
+}
+
+/* --- schema and correlation-id echo ------------------------------------ */
+
+static bool schema_applies(const struct cctx *c)
+{
+    long s = c->resp->status;
+    return s >= 400 || (s >= 200 && s <= 299 && c->e->issue_schema_on_2xx);
+}
+
+static void check_schema(struct cctx *c)
+{
+    const char *sent = c->e->echo_correlation_id ? c->cid : NULL;
+    c->o->schema_violations = issue_schema_check(c->json, sent, c->e->echo_correlation_id,
+                                                 c->resp->status >= 400, &c->o->failures);
+}
+
+/* The body's correlationId: top level first, else the first issue's. */
+static const cJSON *body_cid(const cJSON *json)
+{
+    const cJSON *v = cJSON_IsObject(json) ? cJSON_GetObjectItemCaseSensitive(json, "correlationId") : NULL;
+    const cJSON *issue;
+    cJSON_ArrayForEach(issue, body_issues(json))
+    {
+        if (v)
+            break;
+        v = cJSON_IsObject(issue) ? cJSON_GetObjectItemCaseSensitive(issue, "correlationId") : NULL;
+    }
+    return v;
+}
+
+static void check_echo(struct cctx *c, bool schema_ran)
+{
+    char q[QBUF];
+    const char *hdr = find_header(c->resp, "X-Correlation-ID");
+    if (hdr) {
+        quote(hdr, q, sizeof(q));
+        if (strcasecmp(hdr, c->cid) != 0)
+            fail(c, "header X-Correlation-ID: %s does not echo the X-Correlation-ID sent (%s)", q,
+                 c->cid);
+        return;
+    }
+    /* The schema check already held the body's ids against ours. */
+    if (schema_ran)
+        return;
+    const cJSON *v = body_cid(c->json);
+    if (!v) {
+        fail(c, "correlation id not echoed: no X-Correlation-ID header and no correlationId in "
+                "the body (sent %s)", c->cid);
+        return;
+    }
+    if (cJSON_IsString(v) && strcasecmp(v->valuestring, c->cid) == 0)
+        return;
+    json_text(v, q, sizeof(q));
+    fail(c, "correlationId: %s does not echo the X-Correlation-ID sent (%s)", q, c->cid);
+}
+
+/* --- budgets ----------------------------------------------------------- */
+
+struct phase {
+    const char *name;
+    size_t budget_off, timing_off;
+};
+
+static const struct phase phases[] = {
+    { "dns", offsetof(struct budget, dns), offsetof(struct timings, dns) },
+    { "connect", offsetof(struct budget, connect), offsetof(struct timings, connect) },
+    { "tls", offsetof(struct budget, tls), offsetof(struct timings, tls) },
+    { "ttfb", offsetof(struct budget, ttfb), offsetof(struct timings, ttfb) },
+    { "total", offsetof(struct budget, total), offsetof(struct timings, total) },
+};
+
+static tl_usec field_at(const void *base, size_t off)
+{
+    tl_usec v;
+    memcpy(&v, (const char *)base + off, sizeof(v));
+    return v;
+}
+
+/* Milliseconds without trailing zeros: 200, 1.5, 0.25. */
+static void ms_str(tl_usec us, char *out, size_t outlen)
+{
+    int64_t whole = us / 1000, frac = us % 1000;
+    if (frac == 0) {
+        snprintf(out, outlen, "%" PRId64, whole);
+        return;
+    }
+    int digits = 3;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    snprintf(out, outlen, "%" PRId64 ".%0*" PRId64, whole, digits, frac);
+}
+
+static const char *first_breach(const struct budget *b, const struct timings *t)
+{
+    for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+        tl_usec limit = field_at(b, phases[i].budget_off);
+        if (limit > 0 && field_at(t, phases[i].timing_off) > limit)
+            return phases[i].name;
+    }
+    return NULL;
+}
+
+int budget_check(const struct budget *b, const struct timings *t, struct strv *out)
+{
+    int n = 0;
+    char limit_ms[32];
+    for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+        tl_usec limit = field_at(b, phases[i].budget_off);
+        tl_usec took = field_at(t, phases[i].timing_off);
+        if (limit <= 0 || took <= limit)
+            continue;
+        ms_str(limit, limit_ms, sizeof(limit_ms));
+        strv_pushf(out, "%s %.1f ms > budget %s ms", phases[i].name, (double)took / 1000.0,
+                   limit_ms);
+        n++;
+    }
+    return n;
+}
+
+/* --- all of it ---------------------------------------------------------- */
+
+int checks_run(const struct expect *e, const struct response *resp, const cJSON *json,
+               const char *correlation_id, const struct tpl_vars *vars, struct check_outcome *o)
+{
+    struct cctx c = { e, resp, json, correlation_id, vars, o, 0 };
+    check_status(&c);
+    size_t status_msgs = o->failures.n;
+    for (size_t i = 0; i < e->n_headers; i++)
+        check_header(&c, &e->headers[i]);
+    for (size_t i = 0; i < e->n_json; i++)
+        check_json(&c, &e->json[i]);
+    for (size_t i = 0; i < e->n_body; i++)
+        check_body(&c, &e->body[i]);
+    collect_issues(&c);
+    for (size_t i = 0; i < e->n_issues; i++)
+        check_issue_expect(&c, &e->issues[i]);
+    bool schema_ran = schema_applies(&c);
+    if (schema_ran)
+        check_schema(&c);
+    if (e->echo_correlation_id && correlation_id)
+        check_echo(&c, schema_ran);
+    o->checks_failed = o->failures.n > status_msgs;
+    size_t before = o->budget_failures.n;
+    int breached = budget_check(&e->budget, &resp->timings, &o->budget_failures);
+    if (o->budget_failures.n - before != (size_t)breached)
+        c.rc = -1;
+    o->budget_breached = breached > 0;
+    o->budget_phase = first_breach(&e->budget, &resp->timings);
+    return c.rc;
+}

@@ -1,0 +1,749 @@
+/* The transfer engine: libcurl's multi interface driven by a libuv loop.
+ *
+ * curl tells us which sockets to watch (socket_cb) and when to wake it up
+ * (timer_cb); libuv tells curl when a socket is ready or the timer fired
+ * (curl_multi_socket_action). After every call into curl, finished transfers
+ * are drained from curl_multi_info_read and handed to their done callbacks. */
+#include "probes/http/transfer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#define TRANSFER_CA_FILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
+#define TRANSFER_HEADERS_MAX (64 * 1024)
+#define TRANSFER_BODY_MAX_DEFAULT (1024 * 1024)
+#define TRANSFER_MAX_REDIRS 10L
+
+#ifndef TRIPLINE_VERSION
+#define TRIPLINE_VERSION "dev"
+#endif
+
+_Static_assert(sizeof(((struct response *)0)->error) >= CURL_ERROR_SIZE,
+               "response.error must hold curl's error buffer");
+
+/* One watched socket: created on curl's first mention of it, closed on
+ * CURL_POLL_REMOVE, freed in its close callback. */
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct transfer_engine *e;
+    struct sock_ctx *prev, *next;
+};
+
+struct transfer_engine {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    char *ca_file;
+    char *user_agent;
+    size_t in_flight;
+    struct xfer *xfers;       /* transfers in flight */
+    struct sock_ctx *socks;   /* sockets being watched */
+    int depth;                /* > 0 while inside a drain (callbacks may free us) */
+    bool dying;               /* transfer_engine_free was called during a drain */
+};
+
+struct transfer_session {
+    struct transfer_engine *e;
+    CURLSH *share;
+    int refs;                 /* the owner plus every transfer in flight */
+};
+
+struct xfer {
+    struct transfer_engine *e;
+    struct transfer_session *s;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_slist *resolve;
+    struct response *resp;
+    size_t n_headers_cap;
+    size_t header_bytes;
+    bool body_started;
+    size_t body_max;
+    char reason[256];         /* why we aborted; curl overwrites its error buffer */
+    transfer_done_cb cb;
+    void *arg;
+    struct xfer *prev, *next;
+};
+
+const char *transfer_fail_str(enum transfer_fail f)
+{
+    switch (f) {
+    case TRANSFER_OK:
+        return "ok";
+    case TRANSFER_CURL:
+        return "curl";
+    case TRANSFER_BODY_TOO_BIG:
+        return "body_too_big";
+    case TRANSFER_HEADERS_TOO_BIG:
+        return "headers_too_big";
+    }
+    return "unknown";
+}
+
+const char *response_header(const struct response *r, const char *name)
+{
+    if (!r || !name)
+        return NULL;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    }
+    return NULL;
+}
+
+static void headers_clear(struct response *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    r->n_headers = 0;
+}
+
+void response_free(struct response *r)
+{
+    if (!r)
+        return;
+    headers_clear(r);
+    free(r->headers);
+    r->headers = NULL;
+    buf_free(&r->body);
+}
+
+/* --- the curl <-> libuv seam ------------------------------------------- */
+
+static void engine_drain(struct transfer_engine *e);
+static void engine_destroy(struct transfer_engine *e);
+
+static void sock_close_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sock_close(struct sock_ctx *c)
+{
+    struct transfer_engine *e = c->e;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        e->socks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, sock_close_cb);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct sock_ctx *c = h->data;
+    struct transfer_engine *e = c->e;
+    int flags = 0;
+    int running = 0;
+
+    if (status < 0) {
+        /* libuv stopped the watcher; curl decides what the error means. */
+        flags = CURL_CSELECT_ERR;
+    } else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    /* c may be closed by socket_cb inside this call: read nothing from it after. */
+    curl_multi_socket_action(e->multi, c->fd, flags, &running);
+    engine_drain(e);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct transfer_engine *e = userp;
+    struct sock_ctx *c = socketp;
+    int events = 0;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            curl_multi_assign(e->multi, s, NULL);
+            sock_close(c);
+        }
+        return 0;
+    }
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return -1;
+        if (uv_poll_init_socket(e->loop, &c->poll, s) != 0) {
+            free(c);
+            return -1;
+        }
+        c->poll.data = c;
+        c->fd = s;
+        c->e = e;
+        c->next = e->socks;
+        if (e->socks)
+            e->socks->prev = c;
+        e->socks = c;
+        curl_multi_assign(e->multi, s, c);
+    }
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    if (uv_poll_start(&c->poll, events, poll_cb) != 0)
+        return -1;
+    return 0;
+}
+
+static void timer_fire_cb(uv_timer_t *t)
+{
+    struct transfer_engine *e = t->data;
+    int running = 0;
+    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    engine_drain(e);
+}
+
+/* curl asks to be woken after timeout_ms; 0 goes through the timer too so
+ * that curl is never re-entered from inside one of its own callbacks. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct transfer_engine *e = userp;
+    if (timeout_ms < 0)
+        return uv_timer_stop(&e->timer) == 0 ? 0 : -1;
+    return uv_timer_start(&e->timer, timer_fire_cb, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
+}
+
+/* --- transfers ----------------------------------------------------------- */
+
+static void session_unref(struct transfer_session *s)
+{
+    if (!s || --s->refs > 0)
+        return;
+    curl_share_cleanup(s->share);
+    free(s);
+}
+
+static void xfer_unlink(struct xfer *x)
+{
+    struct transfer_engine *e = x->e;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        e->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    e->in_flight--;
+}
+
+/* Frees everything but the response, which goes to the done callback. */
+static void xfer_free(struct xfer *x)
+{
+    if (!x)
+        return;
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->resolve);
+    session_unref(x->s);
+    free(x);
+}
+
+static void set_too_big(struct xfer *x, const char *what, size_t n)
+{
+    snprintf(x->reason, sizeof(x->reason), "response %s larger than %zu bytes", what, n);
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *userp)
+{
+    struct xfer *x = userp;
+    size_t len = size * n;
+    int rc;
+
+    x->body_started = true;
+    rc = buf_append(&x->resp->body, p, len);
+    if (rc == TL_ETOOBIG) {
+        x->resp->fail = TRANSFER_BODY_TOO_BIG;
+        set_too_big(x, "body", x->body_max);
+        return 0;
+    }
+    if (rc != 0)
+        return 0;
+    return len;
+}
+
+static bool is_status_line(const char *p, size_t len)
+{
+    return len >= 5 && memcmp(p, "HTTP/", 5) == 0;
+}
+
+static char *dup_trimmed(const char *p, size_t len)
+{
+    while (len && (p[0] == ' ' || p[0] == '\t')) {
+        p++;
+        len--;
+    }
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' ||
+                   p[len - 1] == '\n'))
+        len--;
+    char *s = malloc(len + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    return s;
+}
+
+static int header_add(struct xfer *x, const char *p, size_t len)
+{
+    struct response *r = x->resp;
+    const char *colon = memchr(p, ':', len);
+    if (!colon)
+        return 0; /* a continuation or junk line: nothing to keep */
+    if (r->n_headers == x->n_headers_cap) {
+        size_t cap = x->n_headers_cap ? x->n_headers_cap * 2 : 16;
+        struct http_header *h = realloc(r->headers, cap * sizeof(*h));
+        if (!h)
+            return -1;
+        r->headers = h;
+        x->n_headers_cap = cap;
+    }
+    char *name = dup_trimmed(p, (size_t)(colon - p));
+    char *value = dup_trimmed(colon + 1, len - (size_t)(colon - p) - 1);
+    if (!name || !value) {
+        free(name);
+        free(value);
+        return -1;
+    }
+    r->headers[r->n_headers].name = name;
+    r->headers[r->n_headers].value = value;
+    r->n_headers++;
+    return 0;
+}
+
+/* Keeps the headers of the last response only: every status line (100
+ * Continue, a redirect, a proxy's CONNECT reply) starts afresh. */
+static size_t header_cb(char *p, size_t size, size_t n, void *userp)
+{
+    struct xfer *x = userp;
+    size_t len = size * n;
+
+    if (x->body_started)
+        return len; /* trailers: not part of the response headers we report */
+    if (is_status_line(p, len)) {
+        headers_clear(x->resp);
+        x->header_bytes = 0;
+    }
+    x->header_bytes += len;
+    if (x->header_bytes > TRANSFER_HEADERS_MAX) {
+        x->resp->fail = TRANSFER_HEADERS_TOO_BIG;
+        set_too_big(x, "headers", (size_t)TRANSFER_HEADERS_MAX);
+        return 0;
+    }
+    if (!is_status_line(p, len) && header_add(x, p, len) != 0)
+        return 0;
+    return len;
+}
+
+static tl_usec info_usec(CURL *easy, CURLINFO what)
+{
+    curl_off_t v = 0;
+    if (curl_easy_getinfo(easy, what, &v) != CURLE_OK || v < 0)
+        return 0;
+    return (tl_usec)v;
+}
+
+static void xfer_collect(struct xfer *x, CURLcode result)
+{
+    struct response *r = x->resp;
+    CURL *easy = x->easy;
+    long v = 0;
+    char *ip = NULL;
+
+    r->curl_code = (int)result;
+    if (result != CURLE_OK && r->fail == TRANSFER_OK)
+        r->fail = TRANSFER_CURL;
+    if (x->reason[0])
+        snprintf(r->error, sizeof(r->error), "%s", x->reason);
+    if (result != CURLE_OK && r->error[0] == '\0')
+        snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(result));
+    if (result == CURLE_OK)
+        r->error[0] = '\0';
+
+    tl_usec dns = info_usec(easy, CURLINFO_NAMELOOKUP_TIME_T);
+    tl_usec conn = info_usec(easy, CURLINFO_CONNECT_TIME_T);
+    tl_usec app = info_usec(easy, CURLINFO_APPCONNECT_TIME_T);
+    r->timings.dns = dns;
+    r->timings.connect = conn > dns ? conn - dns : 0;
+    r->timings.tls = app > conn ? app - conn : 0;
+    r->timings.ttfb = info_usec(easy, CURLINFO_STARTTRANSFER_TIME_T);
+    r->timings.total = info_usec(easy, CURLINFO_TOTAL_TIME_T);
+
+    if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &v) == CURLE_OK)
+        r->status = v;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+        snprintf(r->primary_ip, sizeof(r->primary_ip), "%s", ip);
+    v = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v) == CURLE_OK) {
+        switch (v) {
+        case CURL_HTTP_VERSION_1_0:
+            r->http_version = 10;
+            break;
+        case CURL_HTTP_VERSION_1_1:
+            r->http_version = 11;
+            break;
+        case CURL_HTTP_VERSION_2_0:
+            r->http_version = 20;
+            break;
+        case CURL_HTTP_VERSION_3:
+            r->http_version = 30;
+            break;
+        default:
+            r->http_version = 0;
+        }
+    }
+    /* Callers read the body as text: give them "" rather than NULL. */
+    if (!r->body.data)
+        buf_append(&r->body, "", 0);
+}
+
+/* Hands every finished transfer to its callback. Unconditional: a guard on
+ * "still running" would lose the last transfer's DONE. */
+static void engine_drain(struct transfer_engine *e)
+{
+    CURLMsg *msg;
+    int left = 0;
+
+    e->depth++;
+    while (!e->dying) {
+        msg = curl_multi_info_read(e->multi, &left);
+        if (!msg)
+            break;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURLcode result = msg->data.result; /* msg is invalid once the handle is removed */
+        CURL *easy = msg->easy_handle;
+        char *priv = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+        struct xfer *x = (struct xfer *)priv;
+        if (!x)
+            continue;
+        xfer_collect(x, result);
+        curl_multi_remove_handle(e->multi, easy);
+        xfer_unlink(x);
+        struct response *resp = x->resp;
+        transfer_done_cb cb = x->cb;
+        void *arg = x->arg;
+        xfer_free(x);
+        cb(resp, arg);
+    }
+    e->depth--;
+    if (e->depth == 0 && e->dying)
+        engine_destroy(e);
+}
+
+static int add_header(struct curl_slist **l, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(*l, line);
+    if (!n)
+        return -1;
+    *l = n;
+    return 0;
+}
+
+static int build_headers(struct xfer *x, const struct transfer_req *req)
+{
+    bool has_expect = false;
+    struct buf line;
+    int rc = 0;
+
+    buf_init(&line, 64 * 1024);
+    for (size_t i = 0; i < req->n_headers && rc == 0; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (!h->name || !h->name[0])
+            continue;
+        if (strcasecmp(h->name, "Expect") == 0)
+            has_expect = true;
+        buf_reset(&line);
+        /* curl reads "Name:" as "remove this header" and "Name;" as "send it empty". */
+        if (!h->value || !h->value[0])
+            rc = buf_printf(&line, "%s;", h->name);
+        else
+            rc = buf_printf(&line, "%s: %s", h->name, h->value);
+        if (rc == 0)
+            rc = add_header(&x->headers, line.data);
+    }
+    /* Expect: 100-continue would add a round trip to every POST we time. */
+    if (rc == 0 && !has_expect)
+        rc = add_header(&x->headers, "Expect:");
+    buf_free(&line);
+    return rc ? -1 : 0;
+}
+
+#define SETOPT(opt, val)                                                       \
+    do {                                                                       \
+        if (rc == 0 && curl_easy_setopt(easy, opt, val) != CURLE_OK)           \
+            rc = -1;                                                           \
+    } while (0)
+
+static int xfer_setup(struct xfer *x, const struct transfer_req *req)
+{
+    struct transfer_engine *e = x->e;
+    CURL *easy = x->easy;
+    int rc = 0;
+    long ms = (long)((req->timeout + 999) / 1000);
+    const char *m = req->method ? req->method : "GET";
+
+    SETOPT(CURLOPT_URL, req->url);
+    SETOPT(CURLOPT_PRIVATE, (void *)x);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+    SETOPT(CURLOPT_FORBID_REUSE, 1L);
+    SETOPT(CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+    SETOPT(CURLOPT_TIMEOUT_MS, ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, ms);
+    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_ERRORBUFFER, x->resp->error);
+    SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
+    SETOPT(CURLOPT_WRITEDATA, (void *)x);
+    SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
+    SETOPT(CURLOPT_HEADERDATA, (void *)x);
+    SETOPT(CURLOPT_USERAGENT, e->user_agent);
+    SETOPT(CURLOPT_SHARE, x->s->share);
+    SETOPT(CURLOPT_COOKIEFILE, ""); /* turns the cookie engine on, reads no file */
+    /* With CAPATH unset curl caches the parsed CA store on the multi handle
+     * (CA_CACHE_TIMEOUT) instead of parsing the bundle for every connection. */
+    SETOPT(CURLOPT_CAPATH, NULL);
+    SETOPT(CURLOPT_CAINFO, e->ca_file);
+    SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 86400L);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    SETOPT(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
+    SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
+    /* An explicit proxy or none at all: never one picked up from the environment. */
+    SETOPT(CURLOPT_PROXY, req->proxy ? req->proxy : "");
+    if (req->interface)
+        SETOPT(CURLOPT_INTERFACE, req->interface);
+    if (rc == 0 && req->resolve) {
+        /* one CURLOPT_RESOLVE entry per line */
+        for (const char *at = req->resolve; rc == 0 && *at;) {
+            const char *nl = strchr(at, '\n');
+            size_t n = nl ? (size_t)(nl - at) : strlen(at);
+            char *entry = strndup(at, n);
+            if (!entry || add_header(&x->resolve, entry) != 0)
+                rc = -1;
+            free(entry);
+            at += n + (nl ? 1 : 0);
+        }
+        SETOPT(CURLOPT_RESOLVE, x->resolve);
+    }
+
+    if (strcmp(m, "HEAD") == 0) {
+        SETOPT(CURLOPT_NOBODY, 1L);
+    } else if (req->body || strcmp(m, "POST") == 0) {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SETOPT(CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+        if (strcmp(m, "POST") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, m);
+    } else if (strcmp(m, "GET") != 0) {
+        SETOPT(CURLOPT_CUSTOMREQUEST, m);
+    }
+
+    if (rc == 0)
+        rc = build_headers(x, req);
+    SETOPT(CURLOPT_HTTPHEADER, x->headers);
+    return rc;
+}
+
+int transfer_start(struct transfer_session *s, const struct transfer_req *req,
+                   transfer_done_cb cb, void *arg)
+{
+    struct transfer_engine *e;
+    struct xfer *x = NULL;
+    int rc = -1;
+
+    if (!s || !req || !req->url || !cb || req->timeout <= 0)
+        goto out;
+    e = s->e;
+    if (e->dying)
+        goto out;
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        goto out;
+    x->e = e;
+    x->s = s;
+    s->refs++;
+    x->cb = cb;
+    x->arg = arg;
+    x->body_max = req->body_max ? req->body_max : TRANSFER_BODY_MAX_DEFAULT;
+    x->resp = calloc(1, sizeof(*x->resp));
+    if (!x->resp)
+        goto out;
+    buf_init(&x->resp->body, x->body_max);
+    x->easy = curl_easy_init();
+    if (!x->easy)
+        goto out;
+    rc = xfer_setup(x, req);
+    if (rc)
+        goto out;
+    if (curl_multi_add_handle(e->multi, x->easy) != CURLM_OK) {
+        rc = -1;
+        goto out;
+    }
+    x->next = e->xfers;
+    if (e->xfers)
+        e->xfers->prev = x;
+    e->xfers = x;
+    e->in_flight++;
+    x = NULL;
+    rc = 0;
+out:
+    if (x) {
+        response_free(x->resp);
+        free(x->resp);
+        xfer_free(x);
+    }
+    return rc;
+}
+
+/* --- engine and sessions ----------------------------------------------- */
+
+static char *dup_or(const char *s, const char *def)
+{
+    return strdup(s ? s : def);
+}
+
+int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
+                        const struct transfer_engine_opts *opts)
+{
+    struct transfer_engine *e = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        goto out;
+    e->loop = loop;
+    e->ca_file = dup_or(opts ? opts->ca_file : NULL, TRANSFER_CA_FILE_DEFAULT);
+    e->user_agent = dup_or(opts ? opts->user_agent : NULL, "tripline/" TRIPLINE_VERSION);
+    if (!e->ca_file || !e->user_agent)
+        goto out;
+    e->multi = curl_multi_init();
+    if (!e->multi)
+        goto out;
+    if (uv_timer_init(loop, &e->timer) != 0) {
+        curl_multi_cleanup(e->multi);
+        e->multi = NULL;
+        goto out;
+    }
+    e->timer.data = e;
+    /* From here on the timer owns e: it is freed in the timer's close callback. */
+    rc = 0;
+    if (curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+        curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, (void *)e) != CURLM_OK ||
+        curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+        curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, (void *)e) != CURLM_OK)
+        rc = -1;
+    if (rc == 0 && opts && opts->max_total_connections &&
+        curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                          (long)opts->max_total_connections) != CURLM_OK)
+        rc = -1;
+    if (rc) {
+        engine_destroy(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+out:
+    if (e) {
+        free(e->ca_file);
+        free(e->user_agent);
+        free(e);
+    }
+    curl_global_cleanup();
+    return rc;
+}
+
+static void engine_timer_close_cb(uv_handle_t *h)
+{
+    struct transfer_engine *e = h->data;
+    free(e->ca_file);
+    free(e->user_agent);
+    free(e);
+    curl_global_cleanup();
+}
+
+static void engine_destroy(struct transfer_engine *e)
+{
+    /* Transfers still running end here without their callbacks. */
+    while (e->xfers) {
+        struct xfer *x = e->xfers;
+        curl_multi_remove_handle(e->multi, x->easy);
+        xfer_unlink(x);
+        response_free(x->resp);
+        free(x->resp);
+        xfer_free(x);
+    }
+    curl_multi_cleanup(e->multi);
+    e->multi = NULL;
+    /* curl normally removes every socket before this point; be sure anyway. */
+    while (e->socks)
+        sock_close(e->socks);
+    uv_timer_stop(&e->timer);
+    uv_close((uv_handle_t *)&e->timer, engine_timer_close_cb);
+}
+
+void transfer_engine_free(struct transfer_engine *e)
+{
+    if (!e || e->dying)
+        return;
+    e->dying = true;
+    if (e->depth == 0)
+        engine_destroy(e);
+}
+
+size_t transfer_engine_in_flight(const struct transfer_engine *e)
+{
+    return e ? e->in_flight : 0;
+}
+
+int transfer_session_new(struct transfer_session **out, struct transfer_engine *e)
+{
+    struct transfer_session *s;
+    int rc = -1;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    s->e = e;
+    s->refs = 1;
+    s->share = curl_share_init();
+    if (!s->share)
+        goto out;
+    /* The DNS cache is per session too, so a vantage's pinned address
+     * (CURLOPT_RESOLVE) never leaks into another run's transfers. */
+    if (curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK ||
+        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        goto out;
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    if (s) {
+        curl_share_cleanup(s->share);
+        free(s);
+    }
+    return rc;
+}
+
+void transfer_session_free(struct transfer_session *s)
+{
+    session_unref(s);
+}

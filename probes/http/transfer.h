@@ -1,0 +1,103 @@
+/* The transfer engine: libcurl's multi interface on a libuv loop
+ * (curl_multi_socket_action + one uv_poll_t per socket + one uv_timer_t).
+ * One engine per loop; thousands of transfers in flight; no threads.
+ *
+ * A transfer is one HTTP request/response. A session groups the transfers of
+ * one probe run: it carries the run's cookie jar. Every transfer opens a fresh
+ * connection and resolves the name afresh (a synthetic check measures what a
+ * new client sees). */
+#ifndef TRIPLINE_TRANSFER_H
+#define TRIPLINE_TRANSFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "base/buf.h"
+#include "probes/probe.h"
+
+/* Phase timings in microseconds. dns, connect and tls are the length of each
+ * phase; ttfb and total are measured from the start of the transfer. */
+struct timings {
+    tl_usec dns, connect, tls, ttfb, total;
+};
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+/* Why a transfer ended without a usable response, beyond curl's own code. */
+enum transfer_fail {
+    TRANSFER_OK = 0,
+    TRANSFER_CURL,          /* curl_code says why (DNS, connect, TLS, timeout, ...) */
+    TRANSFER_BODY_TOO_BIG,  /* decoded body passed body_max: aborted */
+    TRANSFER_HEADERS_TOO_BIG,
+};
+const char *transfer_fail_str(enum transfer_fail f);
+
+struct response {
+    enum transfer_fail fail;
+    int curl_code;              /* CURLcode; 0 on success */
+    char error[256];            /* curl's error buffer or our reason; empty on success */
+    long status;                /* 0 when no response was received */
+    size_t n_headers;
+    struct http_header *headers; /* of the final response (after redirects) */
+    struct buf body;            /* decoded, capped at body_max */
+    struct timings timings;
+    char primary_ip[64];        /* the address connected to, "" if none */
+    long http_version;          /* 10, 11, 20, 30; 0 unknown */
+};
+
+/* The first header named `name` (case-insensitive), or NULL. */
+const char *response_header(const struct response *r, const char *name);
+void response_free(struct response *r); /* frees members; r itself is caller's */
+
+struct transfer_engine;
+struct transfer_session;
+
+struct transfer_engine_opts {
+    const char *ca_file;        /* default /etc/ssl/certs/ca-certificates.crt */
+    const char *user_agent;     /* default "tripline/VERSION" */
+    size_t max_total_connections; /* 0 = unlimited */
+};
+
+int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
+                        const struct transfer_engine_opts *opts);
+/* Aborts transfers still running (their callbacks are not called), closes
+ * the engine's handles. The caller then runs the loop until it is empty. */
+void transfer_engine_free(struct transfer_engine *e);
+size_t transfer_engine_in_flight(const struct transfer_engine *e);
+
+/* A session: the cookie jar of one probe run. */
+int transfer_session_new(struct transfer_session **out, struct transfer_engine *e);
+void transfer_session_free(struct transfer_session *s);
+
+struct transfer_req {
+    const char *method;         /* "GET", "POST", ... */
+    const char *url;
+    size_t n_headers;
+    const struct http_header *headers; /* sent as given; "Name:" with empty value sends an empty header */
+    const char *body;           /* may be NULL */
+    size_t body_len;
+    tl_usec timeout;            /* whole transfer; must be > 0 */
+    size_t body_max;            /* decoded bytes kept; over it the transfer fails */
+    bool follow_redirects;
+    bool insecure;              /* skip TLS verification (never the default) */
+    const char *resolve;        /* optional CURLOPT_RESOLVE entries "host:port:addr", one per line (vantages) */
+    const char *proxy;          /* optional proxy URL (vantages) */
+    const char *interface;      /* optional source interface/address (vantages) */
+};
+
+/* Called once per transfer, on the loop thread, when it ends for any reason.
+ * resp belongs to the callee: it must response_free() it and free() it. */
+typedef void (*transfer_done_cb)(struct response *resp, void *arg);
+
+/* Starts a transfer. Everything in req is copied. Returns 0, or a negative
+ * value when the transfer could not be started (then cb is never called). */
+int transfer_start(struct transfer_session *s, const struct transfer_req *req,
+                   transfer_done_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,71 @@
+/* Internals of the probe loader shared by probes/load/load.c (files, probes,
+ * schedule, vars, escalation, actions, semantic checks) and
+ * probes/load/load_step.c (steps: request, expect, capture). Not a public API. */
+#ifndef TRIPLINE_LOAD_INT_H
+#define TRIPLINE_LOAD_INT_H
+
+#include "probes/load/load.h"
+#include "probes/yaml/yaml_util.h"
+
+/* Where a template may look for variables. */
+enum ld_scope {
+    LD_SCOPE_VAR,    /* vars before scope_index */
+    LD_SCOPE_STEP,   /* vars, captures of earlier steps (any for finally), correlation_id */
+    LD_SCOPE_ACTION, /* vars, correlation_id */
+};
+
+/* Something named at one place and resolved once the whole probe is read:
+ * a template variable, an action named by a ladder, a URL to check. */
+struct ld_ref {
+    char *name;
+    const struct tpl *url; /* for URL checks */
+    enum ld_scope scope;
+    size_t index;
+    int line, column;
+    char *path;
+};
+
+struct ld_refs {
+    size_t n, cap;
+    struct ld_ref *v;
+};
+
+struct ld {
+    struct probe *p;
+    size_t n_main;            /* steps before the finally steps */
+    enum ld_scope scope;
+    size_t scope_index;
+    struct ld_refs vars;      /* template variables to resolve */
+    struct ld_refs urls;      /* URLs whose constant prefix must be http(s) */
+    struct ld_refs actions;   /* action names used by the ladder */
+    yaml_node_t *every_node, *cron_node, *timeout_node, *jitter_node;
+    struct action_do *cur_do; /* the webhook/command being read */
+    int do_kinds;
+};
+
+static inline struct ld *ld_of(struct yu *y)
+{
+    return (struct ld *)y->user;
+}
+
+int ld_ref_add(struct yu *y, struct ld_refs *refs, const char *name, const struct tpl *url,
+               int line, int column);
+/* A template from a string scalar; its variables are recorded for checking
+ * in the current scope. */
+int ld_tpl(struct yu *y, yaml_node_t *n, struct tpl *out);
+/* Records the variables of every templated string leaf of a JSON value. */
+int ld_json_tpls(struct yu *y, yaml_node_t *n);
+/* A URL template: parsed, and its constant prefix checked at the end. */
+int ld_url(struct yu *y, yaml_node_t *n, struct tpl *out);
+/* A map of name -> template (headers, form fields). */
+int ld_headers(struct yu *y, yaml_node_t *map, size_t *n_out, struct header_tpl **out);
+int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
+int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
+int ld_budget(struct yu *y, yaml_node_t *map, struct budget *b);
+bool ld_is_name(const char *s);
+bool ld_is_token(const char *s);
+
+/* Reads the sequence of steps into p->steps[base...]. */
+int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally);
+
+#endif

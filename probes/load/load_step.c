@@ -1,0 +1,760 @@
+/* Steps of a probe file: request, expect, capture. Each section is a table
+ * of keys walked by yu_walk_map(); handlers fill struct step in place. */
+#include "probes/load/load_int.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- request ---------------------------------------------------------------- */
+
+static int req_method(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    const char *s = yu_str(v);
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len; i++) {
+        if (!isalpha((unsigned char)s[i])) {
+            yu_error(y, v, "bad method \"%s\" (expected a word like GET, POST, PUT, PATCH or DELETE)", s);
+            return -1;
+        }
+    }
+    if (len == 0 || len > 16) {
+        yu_error(y, v, "bad method \"%s\" (expected a word like GET, POST, PUT, PATCH or DELETE)", s);
+        return -1;
+    }
+    char *m = strdup(s);
+    if (!m)
+        return -1;
+    for (char *c = m; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    free(r->method);
+    r->method = m;
+    return 0;
+}
+
+static int req_url(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    return ld_url(y, v, &r->url);
+}
+
+static int req_headers(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    return ld_headers(y, v, &r->n_headers, &r->headers);
+}
+
+/* body, json and form are three ways to say one thing: only one may be set. */
+static int body_once(struct yu *y, struct request *r, yaml_node_t *v)
+{
+    if (r->body_kind == BODY_NONE)
+        return 0;
+    yu_error(y, v, "a request has one body (expected only one of body, json or form)");
+    return -1;
+}
+
+static int req_body(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    if (body_once(y, r, v) || ld_tpl(y, v, &r->body))
+        return -1;
+    r->body_kind = BODY_RAW;
+    return 0;
+}
+
+static int req_json(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    if (body_once(y, r, v))
+        return -1;
+    r->json = yu_to_json(y, v);
+    if (!r->json)
+        return -1;
+    r->body_kind = BODY_JSON;
+    return ld_json_tpls(y, v);
+}
+
+static int req_form(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    if (body_once(y, r, v))
+        return -1;
+    r->body_kind = BODY_FORM;
+    return ld_headers(y, v, &r->n_form, &r->form);
+}
+
+static const struct yu_key tls_keys[] = {
+    {"verify", YU_BOOL, 0, NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int req_tls(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct request *r = obj;
+    bool verify = true;
+    int rc = yu_walk_map(y, v, tls_keys, &verify);
+    r->insecure = !verify;
+    return rc ? -1 : 0;
+}
+
+static const struct yu_key request_keys[] = {
+    {"method", YU_FN_SCALAR, 0, req_method, 0},
+    {"url", YU_FN_SCALAR, 0, req_url, YU_REQUIRED},
+    {"headers", YU_FN_MAP, 0, req_headers, 0},
+    {"body", YU_FN_SCALAR, 0, req_body, 0},
+    {"json", YU_FN_ANY, 0, req_json, 0},
+    {"form", YU_FN_MAP, 0, req_form, 0},
+    {"follow_redirects", YU_BOOL, offsetof(struct request, follow_redirects), NULL, 0},
+    {"tls", YU_FN_MAP, 0, req_tls, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int step_request(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct step *s = obj;
+    int rc = yu_walk_map(y, v, request_keys, &s->request);
+    if (!s->request.method)
+        s->request.method = strdup(s->request.body_kind == BODY_NONE ? "GET" : "POST");
+    return rc ? -1 : 0;
+}
+
+/* --- expect: status ------------------------------------------------------- */
+
+static int status_one(struct yu *y, yaml_node_t *v, struct status_range *out)
+{
+    const char *s = yu_str(v);
+    if (!s || yu_is_null(v)) {
+        yu_error(y, v, "expected a status code 100..599 or a class like \"2xx\", got %s", yu_type_name(v));
+        return -1;
+    }
+    if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
+        (s[2] == 'x' || s[2] == 'X')) {
+        out->lo = (s[0] - '0') * 100;
+        out->hi = out->lo + 99;
+        return 0;
+    }
+    bool digits = *s != '\0';
+    for (const char *c = s; *c; c++)
+        digits = digits && isdigit((unsigned char)*c);
+    if (!digits || strlen(s) > 9) {
+        yu_error(y, v, "bad status \"%s\" (expected a status code 100..599 or a class like \"2xx\")", s);
+        return -1;
+    }
+    long code = strtol(s, NULL, 10);
+    if (code < 100 || code > 599) {
+        yu_error(y, v, "%ld is outside 100..599 (expected an HTTP status code or a class like \"2xx\")", code);
+        return -1;
+    }
+    out->lo = out->hi = (int)code;
+    return 0;
+}
+
+static int exp_status(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    size_t n = v->type == YAML_SEQUENCE_NODE ? yu_len(v) : 1;
+    if (v->type == YAML_MAPPING_NODE) {
+        yu_error(y, v, "expected a status code, a class like \"2xx\" or a list of them, got a mapping");
+        return -1;
+    }
+    if (n == 0) {
+        yu_error(y, v, "empty list (expected at least one status)");
+        return -1;
+    }
+    e->status.ranges = calloc(n, sizeof(*e->status.ranges));
+    if (!e->status.ranges)
+        return -1;
+    int rc = 0;
+    if (v->type == YAML_SCALAR_NODE) {
+        rc = status_one(y, v, &e->status.ranges[0]);
+        e->status.n = rc ? 0 : 1;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        if (status_one(y, item, &e->status.ranges[e->status.n]) == 0)
+            e->status.n++;
+        else
+            rc = -1;
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+/* --- expect: headers -------------------------------------------------------- */
+
+/* A check map takes exactly one operator; ops counts them. */
+struct hc_ctx {
+    struct header_check *hc;
+    int ops;
+};
+
+static int one_op(struct yu *y, int *ops, yaml_node_t *v, const char *which)
+{
+    if (++*ops == 1)
+        return 0;
+    yu_error(y, v, "a check takes one operator (expected only one of %s)", which);
+    return -1;
+}
+
+#define HC_OPS "exists, equals, contains, matches"
+
+static int hc_exists(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct hc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, HC_OPS) || yu_get_bool(y, v, &c->hc->exists))
+        return -1;
+    c->hc->op = MATCH_EXISTS;
+    return 0;
+}
+
+static int hc_text(struct yu *y, struct hc_ctx *c, yaml_node_t *v, enum match_op op)
+{
+    if (one_op(y, &c->ops, v, HC_OPS) || ld_tpl(y, v, &c->hc->value))
+        return -1;
+    c->hc->op = op;
+    return 0;
+}
+
+static int hc_equals(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return hc_text(y, obj, v, MATCH_EQUALS);
+}
+
+static int hc_contains(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return hc_text(y, obj, v, MATCH_CONTAINS);
+}
+
+static int hc_matches(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct hc_ctx *c = obj;
+    char *src = NULL;
+    if (one_op(y, &c->ops, v, HC_OPS) || ld_regex(y, v, &c->hc->re, &src))
+        return -1;
+    c->hc->op = MATCH_MATCHES;
+    /* Regexes are not templated: the source is kept as one literal segment. */
+    struct tpl *t = &c->hc->value;
+    t->src = src;
+    t->segs = calloc(1, sizeof(*t->segs));
+    if (!t->segs)
+        return -1;
+    t->segs[0].kind = TPL_LIT;
+    t->segs[0].text = strdup(src);
+    t->n = t->segs[0].text ? 1 : 0;
+    return 0;
+}
+
+static const struct yu_key header_check_keys[] = {
+    {"exists", YU_FN_SCALAR, 0, hc_exists, 0},
+    {"equals", YU_FN_SCALAR, 0, hc_equals, 0},
+    {"contains", YU_FN_SCALAR, 0, hc_contains, 0},
+    {"matches", YU_FN_SCALAR, 0, hc_matches, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int exp_headers(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    size_t n = yu_len(v);
+    e->headers = calloc(n ? n : 1, sizeof(*e->headers));
+    if (!e->headers)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
+        yaml_node_t *k = yu_node(y, pr->key), *val = yu_node(y, pr->value);
+        const char *name = yu_str(k);
+        if (!name || !ld_is_token(name)) {
+            yu_error(y, k, "bad header name %s (expected a token like X-Request-Id)", name ? name : yu_type_name(k));
+            rc = -1;
+            continue;
+        }
+        size_t mark = yu_path_key(y, name);
+        struct header_check *hc = &e->headers[e->n_headers++];
+        hc->name = strdup(name);
+        hc->pos.line = (int)val->start_mark.line + 1;
+        hc->pos.column = (int)val->start_mark.column + 1;
+        if (val->type == YAML_MAPPING_NODE) {
+            struct hc_ctx c = {hc, 0};
+            if (yu_walk_map(y, val, header_check_keys, &c))
+                rc = -1;
+            else if (c.ops == 0) {
+                yu_error(y, val, "empty check (expected one of " HC_OPS ")");
+                rc = -1;
+            }
+        } else if (val->type == YAML_SCALAR_NODE && !yu_is_null(val)) {
+            hc->op = MATCH_EQUALS;
+            if (ld_tpl(y, val, &hc->value))
+                rc = -1;
+        } else {
+            yu_error(y, val, "expected a string or a mapping with one of " HC_OPS ", got %s", yu_type_name(val));
+            rc = -1;
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+/* --- expect: json --------------------------------------------------------- */
+
+struct jc_ctx {
+    struct json_check *jc;
+    int ops;
+};
+
+#define JC_OPS "exists, equals, matches, type"
+
+static int jc_path(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct jc_ctx *c = obj;
+    return ld_jpath(y, v, &c->jc->path);
+}
+
+static int jc_exists(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct jc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, JC_OPS) || yu_get_bool(y, v, &c->jc->exists))
+        return -1;
+    c->jc->op = MATCH_EXISTS;
+    return 0;
+}
+
+static int jc_equals(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct jc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, JC_OPS))
+        return -1;
+    c->jc->equals = yu_to_json(y, v);
+    if (!c->jc->equals)
+        return -1;
+    c->jc->op = MATCH_EQUALS;
+    return ld_json_tpls(y, v);
+}
+
+static int jc_matches(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct jc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, JC_OPS) || ld_regex(y, v, &c->jc->re, &c->jc->re_src))
+        return -1;
+    c->jc->op = MATCH_MATCHES;
+    return 0;
+}
+
+static int jc_type(struct yu *y, void *obj, yaml_node_t *v)
+{
+    static const char *const types[] = {"string", "number", "boolean", "null", "object", "array"};
+    struct jc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, JC_OPS))
+        return -1;
+    const char *s = yu_str(v);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(s, types[i]) == 0) {
+            c->jc->type = strdup(s);
+            c->jc->op = MATCH_TYPE;
+            return 0;
+        }
+    }
+    const char *hint = yu_suggest(s, types, sizeof(types) / sizeof(types[0]));
+    yu_error(y, v, "unknown type \"%s\"%s%s%s (expected string, number, boolean, null, object or array)", s,
+             hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+    return -1;
+}
+
+static const struct yu_key json_check_keys[] = {
+    {"path", YU_FN_SCALAR, 0, jc_path, YU_REQUIRED},
+    {"exists", YU_FN_SCALAR, 0, jc_exists, 0},
+    {"equals", YU_FN_ANY, 0, jc_equals, 0},
+    {"matches", YU_FN_SCALAR, 0, jc_matches, 0},
+    {"type", YU_FN_SCALAR, 0, jc_type, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int exp_json(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    size_t n = yu_len(v);
+    e->json = calloc(n ? n : 1, sizeof(*e->json));
+    if (!e->json)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        struct json_check *jc = &e->json[e->n_json++];
+        jc->pos.line = (int)item->start_mark.line + 1;
+        jc->pos.column = (int)item->start_mark.column + 1;
+        if (item->type != YAML_MAPPING_NODE) {
+            yu_error(y, item, "expected a mapping like {path: $.id, exists: true}, got %s", yu_type_name(item));
+            rc = -1;
+        } else {
+            struct jc_ctx c = {jc, 0};
+            if (yu_walk_map(y, item, json_check_keys, &c))
+                rc = -1;
+            else if (c.ops == 0) {
+                yu_error(y, item, "no check (expected one of " JC_OPS ")");
+                rc = -1;
+            }
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+/* --- expect: body ----------------------------------------------------------- */
+
+struct bc_ctx {
+    struct body_check *bc;
+    int ops;
+};
+
+static int bc_contains(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct bc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, "contains, matches") || yu_get_str(y, v, &c->bc->text))
+        return -1;
+    c->bc->op = MATCH_CONTAINS;
+    return 0;
+}
+
+static int bc_matches(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct bc_ctx *c = obj;
+    if (one_op(y, &c->ops, v, "contains, matches") || ld_regex(y, v, &c->bc->re, &c->bc->text))
+        return -1;
+    c->bc->op = MATCH_MATCHES;
+    return 0;
+}
+
+static const struct yu_key body_check_keys[] = {
+    {"contains", YU_FN_SCALAR, 0, bc_contains, 0},
+    {"matches", YU_FN_SCALAR, 0, bc_matches, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int body_one(struct yu *y, yaml_node_t *v, struct body_check *bc)
+{
+    bc->pos.line = (int)v->start_mark.line + 1;
+    bc->pos.column = (int)v->start_mark.column + 1;
+    if (v->type != YAML_MAPPING_NODE) {
+        yu_error(y, v, "expected {contains: text} or {matches: regex}, got %s", yu_type_name(v));
+        return -1;
+    }
+    struct bc_ctx c = {bc, 0};
+    if (yu_walk_map(y, v, body_check_keys, &c))
+        return -1;
+    if (c.ops == 0) {
+        yu_error(y, v, "no check (expected contains or matches)");
+        return -1;
+    }
+    return 0;
+}
+
+static int exp_body(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    bool list = v->type == YAML_SEQUENCE_NODE;
+    size_t n = list ? yu_len(v) : 1;
+    e->body = calloc(n ? n : 1, sizeof(*e->body));
+    if (!e->body)
+        return -1;
+    if (!list) {
+        e->n_body = 1;
+        return body_one(y, v, &e->body[0]);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        if (body_one(y, yu_node(y, v->data.sequence.items.start[i]), &e->body[e->n_body++]))
+            rc = -1;
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+/* --- expect: issues, budget, the rest ---------------------------------------- */
+
+/* payment.unauthorized.card_declined, payment.unauthorized.*: lowercase
+ * segments, "*" only as the last one. */
+static bool issue_pattern_ok(const char *s)
+{
+    const char *seg = s;
+    for (;;) {
+        const char *dot = strchr(seg, '.');
+        size_t len = dot ? (size_t)(dot - seg) : strlen(seg);
+        if (len == 0)
+            return false;
+        if (len == 1 && *seg == '*')
+            return dot == NULL;
+        for (size_t i = 0; i < len; i++) {
+            char c = seg[i];
+            if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_' || c == '-'))
+                return false;
+        }
+        if (!dot)
+            return true;
+        seg = dot + 1;
+    }
+}
+
+static int issue_code(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct issue_expect *ie = obj;
+    const char *s = yu_str(v);
+    if (!issue_pattern_ok(s)) {
+        yu_error(y, v, "bad issue pattern \"%s\" (expected lowercase dot-separated segments like "
+                       "payment.unauthorized.card_declined, \"*\" allowed last)", s);
+        return -1;
+    }
+    return yu_get_str(y, v, &ie->pattern);
+}
+
+static int issue_severity(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct issue_expect *ie = obj;
+    const char *s = yu_str(v);
+    if (strcmp(s, "error") == 0)
+        ie->severity = SEV_ERROR;
+    else if (strcmp(s, "warning") == 0)
+        ie->severity = SEV_WARNING;
+    else if (strcmp(s, "info") == 0)
+        ie->severity = SEV_INFO;
+    else {
+        yu_error(y, v, "unknown severity \"%s\" (expected error, warning or info)", s);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct yu_key issue_keys[] = {
+    {"issue", YU_FN_SCALAR, 0, issue_code, YU_REQUIRED},
+    {"severity", YU_FN_SCALAR, 0, issue_severity, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int exp_issues(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    size_t n = yu_len(v);
+    e->issues = calloc(n ? n : 1, sizeof(*e->issues));
+    if (!e->issues)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = yu_path_index(y, i);
+        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
+        struct issue_expect *ie = &e->issues[e->n_issues++];
+        ie->pos.line = (int)item->start_mark.line + 1;
+        ie->pos.column = (int)item->start_mark.column + 1;
+        /* A bare string is shorthand for {issue: ...}. */
+        if (item->type == YAML_SCALAR_NODE && !yu_is_null(item))
+            rc |= issue_code(y, ie, item);
+        else if (item->type == YAML_MAPPING_NODE)
+            rc |= yu_walk_map(y, item, issue_keys, ie) ? -1 : 0;
+        else {
+            yu_error(y, item, "expected {issue: domain.class.reason, severity: error}, got %s", yu_type_name(item));
+            rc = -1;
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+static int exp_budget(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    return ld_budget(y, v, &e->budget);
+}
+
+static int exp_correlation(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct expect *e = obj;
+    if (strcmp(yu_str(v), "echo") != 0) {
+        yu_error(y, v, "unknown value \"%s\" (expected echo)", yu_str(v));
+        return -1;
+    }
+    e->echo_correlation_id = true;
+    return 0;
+}
+
+static const struct yu_key expect_keys[] = {
+    {"status", YU_FN_ANY, 0, exp_status, 0},
+    {"headers", YU_FN_MAP, 0, exp_headers, 0},
+    {"json", YU_FN_SEQ, 0, exp_json, 0},
+    {"body", YU_FN_ANY, 0, exp_body, 0},
+    {"budget", YU_FN_MAP, 0, exp_budget, 0},
+    {"issues", YU_FN_SEQ, 0, exp_issues, 0},
+    {"issue_schema", YU_BOOL, offsetof(struct expect, issue_schema_on_2xx), NULL, 0},
+    {"correlation_id", YU_FN_SCALAR, 0, exp_correlation, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int step_expect(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct step *s = obj;
+    return yu_walk_map(y, v, expect_keys, &s->expect) ? -1 : 0;
+}
+
+/* --- capture -------------------------------------------------------------- */
+
+struct cap_ctx {
+    struct capture *c;
+    int kinds;
+    yaml_node_t *group;
+};
+
+#define CAP_KINDS "json, header, regex"
+
+static int cap_json(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct cap_ctx *cc = obj;
+    if (one_op(y, &cc->kinds, v, CAP_KINDS) || ld_jpath(y, v, &cc->c->path))
+        return -1;
+    cc->c->kind = CAPTURE_JSON;
+    return 0;
+}
+
+static int cap_header(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct cap_ctx *cc = obj;
+    if (one_op(y, &cc->kinds, v, CAP_KINDS))
+        return -1;
+    if (!ld_is_token(yu_str(v))) {
+        yu_error(y, v, "bad header name \"%s\" (expected a token like Location)", yu_str(v));
+        return -1;
+    }
+    cc->c->kind = CAPTURE_HEADER;
+    return yu_get_str(y, v, &cc->c->header);
+}
+
+static int cap_regex(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct cap_ctx *cc = obj;
+    if (one_op(y, &cc->kinds, v, CAP_KINDS) || ld_regex(y, v, &cc->c->re, &cc->c->re_src))
+        return -1;
+    cc->c->kind = CAPTURE_REGEX;
+    return 0;
+}
+
+static int cap_group(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct cap_ctx *cc = obj;
+    long g = 1;
+    if (yu_get_int(y, v, 0, 9, &g))
+        return -1;
+    cc->c->group = (int)g;
+    cc->group = v;
+    return 0;
+}
+
+static const struct yu_key capture_keys[] = {
+    {"json", YU_FN_SCALAR, 0, cap_json, 0},
+    {"header", YU_FN_SCALAR, 0, cap_header, 0},
+    {"regex", YU_FN_SCALAR, 0, cap_regex, 0},
+    {"group", YU_FN_SCALAR, 0, cap_group, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int capture_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, struct capture *c)
+{
+    const char *name = yu_str(k);
+    c->pos.line = (int)k->start_mark.line + 1;
+    c->pos.column = (int)k->start_mark.column + 1;
+    c->group = 1;
+    if (!name || !ld_is_name(name)) {
+        yu_error(y, k, "bad capture name %s (expected letters, digits, _ and -)", name ? name : yu_type_name(k));
+        return -1;
+    }
+    if (strcmp(name, "correlation_id") == 0) {
+        yu_error(y, k, "correlation_id is built in (expected another capture name)");
+        return -1;
+    }
+    c->name = strdup(name);
+    if (v->type != YAML_MAPPING_NODE) {
+        yu_error(y, v, "expected {json: $.path}, {header: Name} or {regex: re, group: N}, got %s", yu_type_name(v));
+        return -1;
+    }
+    struct cap_ctx cc = {c, 0, NULL};
+    if (yu_walk_map(y, v, capture_keys, &cc))
+        return -1;
+    if (cc.kinds == 0) {
+        yu_error(y, v, "nothing to capture (expected one of " CAP_KINDS ")");
+        return -1;
+    }
+    if (cc.group && c->kind != CAPTURE_REGEX) {
+        yu_error(y, cc.group, "group applies to regex captures only");
+        return -1;
+    }
+    if (c->kind == CAPTURE_REGEX && (size_t)c->group > c->re.re_nsub) {
+        yu_error(y, cc.group ? cc.group : v, "group %d but the regex has %zu group%s", c->group, c->re.re_nsub,
+                 c->re.re_nsub == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+static int step_capture(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct step *s = obj;
+    size_t n = yu_len(v);
+    s->captures = calloc(n ? n : 1, sizeof(*s->captures));
+    if (!s->captures)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
+        yaml_node_t *k = yu_node(y, pr->key);
+        const char *name = yu_str(k);
+        size_t mark = yu_path_key(y, name ? name : "?");
+        if (capture_one(y, k, yu_node(y, pr->value), &s->captures[s->n_captures++]))
+            rc = -1;
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}
+
+/* --- steps --------------------------------------------------------------- */
+
+static const struct yu_key step_keys[] = {
+    {"name", YU_STR, offsetof(struct step, name), NULL, YU_REQUIRED},
+    {"request", YU_FN_MAP, 0, step_request, YU_REQUIRED},
+    {"expect", YU_FN_MAP, 0, step_expect, 0},
+    {"capture", YU_FN_MAP, 0, step_capture, 0},
+    {"continue", YU_BOOL, offsetof(struct step, continue_on_failure), NULL, 0},
+    {"timeout", YU_DUR_POS, offsetof(struct step, timeout), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally)
+{
+    struct ld *ld = ld_of(y);
+    size_t n = yu_len(seq);
+    int rc = 0;
+    if (n == 0 && !is_finally) {
+        yu_error(y, seq, "empty list (expected at least one step)");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct step *s = &ld->p->steps[base + i];
+        yaml_node_t *item = yu_node(y, seq->data.sequence.items.start[i]);
+        size_t mark = yu_path_index(y, i);
+        s->is_finally = is_finally;
+        s->pos.file = ld->p->file;
+        s->pos.line = (int)item->start_mark.line + 1;
+        s->pos.column = (int)item->start_mark.column + 1;
+        ld->scope = LD_SCOPE_STEP;
+        ld->scope_index = base + i;
+        if (item->type != YAML_MAPPING_NODE) {
+            yu_error(y, item, "expected a step (a mapping with name and request), got %s", yu_type_name(item));
+            rc = -1;
+        } else if (yu_walk_map(y, item, step_keys, s)) {
+            rc = -1;
+        }
+        yu_path_pop(y, mark);
+    }
+    return rc;
+}

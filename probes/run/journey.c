@@ -1,0 +1,634 @@
+#include "probes/run/journey.h"
+#include "base/time.h"
+
+#include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <curl/curl.h>
+
+#include "probes/check/checks.h"
+#include "probes/triage/evidence.h"
+#include "probes/check/jsonpath.h"
+#include "probes/redact/redact.h"
+#include "base/uuid.h"
+
+#define DEFAULT_BODY_MAX (1u << 20)
+#define REQ_BODY_MAX (1u << 20)
+
+struct journey {
+    const struct journey_env *env;
+    const struct probe *probe;
+    journey_done_cb cb;
+    void *cb_arg;
+    struct transfer_session *session;
+    struct tpl_vars vars;
+    struct redactor redactor;
+    struct run_result *result;
+    uint64_t started_ns;         /* uv_hrtime at start */
+    uint64_t deadline_ns;
+    size_t step;                 /* the step in flight */
+    bool failed;                 /* a failing step without `continue` stops the journey */
+    /* the request in flight, kept for the evidence pack */
+    struct http_header *req_headers;
+    size_t n_req_headers;
+    char *req_url;
+    char *req_body;
+    enum body_kind req_body_kind;
+};
+
+static void journey_next(struct journey *j);
+
+static void free_request(struct journey *j)
+{
+    for (size_t i = 0; i < j->n_req_headers; i++) {
+        free(j->req_headers[i].name);
+        free(j->req_headers[i].value);
+    }
+    free(j->req_headers);
+    j->req_headers = NULL;
+    j->n_req_headers = 0;
+    free(j->req_url);
+    j->req_url = NULL;
+    free(j->req_body);
+    j->req_body = NULL;
+}
+
+static void journey_free(struct journey *j)
+{
+    free_request(j);
+    transfer_session_free(j->session);
+    tpl_vars_free(&j->vars);
+    redactor_free(&j->redactor);
+    run_result_free(j->result);
+    free(j);
+}
+
+/* Every message written out passes through here: a secret rendered into
+ * a URL or echoed in an error never leaves the run. */
+static void push_failure(struct journey *j, struct strv *to, const char *step, const char *msg)
+{
+    char *clean = redact_text(&j->redactor, msg);
+    if (step)
+        strv_pushf(to, "step %s: %s", step, clean ? clean : "(out of memory)");
+    else
+        strv_push(to, clean ? clean : "(out of memory)");
+    free(clean);
+}
+
+static void finish(struct journey *j)
+{
+    struct run_result *r = j->result;
+    r->duration = (tl_usec)((uv_hrtime() - j->started_ns) / 1000);
+    /* The journey budget: phases summed over the steps that ran, total as wall time. */
+    struct timings sum = {0};
+    for (size_t i = 0; i < r->n_steps; i++) {
+        if (!r->steps[i].ran)
+            continue;
+        sum.dns += r->steps[i].timings.dns;
+        sum.connect += r->steps[i].timings.connect;
+        sum.tls += r->steps[i].timings.tls;
+        sum.ttfb += r->steps[i].timings.ttfb;
+    }
+    sum.total = r->duration;
+    struct strv breaches;
+    strv_init(&breaches);
+    if (budget_check(&j->probe->budget, &sum, &breaches) > 0) {
+        r->budget_breached = true;
+        for (size_t i = 0; i < breaches.n; i++)
+            strv_pushf(&r->failures, "journey: %s", breaches.v[i]);
+    }
+    strv_free(&breaches);
+    r->ok = true;
+    r->failed_step = -1;
+    for (size_t i = 0; i < r->n_steps; i++) {
+        if (r->steps[i].ran && !r->steps[i].ok) {
+            r->ok = false;
+            if (r->failed_step < 0) {
+                r->failed_step = (int)i;
+                r->bucket = r->steps[i].bucket;
+                r->reason = r->steps[i].reason ? strdup(r->steps[i].reason) : NULL;
+            }
+        }
+        if (r->steps[i].budget_breached)
+            r->budget_breached = true;
+    }
+    if (r->failures.n) {
+        r->ok = false;
+        if (r->bucket == BUCKET_NONE) {
+            r->bucket = r->budget_breached ? BUCKET_BUDGET : BUCKET_UPSTREAM;
+            free(r->reason);
+            r->reason = strdup(r->budget_breached ? "journey_budget" : "deadline");
+        }
+    }
+    j->result = NULL;
+    journey_done_cb cb = j->cb;
+    void *arg = j->cb_arg;
+    journey_free(j);
+    cb(r, arg);
+}
+
+/* --- rendering the request ------------------------------------------ */
+
+static int render(struct journey *j, const struct tpl *t, enum tpl_escape esc, char **out, char *err,
+                  size_t errlen)
+{
+    bool secret = false;
+    *out = tpl_render_str(t, &j->vars, esc, &secret, err, errlen);
+    if (!*out)
+        return -1;
+    if (secret)
+        redactor_add(&j->redactor, *out);
+    return 0;
+}
+
+static int render_json_strings(struct journey *j, cJSON *v, char *err, size_t errlen)
+{
+    for (cJSON *c = v->child; c; c = c->next) {
+        if (cJSON_IsString(c) && tpl_has_placeholders(c->valuestring)) {
+            struct tpl t;
+            int off;
+            if (tpl_parse(&t, c->valuestring, err, errlen, &off))
+                return -1;
+            char *s;
+            int rc = render(j, &t, TPL_ESC_NONE, &s, err, errlen);
+            tpl_free(&t);
+            if (rc)
+                return -1;
+            char *old = c->valuestring;
+            /* swap the rendered value in; the item keeps its key and place */
+            c->valuestring = s;
+            free(old);
+        } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+            if (render_json_strings(j, c, err, errlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int add_header(struct journey *j, const char *name, const char *value)
+{
+    struct http_header *h = realloc(j->req_headers, (j->n_req_headers + 1) * sizeof(*h));
+    if (!h)
+        return -1;
+    j->req_headers = h;
+    h[j->n_req_headers].name = strdup(name);
+    h[j->n_req_headers].value = strdup(value);
+    j->n_req_headers++;
+    return h[j->n_req_headers - 1].name && h[j->n_req_headers - 1].value ? 0 : -1;
+}
+
+static bool has_header(const struct journey *j, const char *name)
+{
+    for (size_t i = 0; i < j->n_req_headers; i++)
+        if (strcasecmp(j->req_headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static int render_body(struct journey *j, const struct request *rq, char *err, size_t errlen)
+{
+    j->req_body_kind = rq->body_kind;
+    switch (rq->body_kind) {
+    case BODY_NONE:
+        return 0;
+    case BODY_RAW:
+        return render(j, &rq->body, TPL_ESC_NONE, &j->req_body, err, errlen);
+    case BODY_JSON: {
+        cJSON *copy = cJSON_Duplicate(rq->json, 1);
+        if (!copy || ((cJSON_IsObject(copy) || cJSON_IsArray(copy)) && render_json_strings(j, copy, err, errlen))) {
+            if (!copy)
+                snprintf(err, errlen, "out of memory");
+            cJSON_Delete(copy);
+            return -1;
+        }
+        if (cJSON_IsString(copy) && tpl_has_placeholders(copy->valuestring)) {
+            /* a bare string body: wrap to reuse the walker */
+            cJSON *wrap = cJSON_CreateArray();
+            cJSON_AddItemToArray(wrap, copy);
+            int rc = render_json_strings(j, wrap, err, errlen);
+            copy = cJSON_DetachItemFromArray(wrap, 0);
+            cJSON_Delete(wrap);
+            if (rc) {
+                cJSON_Delete(copy);
+                return -1;
+            }
+        }
+        j->req_body = cJSON_PrintUnformatted(copy);
+        cJSON_Delete(copy);
+        if (!j->req_body) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        return has_header(j, "Content-Type") ? 0 : add_header(j, "Content-Type", "application/json");
+    }
+    case BODY_FORM: {
+        struct buf b;
+        buf_init(&b, REQ_BODY_MAX);
+        for (size_t i = 0; i < rq->n_form; i++) {
+            char *v;
+            if (render(j, &rq->form[i].value, TPL_ESC_NONE, &v, err, errlen)) {
+                buf_free(&b);
+                return -1;
+            }
+            char *ek = curl_easy_escape(NULL, rq->form[i].name, 0);
+            char *ev = curl_easy_escape(NULL, v, 0);
+            free(v);
+            int rc = (!ek || !ev) ? -1 : buf_printf(&b, "%s%s=%s", i ? "&" : "", ek, ev);
+            curl_free(ek);
+            curl_free(ev);
+            if (rc) {
+                snprintf(err, errlen, "form body too large");
+                buf_free(&b);
+                return -1;
+            }
+        }
+        j->req_body = buf_take(&b);
+        return has_header(j, "Content-Type") ? 0
+                                            : add_header(j, "Content-Type", "application/x-www-form-urlencoded");
+    }
+    }
+    return 0;
+}
+
+/* --- judging the response -------------------------------------------- */
+
+static bool looks_json(const struct response *resp)
+{
+    const char *ct = response_header(resp, "Content-Type");
+    if (ct && strstr(ct, "json"))
+        return true;
+    for (size_t i = 0; i < resp->body.len; i++) {
+        char c = resp->body.data[i];
+        if (!isspace((unsigned char)c))
+            return c == '{' || c == '[';
+    }
+    return false;
+}
+
+/* Parsing a body nobody reads was a tenth of a plain run's cost: parse
+ * only for JSON checks and captures, expected issues, the correlation echo,
+ * and the issue schema (every response that is not 2xx, or 2xx on request). */
+static bool needs_json(const struct step *st, long status)
+{
+    const struct expect *e = &st->expect;
+    if (e->n_json || e->n_issues || e->issue_schema_on_2xx || e->echo_correlation_id)
+        return true;
+    if (status < 200 || status > 299)
+        return true;
+    for (size_t i = 0; i < st->n_captures; i++)
+        if (st->captures[i].kind == CAPTURE_JSON)
+            return true;
+    return false;
+}
+
+static int capture_value(const struct capture *c, const struct response *resp, const cJSON *json, char **out,
+                         char *why, size_t whylen)
+{
+    *out = NULL;
+    switch (c->kind) {
+    case CAPTURE_JSON: {
+        const cJSON *v = json ? jpath_eval(&c->path, json) : NULL;
+        if (!v) {
+            snprintf(why, whylen, "capture %s: %s not found in the response body", c->name, c->path.src);
+            return -1;
+        }
+        if (cJSON_IsString(v))
+            *out = strdup(v->valuestring);
+        else
+            *out = cJSON_PrintUnformatted(v);
+        break;
+    }
+    case CAPTURE_HEADER: {
+        const char *v = response_header(resp, c->header);
+        if (!v) {
+            snprintf(why, whylen, "capture %s: header %s not in the response", c->name, c->header);
+            return -1;
+        }
+        *out = strdup(v);
+        break;
+    }
+    case CAPTURE_REGEX: {
+        regmatch_t m[10];
+        int g = c->group;
+        if (g < 0 || g > 9 || !resp->body.data || regexec(&c->re, resp->body.data, 10, m, 0) != 0 ||
+            m[g].rm_so < 0) {
+            snprintf(why, whylen, "capture %s: /%s/ group %d did not match the response body", c->name, c->re_src,
+                     g);
+            return -1;
+        }
+        *out = strndup(resp->body.data + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+        break;
+    }
+    }
+    if (!*out) {
+        snprintf(why, whylen, "capture %s: out of memory", c->name);
+        return -1;
+    }
+    return 0;
+}
+
+static void set_reason(struct step_result *sr, const char *reason)
+{
+    free(sr->reason);
+    sr->reason = reason ? strdup(reason) : NULL;
+}
+
+static void on_response(struct response *resp, void *arg)
+{
+    struct journey *j = arg;
+    const struct step *st = &j->probe->steps[j->step];
+    struct step_result *sr = &j->result->steps[j->step];
+    sr->ran = true;
+    sr->status = resp->status;
+    sr->curl_code = resp->curl_code;
+    sr->timings = resp->timings;
+
+    struct check_outcome co;
+    check_outcome_init(&co);
+    cJSON *json = NULL;
+    bool transport_failed = resp->fail != TRANSFER_OK;
+    bool body_too_big = resp->fail == TRANSFER_BODY_TOO_BIG;
+
+    if (transport_failed) {
+        push_failure(j, &sr->failures, st->name, resp->error[0] ? resp->error : transfer_fail_str(resp->fail));
+    }
+    if (resp->status > 0 && !(transport_failed && !body_too_big)) {
+        if (!body_too_big && resp->body.len && needs_json(st, resp->status) && looks_json(resp))
+            json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+        if (checks_run(&st->expect, resp, json, sr->correlation_id, &j->vars, &co) != 0)
+            strv_push(&co.failures, "checks ran out of memory");
+        for (size_t i = 0; i < co.failures.n; i++)
+            push_failure(j, &sr->failures, st->name, co.failures.v[i]);
+        for (size_t i = 0; i < co.budget_failures.n; i++)
+            push_failure(j, &sr->failures, st->name, co.budget_failures.v[i]);
+        /* Captures only from a response that passed its checks. */
+        if (co.failures.n == 0 && !body_too_big) {
+            for (size_t i = 0; i < st->n_captures; i++) {
+                char why[512], *val = NULL;
+                if (capture_value(&st->captures[i], resp, json, &val, why, sizeof(why))) {
+                    push_failure(j, &sr->failures, st->name, why);
+                    co.checks_failed = true;
+                    continue;
+                }
+                /* A value captured from a secret-bearing response is not itself secret,
+                 * but a captured credential (token) must not be echoed later. */
+                bool secret = redact_name_sensitive(st->captures[i].name);
+                tpl_vars_set(&j->vars, st->captures[i].name, val, secret);
+                if (secret)
+                    redactor_add(&j->redactor, val);
+                free(val);
+            }
+        }
+    }
+
+    struct triage_input ti = {
+        .status = resp->status,
+        .curl_code = resp->curl_code,
+        .body_too_big = body_too_big,
+        .status_expected = resp->status > 0 && co.status_ok,
+        .issue_class = co.issue_class[0] ? co.issue_class : NULL,
+        .checks_failed = co.checks_failed || co.failures.n > 0,
+        .budget_breached = co.budget_breached,
+        .schema_violated = co.schema_violations > 0,
+        .budget_phase = co.budget_phase,
+    };
+    /* A transfer that broke after the status line (a reset, broken chunking,
+     * a stall) has no usable response: the network or upstream failed. */
+    if (transport_failed && !body_too_big)
+        ti.status = 0;
+    sr->budget_breached = co.budget_breached;
+    sr->bucket = triage_classify(&ti);
+    if (transport_failed && sr->bucket == BUCKET_NONE)
+        sr->bucket = BUCKET_UPSTREAM;
+    sr->ok = sr->bucket == BUCKET_NONE && sr->failures.n == 0;
+    if (!sr->ok) {
+        set_reason(sr, triage_reason(&ti));
+        struct evidence_in ev = {
+            .probe = j->probe,
+            .region = j->env->region,
+            .agent = j->env->agent_name,
+            .vantage = j->env->vantage,
+            .step_index = j->step,
+            .method = st->request.method,
+            .url = j->req_url,
+            .headers = j->req_headers,
+            .n_headers = j->n_req_headers,
+            .body = j->req_body,
+            .body_kind = j->req_body_kind,
+            .correlation_id = sr->correlation_id,
+            .resp = resp,
+            .issue_codes = &co.issue_codes,
+            .thresholds = &co.budget_failures,
+            .redactor = &j->redactor,
+        };
+        sr->evidence = evidence_pack(&ev);
+        if (!st->continue_on_failure && !st->is_finally)
+            j->failed = true;
+    }
+    cJSON_Delete(json);
+    check_outcome_free(&co);
+    response_free(resp);
+    free(resp);
+    free_request(j);
+    j->step++;
+    journey_next(j);
+}
+
+/* A step that failed before any request went out (a template that cannot
+ * render, the journey deadline): recorded like any failure. */
+static void step_failed_early(struct journey *j, const char *msg, enum bucket b, const char *reason)
+{
+    const struct step *st = &j->probe->steps[j->step];
+    struct step_result *sr = &j->result->steps[j->step];
+    sr->ran = true;
+    sr->ok = false;
+    sr->bucket = b;
+    set_reason(sr, reason);
+    push_failure(j, &sr->failures, st->name, msg);
+    if (!st->continue_on_failure && !st->is_finally)
+        j->failed = true;
+    free_request(j);
+    j->step++;
+}
+
+static int start_step(struct journey *j)
+{
+    const struct step *st = &j->probe->steps[j->step];
+    struct step_result *sr = &j->result->steps[j->step];
+    char err[512];
+    if (uuid_v4(sr->correlation_id)) {
+        step_failed_early(j, "cannot draw a correlation id (RAND_bytes failed)", BUCKET_CLIENT, "probe_config");
+        return -1;
+    }
+    tpl_vars_set(&j->vars, "correlation_id", sr->correlation_id, false);
+
+    uint64_t now = uv_hrtime();
+    if (now >= j->deadline_ns) {
+        step_failed_early(j, "journey deadline exceeded before this step", BUCKET_UPSTREAM, "timeout");
+        return -1;
+    }
+    tl_usec timeout = st->timeout ? st->timeout : j->probe->schedule.timeout;
+    if (timeout <= 0)
+        timeout = 10000000;
+    tl_usec left = (tl_usec)((j->deadline_ns - now) / 1000);
+    /* finally steps get their own timeout even past the deadline: cleanup must run */
+    if (!st->is_finally && left < timeout)
+        timeout = left;
+    if (timeout < 1000)
+        timeout = 1000;
+
+    const struct request *rq = &st->request;
+    if (render(j, &rq->url, TPL_ESC_URL, &j->req_url, err, sizeof(err)))
+        goto render_failed;
+    for (size_t i = 0; i < rq->n_headers; i++) {
+        char *v;
+        if (render(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, sizeof(err)))
+            goto render_failed;
+        int rc = add_header(j, rq->headers[i].name, v);
+        free(v);
+        if (rc) {
+            snprintf(err, sizeof(err), "out of memory");
+            goto render_failed;
+        }
+    }
+    if (render_body(j, rq, err, sizeof(err)))
+        goto render_failed;
+    if (add_header(j, "X-Correlation-ID", sr->correlation_id)) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto render_failed;
+    }
+
+    struct transfer_req req = {
+        .method = rq->method ? rq->method : "GET",
+        .url = j->req_url,
+        .n_headers = j->n_req_headers,
+        .headers = j->req_headers,
+        .body = j->req_body,
+        .body_len = j->req_body ? strlen(j->req_body) : 0,
+        .timeout = timeout,
+        .body_max = j->env->body_max ? j->env->body_max : DEFAULT_BODY_MAX,
+        .follow_redirects = rq->follow_redirects,
+        .insecure = rq->insecure,
+        .resolve = j->env->resolve,
+        .proxy = j->env->proxy,
+        .interface = j->env->interface,
+    };
+    if (transfer_start(j->session, &req, on_response, j) == 0)
+        return 0;
+    snprintf(err, sizeof(err), "cannot start the transfer");
+    step_failed_early(j, err, BUCKET_CLIENT, "probe_config");
+    return -1;
+
+render_failed:
+    step_failed_early(j, err, BUCKET_CLIENT, "probe_config");
+    return -1;
+}
+
+static void journey_next(struct journey *j)
+{
+    while (j->step < j->probe->n_steps) {
+        const struct step *st = &j->probe->steps[j->step];
+        if (j->failed && !st->is_finally) {
+            j->step++; /* skipped: ran stays false */
+            continue;
+        }
+        if (start_step(j) == 0)
+            return; /* on_response continues the journey */
+    }
+    finish(j);
+}
+
+static int init_vars(struct journey *j, char *err, size_t errlen)
+{
+    const struct probe *p = j->probe;
+    for (size_t i = 0; i < p->n_vars; i++) {
+        const struct var_def *vd = &p->vars[i];
+        const struct tpl_var *ov = j->env->overrides ? tpl_vars_get(j->env->overrides, vd->name) : NULL;
+        if (ov) {
+            if (tpl_vars_set(&j->vars, vd->name, ov->value, ov->secret))
+                goto nomem;
+            if (ov->secret)
+                redactor_add(&j->redactor, ov->value);
+            continue;
+        }
+        bool secret = false;
+        char verr[400];
+        char *v = tpl_render_str(&vd->value, &j->vars, TPL_ESC_NONE, &secret, verr, sizeof(verr));
+        if (!v) {
+            snprintf(err, errlen, "vars.%s: %s", vd->name, verr);
+            return -1;
+        }
+        secret = secret || vd->secret;
+        int rc = tpl_vars_set(&j->vars, vd->name, v, secret);
+        if (secret)
+            redactor_add(&j->redactor, v);
+        free(v);
+        if (rc)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+int journey_start(const struct journey_env *env, const struct probe *p, journey_done_cb cb, void *arg)
+{
+    struct journey *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -1;
+    j->env = env;
+    j->probe = p;
+    j->cb = cb;
+    j->cb_arg = arg;
+    tpl_vars_init(&j->vars);
+    redactor_init(&j->redactor);
+    struct run_result *r = calloc(1, sizeof(*r));
+    j->result = r;
+    if (!r)
+        goto fail;
+    r->probe = p;
+    r->probe_id = strdup(p->id);
+    r->region = strdup(env->region ? env->region : "local");
+    r->vantage = env->vantage ? strdup(env->vantage) : NULL;
+    r->started_at_us = tl_wall_us();
+    r->failed_step = -1;
+    strv_init(&r->failures);
+    r->n_steps = p->n_steps;
+    r->steps = calloc(p->n_steps ? p->n_steps : 1, sizeof(*r->steps));
+    if (!r->probe_id || !r->region || !r->steps)
+        goto fail;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        r->steps[i].name = strdup(p->steps[i].name);
+        strv_init(&r->steps[i].failures);
+        if (!r->steps[i].name)
+            goto fail;
+    }
+    if (transfer_session_new(&j->session, env->engine))
+        goto fail;
+    j->started_ns = uv_hrtime();
+    tl_usec timeout = p->schedule.timeout > 0 ? p->schedule.timeout : 10000000;
+    j->deadline_ns = j->started_ns + (uint64_t)timeout * 1000;
+
+    char err[512];
+    if (init_vars(j, err, sizeof(err))) {
+        /* The probe cannot be formed (an unset env variable, an unreadable
+         * secret file): a failed run of the client side, not of the API. */
+        push_failure(j, &r->failures, NULL, err);
+        r->bucket = BUCKET_CLIENT;
+        r->reason = strdup("probe_config");
+        j->step = p->n_steps;
+        j->failed = true;
+    }
+    journey_next(j);
+    return 0;
+fail:
+    journey_free(j);
+    return -1;
+}

@@ -1,0 +1,135 @@
+#include "probes/run/result.h"
+#include "base/time.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+
+void run_result_free(struct run_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_steps; i++) {
+        free(r->steps[i].name);
+        free(r->steps[i].reason);
+        strv_free(&r->steps[i].failures);
+        cJSON_Delete(r->steps[i].evidence);
+    }
+    free(r->steps);
+    strv_free(&r->failures);
+    free(r->probe_id);
+    free(r->region);
+    free(r->vantage);
+    free(r->reason);
+    free(r);
+}
+
+
+/* Milliseconds with microsecond digits, written by integer arithmetic:
+ * cJSON prints every double with sprintf, reads it back with sscanf and
+ * often prints it again, which was a quarter of a run's instructions. */
+static void add_ms(cJSON *o, const char *key, tl_usec us)
+{
+    char text[32], *p = text + sizeof(text);
+    bool neg = us < 0;
+    uint64_t v = neg ? (uint64_t)-us : (uint64_t)us;
+    *--p = '\0';
+    int frac = (int)(v % 1000);
+    v /= 1000;
+    /* drop trailing zeros of the fraction, as %g would */
+    int digits = 3;
+    while (digits > 0 && frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    for (int i = 0; i < digits; i++) {
+        *--p = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    if (digits)
+        *--p = '.';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        *--p = '-';
+    cJSON_AddRawToObject(o, key, p);
+}
+
+static cJSON *timings_json(const struct timings *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    add_ms(o, "dns_ms", t->dns);
+    add_ms(o, "connect_ms", t->connect);
+    add_ms(o, "tls_ms", t->tls);
+    add_ms(o, "ttfb_ms", t->ttfb);
+    add_ms(o, "total_ms", t->total);
+    return o;
+}
+
+static cJSON *strv_json(const struct strv *sv)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < sv->n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
+    return a;
+}
+
+cJSON *run_result_json(const struct run_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    char when[TL_ISO8601_LEN];
+    tl_iso8601(r->started_at_us, true, when);
+    cJSON_AddStringToObject(o, "probe", r->probe_id);
+    cJSON_AddStringToObject(o, "region", r->region);
+    if (r->vantage)
+        cJSON_AddStringToObject(o, "vantage", r->vantage);
+    cJSON_AddStringToObject(o, "started_at", when);
+    cJSON_AddBoolToObject(o, "ok", r->ok);
+    if (r->ok)
+        cJSON_AddNullToObject(o, "bucket");
+    else
+        cJSON_AddStringToObject(o, "bucket", bucket_str(r->bucket));
+    if (r->reason && !r->ok)
+        cJSON_AddStringToObject(o, "reason", r->reason);
+    add_ms(o, "duration_ms", r->duration);
+    cJSON_AddBoolToObject(o, "budget_breached", r->budget_breached);
+    if (r->failed_step >= 0)
+        cJSON_AddStringToObject(o, "failed_step", r->steps[r->failed_step].name);
+    cJSON_AddItemToObject(o, "failures", strv_json(&r->failures));
+    cJSON *steps = cJSON_AddArrayToObject(o, "steps");
+    for (size_t i = 0; steps && i < r->n_steps; i++) {
+        const struct step_result *s = &r->steps[i];
+        cJSON *so = cJSON_CreateObject();
+        if (!so)
+            break;
+        cJSON_AddStringToObject(so, "name", s->name);
+        cJSON_AddBoolToObject(so, "ran", s->ran);
+        cJSON_AddBoolToObject(so, "ok", s->ran && s->ok);
+        if (s->ran && s->status > 0)
+            add_ms(so, "status", (tl_usec)s->status * 1000);
+        else
+            cJSON_AddNullToObject(so, "status");
+        if (s->ran) {
+            cJSON_AddStringToObject(so, "correlation_id", s->correlation_id);
+            cJSON_AddItemToObject(so, "timings", timings_json(&s->timings));
+        }
+        if (s->ran && !s->ok) {
+            cJSON_AddStringToObject(so, "bucket", bucket_str(s->bucket));
+            if (s->reason)
+                cJSON_AddStringToObject(so, "reason", s->reason);
+        }
+        cJSON_AddItemToObject(so, "failures", strv_json(&s->failures));
+        if (s->evidence)
+            cJSON_AddItemToObject(so, "evidence", cJSON_Duplicate(s->evidence, 1));
+        cJSON_AddItemToArray(steps, so);
+    }
+    return o;
+}

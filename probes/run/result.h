@@ -1,0 +1,53 @@
+/* The immutable result of one probe run: what the journey produced. Checks
+ * read responses; triage sets the bucket; escalation, sinks, metrics and the
+ * CLI read this struct and never change it. */
+#ifndef TRIPLINE_RESULT_H
+#define TRIPLINE_RESULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/buf.h"
+#include "probes/probe.h"
+#include "probes/http/transfer.h"
+#include "probes/triage/triage.h"
+
+struct step_result {
+    char *name;
+    bool ran;                   /* false when skipped after an earlier failure */
+    bool ok;
+    long status;                /* 0 when no response */
+    int curl_code;
+    struct timings timings;
+    enum bucket bucket;         /* BUCKET_NONE when ok */
+    char *reason;               /* triage reason ("timeout", "status_503", "schema"...), NULL when ok */
+    char correlation_id[37];    /* the X-Correlation-ID sent */
+    struct strv failures;       /* every failed check, "step NAME: ..." */
+    bool budget_breached;
+    cJSON *evidence;            /* evidence pack when failed (redacted), else NULL */
+};
+
+struct run_result {
+    const struct probe *probe;  /* borrowed: valid while the probe set lives */
+    char *probe_id;             /* owned copy, valid after the set is gone */
+    char *region;
+    char *vantage;              /* NULL unless run through a vantage */
+    int64_t started_at_us;      /* wall clock, microseconds since the epoch */
+    tl_usec duration;
+    bool ok;
+    enum bucket bucket;         /* of the first failing step; BUCKET_NONE when ok */
+    char *reason;
+    int failed_step;            /* index into steps, -1 when ok */
+    bool budget_breached;       /* any step or the journey budget */
+    struct strv failures;       /* journey-level failures (journey budget, deadline) */
+    size_t n_steps;
+    struct step_result *steps;
+};
+
+void run_result_free(struct run_result *r); /* frees r and everything it owns */
+/* The result as JSON (the shape of `tripline once --json`). */
+cJSON *run_result_json(const struct run_result *r);
+
+#endif

@@ -1,0 +1,185 @@
+#include "probes/triage/evidence.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "probes/check/jsonpath.h"
+
+/* Response headers worth having when triaging: rate limits, caches and
+ * gateways (who answered), and the echoed correlation id. */
+static bool header_selected(const char *name)
+{
+    static const char *const keep[] = {"content-type", "content-length", "retry-after", "server", "via",
+                                       "x-correlation-id", "x-request-id", "location", "www-authenticate",
+                                       "x-cache", "cf-ray", "x-served-by", "date"};
+    if (strncasecmp(name, "x-ratelimit-", 12) == 0 || strncasecmp(name, "ratelimit", 9) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if (strcasecmp(name, keep[i]) == 0)
+            return true;
+    return false;
+}
+
+cJSON *evidence_shape(const cJSON *v)
+{
+    if (cJSON_IsObject(v)) {
+        cJSON *o = cJSON_CreateObject();
+        for (const cJSON *c = v->child; o && c; c = c->next)
+            cJSON_AddItemToObject(o, c->string, evidence_shape(c));
+        return o;
+    }
+    if (cJSON_IsArray(v)) {
+        cJSON *a = cJSON_CreateArray();
+        /* the shape of the first element stands for all: lists are homogeneous in practice */
+        if (a && v->child)
+            cJSON_AddItemToArray(a, evidence_shape(v->child));
+        return a;
+    }
+    return cJSON_CreateString(json_type_name(v));
+}
+
+static double ms(tl_usec us)
+{
+    return (double)us / 1000.0;
+}
+
+static void add_timings(cJSON *o, const struct timings *t)
+{
+    cJSON_AddNumberToObject(o, "dns_ms", ms(t->dns));
+    cJSON_AddNumberToObject(o, "connect_ms", ms(t->connect));
+    cJSON_AddNumberToObject(o, "tls_ms", ms(t->tls));
+    cJSON_AddNumberToObject(o, "ttfb_ms", ms(t->ttfb));
+    cJSON_AddNumberToObject(o, "total_ms", ms(t->total));
+}
+
+static void add_redacted_string(cJSON *o, const char *key, const struct redactor *r, const char *s)
+{
+    char *clean = redact_text(r, s ? s : "");
+    cJSON_AddStringToObject(o, key, clean ? clean : REDACTED);
+    free(clean);
+}
+
+static cJSON *request_part(const struct evidence_in *in)
+{
+    cJSON *req = cJSON_CreateObject();
+    if (!req)
+        return NULL;
+    cJSON_AddStringToObject(req, "method", in->method ? in->method : "GET");
+    char *url = in->url ? redact_url(in->redactor, in->url) : NULL;
+    cJSON_AddStringToObject(req, "url", url ? url : "");
+    free(url);
+    cJSON *names = cJSON_AddArrayToObject(req, "headers");
+    for (size_t i = 0; names && i < in->n_headers; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(in->headers[i].name));
+    if (in->body && in->body_kind == BODY_JSON) {
+        cJSON *b = cJSON_Parse(in->body);
+        cJSON_AddItemToObject(req, "body_shape", b ? evidence_shape(b) : cJSON_CreateString("unparsable"));
+        cJSON_Delete(b);
+    } else if (in->body && in->body_kind == BODY_FORM) {
+        cJSON_AddStringToObject(req, "body_shape", "form");
+    } else if (in->body) {
+        cJSON_AddStringToObject(req, "body_shape", "text");
+    }
+    return req;
+}
+
+static cJSON *response_part(const struct evidence_in *in)
+{
+    const struct response *resp = in->resp;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (resp->status > 0)
+        cJSON_AddNumberToObject(o, "status", (double)resp->status);
+    else
+        cJSON_AddNullToObject(o, "status");
+    if (resp->fail != TRANSFER_OK) {
+        cJSON_AddStringToObject(o, "transport", transfer_fail_str(resp->fail));
+        cJSON_AddNumberToObject(o, "curl_code", resp->curl_code);
+        add_redacted_string(o, "error", in->redactor, resp->error);
+    }
+    cJSON *codes = cJSON_AddArrayToObject(o, "issues");
+    for (size_t i = 0; codes && in->issue_codes && i < in->issue_codes->n; i++)
+        cJSON_AddItemToArray(codes, cJSON_CreateString(in->issue_codes->v[i]));
+    cJSON *hs = cJSON_AddObjectToObject(o, "headers");
+    for (size_t i = 0; hs && i < resp->n_headers; i++) {
+        const char *n = resp->headers[i].name;
+        if (!header_selected(n) || cJSON_GetObjectItemCaseSensitive(hs, n))
+            continue;
+        if (strcasecmp(n, "location") == 0) {
+            /* a redirect can carry server-issued codes and tokens in its query */
+            char *u = redact_url(in->redactor, resp->headers[i].value);
+            cJSON_AddStringToObject(hs, n, u ? u : REDACTED);
+            free(u);
+            continue;
+        }
+        add_redacted_string(hs, n, in->redactor, resp->headers[i].value);
+    }
+    cJSON_AddNumberToObject(o, "body_bytes", (double)resp->body.len);
+    if (resp->body.len) {
+        /* A JSON body is redacted by key before it is cut, so a cut never
+         * leaves half a secret behind; a body too big to parse cheaply (or
+         * not JSON) by key on its text, then by value. */
+        char *text = NULL;
+        cJSON *parsed = resp->body.len <= 65536 ? cJSON_ParseWithLength(resp->body.data, resp->body.len) : NULL;
+        if (parsed) {
+            redact_json(in->redactor, parsed);
+            text = cJSON_PrintUnformatted(parsed);
+            cJSON_Delete(parsed);
+        } else {
+            size_t n = resp->body.len < EVIDENCE_SNIPPET_MAX * 2 ? resp->body.len : EVIDENCE_SNIPPET_MAX * 2;
+            char *raw = strndup(resp->body.data, n);
+            text = raw ? redact_body_text(in->redactor, raw) : NULL;
+            free(raw);
+        }
+        if (text && strlen(text) > EVIDENCE_SNIPPET_MAX) {
+            /* cut on a UTF-8 boundary */
+            size_t cut = EVIDENCE_SNIPPET_MAX;
+            while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+                cut--;
+            memcpy(text + cut, "...", 4);
+        }
+        cJSON_AddStringToObject(o, "body_snippet", text ? text : "");
+        free(text);
+    }
+    return o;
+}
+
+cJSON *evidence_pack(const struct evidence_in *in)
+{
+    cJSON *ev = cJSON_CreateObject();
+    if (!ev)
+        return NULL;
+    cJSON_AddItemToObject(ev, "request", request_part(in));
+    cJSON_AddItemToObject(ev, "response", response_part(in));
+    cJSON *t = cJSON_AddObjectToObject(ev, "timings");
+    if (t) {
+        add_timings(t, &in->resp->timings);
+        cJSON *th = cJSON_AddArrayToObject(t, "thresholds_crossed");
+        for (size_t i = 0; th && in->thresholds && i < in->thresholds->n; i++)
+            cJSON_AddItemToArray(th, cJSON_CreateString(in->thresholds->v[i]));
+    }
+    cJSON *env = cJSON_AddObjectToObject(ev, "environment");
+    if (env) {
+        cJSON_AddStringToObject(env, "region", in->region ? in->region : "local");
+        cJSON_AddStringToObject(env, "agent", in->agent ? in->agent : "");
+        cJSON_AddStringToObject(env, "version", TRIPLINE_VERSION);
+        if (in->vantage)
+            cJSON_AddStringToObject(env, "vantage", in->vantage);
+        cJSON_AddStringToObject(env, "probe_file", in->probe->file ? in->probe->file : "");
+        cJSON_AddStringToObject(env, "probe_file_sha256", in->probe->file_hash);
+        cJSON_AddStringToObject(env, "resolved_ip", in->resp->primary_ip);
+    }
+    cJSON *st = cJSON_AddObjectToObject(ev, "step");
+    if (st) {
+        cJSON_AddStringToObject(st, "name", in->probe->steps[in->step_index].name);
+        cJSON_AddNumberToObject(st, "index", (double)in->step_index + 1);
+        cJSON_AddNumberToObject(st, "of", (double)in->probe->n_steps);
+        if (in->step_index > 0)
+            cJSON_AddStringToObject(st, "after", in->probe->steps[in->step_index - 1].name);
+    }
+    cJSON_AddStringToObject(ev, "correlation_id", in->correlation_id);
+    return ev;
+}

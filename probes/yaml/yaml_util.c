@@ -1,0 +1,896 @@
+#include "probes/yaml/yaml_util.h"
+#include "base/hash.h"
+
+#include "base/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+/* Deeply nested or alias-multiplied documents ("billion laughs") must not
+ * blow the stack or the clock: every recursive walk is capped. */
+#define YU_DEPTH_MAX 64
+#define YU_VISIT_MAX 200000
+
+/* --- errors and paths ---------------------------------------------------- */
+
+static void yu_verror(struct yu *y, int line, int column, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    y->n_errors++;
+    if (!y->errors)
+        return;
+    const char *sep = y->path_len ? ": " : "";
+    const char *path = y->path_len ? y->path : "";
+    if (line > 0)
+        strv_pushf(y->errors, "%s:%d:%d: %s%s%s", y->file, line, column, path, sep, msg);
+    else
+        strv_pushf(y->errors, "%s: %s%s%s", y->file, path, sep, msg);
+}
+
+void yu_error(struct yu *y, const yaml_node_t *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int line = node ? (int)node->start_mark.line + 1 : 0;
+    int col = node ? (int)node->start_mark.column + 1 : 0;
+    yu_verror(y, line, col, fmt, ap);
+    va_end(ap);
+}
+
+void yu_error_at(struct yu *y, int line, int column, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    yu_verror(y, line, column, fmt, ap);
+    va_end(ap);
+}
+
+static size_t path_append(struct yu *y, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t path_append(struct yu *y, const char *fmt, ...)
+{
+    size_t mark = y->path_len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(y->path + mark, sizeof(y->path) - mark, fmt, ap);
+    va_end(ap);
+    /* A path that no longer fits is cut, never overrun. */
+    if (n < 0 || (size_t)n >= sizeof(y->path) - mark)
+        y->path_len = strlen(y->path);
+    else
+        y->path_len = mark + (size_t)n;
+    return mark;
+}
+
+size_t yu_path_key(struct yu *y, const char *key)
+{
+    return path_append(y, "%s%s", y->path_len ? "." : "", key);
+}
+
+size_t yu_path_index(struct yu *y, size_t i)
+{
+    return path_append(y, "[%zu]", i);
+}
+
+void yu_path_pop(struct yu *y, size_t mark)
+{
+    y->path_len = mark;
+    y->path[mark] = '\0';
+}
+
+/* Line and column of an error line "file:L:C: ..."; 0 when it has none. */
+static void error_pos(const char *e, size_t flen, long *line, long *col)
+{
+    *line = 0;
+    *col = 0;
+    const char *p = e + flen;
+    if (*p != ':')
+        return;
+    char *end = NULL;
+    long l = strtol(p + 1, &end, 10);
+    if (end == p + 1 || *end != ':')
+        return;
+    const char *q = end;
+    long c = strtol(q + 1, &end, 10);
+    if (end == q + 1 || *end != ':')
+        return;
+    *line = l;
+    *col = c;
+}
+
+void yu_sort_errors(struct strv *errors, size_t from, const char *file)
+{
+    size_t flen = strlen(file);
+    /* Insertion sort: stable, and a file rarely has more than a few errors. */
+    for (size_t i = from + 1; i < errors->n; i++) {
+        char *cur = errors->v[i];
+        long l, c;
+        error_pos(cur, flen, &l, &c);
+        size_t j = i;
+        while (j > from) {
+            long pl, pc;
+            error_pos(errors->v[j - 1], flen, &pl, &pc);
+            if (pl < l || (pl == l && pc <= c))
+                break;
+            errors->v[j] = errors->v[j - 1];
+            j--;
+        }
+        errors->v[j] = cur;
+    }
+}
+
+/* --- reading a file -------------------------------------------------------- */
+
+static void hex_sha256(const unsigned char *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    out[0] = '\0';
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+        return;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < mdlen && i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* Line and column (1-based) of a byte offset, for reader errors where
+ * libyaml only knows the offset. */
+static void offset_pos(const char *data, size_t len, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (data[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static void yaml_problem(struct yu *y, yaml_parser_t *p, const char *data, size_t len)
+{
+    int line = (int)p->problem_mark.line + 1;
+    int col = (int)p->problem_mark.column + 1;
+    if (p->error == YAML_READER_ERROR)
+        offset_pos(data, len, p->problem_offset, &line, &col);
+    const char *problem = p->problem ? p->problem : "parse error";
+    if (p->context)
+        yu_error_at(y, line, col, "not valid YAML: %s (%s at line %d, column %d)", problem,
+                    p->context, (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    else
+        yu_error_at(y, line, col, "not valid YAML: %s", problem);
+}
+
+/* Reads the rest of f into b; -1 when it outgrows b's cap (the file grew
+ * after stat), -2 on a read error. */
+static int read_all(FILE *f, struct buf *b)
+{
+    char chunk[65536];
+    for (;;) {
+        size_t n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
+        if (buf_append(b, chunk, n))
+            return TL_ETOOBIG;
+    }
+    return ferror(f) ? TL_EIO : 0;
+}
+
+int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
+{
+    int rc = 0;
+    struct buf b;
+    yaml_parser_t parser;
+    bool parser_ready = false;
+    FILE *f = NULL;
+
+    buf_init(&b, max);
+    y->file = file;
+    if (hash)
+        hash[0] = '\0';
+    struct stat st;
+    if (stat(file, &st) != 0) {
+        yu_error_at(y, 0, 0, "cannot read: %s", strerror(errno));
+        rc = TL_EIO;
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        yu_error_at(y, 0, 0, "cannot read: is a directory");
+        rc = TL_EIO;
+        goto out;
+    }
+    /* Refused before a byte is read: a huge file is a mistake, not input. */
+    if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > (uintmax_t)max) {
+        yu_error_at(y, 0, 0, "file is %jd bytes, over the limit of %zu bytes; refused unread",
+                    (intmax_t)st.st_size, max);
+        rc = TL_EINVAL;
+        goto out;
+    }
+    f = fopen(file, "rb");
+    if (!f) {
+        yu_error_at(y, 0, 0, "cannot read: %s", strerror(errno));
+        rc = TL_EIO;
+        goto out;
+    }
+    rc = read_all(f, &b);
+    if (rc == TL_ETOOBIG) {
+        yu_error_at(y, 0, 0, "file is over the limit of %zu bytes; refused", max);
+        goto out;
+    }
+    if (rc == TL_EIO) {
+        yu_error_at(y, 0, 0, "cannot read: %s", strerror(errno));
+        goto out;
+    }
+    if (hash)
+        hex_sha256((const unsigned char *)(b.data ? b.data : ""), b.len, hash);
+
+    if (!yaml_parser_initialize(&parser)) {
+        yu_error_at(y, 0, 0, "out of memory");
+        rc = TL_EINVAL;
+        goto out;
+    }
+    parser_ready = true;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(b.data ? b.data : ""), b.len);
+    if (!yaml_parser_load(&parser, &y->doc)) {
+        yaml_problem(y, &parser, b.data, b.len);
+        rc = TL_EINVAL;
+        goto out;
+    }
+    y->has_doc = true;
+    if (!yaml_document_get_root_node(&y->doc)) {
+        yu_error_at(y, 1, 1, "empty file (expected %s)", y->what ? y->what : "a YAML document");
+        rc = TL_EINVAL;
+        goto out;
+    }
+    /* One document per file: a second one would be silently ignored. */
+    yaml_document_t extra;
+    if (!yaml_parser_load(&parser, &extra)) {
+        yaml_problem(y, &parser, b.data, b.len);
+        rc = TL_EINVAL;
+        goto out;
+    }
+    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
+    if (extra_root)
+        yu_error(y, extra_root, "a second YAML document (expected one document per file; put several probes in one list)");
+    rc = extra_root ? TL_EINVAL : 0;
+    yaml_document_delete(&extra);
+out:
+    if (parser_ready)
+        yaml_parser_delete(&parser);
+    if (f)
+        fclose(f);
+    buf_free(&b);
+    return rc;
+}
+
+void yu_free(struct yu *y)
+{
+    if (y && y->has_doc) {
+        yaml_document_delete(&y->doc);
+        y->has_doc = false;
+    }
+}
+
+yaml_node_t *yu_root(struct yu *y)
+{
+    return y->has_doc ? yaml_document_get_root_node(&y->doc) : NULL;
+}
+
+yaml_node_t *yu_node(struct yu *y, int index)
+{
+    return yaml_document_get_node(&y->doc, index);
+}
+
+/* --- scalars ------------------------------------------------------------- */
+
+const char *yu_str(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+bool yu_is_plain(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+bool yu_is_null(const yaml_node_t *n)
+{
+    if (!yu_is_plain(n))
+        return false;
+    const char *s = yu_str(n);
+    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+           strcmp(s, "NULL") == 0;
+}
+
+static int plain_bool(const char *s)
+{
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
+        return 1;
+    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
+        return 0;
+    return -1;
+}
+
+static bool plain_int(const char *s, long *out)
+{
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q))
+            return false;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool plain_num(const char *s, double *out)
+{
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
+        return false;
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q) && *q != '.' && *q != 'e' && *q != 'E' && *q != '-' && *q != '+')
+            return false;
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+const char *yu_type_name(const yaml_node_t *n)
+{
+    if (!n)
+        return "nothing";
+    switch (n->type) {
+    case YAML_MAPPING_NODE: return "a mapping";
+    case YAML_SEQUENCE_NODE: return "a sequence";
+    case YAML_SCALAR_NODE: break;
+    default: return "nothing";
+    }
+    if (!yu_is_plain(n))
+        return "a string";
+    if (yu_is_null(n))
+        return "null";
+    const char *s = yu_str(n);
+    double d;
+    if (plain_bool(s) >= 0)
+        return "a boolean";
+    if (plain_num(s, &d))
+        return "a number";
+    return "a string";
+}
+
+/* A scalar quoted for a message, cut so hostile input cannot flood logs. */
+static const char *shown(const yaml_node_t *n, char *tmp, size_t len)
+{
+    if (!n || n->type != YAML_SCALAR_NODE) {
+        snprintf(tmp, len, "%s", yu_type_name(n));
+        return tmp;
+    }
+    const char *s = yu_str(n);
+    if (strlen(s) > 60)
+        snprintf(tmp, len, "\"%.57s...\"", s);
+    else
+        snprintf(tmp, len, "\"%s\"", s);
+    return tmp;
+}
+
+int yu_get_str(struct yu *y, yaml_node_t *n, char **out)
+{
+    if (!n || n->type != YAML_SCALAR_NODE || yu_is_null(n)) {
+        yu_error(y, n, "expected a string, got %s", yu_type_name(n));
+        return -1;
+    }
+    if (!*yu_str(n)) {
+        yu_error(y, n, "empty string (expected a value)");
+        return -1;
+    }
+    char *s = strdup(yu_str(n));
+    if (!s) {
+        yu_error(y, n, "out of memory");
+        return -1;
+    }
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+int yu_get_bool(struct yu *y, yaml_node_t *n, bool *out)
+{
+    int v = yu_is_plain(n) ? plain_bool(yu_str(n)) : -1;
+    if (v < 0) {
+        char tmp[80];
+        yu_error(y, n, "expected true or false, got %s", shown(n, tmp, sizeof(tmp)));
+        return -1;
+    }
+    *out = v == 1;
+    return 0;
+}
+
+int yu_get_int(struct yu *y, yaml_node_t *n, long min, long max, long *out)
+{
+    long v = 0;
+    char tmp[80];
+    if (!yu_is_plain(n) || !plain_int(yu_str(n), &v)) {
+        yu_error(y, n, "expected an integer, got %s", shown(n, tmp, sizeof(tmp)));
+        return -1;
+    }
+    if (v < min || v > max) {
+        if (max >= INT_MAX)
+            yu_error(y, n, "%ld is too small (expected an integer >= %ld)", v, min);
+        else
+            yu_error(y, n, "%ld is out of range (expected an integer %ld..%ld)", v, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int yu_get_num(struct yu *y, yaml_node_t *n, double *out)
+{
+    double v = 0;
+    char tmp[80];
+    if (!yu_is_plain(n) || !plain_num(yu_str(n), &v)) {
+        yu_error(y, n, "expected a number, got %s", shown(n, tmp, sizeof(tmp)));
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int duration_parse(const char *s, tl_usec *out)
+{
+    static const struct { const char *unit; int64_t usec; } units[] = {
+        {"us", 1}, {"ms", 1000}, {"s", 1000000}, {"m", 60000000}, {"h", 3600000000LL},
+    };
+    if (!s || !*s)
+        return -1;
+    int64_t total = 0;
+    const char *p = s;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        int64_t v = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (v > (INT64_MAX - 9) / 10)
+                return -1;
+            v = v * 10 + (*p - '0');
+            p++;
+        }
+        size_t best = sizeof(units) / sizeof(units[0]);
+        size_t best_len = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t ul = strlen(units[i].unit);
+            /* The longest unit wins, so "ms" is not read as "m" then "s". */
+            if (ul > best_len && strncmp(p, units[i].unit, ul) == 0) {
+                best = i;
+                best_len = ul;
+            }
+        }
+        if (best_len == 0)
+            return -1;
+        if (v > (INT64_MAX - total) / units[best].usec)
+            return -1;
+        total += v * units[best].usec;
+        p += best_len;
+    }
+    *out = total;
+    return 0;
+}
+
+void duration_format(tl_usec d, char *out, size_t len)
+{
+    static const struct { const char *unit; int64_t usec; } units[] = {
+        {"h", 3600000000LL}, {"m", 60000000}, {"s", 1000000}, {"ms", 1000}, {"us", 1},
+    };
+    size_t used = 0;
+    out[0] = '\0';
+    if (d <= 0) {
+        snprintf(out, len, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && used < len; i++) {
+        int64_t n = d / units[i].usec;
+        if (n == 0)
+            continue;
+        d -= n * units[i].usec;
+        int w = snprintf(out + used, len - used, "%lld%s", (long long)n, units[i].unit);
+        if (w < 0)
+            return;
+        used += (size_t)w;
+    }
+}
+
+int size_parse(const char *s, size_t *out)
+{
+    static const struct { const char *unit; uint64_t mult; } units[] = {
+        {"", 1}, {"B", 1}, {"kB", 1000}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000},
+        {"KiB", 1024}, {"MiB", 1048576}, {"GiB", 1073741824},
+    };
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    uint64_t v = 0;
+    const char *p = s;
+    while (isdigit((unsigned char)*p)) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].unit) == 0) {
+            if (v > SIZE_MAX / units[i].mult)
+                return -1;
+            *out = (size_t)(v * units[i].mult);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int yu_get_dur(struct yu *y, yaml_node_t *n, bool positive, tl_usec *out)
+{
+    char tmp[80];
+    tl_usec v = 0;
+    long iv;
+    if (!n || n->type != YAML_SCALAR_NODE || yu_is_null(n)) {
+        yu_error(y, n, "expected a duration like 500ms, 30s or 1m30s, got %s", yu_type_name(n));
+        return -1;
+    }
+    if (yu_is_plain(n) && plain_int(yu_str(n), &iv) && iv != 0) {
+        yu_error(y, n, "%ld has no unit (expected a duration like %lds or %ldms)", iv, iv, iv);
+        return -1;
+    }
+    if (duration_parse(yu_str(n), &v)) {
+        yu_error(y, n, "bad duration %s (expected integers with units us, ms, s, m, h, like 500ms, 30s or 1m30s)",
+                 shown(n, tmp, sizeof(tmp)));
+        return -1;
+    }
+    if (positive && v == 0) {
+        yu_error(y, n, "duration must be longer than 0s");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int yu_get_size(struct yu *y, yaml_node_t *n, size_t *out)
+{
+    char tmp[80];
+    if (!n || n->type != YAML_SCALAR_NODE || size_parse(yu_str(n), out)) {
+        yu_error(y, n, "bad size %s (expected bytes like 1048576, 64MiB or 10MB)", shown(n, tmp, sizeof(tmp)));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- JSON ------------------------------------------------------------------ */
+
+static cJSON *to_json(struct yu *y, yaml_node_t *n, int depth, long *visits)
+{
+    if (++*visits > YU_VISIT_MAX || depth > YU_DEPTH_MAX) {
+        if (*visits == YU_VISIT_MAX + 1 || depth == YU_DEPTH_MAX + 1)
+            yu_error(y, n, "value is too large or too deeply nested (expected at most %d levels)", YU_DEPTH_MAX);
+        return NULL;
+    }
+    cJSON *j = NULL;
+    if (n->type == YAML_MAPPING_NODE) {
+        j = cJSON_CreateObject();
+        for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; j && pr < n->data.mapping.pairs.top; pr++) {
+            yaml_node_t *k = yu_node(y, pr->key);
+            if (!k || k->type != YAML_SCALAR_NODE) {
+                yu_error(y, k, "JSON object keys must be strings, got %s", yu_type_name(k));
+                cJSON_Delete(j);
+                return NULL;
+            }
+            cJSON *v = to_json(y, yu_node(y, pr->value), depth + 1, visits);
+            if (!v) {
+                cJSON_Delete(j);
+                return NULL;
+            }
+            cJSON_AddItemToObject(j, yu_str(k), v);
+        }
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        j = cJSON_CreateArray();
+        for (yaml_node_item_t *it = n->data.sequence.items.start; j && it < n->data.sequence.items.top; it++) {
+            cJSON *v = to_json(y, yu_node(y, *it), depth + 1, visits);
+            if (!v) {
+                cJSON_Delete(j);
+                return NULL;
+            }
+            cJSON_AddItemToArray(j, v);
+        }
+    } else if (n->type == YAML_SCALAR_NODE) {
+        const char *s = yu_str(n);
+        double d;
+        if (!yu_is_plain(n))
+            j = cJSON_CreateString(s);
+        else if (yu_is_null(n))
+            j = cJSON_CreateNull();
+        else if (plain_bool(s) >= 0)
+            j = cJSON_CreateBool(plain_bool(s));
+        else if (plain_num(s, &d))
+            j = cJSON_CreateNumber(d);
+        else
+            j = cJSON_CreateString(s);
+    }
+    if (!j)
+        yu_error(y, n, "out of memory");
+    return j;
+}
+
+cJSON *yu_to_json(struct yu *y, yaml_node_t *n)
+{
+    long visits = 0;
+    return to_json(y, n, 0, &visits);
+}
+
+/* --- mappings against key tables ------------------------------------------ */
+
+size_t yu_len(const yaml_node_t *n)
+{
+    if (!n)
+        return 0;
+    if (n->type == YAML_MAPPING_NODE)
+        return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (n->type == YAML_SEQUENCE_NODE)
+        return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    return 0;
+}
+
+yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+        const char *k = yu_str(yu_node(y, pr->key));
+        if (k && strcmp(k, key) == 0)
+            return yu_node(y, pr->value);
+    }
+    return NULL;
+}
+
+int yu_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return INT_MAX;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *yu_suggest(const char *s, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; i < n; i++) {
+        int d = yu_edit_distance(s, names[i]);
+        /* A one-letter key is at distance 1 of everything short: no hint. */
+        if (d < best_d && (size_t)d < strlen(names[i])) {
+            best = names[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+static void unknown_key(struct yu *y, yaml_node_t *k, const struct yu_key *keys)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (; keys[n].name && n < 64; n++)
+        names[n] = keys[n].name;
+    const char *hint = yu_suggest(yu_str(k), names, n);
+    if (hint) {
+        yu_error(y, k, "unknown key (did you mean \"%s\"?)", hint);
+        return;
+    }
+    char list[512];
+    size_t len = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n && len < sizeof(list); i++) {
+        int w = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    yu_error(y, k, "unknown key (expected one of: %s)", list);
+}
+
+static void store_simple(struct yu *y, const struct yu_key *kd, void *obj, yaml_node_t *v)
+{
+    char *at = (char *)obj + kd->offset;
+    long iv = 0;
+    switch (kd->kind) {
+    case YU_STR:
+        yu_get_str(y, v, (char **)(void *)at);
+        break;
+    case YU_BOOL:
+        yu_get_bool(y, v, (bool *)(void *)at);
+        break;
+    case YU_INT:
+    case YU_INT_POS:
+        if (yu_get_int(y, v, kd->kind == YU_INT_POS ? 1 : 0, INT_MAX, &iv) == 0)
+            *(int *)(void *)at = (int)iv;
+        break;
+    case YU_DUR:
+    case YU_DUR_POS:
+        yu_get_dur(y, v, kd->kind == YU_DUR_POS, (tl_usec *)(void *)at);
+        break;
+    case YU_SIZE:
+        yu_get_size(y, v, (size_t *)(void *)at);
+        break;
+    default:
+        break;
+    }
+}
+
+static bool type_ok(struct yu *y, const struct yu_key *kd, yaml_node_t *v)
+{
+    const char *want = NULL;
+    if (kd->kind == YU_FN_MAP && v->type != YAML_MAPPING_NODE)
+        want = "a mapping";
+    else if (kd->kind == YU_FN_SEQ && v->type != YAML_SEQUENCE_NODE)
+        want = "a list";
+    else if (kd->kind == YU_FN_SCALAR && (v->type != YAML_SCALAR_NODE || yu_is_null(v)))
+        want = "a string";
+    if (want)
+        yu_error(y, v, "expected %s, got %s", want, yu_type_name(v));
+    return want == NULL;
+}
+
+int yu_walk_map(struct yu *y, yaml_node_t *map, const struct yu_key *keys, void *obj)
+{
+    int before = y->n_errors;
+    size_t nkeys = 0;
+    while (keys[nkeys].name)
+        nkeys++;
+    int seen_line[64] = {0};
+    if (nkeys > 64)
+        nkeys = 64;
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = yu_node(y, pr->key);
+        yaml_node_t *v = yu_node(y, pr->value);
+        if (!k || !v)
+            continue;
+        if (k->type != YAML_SCALAR_NODE) {
+            yu_error(y, k, "keys must be strings, got %s", yu_type_name(k));
+            continue;
+        }
+        const char *name = yu_str(k);
+        size_t i = 0;
+        while (i < nkeys && strcmp(keys[i].name, name) != 0)
+            i++;
+        size_t mark = yu_path_key(y, name);
+        if (i == nkeys) {
+            unknown_key(y, k, keys);
+        } else if (seen_line[i]) {
+            yu_error(y, k, "duplicate key (first at line %d)", seen_line[i]);
+        } else {
+            seen_line[i] = (int)k->start_mark.line + 1;
+            const struct yu_key *kd = &keys[i];
+            if (kd->kind < YU_FN_MAP)
+                store_simple(y, kd, obj, v);
+            else if (type_ok(y, kd, v) && kd->fn)
+                kd->fn(y, obj, v);
+        }
+        yu_path_pop(y, mark);
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        if ((keys[i].flags & YU_REQUIRED) && !seen_line[i])
+            yu_error(y, map, "missing required key \"%s\"", keys[i].name);
+    return y->n_errors - before;
+}
+
+/* --- hashing ------------------------------------------------------------- */
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    return tl_fnv1a(h, b, 8);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, z = *(const uint64_t *)b;
+    return x < z ? -1 : x > z;
+}
+
+static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
+{
+    uint64_t h = TL_FNV_OFFSET;
+    if (!n || depth > YU_DEPTH_MAX || ++*visits > YU_VISIT_MAX)
+        return h;
+    h = fnv_u64(h, (uint64_t)n->type);
+    if (n->type == YAML_SCALAR_NODE) {
+        h = fnv_u64(h, n->data.scalar.length);
+        h = tl_fnv1a(h, n->data.scalar.value, n->data.scalar.length);
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        h = fnv_u64(h, yu_len(n));
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
+            h = fnv_u64(h, node_hash(y, yu_node(y, *it), depth + 1, visits));
+    } else if (n->type == YAML_MAPPING_NODE) {
+        /* Pairs are hashed one by one and sorted: key order is not meaning. */
+        size_t np = yu_len(n);
+        uint64_t *ph = calloc(np ? np : 1, sizeof(*ph));
+        if (!ph)
+            return h;
+        for (size_t i = 0; i < np; i++) {
+            yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+            uint64_t kh = node_hash(y, yu_node(y, pr->key), depth + 1, visits);
+            uint64_t vh = node_hash(y, yu_node(y, pr->value), depth + 1, visits);
+            ph[i] = fnv_u64(fnv_u64(TL_FNV_OFFSET, kh), vh);
+        }
+        qsort(ph, np, sizeof(*ph), cmp_u64);
+        h = fnv_u64(h, np);
+        for (size_t i = 0; i < np; i++)
+            h = fnv_u64(h, ph[i]);
+        free(ph);
+    }
+    return h;
+}
+
+uint64_t yu_node_hash(struct yu *y, yaml_node_t *n)
+{
+    long visits = 0;
+    return node_hash(y, n, 0, &visits);
+}
+
+bool yu_is_http_url(const char *s)
+{
+    size_t skip = 0;
+    if (strncasecmp(s, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        skip = 8;
+    if (!skip)
+        return false;
+    const char *host = s + skip;
+    return *host && *host != '/' && *host != '?' && *host != '#' && !isspace((unsigned char)*host);
+}
