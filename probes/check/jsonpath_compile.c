@@ -2,6 +2,8 @@
  * spaces"], $.items[-1]. Evaluation lives in probes/check/jsonpath.c. */
 #include "probes/check/jsonpath.h"
 
+#include "base/err.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -51,97 +53,128 @@ static const char *quoted_key(const char *q, char **out)
     return q + 1;
 }
 
+/* The compiler's cursor: where it is, and where an error points. */
+struct jp_cur {
+    struct jpath *p;
+    const char *q;     /* the next byte to read */
+    const char *at;    /* where the error is reported (NULL: at q) */
+    char *err;
+    size_t errlen;
+};
+
+/* Each segment reader returns 0, -1 after writing err, or TL_ENOMEM. */
+static int seg_dot(struct jp_cur *c)
+{
+    const char *start = ++c->q;
+    while (is_key_char((unsigned char)*c->q))
+        c->q++;
+    if (c->q == start) {
+        snprintf(c->err, c->errlen, "expected a key name after \".\"");
+        return -1;
+    }
+    char *key = strndup(start, (size_t)(c->q - start));
+    if (!key || seg_add(c->p, key, 0)) {
+        free(key);
+        return TL_ENOMEM;
+    }
+    return 0;
+}
+
+static int seg_quoted(struct jp_cur *c)
+{
+    char *key = NULL;
+    const char *after = quoted_key(c->q, &key);
+    if (!after) {
+        snprintf(c->err, c->errlen, "unterminated quoted key");
+        return -1;
+    }
+    c->q = after;
+    if (*c->q != ']') {
+        free(key);
+        snprintf(c->err, c->errlen, "expected \"]\" after the quoted key");
+        return -1;
+    }
+    c->q++;
+    if (seg_add(c->p, key, 0)) {
+        free(key);
+        return TL_ENOMEM;
+    }
+    return 0;
+}
+
+static int seg_index(struct jp_cur *c)
+{
+    const char *start = c->q;
+    if (*c->q == '-')
+        c->q++;
+    if (!isdigit((unsigned char)*c->q)) {
+        c->at = start;
+        snprintf(c->err, c->errlen, "expected an index like [0] or [-1], or a quoted key like [\"a b\"]");
+        return -1;
+    }
+    while (isdigit((unsigned char)*c->q))
+        c->q++;
+    if (*c->q != ']') {
+        snprintf(c->err, c->errlen, "expected \"]\" after the index");
+        return -1;
+    }
+    errno = 0;
+    char *end = NULL;
+    long idx = strtol(start, &end, 10);
+    if (errno || end != c->q) {
+        c->at = start;
+        snprintf(c->err, c->errlen, "index out of range");
+        return -1;
+    }
+    c->q++;
+    return seg_add(c->p, NULL, idx) ? TL_ENOMEM : 0;
+}
+
+static int seg_next(struct jp_cur *c)
+{
+    if (c->p->n >= JPATH_SEGS_MAX) {
+        snprintf(c->err, c->errlen, "more than %d segments", JPATH_SEGS_MAX);
+        return -1;
+    }
+    if (*c->q == '.')
+        return seg_dot(c);
+    if (*c->q == '[') {
+        c->q++;
+        return *c->q == '"' || *c->q == '\'' ? seg_quoted(c) : seg_index(c);
+    }
+    snprintf(c->err, c->errlen, "unexpected \"%c\" (expected \".key\", \"[index]\" or \"[\\\"key\\\"]\")", *c->q);
+    return -1;
+}
+
 int jpath_compile(struct jpath *p, const char *src, char *err, size_t errlen, int *err_offset)
 {
+    const char *s = src ? src : "";
+    struct jp_cur c = {.p = p, .q = s, .err = err, .errlen = errlen};
+    int rc = 0;
+
     memset(p, 0, sizeof(*p));
     *err_offset = 0;
-    const char *s = src ? src : "";
-    const char *q = s;
-    if (*q != '$') {
+    if (*c.q != '$') {
         snprintf(err, errlen, "a JSON path starts with \"$\" (like $.session.id)");
-        goto fail;
+        rc = -1;
+        goto out;
     }
-    q++;
-    while (*q) {
-        if (p->n >= JPATH_SEGS_MAX) {
-            snprintf(err, errlen, "more than %d segments", JPATH_SEGS_MAX);
-            goto fail;
-        }
-        if (*q == '.') {
-            const char *start = ++q;
-            while (is_key_char((unsigned char)*q))
-                q++;
-            if (q == start) {
-                snprintf(err, errlen, "expected a key name after \".\"");
-                goto fail;
-            }
-            char *key = strndup(start, (size_t)(q - start));
-            if (!key || seg_add(p, key, 0)) {
-                free(key);
-                goto nomem;
-            }
-        } else if (*q == '[') {
-            q++;
-            if (*q == '"' || *q == '\'') {
-                char *key = NULL;
-                const char *after = quoted_key(q, &key);
-                if (!after) {
-                    snprintf(err, errlen, "unterminated quoted key");
-                    goto fail;
-                }
-                q = after;
-                if (*q != ']') {
-                    free(key);
-                    snprintf(err, errlen, "expected \"]\" after the quoted key");
-                    goto fail;
-                }
-                q++;
-                if (seg_add(p, key, 0)) {
-                    free(key);
-                    goto nomem;
-                }
-            } else {
-                const char *start = q;
-                if (*q == '-')
-                    q++;
-                if (!isdigit((unsigned char)*q)) {
-                    q = start;
-                    snprintf(err, errlen, "expected an index like [0] or [-1], or a quoted key like [\"a b\"]");
-                    goto fail;
-                }
-                while (isdigit((unsigned char)*q))
-                    q++;
-                if (*q != ']') {
-                    snprintf(err, errlen, "expected \"]\" after the index");
-                    goto fail;
-                }
-                errno = 0;
-                char *end = NULL;
-                long idx = strtol(start, &end, 10);
-                if (errno || end != q) {
-                    q = start;
-                    snprintf(err, errlen, "index out of range");
-                    goto fail;
-                }
-                q++;
-                if (seg_add(p, NULL, idx))
-                    goto nomem;
-            }
-        } else {
-            snprintf(err, errlen, "unexpected \"%c\" (expected \".key\", \"[index]\" or \"[\\\"key\\\"]\")", *q);
-            goto fail;
-        }
+    c.q++;
+    while (*c.q && rc == 0)
+        rc = seg_next(&c);
+    if (rc == 0) {
+        p->src = strdup(s);
+        rc = p->src ? 0 : TL_ENOMEM;
     }
-    p->src = strdup(s);
-    if (!p->src)
-        goto nomem;
+out:
+    if (rc == TL_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (rc) {
+        *err_offset = (int)((c.at ? c.at : c.q) - s);
+        jpath_free(p);
+        return -1;
+    }
     return 0;
-nomem:
-    snprintf(err, errlen, "out of memory");
-fail:
-    *err_offset = (int)(q - s);
-    jpath_free(p);
-    return -1;
 }
 
 void jpath_free(struct jpath *p)
