@@ -2,6 +2,7 @@
  * results (a table, or JSON lines with --json) and exit 0 when all passed,
  * 1 when any failed, 2 for usage or file errors. A CI gate. */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,42 +10,50 @@
 
 #include "agent/cli/cli.h"
 #include "agent/config/config.h"
+#include "agent/daemon/agent.h"
 #include "agent/daemon/probe_files.h"
 #include "probes/run/journey.h"
 #include "probes/load/load.h"
+#include "schedules/limiter.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* One run per probe; each waits for a slot of the shared limiter (the
+ * config's limits.concurrency and limits.per_host, as the daemon). */
+struct once_slot {
+    struct once *once;
+    size_t index;
+    struct limiter_waiter waiter;
+    char host[300];
+};
 
 struct once {
     struct run_result **results;
     size_t pending;
-    /* runs start at most `concurrency` at a time, in file order */
     const struct journey_env *env;
     struct probe **torun;
     struct once_slot *slots;
-    size_t n_run, next, running, concurrency;
+    size_t n_run;
+    struct limiter *limiter;
     bool start_failed;
-};
-
-struct once_slot {
-    struct once *once;
-    size_t index;
 };
 
 static void on_done(struct run_result *r, void *arg);
 
-static void start_more(struct once *o)
+static void slot_start(struct once_slot *slot)
 {
-    while (o->next < o->n_run && o->running < o->concurrency) {
-        size_t i = o->next++;
-        o->slots[i].once = o;
-        o->slots[i].index = i;
-        o->running++;
-        if (journey_start(o->env, o->torun[i], on_done, &o->slots[i])) {
-            o->running--;
-            o->pending--;
-            o->start_failed = true;
-            fprintf(stderr, "tripline once: cannot start probe %s\n", o->torun[i]->id);
-        }
-    }
+    struct once *o = slot->once;
+    if (journey_start(o->env, o->torun[slot->index], on_done, slot) == 0)
+        return;
+    o->pending--;
+    o->start_failed = true;
+    fprintf(stderr, "tripline once: cannot start probe %s\n", o->torun[slot->index]->id);
+    limiter_release(o->limiter, &slot->waiter);
+}
+
+static void on_grant(struct limiter_waiter *w)
+{
+    slot_start(container_of(w, struct once_slot, waiter));
 }
 
 static void on_done(struct run_result *r, void *arg)
@@ -53,8 +62,29 @@ static void on_done(struct run_result *r, void *arg)
     struct once *o = slot->once;
     o->results[slot->index] = r;
     o->pending--;
-    o->running--;
-    start_more(o);
+    limiter_release(o->limiter, &slot->waiter);
+}
+
+/* Asks for a slot for every probe, in file order: the limiter's FIFO queue
+ * starts them as slots free. */
+static void start_all(struct once *o)
+{
+    for (size_t i = 0; i < o->n_run; i++) {
+        struct once_slot *slot = &o->slots[i];
+        slot->once = o;
+        slot->index = i;
+        slot->waiter.grant = on_grant;
+        agent_probe_host(o->torun[i], slot->host, sizeof slot->host);
+        int rc = limiter_acquire(o->limiter, slot->host, &slot->waiter);
+        if (rc == 0) {
+            slot_start(slot);
+        } else if (rc < 0) {
+            o->pending--;
+            o->start_failed = true;
+            fprintf(stderr, "tripline once: cannot start probe %s: %s\n", o->torun[i]->id,
+                    tl_strerror(rc));
+        }
+    }
 }
 
 static void fmt_ms(char *out, size_t n, tl_usec us, bool ran)
@@ -116,7 +146,16 @@ static int usage(void)
     return 2;
 }
 
-int cli_once(int argc, char **argv)
+/* What the command line asks for. */
+struct once_args {
+    bool json;
+    const char *region, *config_file;
+    struct tpl_vars overrides;
+    struct strv only, files;
+};
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(struct once_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},        {"region", required_argument, NULL, 'r'},
@@ -124,189 +163,219 @@ int cli_once(int argc, char **argv)
         {"probe", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool json = false;
-    const char *region = NULL, *config_file = NULL;
-    struct tpl_vars overrides;
-    struct strv only, errors, files;
-    struct config cfg;
-    tpl_vars_init(&overrides);
-    strv_init(&only);
-    strv_init(&errors);
-    strv_init(&files);
-    config_defaults(&cfg);
-    int rc = 2, c;
-    struct probe_set *set = NULL;
-    struct transfer_engine *engine = NULL;
-    uv_loop_t loop;
-    bool loop_ok = false;
-    struct once once = {0};
-    struct once_slot *slots = NULL;
-    struct probe **torun = NULL;
-    size_t n_run = 0;
+    int c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "jr:v:c:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
-            json = true;
+            a->json = true;
             break;
         case 'r':
-            region = optarg;
+            a->region = optarg;
             break;
         case 'c':
-            config_file = optarg;
+            a->config_file = optarg;
             break;
         case 'p':
-            strv_push(&only, optarg);
+            strv_push(&a->only, optarg);
             break;
         case 'v': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
                 fprintf(stderr, "tripline once: --var expects NAME=VALUE, got \"%s\"\n", optarg);
-                goto out;
+                return 2;
             }
             *eq = '\0';
-            tpl_vars_set(&overrides, optarg, eq + 1, false);
+            tpl_vars_set(&a->overrides, optarg, eq + 1, false);
             *eq = '=';
             break;
         }
         case 'h':
             usage();
-            rc = 0;
-            goto out;
+            return 0;
         default:
-            rc = usage();
-            goto out;
+            return usage();
         }
     }
-    if (config_file && config_load(&cfg, config_file, &errors)) {
-        for (size_t i = 0; i < errors.n; i++)
-            fprintf(stderr, "%s\n", errors.v[i]);
-        goto out;
-    }
     for (int i = optind; i < argc; i++)
-        strv_push(&files, argv[i]);
-    if (files.n == 0 && config_file && probe_files_expand(&cfg, &files, &errors)) {
-        for (size_t i = 0; i < errors.n; i++)
-            fprintf(stderr, "%s\n", errors.v[i]);
+        strv_push(&a->files, argv[i]);
+    return -1;
+}
+
+static void print_errors(const struct strv *errors)
+{
+    for (size_t i = 0; i < errors->n; i++)
+        fprintf(stderr, "%s\n", errors->v[i]);
+}
+
+/* Loads the config and the probe files. Returns -1 to go on, else the exit code. */
+static int load_all(struct once_args *a, struct config *cfg, struct probe_set **set)
+{
+    struct strv errors;
+    int rc = 2;
+
+    strv_init(&errors);
+    if (a->config_file && config_load(cfg, a->config_file, &errors)) {
+        print_errors(&errors);
         goto out;
     }
-    if (files.n == 0) {
+    if (a->files.n == 0 && a->config_file && probe_files_expand(cfg, &a->files, &errors)) {
+        print_errors(&errors);
+        goto out;
+    }
+    if (a->files.n == 0) {
         rc = usage();
         goto out;
     }
-    int lrc = probe_load_files(&set, files.v, files.n, &errors);
-    if (lrc) {
-        for (size_t i = 0; i < errors.n; i++)
-            fprintf(stderr, "%s\n", errors.v[i]);
+    if (probe_load_files(set, a->files.v, a->files.n, &errors)) {
+        print_errors(&errors);
         goto out;
     }
-    /* Probes pick their regions; without --region or a config, run them all. */
-    const char *filter = region ? region : config_file ? cfg.region : NULL;
-    if (!region)
-        region = cfg.region;
+    rc = -1;
+out:
+    strv_free(&errors);
+    return rc;
+}
 
-    torun = calloc(set->n ? set->n : 1, sizeof(*torun));
-    if (!torun)
-        goto out;
+/* The probes to run, in file order, into torun (n_run of them); false
+ * (after saying why) when there is none or a --probe names none. */
+static bool select_probes(const struct once_args *a, struct probe_set *set, const char *filter,
+                          struct probe **torun, size_t *n_run)
+{
     for (size_t i = 0; i < set->n; i++) {
         struct probe *p = set->probes[i];
-        bool wanted = only.n == 0;
-        for (size_t k = 0; k < only.n; k++)
-            wanted = wanted || strcmp(only.v[k], p->id) == 0;
+        bool wanted = a->only.n == 0;
+        for (size_t k = 0; k < a->only.n; k++)
+            wanted = wanted || strcmp(a->only.v[k], p->id) == 0;
         /* an explicit region skips probes not meant for it, as the daemon does */
         if (wanted && (!filter || probe_runs_in(p, filter)))
-            torun[n_run++] = p;
+            torun[(*n_run)++] = p;
     }
-    for (size_t k = 0; k < only.n; k++) {
-        if (!probe_set_find(set, only.v[k])) {
-            fprintf(stderr, "tripline once: no probe \"%s\" in the files given\n", only.v[k]);
-            goto out;
+    for (size_t k = 0; k < a->only.n; k++) {
+        if (!probe_set_find(set, a->only.v[k])) {
+            fprintf(stderr, "tripline once: no probe \"%s\" in the files given\n", a->only.v[k]);
+            return false;
         }
     }
-
-    if (n_run == 0) {
+    if (*n_run == 0) {
         /* a CI gate that ran nothing must not pass */
-        fprintf(stderr, "tripline once: no probe to run%s%s\n", filter ? " in region " : "", filter ? filter : "");
-        goto out;
+        fprintf(stderr, "tripline once: no probe to run%s%s\n", filter ? " in region " : "",
+                filter ? filter : "");
+        return false;
     }
-    if (uv_loop_init(&loop))
-        goto out;
-    loop_ok = true;
-    struct transfer_engine_opts eo = {.ca_file = cfg.ca_file};
-    if (transfer_engine_new(&engine, &loop, &eo)) {
-        fprintf(stderr, "tripline once: cannot start the transfer engine\n");
-        goto out;
-    }
-    struct journey_env env = {
-        .engine = engine,
-        .region = region,
-        .agent_name = cfg.name,
-        .body_max = cfg.body_max,
-        .overrides = &overrides,
-    };
-    once.results = calloc(n_run ? n_run : 1, sizeof(*once.results));
-    slots = calloc(n_run ? n_run : 1, sizeof(*slots));
-    if (!once.results || !slots)
-        goto out;
-    once.env = &env;
-    once.torun = torun;
-    once.slots = slots;
-    once.n_run = n_run;
-    once.pending = n_run;
-    once.concurrency = cfg.concurrency > 0 ? (size_t)cfg.concurrency : 256;
-    start_more(&once);
-    while (once.pending > 0 && uv_run(&loop, UV_RUN_ONCE))
-        ;
-    rc = 0;
-    if (once.start_failed) {
-        rc = 2;
-        goto out;
-    }
-    for (size_t i = 0; i < n_run; i++) {
-        if (!once.results[i]) {
-            fprintf(stderr, "tripline once: probe %s did not finish\n", torun[i]->id);
-            rc = 2;
-            goto out;
+    return true;
+}
+
+/* Prints the results; returns 0 when all passed, 1 when any failed, 2 when
+ * one did not finish or the output cannot be written. */
+static int report(const struct once *o, bool json)
+{
+    int rc = 0;
+    for (size_t i = 0; i < o->n_run; i++) {
+        if (!o->results[i]) {
+            fprintf(stderr, "tripline once: probe %s did not finish\n", o->torun[i]->id);
+            return 2;
         }
-        if (!once.results[i]->ok)
+        if (!o->results[i]->ok)
             rc = 1;
     }
     if (json) {
-        for (size_t i = 0; i < n_run; i++) {
-            cJSON *o = run_result_json(once.results[i]);
-            char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+        for (size_t i = 0; i < o->n_run; i++) {
+            cJSON *j = run_result_json(o->results[i]);
+            char *s = j ? cJSON_PrintUnformatted(j) : NULL;
             if (s)
                 printf("%s\n", s);
             free(s);
-            cJSON_Delete(o);
+            cJSON_Delete(j);
         }
     } else {
-        print_table(stdout, once.results, n_run, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+        print_table(stdout, o->results, o->n_run, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "tripline once: cannot write the results\n");
         rc = 2;
     }
+    return rc;
+}
 
+/* Runs o's probes on a loop of their own and reports; returns the exit code. */
+static int run_all(struct once *o, const struct config *cfg, struct journey_env *env, bool json)
+{
+    struct transfer_engine *engine = NULL;
+    struct transfer_engine_opts eo = {.ca_file = cfg->ca_file};
+    uv_loop_t loop;
+    int rc = 2;
+
+    if (uv_loop_init(&loop))
+        return 2;
+    if (transfer_engine_new(&engine, &loop, &eo)) {
+        fprintf(stderr, "tripline once: cannot start the transfer engine\n");
+        goto out;
+    }
+    env->engine = engine;
+    o->env = env;
+    o->pending = o->n_run;
+    start_all(o);
+    while (o->pending > 0 && uv_run(&loop, UV_RUN_ONCE))
+        ;
+    rc = o->start_failed ? 2 : report(o, json);
 out:
     if (engine)
         transfer_engine_free(engine);
-    if (loop_ok) {
-        uv_run(&loop, UV_RUN_DEFAULT);
-        if (uv_loop_close(&loop) != 0)
-            fprintf(stderr, "tripline once: event loop did not close cleanly\n");
-    }
-    for (size_t i = 0; once.results && i < n_run; i++)
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        fprintf(stderr, "tripline once: event loop did not close cleanly\n");
+    return rc;
+}
+
+int cli_once(int argc, char **argv)
+{
+    struct once_args a = {0};
+    struct config cfg;
+    struct probe_set *set = NULL;
+    struct once once = {0};
+    int rc;
+
+    tpl_vars_init(&a.overrides);
+    strv_init(&a.only);
+    strv_init(&a.files);
+    config_defaults(&cfg);
+    rc = parse_args(&a, argc, argv);
+    if (rc < 0)
+        rc = load_all(&a, &cfg, &set);
+    if (rc >= 0)
+        goto out;
+    rc = 2;
+    /* Probes pick their regions; without --region or a config, run them all. */
+    const char *filter = a.region ? a.region : a.config_file ? cfg.region : NULL;
+    once.torun = calloc(set->n ? set->n : 1, sizeof(*once.torun));
+    if (!once.torun || !select_probes(&a, set, filter, once.torun, &once.n_run))
+        goto out;
+    once.results = calloc(once.n_run, sizeof(*once.results));
+    once.slots = calloc(once.n_run, sizeof(*once.slots));
+    once.limiter = limiter_new(cfg.concurrency > 0 ? (unsigned)cfg.concurrency : 256,
+                               cfg.per_host > 0 ? (unsigned)cfg.per_host : 0);
+    if (!once.results || !once.slots || !once.limiter)
+        goto out;
+    struct journey_env env = {
+        .region = a.region ? a.region : cfg.region,
+        .agent_name = cfg.name,
+        .body_max = cfg.body_max,
+        .overrides = &a.overrides,
+    };
+    rc = run_all(&once, &cfg, &env, a.json);
+out:
+    for (size_t i = 0; once.results && i < once.n_run; i++)
         run_result_free(once.results[i]);
     free(once.results);
-    free(slots);
-    free(torun);
+    free(once.slots);
+    free(once.torun);
+    limiter_free(once.limiter);
     probe_set_free(set);
     config_free(&cfg);
-    tpl_vars_free(&overrides);
-    strv_free(&only);
-    strv_free(&errors);
-    strv_free(&files);
+    tpl_vars_free(&a.overrides);
+    strv_free(&a.only);
+    strv_free(&a.files);
     return rc;
 }

@@ -27,7 +27,7 @@ void agent_lfile_unref(struct lfile *lf)
 /* The host a probe's runs count against for the per-host limit: the first
  * step's URL host when it can be worked out at load time (a constant URL or
  * one starting with a constant var), else the probe id. */
-static void probe_host(const struct probe *p, char *out, size_t outlen)
+void agent_probe_host(const struct probe *p, char *out, size_t outlen)
 {
     snprintf(out, outlen, "probe:%s", p->id);
     if (p->n_steps == 0)
@@ -153,7 +153,7 @@ static int state_add(struct agent *a, struct probe *p, struct lfile *lf, const s
     ps->vantage = v;
     ps->region = vantage_region(&a->cfg, v);
     char host[300];
-    probe_host(p, host, sizeof(host));
+    agent_probe_host(p, host, sizeof(host));
     if (esc_new(&p->escalation, NULL, &ps->esc) || state_push(a, ps)) {
         agent_state_release(ps);
         return -1;
