@@ -178,3 +178,18 @@ void probe_set_free(struct probe_set *set)
     free(set->files);
     free(set);
 }
+
+static const char *const phase_names[PHASE_COUNT] = { "dns", "connect", "tls", "ttfb", "total" };
+
+const char *phase_str(enum phase p)
+{
+    return (unsigned)p < PHASE_COUNT ? phase_names[p] : "unknown";
+}
+
+int phase_parse(const char *name)
+{
+    for (int i = 0; name && i < PHASE_COUNT; i++)
+        if (strcmp(name, phase_names[i]) == 0)
+            return i;
+    return -1;
+}

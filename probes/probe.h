@@ -90,6 +90,12 @@ struct budget {
     tl_usec dns, connect, tls, ttfb, total;
 };
 
+/* The timing phases, in the order of struct budget and struct timings: one
+ * name table for budgets, triage reasons and metrics labels. */
+enum phase { PHASE_DNS, PHASE_CONNECT, PHASE_TLS, PHASE_TTFB, PHASE_TOTAL, PHASE_COUNT };
+const char *phase_str(enum phase p);  /* "dns", ...; "unknown" outside the enum */
+int phase_parse(const char *name);    /* the enum phase named, or -1 */
+
 enum severity { SEV_ANY = 0, SEV_ERROR, SEV_WARNING, SEV_INFO };
 const char *severity_str(enum severity s);
 

@@ -8,6 +8,9 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include <string.h>
+
+#include "probes/probe.h"
 #include "probes/triage/triage.h"
 
 /* An unexpected status with an optional issue class. */
@@ -183,6 +186,115 @@ static void test_transport_failures(void **state)
     assert_string_equal(triage_reason(&in), "body_too_big");
 }
 
+/* Every reason has its own name: a missing or repeated entry would merge
+ * two causes in events and metrics. */
+static void test_reason_table(void **state)
+{
+    (void)state;
+    for (int i = 0; i < REASON_COUNT; i++) {
+        const char *a = reason_str((enum reason)i);
+        assert_non_null(a);
+        assert_string_not_equal(a, "unknown");
+        assert_true(a[0] != '\0');
+        for (int k = 0; k < i; k++)
+            assert_string_not_equal(a, reason_str((enum reason)k));
+    }
+    assert_string_equal(reason_str(REASON_COUNT), "unknown");
+    assert_string_equal(reason_str(REASON_PROBE_CONFIG), "probe_config");
+    assert_string_equal(reason_str(REASON_JOURNEY_BUDGET), "journey_budget");
+    assert_string_equal(reason_str(REASON_DEADLINE), "deadline");
+    /* The budget reasons are the phase names. */
+    assert_string_equal(reason_str(REASON_DNS), phase_str(PHASE_DNS));
+    assert_string_equal(reason_str(REASON_CONNECT), phase_str(PHASE_CONNECT));
+    assert_string_equal(reason_str(REASON_TLS), phase_str(PHASE_TLS));
+    assert_string_equal(reason_str(REASON_TTFB), phase_str(PHASE_TTFB));
+    assert_string_equal(reason_str(REASON_TOTAL), phase_str(PHASE_TOTAL));
+}
+
+static void test_phase_table(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "dns", "connect", "tls", "ttfb", "total" };
+    assert_int_equal(PHASE_COUNT, 5);
+    for (int i = 0; i < PHASE_COUNT; i++) {
+        assert_string_equal(phase_str((enum phase)i), names[i]);
+        assert_int_equal(phase_parse(names[i]), i);
+    }
+    assert_int_equal(phase_parse("budget"), -1);
+    assert_int_equal(phase_parse(NULL), -1);
+    assert_string_equal(phase_str(PHASE_COUNT), "unknown");
+}
+
+static void test_verdict_text(void **state)
+{
+    (void)state;
+    struct verdict v = { BUCKET_UPSTREAM, REASON_STATUS, 503 };
+    assert_string_equal(verdict_reason(&v), "status_503");
+    v.status = 99;
+    assert_string_equal(verdict_reason(&v), "status_other");
+    v.status = 600;
+    assert_string_equal(verdict_reason(&v), "status_other");
+    v = (struct verdict){ BUCKET_CONTRACT, REASON_SCHEMA, 400 };
+    assert_string_equal(verdict_reason(&v), "schema");
+}
+
+/* Failures before a request: the config error is the client's, the
+ * deadline the network's; both win over anything else in the input. */
+static void test_early_step_failures(void **state)
+{
+    (void)state;
+    struct triage_input in = { .config_error = true, .status = 200, .status_expected = true };
+    struct verdict v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_CLIENT);
+    assert_int_equal(v.reason, REASON_PROBE_CONFIG);
+    in = (struct triage_input){ .deadline_passed = true };
+    v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "timeout");
+}
+
+/* A transfer broken after the status line has no usable status; one cut
+ * only by the body cap keeps its status. */
+static void test_transport_failed_after_status(void **state)
+{
+    (void)state;
+    struct triage_input in = { .status = 200, .status_expected = true, .transport_failed = true,
+                               .curl_code = CURLE_RECV_ERROR };
+    struct verdict v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "reset");
+    in.body_too_big = true;
+    v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_CONTRACT);
+    assert_string_equal(verdict_reason(&v), "body_too_big");
+}
+
+static void test_run_verdict(void **state)
+{
+    (void)state;
+    struct run_facts f = { 0 };
+    struct verdict v = triage_run(&f);
+    assert_int_equal(v.bucket, BUCKET_NONE);
+    assert_int_equal(v.reason, REASON_OK);
+    struct verdict step = { BUCKET_AUTH, REASON_STATUS, 401 };
+    f = (struct run_facts){ .first_failure = &step, .journey_failures = true, .budget_breached = true };
+    v = triage_run(&f);
+    assert_int_equal(v.bucket, BUCKET_AUTH);
+    assert_string_equal(verdict_reason(&v), "status_401");
+    f = (struct run_facts){ .journey_failures = true, .budget_breached = true };
+    v = triage_run(&f);
+    assert_int_equal(v.bucket, BUCKET_BUDGET);
+    assert_string_equal(verdict_reason(&v), "journey_budget");
+    f = (struct run_facts){ .journey_failures = true };
+    v = triage_run(&f);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "deadline");
+    f = (struct run_facts){ .config_error = true, .journey_failures = true };
+    v = triage_run(&f);
+    assert_int_equal(v.bucket, BUCKET_CLIENT);
+    assert_string_equal(verdict_reason(&v), "probe_config");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +311,12 @@ int main(void)
         cmocka_unit_test(test_contract_row),
         cmocka_unit_test(test_budget_row),
         cmocka_unit_test(test_transport_failures),
+        cmocka_unit_test(test_reason_table),
+        cmocka_unit_test(test_phase_table),
+        cmocka_unit_test(test_verdict_text),
+        cmocka_unit_test(test_early_step_failures),
+        cmocka_unit_test(test_transport_failed_after_status),
+        cmocka_unit_test(test_run_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

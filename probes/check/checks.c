@@ -529,17 +529,17 @@ static void check_echo(struct cctx *c, bool schema_ran)
 
 /* --- budgets ----------------------------------------------------------- */
 
-struct phase {
-    const char *name;
+/* Where each phase's limit and time sit, indexed by enum phase (the names). */
+struct phase_field {
     size_t budget_off, timing_off;
 };
 
-static const struct phase phases[] = {
-    { "dns", offsetof(struct budget, dns), offsetof(struct timings, dns) },
-    { "connect", offsetof(struct budget, connect), offsetof(struct timings, connect) },
-    { "tls", offsetof(struct budget, tls), offsetof(struct timings, tls) },
-    { "ttfb", offsetof(struct budget, ttfb), offsetof(struct timings, ttfb) },
-    { "total", offsetof(struct budget, total), offsetof(struct timings, total) },
+static const struct phase_field phases[PHASE_COUNT] = {
+    [PHASE_DNS] = { offsetof(struct budget, dns), offsetof(struct timings, dns) },
+    [PHASE_CONNECT] = { offsetof(struct budget, connect), offsetof(struct timings, connect) },
+    [PHASE_TLS] = { offsetof(struct budget, tls), offsetof(struct timings, tls) },
+    [PHASE_TTFB] = { offsetof(struct budget, ttfb), offsetof(struct timings, ttfb) },
+    [PHASE_TOTAL] = { offsetof(struct budget, total), offsetof(struct timings, total) },
 };
 
 static tl_usec field_at(const void *base, size_t off)
@@ -567,10 +567,10 @@ static void ms_str(tl_usec us, char *out, size_t outlen)
 
 static const char *first_breach(const struct budget *b, const struct timings *t)
 {
-    for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+    for (int i = 0; i < PHASE_COUNT; i++) {
         tl_usec limit = field_at(b, phases[i].budget_off);
         if (limit > 0 && field_at(t, phases[i].timing_off) > limit)
-            return phases[i].name;
+            return phase_str((enum phase)i);
     }
     return NULL;
 }
@@ -579,13 +579,13 @@ int budget_check(const struct budget *b, const struct timings *t, struct strv *o
 {
     int n = 0;
     char limit_ms[32];
-    for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+    for (int i = 0; i < PHASE_COUNT; i++) {
         tl_usec limit = field_at(b, phases[i].budget_off);
         tl_usec took = field_at(t, phases[i].timing_off);
         if (limit <= 0 || took <= limit)
             continue;
         ms_str(limit, limit_ms, sizeof(limit_ms));
-        strv_pushf(out, "%s %.1f ms > budget %s ms", phases[i].name, (double)took / 1000.0,
+        strv_pushf(out, "%s %.1f ms > budget %s ms", phase_str((enum phase)i), (double)took / 1000.0,
                    limit_ms);
         n++;
     }

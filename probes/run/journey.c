@@ -33,6 +33,7 @@ struct journey {
     uint64_t deadline_ns;
     size_t step;                 /* the step in flight */
     bool failed;                 /* a failing step without `continue` stops the journey */
+    bool config_error;           /* the probe's vars could not be formed */
     /* the request in flight, kept for the evidence pack */
     struct http_header *req_headers;
     size_t n_req_headers;
@@ -80,11 +81,11 @@ static void push_failure(struct journey *j, struct strv *to, const char *step, c
     free(clean);
 }
 
-static void finish(struct journey *j)
+/* The journey budget: phases summed over the steps that ran, total as wall
+ * time. Breaches become journey-level failures. */
+static void check_journey_budget(struct journey *j)
 {
     struct run_result *r = j->result;
-    r->duration = (tl_usec)((uv_hrtime() - j->started_ns) / 1000);
-    /* The journey budget: phases summed over the steps that ran, total as wall time. */
     struct timings sum = {0};
     for (size_t i = 0; i < r->n_steps; i++) {
         if (!r->steps[i].ran)
@@ -103,28 +104,35 @@ static void finish(struct journey *j)
             strv_pushf(&r->failures, "journey: %s", breaches.v[i]);
     }
     strv_free(&breaches);
-    r->ok = true;
+}
+
+/* The one exit of every run: records the duration and the run's verdict,
+ * then hands the result to the done callback. */
+static void run_done(struct journey *j)
+{
+    struct run_result *r = j->result;
+    r->duration = (tl_usec)((uv_hrtime() - j->started_ns) / 1000);
+    check_journey_budget(j);
+    r->ok = r->failures.n == 0;
     r->failed_step = -1;
     for (size_t i = 0; i < r->n_steps; i++) {
         if (r->steps[i].ran && !r->steps[i].ok) {
             r->ok = false;
-            if (r->failed_step < 0) {
+            if (r->failed_step < 0)
                 r->failed_step = (int)i;
-                r->bucket = r->steps[i].bucket;
-                r->reason = r->steps[i].reason ? strdup(r->steps[i].reason) : NULL;
-            }
         }
         if (r->steps[i].budget_breached)
             r->budget_breached = true;
     }
-    if (r->failures.n) {
-        r->ok = false;
-        if (r->bucket == BUCKET_NONE) {
-            r->bucket = r->budget_breached ? BUCKET_BUDGET : BUCKET_UPSTREAM;
-            free(r->reason);
-            r->reason = strdup(r->budget_breached ? "journey_budget" : "deadline");
-        }
-    }
+    struct run_facts f = {
+        .first_failure = r->failed_step >= 0 ? &r->steps[r->failed_step].verdict : NULL,
+        .config_error = j->config_error,
+        .journey_failures = r->failures.n > 0,
+        .budget_breached = r->budget_breached,
+    };
+    r->verdict = triage_run(&f);
+    r->bucket = r->verdict.bucket;
+    r->reason = r->ok ? NULL : strdup(verdict_reason(&r->verdict));
     j->result = NULL;
     journey_done_cb cb = j->cb;
     void *arg = j->cb_arg;
@@ -333,10 +341,70 @@ static int capture_value(const struct capture *c, const struct response *resp, c
     return 0;
 }
 
-static void set_reason(struct step_result *sr, const char *reason)
+/* The one exit of every step: records its timings and verdict, packs the
+ * evidence when it failed (ev may be NULL: nothing was sent), and stops the
+ * journey on a failure unless the step may continue or is a finally step. */
+static void step_done(struct journey *j, const struct timings *t, struct verdict v, const struct evidence_in *ev)
 {
-    free(sr->reason);
-    sr->reason = reason ? strdup(reason) : NULL;
+    const struct step *st = &j->probe->steps[j->step];
+    struct step_result *sr = &j->result->steps[j->step];
+    sr->ran = true;
+    if (t)
+        sr->timings = *t;
+    sr->verdict = v;
+    sr->bucket = v.bucket;
+    sr->ok = v.bucket == BUCKET_NONE && sr->failures.n == 0;
+    if (!sr->ok) {
+        free(sr->reason);
+        sr->reason = strdup(verdict_reason(&v));
+        if (ev)
+            sr->evidence = evidence_pack(ev);
+        if (!st->continue_on_failure && !st->is_finally)
+            j->failed = true;
+    }
+    free_request(j);
+    j->step++;
+}
+
+/* Captures only from a response that passed its checks; a failed capture
+ * fails the checks. */
+static void run_captures(struct journey *j, const struct step *st, const struct response *resp, const cJSON *json,
+                         struct check_outcome *co)
+{
+    struct step_result *sr = &j->result->steps[j->step];
+    for (size_t i = 0; i < st->n_captures; i++) {
+        char why[512], *val = NULL;
+        if (capture_value(&st->captures[i], resp, json, &val, why, sizeof(why))) {
+            push_failure(j, &sr->failures, st->name, why);
+            co->checks_failed = true;
+            continue;
+        }
+        /* A value captured from a secret-bearing response is not itself secret,
+         * but a captured credential (token) must not be echoed later. */
+        bool secret = redact_name_sensitive(st->captures[i].name);
+        tpl_vars_set(&j->vars, st->captures[i].name, val, secret);
+        if (secret)
+            redactor_add(&j->redactor, val);
+        free(val);
+    }
+}
+
+/* Runs the step's checks and captures on a response that has a status;
+ * *json is the parsed body when a check needed it. */
+static void judge_response(struct journey *j, const struct step *st, const struct response *resp, bool body_too_big,
+                           cJSON **json, struct check_outcome *co)
+{
+    struct step_result *sr = &j->result->steps[j->step];
+    if (!body_too_big && resp->body.len && needs_json(st, resp->status) && looks_json(resp))
+        *json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+    if (checks_run(&st->expect, resp, *json, sr->correlation_id, &j->vars, co) != 0)
+        strv_push(&co->failures, "checks ran out of memory");
+    for (size_t i = 0; i < co->failures.n; i++)
+        push_failure(j, &sr->failures, st->name, co->failures.v[i]);
+    for (size_t i = 0; i < co->budget_failures.n; i++)
+        push_failure(j, &sr->failures, st->name, co->budget_failures.v[i]);
+    if (co->failures.n == 0 && !body_too_big)
+        run_captures(j, st, resp, *json, co);
 }
 
 static void on_response(struct response *resp, void *arg)
@@ -344,48 +412,18 @@ static void on_response(struct response *resp, void *arg)
     struct journey *j = arg;
     const struct step *st = &j->probe->steps[j->step];
     struct step_result *sr = &j->result->steps[j->step];
-    sr->ran = true;
     sr->status = resp->status;
     sr->curl_code = resp->curl_code;
-    sr->timings = resp->timings;
 
     struct check_outcome co;
     check_outcome_init(&co);
     cJSON *json = NULL;
     bool transport_failed = resp->fail != TRANSFER_OK;
     bool body_too_big = resp->fail == TRANSFER_BODY_TOO_BIG;
-
-    if (transport_failed) {
+    if (transport_failed)
         push_failure(j, &sr->failures, st->name, resp->error[0] ? resp->error : transfer_fail_str(resp->fail));
-    }
-    if (resp->status > 0 && !(transport_failed && !body_too_big)) {
-        if (!body_too_big && resp->body.len && needs_json(st, resp->status) && looks_json(resp))
-            json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
-        if (checks_run(&st->expect, resp, json, sr->correlation_id, &j->vars, &co) != 0)
-            strv_push(&co.failures, "checks ran out of memory");
-        for (size_t i = 0; i < co.failures.n; i++)
-            push_failure(j, &sr->failures, st->name, co.failures.v[i]);
-        for (size_t i = 0; i < co.budget_failures.n; i++)
-            push_failure(j, &sr->failures, st->name, co.budget_failures.v[i]);
-        /* Captures only from a response that passed its checks. */
-        if (co.failures.n == 0 && !body_too_big) {
-            for (size_t i = 0; i < st->n_captures; i++) {
-                char why[512], *val = NULL;
-                if (capture_value(&st->captures[i], resp, json, &val, why, sizeof(why))) {
-                    push_failure(j, &sr->failures, st->name, why);
-                    co.checks_failed = true;
-                    continue;
-                }
-                /* A value captured from a secret-bearing response is not itself secret,
-                 * but a captured credential (token) must not be echoed later. */
-                bool secret = redact_name_sensitive(st->captures[i].name);
-                tpl_vars_set(&j->vars, st->captures[i].name, val, secret);
-                if (secret)
-                    redactor_add(&j->redactor, val);
-                free(val);
-            }
-        }
-    }
+    if (resp->status > 0 && !(transport_failed && !body_too_big))
+        judge_response(j, st, resp, body_too_big, &json, &co);
 
     struct triage_input ti = {
         .status = resp->status,
@@ -397,65 +435,46 @@ static void on_response(struct response *resp, void *arg)
         .budget_breached = co.budget_breached,
         .schema_violated = co.schema_violations > 0,
         .budget_phase = co.budget_phase,
+        .transport_failed = transport_failed,
     };
-    /* A transfer that broke after the status line (a reset, broken chunking,
-     * a stall) has no usable response: the network or upstream failed. */
-    if (transport_failed && !body_too_big)
-        ti.status = 0;
     sr->budget_breached = co.budget_breached;
-    sr->bucket = triage_classify(&ti);
-    if (transport_failed && sr->bucket == BUCKET_NONE)
-        sr->bucket = BUCKET_UPSTREAM;
-    sr->ok = sr->bucket == BUCKET_NONE && sr->failures.n == 0;
-    if (!sr->ok) {
-        set_reason(sr, triage_reason(&ti));
-        struct evidence_in ev = {
-            .probe = j->probe,
-            .region = j->env->region,
-            .agent = j->env->agent_name,
-            .vantage = j->env->vantage,
-            .step_index = j->step,
-            .method = st->request.method,
-            .url = j->req_url,
-            .headers = j->req_headers,
-            .n_headers = j->n_req_headers,
-            .body = j->req_body,
-            .body_kind = j->req_body_kind,
-            .correlation_id = sr->correlation_id,
-            .resp = resp,
-            .issue_codes = &co.issue_codes,
-            .thresholds = &co.budget_failures,
-            .redactor = &j->redactor,
-        };
-        sr->evidence = evidence_pack(&ev);
-        if (!st->continue_on_failure && !st->is_finally)
-            j->failed = true;
-    }
+    struct evidence_in ev = {
+        .probe = j->probe,
+        .region = j->env->region,
+        .agent = j->env->agent_name,
+        .vantage = j->env->vantage,
+        .step_index = j->step,
+        .method = st->request.method,
+        .url = j->req_url,
+        .headers = j->req_headers,
+        .n_headers = j->n_req_headers,
+        .body = j->req_body,
+        .body_kind = j->req_body_kind,
+        .correlation_id = sr->correlation_id,
+        .resp = resp,
+        .issue_codes = &co.issue_codes,
+        .thresholds = &co.budget_failures,
+        .redactor = &j->redactor,
+    };
+    step_done(j, &resp->timings, triage_step(&ti), &ev);
     cJSON_Delete(json);
     check_outcome_free(&co);
     response_free(resp);
     free(resp);
-    free_request(j);
-    j->step++;
     journey_next(j);
 }
 
 /* A step that failed before any request went out (a template that cannot
  * render, the journey deadline): recorded like any failure. */
-static void step_failed_early(struct journey *j, const char *msg, enum bucket b, const char *reason)
+static void step_failed_early(struct journey *j, const char *msg, const struct triage_input *ti)
 {
     const struct step *st = &j->probe->steps[j->step];
-    struct step_result *sr = &j->result->steps[j->step];
-    sr->ran = true;
-    sr->ok = false;
-    sr->bucket = b;
-    set_reason(sr, reason);
-    push_failure(j, &sr->failures, st->name, msg);
-    if (!st->continue_on_failure && !st->is_finally)
-        j->failed = true;
-    free_request(j);
-    j->step++;
+    push_failure(j, &j->result->steps[j->step].failures, st->name, msg);
+    step_done(j, NULL, triage_step(ti), NULL);
 }
+
+static const struct triage_input CONFIG_ERROR = { .config_error = true };
+static const struct triage_input DEADLINE_PASSED = { .deadline_passed = true };
 
 static int start_step(struct journey *j)
 {
@@ -463,14 +482,14 @@ static int start_step(struct journey *j)
     struct step_result *sr = &j->result->steps[j->step];
     char err[512];
     if (uuid_v4(sr->correlation_id)) {
-        step_failed_early(j, "cannot draw a correlation id (RAND_bytes failed)", BUCKET_CLIENT, "probe_config");
+        step_failed_early(j, "cannot draw a correlation id (RAND_bytes failed)", &CONFIG_ERROR);
         return -1;
     }
     tpl_vars_set(&j->vars, "correlation_id", sr->correlation_id, false);
 
     uint64_t now = uv_hrtime();
     if (now >= j->deadline_ns) {
-        step_failed_early(j, "journey deadline exceeded before this step", BUCKET_UPSTREAM, "timeout");
+        step_failed_early(j, "journey deadline exceeded before this step", &DEADLINE_PASSED);
         return -1;
     }
     tl_usec timeout = st->timeout ? st->timeout : j->probe->schedule.timeout;
@@ -522,11 +541,11 @@ static int start_step(struct journey *j)
     if (transfer_start(j->session, &req, on_response, j) == 0)
         return 0;
     snprintf(err, sizeof(err), "cannot start the transfer");
-    step_failed_early(j, err, BUCKET_CLIENT, "probe_config");
+    step_failed_early(j, err, &CONFIG_ERROR);
     return -1;
 
 render_failed:
-    step_failed_early(j, err, BUCKET_CLIENT, "probe_config");
+    step_failed_early(j, err, &CONFIG_ERROR);
     return -1;
 }
 
@@ -541,7 +560,7 @@ static void journey_next(struct journey *j)
         if (start_step(j) == 0)
             return; /* on_response continues the journey */
     }
-    finish(j);
+    run_done(j);
 }
 
 static int init_vars(struct journey *j, char *err, size_t errlen)
@@ -621,8 +640,7 @@ int journey_start(const struct journey_env *env, const struct probe *p, journey_
         /* The probe cannot be formed (an unset env variable, an unreadable
          * secret file): a failed run of the client side, not of the API. */
         push_failure(j, &r->failures, NULL, err);
-        r->bucket = BUCKET_CLIENT;
-        r->reason = strdup("probe_config");
+        j->config_error = true;
         j->step = p->n_steps;
         j->failed = true;
     }

@@ -1,5 +1,5 @@
 /* The immutable result of one probe run: what the journey produced. Checks
- * read responses; triage sets the bucket; escalation, sinks, metrics and the
+ * read responses; triage decides the verdict (bucket, reason); escalation, sinks, metrics and the
  * CLI read this struct and never change it. */
 #ifndef TRIPLINE_RESULT_H
 #define TRIPLINE_RESULT_H
@@ -23,6 +23,7 @@ struct step_result {
     struct timings timings;
     enum bucket bucket;         /* BUCKET_NONE when ok */
     char *reason;               /* triage reason ("timeout", "status_503", "schema"...), NULL when ok */
+    struct verdict verdict;     /* what triage decided; bucket and reason are its text */
     char correlation_id[37];    /* the X-Correlation-ID sent */
     struct strv failures;       /* every failed check, "step NAME: ..." */
     bool budget_breached;
@@ -38,7 +39,8 @@ struct run_result {
     tl_usec duration;
     bool ok;
     enum bucket bucket;         /* of the first failing step; BUCKET_NONE when ok */
-    char *reason;
+    char *reason;               /* verdict_reason of verdict, NULL when ok */
+    struct verdict verdict;     /* triage_run: config error, first failing step, journey */
     int failed_step;            /* index into steps, -1 when ok */
     bool budget_breached;       /* any step or the journey budget */
     struct strv failures;       /* journey-level failures (journey budget, deadline) */

@@ -1,6 +1,7 @@
 /* Triage: which boundary failed first (the five buckets of the triage
  * framework, plus contract and budget for a synthetic check). */
 #include "probes/triage/triage.h"
+#include "probes/probe.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -63,27 +64,43 @@ static enum bucket status_bucket(long status, const char *cls)
     return status >= 500 ? BUCKET_SERVER : BUCKET_CLIENT;
 }
 
-enum bucket triage_classify(const struct triage_input *in)
+static const char *const reason_names[REASON_COUNT] = {
+    [REASON_OK] = "ok",
+    [REASON_NO_RESPONSE] = "no_response",
+    [REASON_DNS] = "dns",
+    [REASON_CONNECT] = "connect",
+    [REASON_TLS] = "tls",
+    [REASON_TIMEOUT] = "timeout",
+    [REASON_RESET] = "reset",
+    [REASON_BROKEN_RESPONSE] = "broken_response",
+    [REASON_REDIRECTS] = "redirects",
+    [REASON_PROXY] = "proxy",
+    [REASON_TRANSPORT] = "transport",
+    [REASON_BODY_TOO_BIG] = "body_too_big",
+    [REASON_STATUS] = "status",
+    [REASON_SCHEMA] = "schema",
+    [REASON_CHECK] = "check",
+    [REASON_TTFB] = "ttfb",
+    [REASON_TOTAL] = "total",
+    [REASON_BUDGET] = "budget",
+    [REASON_PROBE_CONFIG] = "probe_config",
+    [REASON_DEADLINE] = "deadline",
+    [REASON_JOURNEY_BUDGET] = "journey_budget",
+};
+
+const char *reason_str(enum reason r)
 {
-    if (in->status == 0)
-        return BUCKET_UPSTREAM;
-    if (!in->status_expected)
-        return status_bucket(in->status, in->issue_class);
-    if (in->checks_failed || in->body_too_big)
-        return BUCKET_CONTRACT;
-    if (in->budget_breached)
-        return BUCKET_BUDGET;
-    return BUCKET_NONE;
+    return (unsigned)r < REASON_COUNT && reason_names[r] ? reason_names[r] : "unknown";
 }
 
-static const char *curl_reason(int code)
+static enum reason curl_reason(int code)
 {
     switch ((CURLcode)code) {
-    case CURLE_OK: return "no_response";
+    case CURLE_OK: return REASON_NO_RESPONSE;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
-    case CURLE_COULDNT_CONNECT: return "connect";
-    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_RESOLVE_PROXY: return REASON_DNS;
+    case CURLE_COULDNT_CONNECT: return REASON_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT: return REASON_TIMEOUT;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -98,22 +115,22 @@ static const char *curl_reason(int code)
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ENGINE_SETFAILED:
     case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_USE_SSL_FAILED: return "tls";
+    case CURLE_USE_SSL_FAILED: return REASON_TLS;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING: return "reset";
+    case CURLE_GOT_NOTHING: return REASON_RESET;
     case CURLE_PARTIAL_FILE:
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3: return "broken_response";
-    case CURLE_TOO_MANY_REDIRECTS: return "redirects";
-    case CURLE_PROXY: return "proxy";
-    case CURLE_FILESIZE_EXCEEDED: return "body_too_big";
+    case CURLE_HTTP3: return REASON_BROKEN_RESPONSE;
+    case CURLE_TOO_MANY_REDIRECTS: return REASON_REDIRECTS;
+    case CURLE_PROXY: return REASON_PROXY;
+    case CURLE_FILESIZE_EXCEEDED: return REASON_BODY_TOO_BIG;
     default: break;
     }
-    return "transport";
+    return REASON_TRANSPORT;
 }
 
 /* "status_100" .. "status_599", 11 bytes each, so a reason is always a
@@ -134,30 +151,76 @@ static const char *status_reason(long status)
     return status_names + (size_t)(status - 100) * sizeof("status_100");
 }
 
-static const char *budget_reason(const char *phase)
+const char *verdict_reason(const struct verdict *v)
 {
-    static const char *const phases[] = { "dns", "connect", "tls", "ttfb", "total" };
-    for (size_t i = 0; phase && i < sizeof(phases) / sizeof(phases[0]); i++)
-        if (strcmp(phase, phases[i]) == 0)
-            return phases[i];
-    return "budget";
+    return v->reason == REASON_STATUS ? status_reason(v->status) : reason_str(v->reason);
+}
+
+static enum reason budget_reason(const char *phase)
+{
+    static const enum reason by_phase[PHASE_COUNT] = {
+        [PHASE_DNS] = REASON_DNS,
+        [PHASE_CONNECT] = REASON_CONNECT,
+        [PHASE_TLS] = REASON_TLS,
+        [PHASE_TTFB] = REASON_TTFB,
+        [PHASE_TOTAL] = REASON_TOTAL,
+    };
+    int p = phase_parse(phase);
+    return p < 0 ? REASON_BUDGET : by_phase[p];
+}
+
+static struct verdict verdict(enum bucket b, enum reason r, long status)
+{
+    return (struct verdict){ .bucket = b, .reason = r, .status = status };
+}
+
+/* A response whose status line arrived and is usable. */
+static struct verdict response_verdict(const struct triage_input *in)
+{
+    if (!in->status_expected)
+        return verdict(status_bucket(in->status, in->issue_class), REASON_STATUS, in->status);
+    /* A truncated body explains the checks that failed on it. */
+    if (in->body_too_big)
+        return verdict(BUCKET_CONTRACT, REASON_BODY_TOO_BIG, in->status);
+    if (in->checks_failed)
+        return verdict(BUCKET_CONTRACT, in->schema_violated ? REASON_SCHEMA : REASON_CHECK, in->status);
+    if (in->budget_breached)
+        return verdict(BUCKET_BUDGET, budget_reason(in->budget_phase), in->status);
+    return verdict(BUCKET_NONE, REASON_OK, in->status);
+}
+
+struct verdict triage_step(const struct triage_input *in)
+{
+    if (in->config_error)
+        return verdict(BUCKET_CLIENT, REASON_PROBE_CONFIG, 0);
+    if (in->deadline_passed)
+        return verdict(BUCKET_UPSTREAM, REASON_TIMEOUT, 0);
+    /* A transfer that broke after the status line (a reset, broken chunking,
+     * a stall) has no usable response: the network or upstream failed. */
+    if (in->status == 0 || (in->transport_failed && !in->body_too_big))
+        return verdict(BUCKET_UPSTREAM, in->body_too_big ? REASON_BODY_TOO_BIG : curl_reason(in->curl_code), 0);
+    return response_verdict(in);
+}
+
+struct verdict triage_run(const struct run_facts *f)
+{
+    if (f->config_error)
+        return verdict(BUCKET_CLIENT, REASON_PROBE_CONFIG, 0);
+    if (f->first_failure)
+        return *f->first_failure;
+    if (f->journey_failures)
+        return f->budget_breached ? verdict(BUCKET_BUDGET, REASON_JOURNEY_BUDGET, 0)
+                                  : verdict(BUCKET_UPSTREAM, REASON_DEADLINE, 0);
+    return verdict(BUCKET_NONE, REASON_OK, 0);
+}
+
+enum bucket triage_classify(const struct triage_input *in)
+{
+    return triage_step(in).bucket;
 }
 
 const char *triage_reason(const struct triage_input *in)
 {
-    if (in->status == 0)
-        return in->body_too_big ? "body_too_big" : curl_reason(in->curl_code);
-    switch (triage_classify(in)) {
-    case BUCKET_NONE: return "ok";
-    case BUCKET_BUDGET: return budget_reason(in->budget_phase);
-    case BUCKET_CONTRACT:
-        if (!in->status_expected)
-            return status_reason(in->status);
-        /* A truncated body explains the checks that failed on it. */
-        if (in->body_too_big)
-            return "body_too_big";
-        return in->schema_violated ? "schema" : "check";
-    default: break;
-    }
-    return status_reason(in->status);
+    struct verdict v = triage_step(in);
+    return verdict_reason(&v);
 }

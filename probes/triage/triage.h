@@ -1,4 +1,4 @@
-/* Triage: one bucket per failed run (../shared/seeds/triage-framework.txt). */
+/* Triage: one bucket and one reason per failed step and per failed run. */
 #ifndef TRIPLINE_TRIAGE_H
 #define TRIPLINE_TRIAGE_H
 
@@ -16,6 +16,56 @@ enum bucket {
 };
 const char *bucket_str(enum bucket b); /* "client", ...; "none" for BUCKET_NONE */
 
+/* Every reason a verdict can carry. The strings (reason_str) appear in
+ * events, /status, `once --json`, metrics labels and tests: never rename. */
+enum reason {
+    REASON_OK = 0,          /* "ok": none; nothing failed */
+    /* No usable response (the transfer failed): bucket upstream. */
+    REASON_NO_RESPONSE,     /* "no_response": status 0 with no curl error */
+    REASON_DNS,             /* "dns": name did not resolve; budget when the dns phase breached */
+    REASON_CONNECT,         /* "connect": refused or unreachable; budget for the connect phase */
+    REASON_TLS,             /* "tls": handshake or verification; budget for the tls phase */
+    REASON_TIMEOUT,         /* "timeout": transfer timeout; also the journey deadline hit before a step */
+    REASON_RESET,           /* "reset": send/recv error, nothing received */
+    REASON_BROKEN_RESPONSE, /* "broken_response": truncated, bad encoding, HTTP/2 errors */
+    REASON_REDIRECTS,       /* "redirects": too many redirects */
+    REASON_PROXY,           /* "proxy": the proxy failed */
+    REASON_TRANSPORT,       /* "transport": any other curl error */
+    /* upstream with no status; contract with an expected status (the cap
+     * truncated the body, which explains the checks that failed on it). */
+    REASON_BODY_TOO_BIG,    /* "body_too_big" */
+    /* An unexpected status: "status_503" etc. (verdict_reason), "status_other"
+     * outside 100..599; bucket by status and issue class (triage_step). */
+    REASON_STATUS,          /* "status" as a name; the text carries the code */
+    /* Expected status, failed checks: contract. */
+    REASON_SCHEMA,          /* "schema": the issue schema was violated */
+    REASON_CHECK,           /* "check": any other check or a capture failed */
+    /* Only a step budget breached: budget, named by the first phase breached
+     * (dns, connect, tls above; ttfb, total here), "budget" when unnamed. */
+    REASON_TTFB,            /* "ttfb" */
+    REASON_TOTAL,           /* "total" */
+    REASON_BUDGET,          /* "budget" */
+    /* The probe cannot be formed (a var, a template, a correlation id, a
+     * transfer that cannot start): client, the API was never asked. */
+    REASON_PROBE_CONFIG,    /* "probe_config" */
+    /* Run-level failures that no step explains. */
+    REASON_DEADLINE,        /* "deadline": upstream; journey failures without a budget breach */
+    REASON_JOURNEY_BUDGET,  /* "journey_budget": budget; the journey budget breached */
+    REASON_COUNT
+};
+const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
+
+/* What triage decided: bucket, reason and, for REASON_STATUS, the status. */
+struct verdict {
+    enum bucket bucket;
+    enum reason reason;
+    long status;
+};
+/* The reason as written out: reason_str, or "status_503" for REASON_STATUS.
+ * Always a static string. */
+const char *verdict_reason(const struct verdict *v);
+
+/* What happened to one step. */
 struct triage_input {
     long status;            /* 0 = no response */
     int curl_code;          /* CURLcode of the transfer */
@@ -24,26 +74,39 @@ struct triage_input {
     const char *issue_class; /* class of the first issue in the response, or NULL */
     bool checks_failed;     /* some non-budget check failed (schema, json, headers, body, issues, echo, capture) */
     bool budget_breached;
-    /* Additive (zero keeps the defaults): the reason says "schema" rather than
-     * "check" when the issue schema was violated, and names the budget phase. */
+    /* Additive (zero keeps the defaults). */
     bool schema_violated;   /* the issue schema was violated */
     const char *budget_phase; /* first breached phase ("ttfb", ...), NULL: "budget" */
+    bool transport_failed;  /* the transfer broke; unless only the cap hit, the status is unusable */
+    bool config_error;      /* the request could not be formed: client, probe_config */
+    bool deadline_passed;   /* the journey deadline passed before the step: upstream, timeout */
 };
 
-/* The bucket, BUCKET_NONE when nothing failed. Rules, in order:
- *  - no response: upstream (DNS, connect, TLS, timeouts, resets, broken bodies);
+/* The verdict of one step. Rules, in order:
+ *  - config error: client/probe_config; deadline passed: upstream/timeout;
+ *  - no response (or a transfer broken after the status line): upstream,
+ *    reason from the curl code (or body_too_big);
  *  - an unexpected status: 429 rate_limit; 401/403 auth; 400/404/405/415/422
  *    client; 502/503/504 upstream; other 5xx server; other 4xx client; for 5xx
  *    and unlisted 4xx an issue class (validation, unauthorized, rate_limit,
  *    internal) refines it; an unexpected 1xx/2xx/3xx is contract;
  *  - expected status but a failed check or an oversized body: contract;
  *  - only a budget breached: budget. */
-enum bucket triage_classify(const struct triage_input *in);
+struct verdict triage_step(const struct triage_input *in);
 
-/* A short reason for event codes (checkout.upstream.timeout): "timeout",
- * "dns", "connect", "tls", "reset", "broken_response", "status_503",
- * "schema", "check", "body_too_big", "ttfb", ...; "ok" when nothing failed.
- * Always a static string. */
+/* What happened to one run, once every step is done. */
+struct run_facts {
+    const struct verdict *first_failure; /* the first failing step's, NULL if none */
+    bool config_error;      /* the probe's vars could not be formed; no step ran */
+    bool journey_failures;  /* journey-level failures (the journey budget) */
+    bool budget_breached;   /* the journey budget or any step budget */
+};
+/* The verdict of a run: config error, else the first failing step's, else
+ * journey_budget (budget) or deadline (upstream) for journey failures. */
+struct verdict triage_run(const struct run_facts *f);
+
+/* Shorthands over triage_step for one response. */
+enum bucket triage_classify(const struct triage_input *in);
 const char *triage_reason(const struct triage_input *in);
 
 #endif
