@@ -164,50 +164,30 @@ static int probe_runbook(struct yu *y, void *obj, yaml_node_t *v)
     return yu_get_str(y, v, &p->runbook);
 }
 
+static int label_key(struct yu *y, yaml_node_t *k, void *ctx)
+{
+    return ld_key_name(y, k, "label");
+}
+
+static int label_item(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, void *ctx)
+{
+    struct kv *kv = elem;
+    kv->key = strdup(yu_str(k));
+    return !kv->key || yu_get_str(y, v, &kv->value) ? -1 : 0;
+}
+
 static int probe_labels(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct kv), 0, false, label_key};
     struct probe *p = obj;
-    size_t n = yu_len(v);
-    p->labels = calloc(n ? n : 1, sizeof(*p->labels));
-    if (!p->labels)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
-        yaml_node_t *k = yu_node(y, pr->key), *val = yu_node(y, pr->value);
-        const char *name = yu_str(k);
-        if (!name || !ld_is_name(name)) {
-            yu_error(y, k, "bad label name %s (expected letters, digits, _ and -)", name ? name : yu_type_name(k));
-            rc = -1;
-            continue;
-        }
-        size_t mark = yu_path_key(y, name);
-        struct kv *kv = &p->labels[p->n_labels++];
-        kv->key = strdup(name);
-        if (!kv->key || yu_get_str(y, val, &kv->value))
-            rc = -1;
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&p->labels, &p->n_labels, label_item, NULL);
 }
 
 static int probe_regions(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(char *), 0, false, NULL};
     struct probe *p = obj;
-    size_t n = yu_len(v);
-    p->regions = calloc(n ? n : 1, sizeof(*p->regions));
-    if (!p->regions)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        if (yu_get_str(y, yu_node(y, v->data.sequence.items.start[i]), &p->regions[p->n_regions]) == 0)
-            p->n_regions++;
-        else
-            rc = -1;
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&p->regions, &p->n_regions, yu_item_str, NULL);
 }
 
 static int sched_node(struct yu *y, yaml_node_t *v, yaml_node_t **slot, bool positive, tl_usec *out)
@@ -255,46 +235,38 @@ static int probe_schedule(struct yu *y, void *obj, yaml_node_t *v)
     return yu_walk_map(y, v, schedule_keys, &p->schedule) ? -1 : 0;
 }
 
+static int var_key(struct yu *y, yaml_node_t *k, void *ctx)
+{
+    return ld_key_name(y, k, "var");
+}
+
+static int var_item(struct yu *y, yaml_node_t *k, yaml_node_t *val, void *elem, void *ctx)
+{
+    struct probe *p = ctx;
+    struct ld *ld = ld_of(y);
+    const char *name = yu_str(k);
+    for (size_t j = 0; j < p->n_vars; j++) {
+        if (strcmp(p->vars[j].name, name) == 0) {
+            yu_error(y, k, "var \"%s\" is defined twice", name);
+            return YU_ITEM_DROP;
+        }
+    }
+    if (strcmp(name, BUILTIN_CORRELATION) == 0 || strcmp(name, "env") == 0) {
+        yu_error(y, k, "\"%s\" is reserved (expected another var name)", name);
+        return YU_ITEM_DROP;
+    }
+    struct var_def *vd = elem;
+    ld->scope = LD_SCOPE_VAR;
+    ld->scope_index = p->n_vars;
+    vd->name = strdup(name);
+    return !vd->name || ld_tpl(y, val, &vd->value) ? -1 : 0;
+}
+
 static int probe_vars(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct var_def), 0, false, var_key};
     struct probe *p = obj;
-    struct ld *ld = ld_of(y);
-    size_t n = yu_len(v);
-    p->vars = calloc(n ? n : 1, sizeof(*p->vars));
-    if (!p->vars)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
-        yaml_node_t *k = yu_node(y, pr->key), *val = yu_node(y, pr->value);
-        const char *name = yu_str(k);
-        if (!name || !ld_is_name(name)) {
-            yu_error(y, k, "bad var name %s (expected letters, digits, _ and -)", name ? name : yu_type_name(k));
-            rc = -1;
-            continue;
-        }
-        size_t mark = yu_path_key(y, name);
-        bool dup = false;
-        for (size_t j = 0; j < p->n_vars; j++)
-            dup = dup || strcmp(p->vars[j].name, name) == 0;
-        if (dup) {
-            yu_error(y, k, "var \"%s\" is defined twice", name);
-            rc = -1;
-        } else if (strcmp(name, BUILTIN_CORRELATION) == 0 || strcmp(name, "env") == 0) {
-            yu_error(y, k, "\"%s\" is reserved (expected another var name)", name);
-            rc = -1;
-        } else {
-            struct var_def *vd = &p->vars[p->n_vars];
-            ld->scope = LD_SCOPE_VAR;
-            ld->scope_index = p->n_vars;
-            vd->name = strdup(name);
-            p->n_vars++;
-            if (!vd->name || ld_tpl(y, val, &vd->value))
-                rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&p->vars, &p->n_vars, var_item, p);
 }
 
 static int probe_steps(struct yu *y, void *obj, yaml_node_t *v)
@@ -338,27 +310,20 @@ static const struct yu_key maintenance_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+static int maint_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    if (item->type != YAML_MAPPING_NODE) {
+        yu_error(y, item, "expected {cron: \"0 3 * * *\", duration: 1h}, got %s", yu_type_name(item));
+        return -1;
+    }
+    return yu_walk_map(y, item, maintenance_keys, elem) ? -1 : 0;
+}
+
 static int esc_maintenance(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct maintenance), 0, false, NULL};
     struct escalation *e = obj;
-    size_t n = yu_len(v);
-    e->maintenance = calloc(n ? n : 1, sizeof(*e->maintenance));
-    if (!e->maintenance)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        size_t mark = yu_path_index(y, i);
-        struct maintenance *m = &e->maintenance[e->n_maintenance++];
-        if (item->type != YAML_MAPPING_NODE) {
-            yu_error(y, item, "expected {cron: \"0 3 * * *\", duration: 1h}, got %s", yu_type_name(item));
-            rc = -1;
-        } else if (yu_walk_map(y, item, maintenance_keys, m)) {
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->maintenance, &e->n_maintenance, maint_item, NULL);
 }
 
 static const struct yu_key escalation_keys[] = {

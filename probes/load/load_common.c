@@ -150,36 +150,51 @@ int ld_url(struct yu *y, yaml_node_t *n, struct tpl *out)
     return ld_ref_add(y, &ld_of(y)->urls, NULL, out, (int)n->start_mark.line + 1, (int)n->start_mark.column + 1);
 }
 
-int ld_headers(struct yu *y, yaml_node_t *map, size_t *n_out, struct header_tpl **out)
+/* A header or form map: the array being filled, for the twice-set check. */
+struct hdr_list {
+    struct header_tpl **v;
+    size_t *n;
+};
+
+static int header_key(struct yu *y, yaml_node_t *k, void *ctx)
 {
-    size_t n = yu_len(map);
-    *out = calloc(n ? n : 1, sizeof(**out));
-    if (!*out)
+    struct hdr_list *l = ctx;
+    const char *name = yu_str(k);
+    if (!name || !ld_is_token(name)) {
+        yu_error(y, k, "bad name %s (expected a token like X-Request-Id)", name ? name : yu_type_name(k));
         return -1;
+    }
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *pr = &map->data.mapping.pairs.start[i];
-        yaml_node_t *k = yu_node(y, pr->key), *v = yu_node(y, pr->value);
-        const char *name = yu_str(k);
-        if (!name || !ld_is_token(name)) {
-            yu_error(y, k, "bad name %s (expected a token like X-Request-Id)", name ? name : yu_type_name(k));
-            rc = -1;
-            continue;
+    for (size_t j = 0; j < *l->n; j++) {
+        if (strcasecmp((*l->v)[j].name, name) == 0) {
+            yu_error(y, k, "\"%s\" is set twice", name);
+            rc = 1;
         }
-        for (size_t j = 0; j < *n_out; j++) {
-            if (strcasecmp((*out)[j].name, name) == 0) {
-                yu_error(y, k, "\"%s\" is set twice", name);
-                rc = -1;
-            }
-        }
-        size_t mark = yu_path_key(y, name);
-        struct header_tpl *h = &(*out)[(*n_out)++];
-        h->name = strdup(name);
-        if (!h->name || ld_tpl(y, v, &h->value))
-            rc = -1;
-        yu_path_pop(y, mark);
     }
     return rc;
+}
+
+static int header_item(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, void *ctx)
+{
+    struct header_tpl *h = elem;
+    h->name = strdup(yu_str(k));
+    return !h->name || ld_tpl(y, v, &h->value) ? -1 : 0;
+}
+
+int ld_headers(struct yu *y, yaml_node_t *map, size_t *n_out, struct header_tpl **out)
+{
+    static const struct yu_each how = {sizeof(**out), 0, false, header_key};
+    struct hdr_list l = {out, n_out};
+    return yu_each_item(y, map, &how, (void **)out, n_out, header_item, &l);
+}
+
+int ld_key_name(struct yu *y, yaml_node_t *k, const char *what)
+{
+    const char *name = yu_str(k);
+    if (name && ld_is_name(name))
+        return 0;
+    yu_error(y, k, "bad %s name %s (expected letters, digits, _ and -)", what, name ? name : yu_type_name(k));
+    return -1;
 }
 
 int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src)

@@ -68,6 +68,8 @@ int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
 int ld_budget(struct yu *y, yaml_node_t *map, struct budget *b);
 bool ld_is_name(const char *s);
+/* A yu_each key_check body: pushes "bad <what> name ..." unless ld_is_name. */
+int ld_key_name(struct yu *y, yaml_node_t *k, const char *what);
 bool ld_is_token(const char *s);
 
 void ld_refs_free(struct ld_refs *refs);

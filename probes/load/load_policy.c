@@ -74,27 +74,20 @@ static int rung_level(struct yu *y, void *obj, yaml_node_t *v)
     return -1;
 }
 
+static int rung_action(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    char **name = elem;
+    if (yu_get_str(y, item, name))
+        return YU_ITEM_DROP;
+    ld_ref_add(y, &ld_of(y)->actions, *name, NULL, (int)item->start_mark.line + 1, (int)item->start_mark.column + 1);
+    return 0;
+}
+
 static int rung_actions(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(char *), 0, false, NULL};
     struct ladder_rung *r = obj;
-    size_t n = yu_len(v);
-    r->actions = calloc(n ? n : 1, sizeof(*r->actions));
-    if (!r->actions)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        size_t mark = yu_path_index(y, i);
-        if (yu_get_str(y, item, &r->actions[r->n_actions]) == 0) {
-            ld_ref_add(y, &ld_of(y)->actions, r->actions[r->n_actions], NULL, (int)item->start_mark.line + 1,
-                       (int)item->start_mark.column + 1);
-            r->n_actions++;
-        } else {
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&r->actions, &r->n_actions, rung_action, NULL);
 }
 
 static const struct yu_key rung_keys[] = {
@@ -104,30 +97,24 @@ static const struct yu_key rung_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+static int rung_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    struct ladder_rung *r = elem;
+    r->pos.file = ld_of(y)->p->file;
+    r->pos.line = (int)item->start_mark.line + 1;
+    r->pos.column = (int)item->start_mark.column + 1;
+    if (item->type != YAML_MAPPING_NODE) {
+        yu_error(y, item, "expected {level: ..., when: {...}}, got %s", yu_type_name(item));
+        return -1;
+    }
+    return yu_walk_map(y, item, rung_keys, r) ? -1 : 0;
+}
+
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct ladder_rung), 0, false, NULL};
     struct escalation *e = obj;
-    size_t n = yu_len(v);
-    e->ladder = calloc(n ? n : 1, sizeof(*e->ladder));
-    if (!e->ladder)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        size_t mark = yu_path_index(y, i);
-        struct ladder_rung *r = &e->ladder[e->n_ladder++];
-        r->pos.file = ld_of(y)->p->file;
-        r->pos.line = (int)item->start_mark.line + 1;
-        r->pos.column = (int)item->start_mark.column + 1;
-        if (item->type != YAML_MAPPING_NODE) {
-            yu_error(y, item, "expected {level: ..., when: {...}}, got %s", yu_type_name(item));
-            rc = -1;
-        } else if (yu_walk_map(y, item, rung_keys, r)) {
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->ladder, &e->n_ladder, rung_item, NULL);
 }
 
 /* --- actions --------------------------------------------------------------- */
@@ -201,28 +188,16 @@ static int act_webhook(struct yu *y, void *obj, yaml_node_t *v)
 
 static int act_command(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(char *), 1, false, NULL}; /* argv ends in NULL */
     struct action_do *d = ld_of(y)->cur_do;
     if (do_kind_once(y, v))
         return -1;
     d->kind = ACTION_COMMAND;
-    size_t n = yu_len(v);
-    if (n == 0) {
+    if (yu_len(v) == 0) {
         yu_error(y, v, "empty command (expected an argv list like [/usr/local/bin/flag, off])");
         return -1;
     }
-    d->argv = calloc(n + 1, sizeof(*d->argv));
-    if (!d->argv)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        if (yu_get_str(y, yu_node(y, v->data.sequence.items.start[i]), &d->argv[d->argc]) == 0)
-            d->argc++;
-        else
-            rc = -1;
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&d->argv, &d->argc, yu_item_str, NULL);
 }
 
 static const struct yu_key rollback_keys[] = {
@@ -265,45 +240,41 @@ static const struct yu_key action_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
-int ld_actions(struct yu *y, void *obj, yaml_node_t *v)
+static int action_key(struct yu *y, yaml_node_t *k, void *ctx)
 {
-    struct probe *p = obj;
-    struct ld *ld = ld_of(y);
-    size_t n = yu_len(v);
-    p->actions = calloc(n ? n : 1, sizeof(*p->actions));
-    if (!p->actions)
-        return -1;
+    return ld_key_name(y, k, "action");
+}
+
+static int action_item(struct yu *y, yaml_node_t *k, yaml_node_t *val, void *elem, void *ctx)
+{
+    struct probe *p = ctx;
+    struct action *a = elem;
+    const char *name = yu_str(k);
     int rc = 0;
-    ld->scope = LD_SCOPE_ACTION;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
-        yaml_node_t *k = yu_node(y, pr->key), *val = yu_node(y, pr->value);
-        const char *name = yu_str(k);
-        if (!name || !ld_is_name(name)) {
-            yu_error(y, k, "bad action name %s (expected letters, digits, _ and -)", name ? name : yu_type_name(k));
-            rc = -1;
-            continue;
-        }
-        size_t mark = yu_path_key(y, name);
-        struct action *a = &p->actions[p->n_actions++];
-        a->name = strdup(name);
-        a->timeout = 10 * 1000000LL;
-        a->pos.file = p->file;
-        a->pos.line = (int)k->start_mark.line + 1;
-        a->pos.column = (int)k->start_mark.column + 1;
-        for (size_t j = 0; j + 1 < p->n_actions; j++) {
-            if (p->actions[j].name && strcmp(p->actions[j].name, name) == 0) {
-                yu_error(y, k, "action \"%s\" is defined twice", name);
-                rc = -1;
-            }
-        }
-        if (val->type != YAML_MAPPING_NODE) {
-            yu_error(y, val, "expected {webhook: {...}} or {command: [...]}, got %s", yu_type_name(val));
-            rc = -1;
-        } else if (walk_do(y, val, action_keys, a, &a->run)) {
+    a->name = strdup(name);
+    a->timeout = 10 * 1000000LL;
+    a->pos.file = p->file;
+    a->pos.line = (int)k->start_mark.line + 1;
+    a->pos.column = (int)k->start_mark.column + 1;
+    for (size_t j = 0; j < p->n_actions; j++) {
+        if (p->actions[j].name && strcmp(p->actions[j].name, name) == 0) {
+            yu_error(y, k, "action \"%s\" is defined twice", name);
             rc = -1;
         }
-        yu_path_pop(y, mark);
+    }
+    if (val->type != YAML_MAPPING_NODE) {
+        yu_error(y, val, "expected {webhook: {...}} or {command: [...]}, got %s", yu_type_name(val));
+        rc = -1;
+    } else if (walk_do(y, val, action_keys, a, &a->run)) {
+        rc = -1;
     }
     return rc;
+}
+
+int ld_actions(struct yu *y, void *obj, yaml_node_t *v)
+{
+    static const struct yu_each how = {sizeof(struct action), 0, false, action_key};
+    struct probe *p = obj;
+    ld_of(y)->scope = LD_SCOPE_ACTION;
+    return yu_each_item(y, v, &how, (void **)&p->actions, &p->n_actions, action_item, p);
 }

@@ -15,23 +15,12 @@ static size_t push_item(struct yu *y, yaml_node_t *key, size_t i)
     return yu_path_key(y, name ? name : "?");
 }
 
-/* A key failing how->key_ok is reported at the key, with the parent path. */
-static bool key_bad(struct yu *y, const struct yu_each *how, yaml_node_t *key)
-{
-    if (!key || !how->key_ok)
-        return false;
-    const char *name = yu_str(key);
-    if (name && how->key_ok(name))
-        return false;
-    yu_error(y, key, "%s %s (expected %s)", how->bad_key, name ? name : yu_type_name(key), how->key_hint);
-    return true;
-}
-
 /* One item into (char *)*arr + *n * elem_size; its rc for yu_each_item. */
 static int one_item(struct yu *y, const struct yu_each *how, yaml_node_t *key, yaml_node_t *item, size_t i,
                     void *arr, size_t *n, yu_item_fn fn, void *ctx)
 {
-    if (key_bad(y, how, key))
+    int krc = key && how->key_check ? how->key_check(y, key, ctx) : 0;
+    if (krc < 0)
         return -1;
     char *elem = (char *)arr + *n * how->elem_size;
     bool scalar = !key && i == SIZE_MAX;
@@ -43,7 +32,7 @@ static int one_item(struct yu *y, const struct yu_each *how, yaml_node_t *key, y
         (*n)++;
     if (!scalar)
         yu_path_pop(y, mark);
-    return rc ? -1 : 0;
+    return rc || krc ? -1 : 0;
 }
 
 int yu_each_item(struct yu *y, yaml_node_t *node, const struct yu_each *how, void **arr, size_t *n,
@@ -72,4 +61,9 @@ int yu_each_item(struct yu *y, yaml_node_t *node, const struct yu_each *how, voi
             rc = -1;
     }
     return rc;
+}
+
+int yu_item_str(struct yu *y, yaml_node_t *key, yaml_node_t *item, void *elem, void *ctx)
+{
+    return yu_get_str(y, item, elem) ? YU_ITEM_DROP : 0;
 }

@@ -93,9 +93,9 @@ struct yu_each {
     size_t elem_size;
     size_t spare;            /* zeroed elements past the items (an argv's NULL) */
     bool scalar_is_one;      /* a scalar is read as a list of one (no path index) */
-    bool (*key_ok)(const char *name); /* mappings: a key failing it is an error, skipped */
-    const char *bad_key;     /* its message: "<bad_key> <name> (expected <key_hint>)" */
-    const char *key_hint;
+    /* Mappings: checks a key before its path is pushed; returns 0, -1 (an
+     * error was pushed, the item is skipped) or 1 (an error, item still read). */
+    int (*key_check)(struct yu *y, yaml_node_t *key, void *ctx);
 };
 
 /* An item handler returns 0 (kept), -1 (failed, kept so its parts are freed
@@ -111,6 +111,8 @@ typedef int (*yu_item_fn)(struct yu *y, yaml_node_t *key, yaml_node_t *item, voi
  * memory ran out. */
 int yu_each_item(struct yu *y, yaml_node_t *node, const struct yu_each *how, void **arr, size_t *n,
                  yu_item_fn fn, void *ctx);
+/* An item handler for a list of strings (char *): a bad item is dropped. */
+int yu_item_str(struct yu *y, yaml_node_t *key, yaml_node_t *item, void *elem, void *ctx);
 /* The value of key in a mapping, or NULL. */
 yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key);
 size_t yu_len(const yaml_node_t *node);
