@@ -190,13 +190,10 @@ static void check_url(struct yu *y, struct ld *ld, const struct ld_ref *r)
     buf_free(&b);
 }
 
-void ld_check_probe(struct yu *y, struct ld *ld)
+/* Schedule: every 60s unless cron; the run deadline never passes the interval. */
+static void check_schedule(struct yu *y, struct ld *ld)
 {
-    struct probe *p = ld->p;
-    char path[64];
-
-    /* Schedule: every 60s unless cron; the run deadline never passes the interval. */
-    struct schedule *s = &p->schedule;
+    struct schedule *s = &ld->p->schedule;
     if (s->cron && ld->every_node) {
         ld_set_path(y, "schedule");
         yu_error(y, ld->every_node, "both every and cron (expected one of them)");
@@ -220,7 +217,12 @@ void ld_check_probe(struct yu *y, struct ld *ld)
         ld_set_path(y, "schedule.jitter");
         yu_error(y, ld->jitter_node, "jitter must be shorter than the interval every: %s", e);
     }
+}
 
+static void check_step_names(struct yu *y, struct ld *ld)
+{
+    const struct probe *p = ld->p;
+    char path[64];
     for (size_t i = 0; i < p->n_steps; i++) {
         const char *name = p->steps[i].name;
         for (size_t j = 0; name && j < i; j++) {
@@ -233,8 +235,11 @@ void ld_check_probe(struct yu *y, struct ld *ld)
             }
         }
     }
+}
 
-    /* Secrets spread: a var built from env., file: or a secret var is secret. */
+/* Secrets spread: a var built from env., file: or a secret var is secret. */
+static void spread_secrets(struct probe *p)
+{
     for (size_t i = 0; i < p->n_vars; i++) {
         const struct tpl *t = &p->vars[i].value;
         for (size_t k = 0; k < t->n; k++) {
@@ -246,7 +251,34 @@ void ld_check_probe(struct yu *y, struct ld *ld)
                     p->vars[i].secret = true;
         }
     }
+}
 
+static void check_action_ref(struct yu *y, const struct probe *p, const struct ld_ref *r)
+{
+    bool found = false;
+    for (size_t j = 0; j < p->n_actions && !found; j++)
+        found = p->actions[j].name && strcmp(p->actions[j].name, r->name) == 0;
+    if (found)
+        return;
+    ld_set_path(y, r->path);
+    const char *names[64];
+    size_t n = 0;
+    for (size_t j = 0; j < p->n_actions && n < 64; j++)
+        if (p->actions[j].name)
+            names[n++] = p->actions[j].name;
+    const char *hint = yu_suggest(r->name, names, n);
+    if (hint)
+        yu_error_at(y, r->line, r->column, "action \"%s\" is not defined (did you mean \"%s\"?)", r->name, hint);
+    else
+        yu_error_at(y, r->line, r->column, "action \"%s\" is not defined (expected a name under actions:)",
+                    r->name);
+}
+
+void ld_check_probe(struct yu *y, struct ld *ld)
+{
+    check_schedule(y, ld);
+    check_step_names(y, ld);
+    spread_secrets(ld->p);
     for (size_t i = 0; i < ld->vars.n; i++) {
         ld_set_path(y, ld->vars.v[i].path);
         check_var_ref(y, ld, &ld->vars.v[i]);
@@ -255,26 +287,7 @@ void ld_check_probe(struct yu *y, struct ld *ld)
         ld_set_path(y, ld->urls.v[i].path);
         check_url(y, ld, &ld->urls.v[i]);
     }
-    for (size_t i = 0; i < ld->actions.n; i++) {
-        const struct ld_ref *r = &ld->actions.v[i];
-        bool found = false;
-        for (size_t j = 0; j < p->n_actions && !found; j++)
-            found = p->actions[j].name && strcmp(p->actions[j].name, r->name) == 0;
-        if (found)
-            continue;
-        ld_set_path(y, r->path);
-        const char *names[64];
-        size_t n = 0;
-        for (size_t j = 0; j < p->n_actions && n < 64; j++)
-            if (p->actions[j].name)
-                names[n++] = p->actions[j].name;
-        const char *hint = yu_suggest(r->name, names, n);
-        if (hint)
-            yu_error_at(y, r->line, r->column, "action \"%s\" is not defined (did you mean \"%s\"?)", r->name, hint);
-        else
-            yu_error_at(y, r->line, r->column, "action \"%s\" is not defined (expected a name under actions:)",
-                        r->name);
-    }
+    for (size_t i = 0; i < ld->actions.n; i++)
+        check_action_ref(y, ld->p, &ld->actions.v[i]);
     ld_set_path(y, "");
 }
-
