@@ -223,19 +223,11 @@ static int c_log_level(struct yu *y, void *obj, yaml_node_t *v)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
     struct config *cfg = obj;
-    const char *s = yu_str(v);
-    for (size_t i = 0; i < 4; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            cfg->log_level = (enum log_level)i;
-            return 0;
-        }
-    }
-    const char *hint = yu_suggest(s, names, 4);
-    if (hint)
-        yu_error(y, v, "unknown level \"%s\" (did you mean \"%s\"?)", s, hint);
-    else
-        yu_error(y, v, "unknown level \"%s\" (expected debug, info, warn or error)", s);
-    return -1;
+    int i = 0;
+    if (yu_get_enum(y, v, names, 4, "level", "debug, info, warn or error", &i))
+        return -1;
+    cfg->log_level = (enum log_level)i;
+    return 0;
 }
 
 static int url_into(struct yu *y, yaml_node_t *v, char **out)

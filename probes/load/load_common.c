@@ -246,3 +246,20 @@ void ld_set_path(struct yu *y, const char *path)
     snprintf(y->path, sizeof(y->path), "%s", path);
     y->path_len = strlen(y->path);
 }
+
+int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out)
+{
+    const char *s = yu_str(v);
+    bool ok = *s && strlen(s) <= 16;
+    for (const char *c = s; ok && *c; c++)
+        ok = isalpha((unsigned char)*c);
+    if (!ok) {
+        yu_error(y, v, "bad method \"%s\" (expected a word like %s)", s, examples);
+        return -1;
+    }
+    if (yu_get_str(y, v, out))
+        return -1;
+    for (char *c = *out; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    return 0;
+}

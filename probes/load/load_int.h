@@ -66,6 +66,8 @@ int ld_url(struct yu *y, yaml_node_t *n, struct tpl *out);
 int ld_headers(struct yu *y, yaml_node_t *map, size_t *n_out, struct header_tpl **out);
 int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
+/* An HTTP method word, upper-cased into *out (replacing it). */
+int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out);
 int ld_budget(struct yu *y, yaml_node_t *map, struct budget *b);
 bool ld_is_name(const char *s);
 /* A yu_each key_check body: pushes "bad <what> name ..." unless ld_is_name. */

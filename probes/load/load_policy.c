@@ -59,19 +59,11 @@ static int rung_level(struct yu *y, void *obj, yaml_node_t *v)
 {
     static const char *const levels[] = {"notice", "warning", "critical"};
     struct ladder_rung *r = obj;
-    const char *s = yu_str(v);
-    for (size_t i = 0; i < 3; i++) {
-        if (strcmp(s, levels[i]) == 0) {
-            r->level = (enum level)(LEVEL_NOTICE + (int)i);
-            return 0;
-        }
-    }
-    const char *hint = yu_suggest(s, levels, 3);
-    if (hint)
-        yu_error(y, v, "unknown level \"%s\" (did you mean \"%s\"?)", s, hint);
-    else
-        yu_error(y, v, "unknown level \"%s\" (expected notice, warning or critical)", s);
-    return -1;
+    int i = 0;
+    if (yu_get_enum(y, v, levels, 3, "level", "notice, warning or critical", &i))
+        return -1;
+    r->level = (enum level)(LEVEL_NOTICE + i);
+    return 0;
 }
 
 static int rung_action(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
@@ -122,19 +114,7 @@ int ld_ladder(struct yu *y, void *obj, yaml_node_t *v)
 static int wh_method(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct action_do *d = obj;
-    const char *s = yu_str(v);
-    bool ok = *s && strlen(s) <= 16;
-    for (const char *c = s; ok && *c; c++)
-        ok = isalpha((unsigned char)*c);
-    if (!ok) {
-        yu_error(y, v, "bad method \"%s\" (expected a word like POST or PUT)", s);
-        return -1;
-    }
-    if (yu_get_str(y, v, &d->method))
-        return -1;
-    for (char *c = d->method; *c; c++)
-        *c = (char)toupper((unsigned char)*c);
-    return 0;
+    return ld_method(y, v, "POST or PUT", &d->method);
 }
 
 static int wh_url(struct yu *y, void *obj, yaml_node_t *v)

@@ -13,26 +13,7 @@
 static int req_method(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct request *r = obj;
-    const char *s = yu_str(v);
-    size_t len = strlen(s);
-    for (size_t i = 0; i < len; i++) {
-        if (!isalpha((unsigned char)s[i])) {
-            yu_error(y, v, "bad method \"%s\" (expected a word like GET, POST, PUT, PATCH or DELETE)", s);
-            return -1;
-        }
-    }
-    if (len == 0 || len > 16) {
-        yu_error(y, v, "bad method \"%s\" (expected a word like GET, POST, PUT, PATCH or DELETE)", s);
-        return -1;
-    }
-    char *m = strdup(s);
-    if (!m)
-        return -1;
-    for (char *c = m; *c; c++)
-        *c = (char)toupper((unsigned char)*c);
-    free(r->method);
-    r->method = m;
-    return 0;
+    return ld_method(y, v, "GET, POST, PUT, PATCH or DELETE", &r->method);
 }
 
 static int req_url(struct yu *y, void *obj, yaml_node_t *v)
@@ -188,6 +169,19 @@ static int one_op(struct yu *y, int *ops, yaml_node_t *v, const char *which)
     return -1;
 }
 
+/* Walks a check map whose handlers count operators in *ops; none is an
+ * error ("<none>"). */
+static int walk_check(struct yu *y, yaml_node_t *v, const struct yu_key *keys, void *c, const int *ops,
+                      const char *none)
+{
+    if (yu_walk_map(y, v, keys, c))
+        return -1;
+    if (*ops != 0)
+        return 0;
+    yu_error(y, v, "%s", none);
+    return -1;
+}
+
 #define HC_OPS "exists, equals, contains, matches"
 
 static int hc_exists(struct yu *y, void *obj, yaml_node_t *v)
@@ -261,13 +255,7 @@ static int header_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *val, voi
     hc->pos.column = (int)val->start_mark.column + 1;
     if (val->type == YAML_MAPPING_NODE) {
         struct hc_ctx c = {hc, 0};
-        if (yu_walk_map(y, val, header_check_keys, &c))
-            return -1;
-        if (c.ops == 0) {
-            yu_error(y, val, "empty check (expected one of " HC_OPS ")");
-            return -1;
-        }
-        return 0;
+        return walk_check(y, val, header_check_keys, &c, &c.ops, "empty check (expected one of " HC_OPS ")");
     }
     if (val->type == YAML_SCALAR_NODE && !yu_is_null(val)) {
         hc->op = MATCH_EQUALS;
@@ -368,13 +356,7 @@ static int json_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void
         return -1;
     }
     struct jc_ctx c = {jc, 0};
-    if (yu_walk_map(y, item, json_check_keys, &c))
-        return -1;
-    if (c.ops == 0) {
-        yu_error(y, item, "no check (expected one of " JC_OPS ")");
-        return -1;
-    }
-    return 0;
+    return walk_check(y, item, json_check_keys, &c, &c.ops, "no check (expected one of " JC_OPS ")");
 }
 
 static int exp_json(struct yu *y, void *obj, yaml_node_t *v)
@@ -425,13 +407,7 @@ static int body_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, vo
         return -1;
     }
     struct bc_ctx c = {bc, 0};
-    if (yu_walk_map(y, v, body_check_keys, &c))
-        return -1;
-    if (c.ops == 0) {
-        yu_error(y, v, "no check (expected contains or matches)");
-        return -1;
-    }
-    return 0;
+    return walk_check(y, v, body_check_keys, &c, &c.ops, "no check (expected contains or matches)");
 }
 
 static int exp_body(struct yu *y, void *obj, yaml_node_t *v)

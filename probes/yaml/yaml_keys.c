@@ -167,3 +167,21 @@ int yu_walk_map(struct yu *y, yaml_node_t *map, const struct yu_key *keys, void 
             yu_error(y, map, "missing required key \"%s\"", keys[i].name);
     return y->n_errors - before;
 }
+
+int yu_get_enum(struct yu *y, yaml_node_t *n, const char *const *names, size_t count, const char *what,
+                const char *expected, int *out)
+{
+    const char *s = yu_str(n);
+    for (size_t i = 0; s && i < count; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    const char *hint = s ? yu_suggest(s, names, count) : NULL;
+    if (hint)
+        yu_error(y, n, "unknown %s \"%s\" (did you mean \"%s\"?)", what, s, hint);
+    else
+        yu_error(y, n, "unknown %s \"%s\" (expected %s)", what, s ? s : yu_type_name(n), expected);
+    return -1;
+}

@@ -132,6 +132,10 @@ int yu_get_int(struct yu *y, yaml_node_t *n, long min, long max, long *out);
 int yu_get_num(struct yu *y, yaml_node_t *n, double *out);
 int yu_get_dur(struct yu *y, yaml_node_t *n, bool positive, tl_usec *out);
 int yu_get_size(struct yu *y, yaml_node_t *n, size_t *out);
+/* One of names[count] into *out (its index); else "unknown <what> \"s\""
+ * with a did-you-mean, or "(expected <expected>)" when nothing is close. */
+int yu_get_enum(struct yu *y, yaml_node_t *n, const char *const *names, size_t count, const char *what,
+                const char *expected, int *out);
 /* Any YAML value as JSON (plain scalars resolved as YAML 1.2 core types). */
 cJSON *yu_to_json(struct yu *y, yaml_node_t *n);
 
