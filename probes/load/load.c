@@ -149,8 +149,7 @@ static int probe_id(struct yu *y, void *obj, yaml_node_t *v)
         yu_error(y, v, "bad probe id \"%s\" (expected 1 to %d of a-z, 0-9, _ and -)", s, ID_MAX);
         return -1;
     }
-    p->pos.line = (int)v->start_mark.line + 1;
-    p->pos.column = (int)v->start_mark.column + 1;
+    ld_pos(&p->pos, v);
     return yu_get_str(y, v, &p->id);
 }
 
@@ -369,8 +368,7 @@ static struct probe *load_probe(struct yu *y, yaml_node_t *map, const char *file
     y->user = &ld;
     p->file = file;
     p->pos.file = file;
-    p->pos.line = (int)map->start_mark.line + 1;
-    p->pos.column = (int)map->start_mark.column + 1;
+    ld_pos(&p->pos, map);
     memcpy(p->file_hash, hash, sizeof(p->file_hash));
     p->def_hash = yu_node_hash(y, map);
     p->escalation.resolve_successes = 2;

@@ -263,3 +263,9 @@ int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out)
         *c = (char)toupper((unsigned char)*c);
     return 0;
 }
+
+void ld_pos(struct src_pos *pos, const yaml_node_t *n)
+{
+    pos->line = (int)n->start_mark.line + 1;
+    pos->column = (int)n->start_mark.column + 1;
+}

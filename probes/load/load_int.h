@@ -75,6 +75,8 @@ int ld_key_name(struct yu *y, yaml_node_t *k, const char *what);
 bool ld_is_token(const char *s);
 
 void ld_refs_free(struct ld_refs *refs);
+/* Sets the 1-based line and column of n (the file is left as it is). */
+void ld_pos(struct src_pos *pos, const yaml_node_t *n);
 /* Sets the whole path, for errors raised after the walk. */
 void ld_set_path(struct yu *y, const char *path);
 

@@ -93,8 +93,7 @@ static int rung_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem
 {
     struct ladder_rung *r = elem;
     r->pos.file = ld_of(y)->p->file;
-    r->pos.line = (int)item->start_mark.line + 1;
-    r->pos.column = (int)item->start_mark.column + 1;
+    ld_pos(&r->pos, item);
     if (item->type != YAML_MAPPING_NODE) {
         yu_error(y, item, "expected {level: ..., when: {...}}, got %s", yu_type_name(item));
         return -1;
@@ -234,8 +233,7 @@ static int action_item(struct yu *y, yaml_node_t *k, yaml_node_t *val, void *ele
     a->name = strdup(name);
     a->timeout = 10 * 1000000LL;
     a->pos.file = p->file;
-    a->pos.line = (int)k->start_mark.line + 1;
-    a->pos.column = (int)k->start_mark.column + 1;
+    ld_pos(&a->pos, k);
     for (size_t j = 0; j < p->n_actions; j++) {
         if (p->actions[j].name && strcmp(p->actions[j].name, name) == 0) {
             yu_error(y, k, "action \"%s\" is defined twice", name);

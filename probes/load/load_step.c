@@ -251,8 +251,7 @@ static int header_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *val, voi
 {
     struct header_check *hc = elem;
     hc->name = strdup(yu_str(k));
-    hc->pos.line = (int)val->start_mark.line + 1;
-    hc->pos.column = (int)val->start_mark.column + 1;
+    ld_pos(&hc->pos, val);
     if (val->type == YAML_MAPPING_NODE) {
         struct hc_ctx c = {hc, 0};
         return walk_check(y, val, header_check_keys, &c, &c.ops, "empty check (expected one of " HC_OPS ")");
@@ -349,8 +348,7 @@ static const struct yu_key json_check_keys[] = {
 static int json_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
 {
     struct json_check *jc = elem;
-    jc->pos.line = (int)item->start_mark.line + 1;
-    jc->pos.column = (int)item->start_mark.column + 1;
+    ld_pos(&jc->pos, item);
     if (item->type != YAML_MAPPING_NODE) {
         yu_error(y, item, "expected a mapping like {path: $.id, exists: true}, got %s", yu_type_name(item));
         return -1;
@@ -400,8 +398,7 @@ static const struct yu_key body_check_keys[] = {
 static int body_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, void *ctx)
 {
     struct body_check *bc = elem;
-    bc->pos.line = (int)v->start_mark.line + 1;
-    bc->pos.column = (int)v->start_mark.column + 1;
+    ld_pos(&bc->pos, v);
     if (v->type != YAML_MAPPING_NODE) {
         yu_error(y, v, "expected {contains: text} or {matches: regex}, got %s", yu_type_name(v));
         return -1;
@@ -487,8 +484,7 @@ static const struct yu_key issue_keys[] = {
 static int issue_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
 {
     struct issue_expect *ie = elem;
-    ie->pos.line = (int)item->start_mark.line + 1;
-    ie->pos.column = (int)item->start_mark.column + 1;
+    ld_pos(&ie->pos, item);
     /* A bare string is shorthand for {issue: ...}. */
     if (item->type == YAML_SCALAR_NODE && !yu_is_null(item))
         return issue_code(y, ie, item) ? -1 : 0;
@@ -604,8 +600,7 @@ static int capture_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem,
 {
     struct capture *c = elem;
     const char *name = yu_str(k);
-    c->pos.line = (int)k->start_mark.line + 1;
-    c->pos.column = (int)k->start_mark.column + 1;
+    ld_pos(&c->pos, k);
     c->group = 1;
     if (!name || !ld_is_name(name)) {
         yu_error(y, k, "bad capture name %s (expected letters, digits, _ and -)", name ? name : yu_type_name(k));
@@ -664,8 +659,7 @@ static int step_one(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem,
     struct step *s = elem;
     s->is_finally = *(const bool *)ctx;
     s->pos.file = ld->p->file;
-    s->pos.line = (int)item->start_mark.line + 1;
-    s->pos.column = (int)item->start_mark.column + 1;
+    ld_pos(&s->pos, item);
     ld->scope = LD_SCOPE_STEP;
     ld->scope_index = (size_t)(s - ld->p->steps);
     if (item->type != YAML_MAPPING_NODE) {
