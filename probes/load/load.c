@@ -1,19 +1,17 @@
 /* Probe files: YAML into the probe table. Each section of a probe is a table
- * of keys (probe_keys, schedule_keys, ...) walked by yu_walk_map(); steps
- * are read in probes/load/load_step.c. Names used before they can be known (a
- * template variable, an action of the ladder, a URL built from a var) are
- * recorded as they are read and resolved once the whole probe is in. */
+ * of keys (probe_keys, schedule_keys, ...) walked by yu_walk_map(); steps are
+ * read in load_step.c, the ladder and actions in load_policy.c. Names used
+ * before they can be known (a template variable, an action of the ladder, a
+ * URL built from a var) are recorded as they are read and resolved once the
+ * whole probe is in (load_check.c). */
 #include "probes/load/load_int.h"
 
 #include <ctype.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "probes/check/jsonpath.h"
 
 #define ID_MAX 128
 #define BUILTIN_CORRELATION "correlation_id"
