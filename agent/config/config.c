@@ -140,56 +140,45 @@ static int c_name(struct yu *y, void *obj, yaml_node_t *v)
     return yu_get_str(y, v, &cfg->name);
 }
 
-static int glob_add(struct yu *y, struct config *cfg, yaml_node_t *v)
+static int glob_add(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, void *ctx)
 {
     char *s = NULL;
     if (yu_get_str(y, v, &s))
-        return -1;
+        return YU_ITEM_DROP;
     const char *dir = ctx_of(y)->dir;
     if (s[0] != '/' && dir) {
         size_t len = strlen(dir) + strlen(s) + 2;
         char *abs = malloc(len);
         if (!abs) {
             free(s);
-            return -1;
+            return YU_ITEM_DROP;
         }
         snprintf(abs, len, "%s/%s", dir, s);
         free(s);
         s = abs;
     }
-    cfg->probe_globs[cfg->n_probe_globs++] = s;
+    *(char **)elem = s;
     return 0;
 }
 
 static int c_probes(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(char *), 0, true, NULL};
     struct config *cfg = obj;
     for (size_t i = 0; i < cfg->n_probe_globs; i++)
         free(cfg->probe_globs[i]);
     free(cfg->probe_globs);
+    cfg->probe_globs = NULL;
     cfg->n_probe_globs = 0;
-    bool list = v->type == YAML_SEQUENCE_NODE;
-    size_t n = list ? yu_len(v) : 1;
-    cfg->probe_globs = calloc(n ? n : 1, sizeof(char *));
-    if (!cfg->probe_globs)
-        return -1;
     if (v->type == YAML_MAPPING_NODE) {
         yu_error(y, v, "expected a list of globs like [/etc/tripline/probes.d/*.yaml], got a mapping");
         return -1;
     }
-    if (!list)
-        return glob_add(y, cfg, v);
-    if (n == 0) {
+    if (v->type == YAML_SEQUENCE_NODE && yu_len(v) == 0) {
         yu_error(y, v, "empty list (expected at least one glob)");
         return -1;
     }
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        rc |= glob_add(y, cfg, yu_node(y, v->data.sequence.items.start[i]));
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&cfg->probe_globs, &cfg->n_probe_globs, glob_add, NULL);
 }
 
 /* host:port or [v6]:port, port 0..65535 (0 picks a free port). */
@@ -234,19 +223,11 @@ static int c_log_level(struct yu *y, void *obj, yaml_node_t *v)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
     struct config *cfg = obj;
-    const char *s = yu_str(v);
-    for (size_t i = 0; i < 4; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            cfg->log_level = (enum log_level)i;
-            return 0;
-        }
-    }
-    const char *hint = yu_suggest(s, names, 4);
-    if (hint)
-        yu_error(y, v, "unknown level \"%s\" (did you mean \"%s\"?)", s, hint);
-    else
-        yu_error(y, v, "unknown level \"%s\" (expected debug, info, warn or error)", s);
-    return -1;
+    int i = 0;
+    if (yu_get_enum(y, v, names, 4, "level", "debug, info, warn or error", &i))
+        return -1;
+    cfg->log_level = (enum log_level)i;
+    return 0;
 }
 
 static int url_into(struct yu *y, yaml_node_t *v, char **out)
@@ -287,31 +268,23 @@ static int sink_service(struct yu *y, void *obj, yaml_node_t *v)
 
 /* A non-empty list of http(s) URLs into (*urls, *n); what names the list in
  * the error for an empty one. */
+static int url_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
+        yu_error(y, item, "expected a URL, got %s", yu_type_name(item));
+        return YU_ITEM_DROP;
+    }
+    return url_into(y, item, elem) ? YU_ITEM_DROP : 0;
+}
+
 static int url_list(struct yu *y, yaml_node_t *v, char ***urls, size_t *n_urls, const char *what)
 {
-    size_t n = yu_len(v);
-    if (n == 0) {
+    static const struct yu_each how = {sizeof(char *), 0, false, NULL};
+    if (yu_len(v) == 0) {
         yu_error(y, v, "empty list (expected at least one %s)", what);
         return -1;
     }
-    *urls = calloc(n, sizeof(char *));
-    if (!*urls)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
-            yu_error(y, item, "expected a URL, got %s", yu_type_name(item));
-            rc = -1;
-        } else if (url_into(y, item, &(*urls)[*n_urls]) == 0) {
-            (*n_urls)++;
-        } else {
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)urls, n_urls, url_item, NULL);
 }
 
 static int am_urls(struct yu *y, void *obj, yaml_node_t *v)
@@ -469,7 +442,7 @@ static bool resolve_ok(const char *s)
     return port >= 1 && port <= 65535;
 }
 
-static int resolve_add(struct yu *y, struct vantage *vt, yaml_node_t *item)
+static int resolve_add(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
 {
     if (item->type != YAML_SCALAR_NODE || yu_is_null(item)) {
         yu_error(y, item, "expected \"host:port:address\", got %s", yu_type_name(item));
@@ -480,37 +453,22 @@ static int resolve_add(struct yu *y, struct vantage *vt, yaml_node_t *item)
                  yu_str(item));
         return -1;
     }
-    if (yu_get_str(y, item, &vt->resolve[vt->n_resolve]))
-        return -1;
-    vt->n_resolve++;
-    return 0;
+    return yu_get_str(y, item, elem) ? YU_ITEM_DROP : 0;
 }
 
 static int v_resolve(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(char *), 0, true, NULL};
     struct vantage *vt = obj;
     if (v->type == YAML_MAPPING_NODE) {
         yu_error(y, v, "expected a list of host:port:address entries, got a mapping");
         return -1;
     }
-    bool list = v->type == YAML_SEQUENCE_NODE;
-    size_t n = list ? yu_len(v) : 1;
-    if (n == 0) {
+    if (v->type == YAML_SEQUENCE_NODE && yu_len(v) == 0) {
         yu_error(y, v, "empty list (expected at least one host:port:address)");
         return -1;
     }
-    vt->resolve = calloc(n, sizeof(char *));
-    if (!vt->resolve)
-        return -1;
-    if (!list)
-        return resolve_add(y, vt, v);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        rc |= resolve_add(y, vt, yu_node(y, v->data.sequence.items.start[i]));
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&vt->resolve, &vt->n_resolve, resolve_add, NULL);
 }
 
 static const struct yu_key vantage_keys[] = {
@@ -537,42 +495,39 @@ static int resolve_join(struct vantage *vt)
     return 0;
 }
 
+static int vantage_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    struct config *cfg = ctx;
+    struct vantage *vt = elem;
+    int rc = 0;
+    if (item->type != YAML_MAPPING_NODE) {
+        yu_error(y, item, "expected a vantage like {region: eu-west, proxy: ...}, got %s", yu_type_name(item));
+        rc = -1;
+    } else if (yu_walk_map(y, item, vantage_keys, vt)) {
+        rc = -1;
+    } else if (resolve_join(vt)) {
+        rc = -1;
+    }
+    /* two vantages of one region would share metric series and incidents */
+    for (size_t k2 = 0; vt->region && k2 < cfg->n_vantages; k2++) {
+        if (cfg->vantages[k2].region && strcmp(cfg->vantages[k2].region, vt->region) == 0) {
+            yu_error(y, yu_map_get(y, item, "region"), "region \"%s\" already has a vantage (vantages[%zu])",
+                     vt->region, k2);
+            return -1;
+        }
+    }
+    return rc;
+}
+
 static int c_vantages(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct vantage), 0, false, NULL};
     struct config *cfg = obj;
-    size_t n = yu_len(v);
-    if (n == 0) {
+    if (yu_len(v) == 0) {
         yu_error(y, v, "empty list (expected at least one vantage like {region: eu-west, proxy: ...})");
         return -1;
     }
-    cfg->vantages = calloc(n, sizeof(*cfg->vantages));
-    if (!cfg->vantages)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        struct vantage *vt = &cfg->vantages[cfg->n_vantages++];
-        if (item->type != YAML_MAPPING_NODE) {
-            yu_error(y, item, "expected a vantage like {region: eu-west, proxy: ...}, got %s", yu_type_name(item));
-            rc = -1;
-        } else if (yu_walk_map(y, item, vantage_keys, vt)) {
-            rc = -1;
-        } else if (resolve_join(vt)) {
-            rc = -1;
-        }
-        /* two vantages of one region would share metric series and incidents */
-        for (size_t k = 0; vt->region && k + 1 < cfg->n_vantages; k++) {
-            if (cfg->vantages[k].region && strcmp(cfg->vantages[k].region, vt->region) == 0) {
-                yu_error(y, yu_map_get(y, item, "region"), "region \"%s\" already has a vantage (vantages[%zu])",
-                         vt->region, k);
-                rc = -1;
-                break;
-            }
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&cfg->vantages, &cfg->n_vantages, vantage_item, cfg);
 }
 
 static int p_urls(struct yu *y, void *obj, yaml_node_t *v)

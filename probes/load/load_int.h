@@ -1,6 +1,10 @@
-/* Internals of the probe loader shared by probes/load/load.c (files, probes,
- * schedule, vars, escalation, actions, semantic checks) and
- * probes/load/load_step.c (steps: request, expect, capture). Not a public API. */
+/* Internals of the probe loader. The files depend one way, top down:
+ *   load.c        files, probe sets, the probe mapping, schedule, vars
+ *   load_check.c  checks once the whole probe is read
+ *   load_policy.c escalation ladder and actions
+ *   load_step.c   steps: request, expect, capture
+ *   load_common.c value readers (templates, URLs, headers, regexes, budgets)
+ * Each calls only into the files below it. Not a public API. */
 #ifndef TRIPLINE_LOAD_INT_H
 #define TRIPLINE_LOAD_INT_H
 
@@ -48,6 +52,7 @@ static inline struct ld *ld_of(struct yu *y)
     return (struct ld *)y->user;
 }
 
+/* load_common.c */
 int ld_ref_add(struct yu *y, struct ld_refs *refs, const char *name, const struct tpl *url,
                int line, int column);
 /* A template from a string scalar; its variables are recorded for checking
@@ -61,11 +66,28 @@ int ld_url(struct yu *y, yaml_node_t *n, struct tpl *out);
 int ld_headers(struct yu *y, yaml_node_t *map, size_t *n_out, struct header_tpl **out);
 int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
+/* An HTTP method word, upper-cased into *out (replacing it). */
+int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out);
 int ld_budget(struct yu *y, yaml_node_t *map, struct budget *b);
 bool ld_is_name(const char *s);
+/* A yu_each key_check body: pushes "bad <what> name ..." unless ld_is_name. */
+int ld_key_name(struct yu *y, yaml_node_t *k, const char *what);
 bool ld_is_token(const char *s);
 
-/* Reads the sequence of steps into p->steps[base...]. */
+void ld_refs_free(struct ld_refs *refs);
+/* Sets the 1-based line and column of n (the file is left as it is). */
+void ld_pos(struct src_pos *pos, const yaml_node_t *n);
+/* Sets the whole path, for errors raised after the walk. */
+void ld_set_path(struct yu *y, const char *path);
+
+/* load_step.c: reads the sequence of steps into p->steps[base...]. */
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally);
+
+/* load_policy.c: escalation.ladder and actions (yu_fn handlers). */
+int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);
+int ld_actions(struct yu *y, void *obj, yaml_node_t *v);
+
+/* load_check.c: resolves what was recorded, pushes the errors. */
+void ld_check_probe(struct yu *y, struct ld *ld);
 
 #endif

@@ -13,26 +13,7 @@
 static int req_method(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct request *r = obj;
-    const char *s = yu_str(v);
-    size_t len = strlen(s);
-    for (size_t i = 0; i < len; i++) {
-        if (!isalpha((unsigned char)s[i])) {
-            yu_error(y, v, "bad method \"%s\" (expected a word like GET, POST, PUT, PATCH or DELETE)", s);
-            return -1;
-        }
-    }
-    if (len == 0 || len > 16) {
-        yu_error(y, v, "bad method \"%s\" (expected a word like GET, POST, PUT, PATCH or DELETE)", s);
-        return -1;
-    }
-    char *m = strdup(s);
-    if (!m)
-        return -1;
-    for (char *c = m; *c; c++)
-        *c = (char)toupper((unsigned char)*c);
-    free(r->method);
-    r->method = m;
-    return 0;
+    return ld_method(y, v, "GET, POST, PUT, PATCH or DELETE", &r->method);
 }
 
 static int req_url(struct yu *y, void *obj, yaml_node_t *v)
@@ -152,37 +133,24 @@ static int status_one(struct yu *y, yaml_node_t *v, struct status_range *out)
     return 0;
 }
 
+static int status_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    return status_one(y, item, elem) ? YU_ITEM_DROP : 0;
+}
+
 static int exp_status(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct status_range), 0, true, NULL};
     struct expect *e = obj;
-    size_t n = v->type == YAML_SEQUENCE_NODE ? yu_len(v) : 1;
     if (v->type == YAML_MAPPING_NODE) {
         yu_error(y, v, "expected a status code, a class like \"2xx\" or a list of them, got a mapping");
         return -1;
     }
-    if (n == 0) {
+    if (v->type == YAML_SEQUENCE_NODE && yu_len(v) == 0) {
         yu_error(y, v, "empty list (expected at least one status)");
         return -1;
     }
-    e->status.ranges = calloc(n, sizeof(*e->status.ranges));
-    if (!e->status.ranges)
-        return -1;
-    int rc = 0;
-    if (v->type == YAML_SCALAR_NODE) {
-        rc = status_one(y, v, &e->status.ranges[0]);
-        e->status.n = rc ? 0 : 1;
-        return rc;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        if (status_one(y, item, &e->status.ranges[e->status.n]) == 0)
-            e->status.n++;
-        else
-            rc = -1;
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->status.ranges, &e->status.n, status_item, NULL);
 }
 
 /* --- expect: headers -------------------------------------------------------- */
@@ -198,6 +166,19 @@ static int one_op(struct yu *y, int *ops, yaml_node_t *v, const char *which)
     if (++*ops == 1)
         return 0;
     yu_error(y, v, "a check takes one operator (expected only one of %s)", which);
+    return -1;
+}
+
+/* Walks a check map whose handlers count operators in *ops; none is an
+ * error ("<none>"). */
+static int walk_check(struct yu *y, yaml_node_t *v, const struct yu_key *keys, void *c, const int *ops,
+                      const char *none)
+{
+    if (yu_walk_map(y, v, keys, c))
+        return -1;
+    if (*ops != 0)
+        return 0;
+    yu_error(y, v, "%s", none);
     return -1;
 }
 
@@ -257,47 +238,37 @@ static const struct yu_key header_check_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+static int header_check_key(struct yu *y, yaml_node_t *k, void *ctx)
+{
+    const char *name = yu_str(k);
+    if (name && ld_is_token(name))
+        return 0;
+    yu_error(y, k, "bad header name %s (expected a token like X-Request-Id)", name ? name : yu_type_name(k));
+    return -1;
+}
+
+static int header_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *val, void *elem, void *ctx)
+{
+    struct header_check *hc = elem;
+    hc->name = strdup(yu_str(k));
+    ld_pos(&hc->pos, val);
+    if (val->type == YAML_MAPPING_NODE) {
+        struct hc_ctx c = {hc, 0};
+        return walk_check(y, val, header_check_keys, &c, &c.ops, "empty check (expected one of " HC_OPS ")");
+    }
+    if (val->type == YAML_SCALAR_NODE && !yu_is_null(val)) {
+        hc->op = MATCH_EQUALS;
+        return ld_tpl(y, val, &hc->value) ? -1 : 0;
+    }
+    yu_error(y, val, "expected a string or a mapping with one of " HC_OPS ", got %s", yu_type_name(val));
+    return -1;
+}
+
 static int exp_headers(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct header_check), 0, false, header_check_key};
     struct expect *e = obj;
-    size_t n = yu_len(v);
-    e->headers = calloc(n ? n : 1, sizeof(*e->headers));
-    if (!e->headers)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
-        yaml_node_t *k = yu_node(y, pr->key), *val = yu_node(y, pr->value);
-        const char *name = yu_str(k);
-        if (!name || !ld_is_token(name)) {
-            yu_error(y, k, "bad header name %s (expected a token like X-Request-Id)", name ? name : yu_type_name(k));
-            rc = -1;
-            continue;
-        }
-        size_t mark = yu_path_key(y, name);
-        struct header_check *hc = &e->headers[e->n_headers++];
-        hc->name = strdup(name);
-        hc->pos.line = (int)val->start_mark.line + 1;
-        hc->pos.column = (int)val->start_mark.column + 1;
-        if (val->type == YAML_MAPPING_NODE) {
-            struct hc_ctx c = {hc, 0};
-            if (yu_walk_map(y, val, header_check_keys, &c))
-                rc = -1;
-            else if (c.ops == 0) {
-                yu_error(y, val, "empty check (expected one of " HC_OPS ")");
-                rc = -1;
-            }
-        } else if (val->type == YAML_SCALAR_NODE && !yu_is_null(val)) {
-            hc->op = MATCH_EQUALS;
-            if (ld_tpl(y, val, &hc->value))
-                rc = -1;
-        } else {
-            yu_error(y, val, "expected a string or a mapping with one of " HC_OPS ", got %s", yu_type_name(val));
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->headers, &e->n_headers, header_check_item, NULL);
 }
 
 /* --- expect: json --------------------------------------------------------- */
@@ -374,35 +345,23 @@ static const struct yu_key json_check_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+static int json_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    struct json_check *jc = elem;
+    ld_pos(&jc->pos, item);
+    if (item->type != YAML_MAPPING_NODE) {
+        yu_error(y, item, "expected a mapping like {path: $.id, exists: true}, got %s", yu_type_name(item));
+        return -1;
+    }
+    struct jc_ctx c = {jc, 0};
+    return walk_check(y, item, json_check_keys, &c, &c.ops, "no check (expected one of " JC_OPS ")");
+}
+
 static int exp_json(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct json_check), 0, false, NULL};
     struct expect *e = obj;
-    size_t n = yu_len(v);
-    e->json = calloc(n ? n : 1, sizeof(*e->json));
-    if (!e->json)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        struct json_check *jc = &e->json[e->n_json++];
-        jc->pos.line = (int)item->start_mark.line + 1;
-        jc->pos.column = (int)item->start_mark.column + 1;
-        if (item->type != YAML_MAPPING_NODE) {
-            yu_error(y, item, "expected a mapping like {path: $.id, exists: true}, got %s", yu_type_name(item));
-            rc = -1;
-        } else {
-            struct jc_ctx c = {jc, 0};
-            if (yu_walk_map(y, item, json_check_keys, &c))
-                rc = -1;
-            else if (c.ops == 0) {
-                yu_error(y, item, "no check (expected one of " JC_OPS ")");
-                rc = -1;
-            }
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->json, &e->n_json, json_check_item, NULL);
 }
 
 /* --- expect: body ----------------------------------------------------------- */
@@ -436,44 +395,30 @@ static const struct yu_key body_check_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
-static int body_one(struct yu *y, yaml_node_t *v, struct body_check *bc)
+static int body_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, void *ctx)
 {
-    bc->pos.line = (int)v->start_mark.line + 1;
-    bc->pos.column = (int)v->start_mark.column + 1;
+    struct body_check *bc = elem;
+    ld_pos(&bc->pos, v);
     if (v->type != YAML_MAPPING_NODE) {
         yu_error(y, v, "expected {contains: text} or {matches: regex}, got %s", yu_type_name(v));
         return -1;
     }
     struct bc_ctx c = {bc, 0};
-    if (yu_walk_map(y, v, body_check_keys, &c))
-        return -1;
-    if (c.ops == 0) {
-        yu_error(y, v, "no check (expected contains or matches)");
-        return -1;
-    }
-    return 0;
+    return walk_check(y, v, body_check_keys, &c, &c.ops, "no check (expected contains or matches)");
 }
 
 static int exp_body(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct body_check), 0, true, NULL};
     struct expect *e = obj;
-    bool list = v->type == YAML_SEQUENCE_NODE;
-    size_t n = list ? yu_len(v) : 1;
-    e->body = calloc(n ? n : 1, sizeof(*e->body));
-    if (!e->body)
-        return -1;
-    if (!list) {
+    if (v->type == YAML_MAPPING_NODE) { /* one check, not a map of them */
+        e->body = calloc(1, sizeof(*e->body));
+        if (!e->body)
+            return -1;
         e->n_body = 1;
-        return body_one(y, v, &e->body[0]);
+        return body_one(y, NULL, v, e->body, NULL);
     }
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        if (body_one(y, yu_node(y, v->data.sequence.items.start[i]), &e->body[e->n_body++]))
-            rc = -1;
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->body, &e->n_body, body_one, NULL);
 }
 
 /* --- expect: issues, budget, the rest ---------------------------------------- */
@@ -536,32 +481,24 @@ static const struct yu_key issue_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+static int issue_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    struct issue_expect *ie = elem;
+    ld_pos(&ie->pos, item);
+    /* A bare string is shorthand for {issue: ...}. */
+    if (item->type == YAML_SCALAR_NODE && !yu_is_null(item))
+        return issue_code(y, ie, item) ? -1 : 0;
+    if (item->type == YAML_MAPPING_NODE)
+        return yu_walk_map(y, item, issue_keys, ie) ? -1 : 0;
+    yu_error(y, item, "expected {issue: domain.class.reason, severity: error}, got %s", yu_type_name(item));
+    return -1;
+}
+
 static int exp_issues(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct issue_expect), 0, false, NULL};
     struct expect *e = obj;
-    size_t n = yu_len(v);
-    e->issues = calloc(n ? n : 1, sizeof(*e->issues));
-    if (!e->issues)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = yu_path_index(y, i);
-        yaml_node_t *item = yu_node(y, v->data.sequence.items.start[i]);
-        struct issue_expect *ie = &e->issues[e->n_issues++];
-        ie->pos.line = (int)item->start_mark.line + 1;
-        ie->pos.column = (int)item->start_mark.column + 1;
-        /* A bare string is shorthand for {issue: ...}. */
-        if (item->type == YAML_SCALAR_NODE && !yu_is_null(item))
-            rc |= issue_code(y, ie, item);
-        else if (item->type == YAML_MAPPING_NODE)
-            rc |= yu_walk_map(y, item, issue_keys, ie) ? -1 : 0;
-        else {
-            yu_error(y, item, "expected {issue: domain.class.reason, severity: error}, got %s", yu_type_name(item));
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&e->issues, &e->n_issues, issue_item, NULL);
 }
 
 static int exp_budget(struct yu *y, void *obj, yaml_node_t *v)
@@ -659,11 +596,11 @@ static const struct yu_key capture_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
-static int capture_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, struct capture *c)
+static int capture_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, void *elem, void *ctx)
 {
+    struct capture *c = elem;
     const char *name = yu_str(k);
-    c->pos.line = (int)k->start_mark.line + 1;
-    c->pos.column = (int)k->start_mark.column + 1;
+    ld_pos(&c->pos, k);
     c->group = 1;
     if (!name || !ld_is_name(name)) {
         yu_error(y, k, "bad capture name %s (expected letters, digits, _ and -)", name ? name : yu_type_name(k));
@@ -699,22 +636,9 @@ static int capture_one(struct yu *y, yaml_node_t *k, yaml_node_t *v, struct capt
 
 static int step_capture(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(struct capture), 0, false, NULL};
     struct step *s = obj;
-    size_t n = yu_len(v);
-    s->captures = calloc(n ? n : 1, sizeof(*s->captures));
-    if (!s->captures)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
-        yaml_node_t *k = yu_node(y, pr->key);
-        const char *name = yu_str(k);
-        size_t mark = yu_path_key(y, name ? name : "?");
-        if (capture_one(y, k, yu_node(y, pr->value), &s->captures[s->n_captures++]))
-            rc = -1;
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    return yu_each_item(y, v, &how, (void **)&s->captures, &s->n_captures, capture_one, NULL);
 }
 
 /* --- steps --------------------------------------------------------------- */
@@ -729,32 +653,32 @@ static const struct yu_key step_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
-int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally)
+static int step_one(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
 {
     struct ld *ld = ld_of(y);
-    size_t n = yu_len(seq);
-    int rc = 0;
-    if (n == 0 && !is_finally) {
+    struct step *s = elem;
+    s->is_finally = *(const bool *)ctx;
+    s->pos.file = ld->p->file;
+    ld_pos(&s->pos, item);
+    ld->scope = LD_SCOPE_STEP;
+    ld->scope_index = (size_t)(s - ld->p->steps);
+    if (item->type != YAML_MAPPING_NODE) {
+        yu_error(y, item, "expected a step (a mapping with name and request), got %s", yu_type_name(item));
+        return -1;
+    }
+    return yu_walk_map(y, item, step_keys, s) ? -1 : 0;
+}
+
+int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally)
+{
+    static const struct yu_each how = {sizeof(struct step), 0, false, NULL};
+    struct ld *ld = ld_of(y);
+    if (yu_len(seq) == 0 && !is_finally) {
         yu_error(y, seq, "empty list (expected at least one step)");
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct step *s = &ld->p->steps[base + i];
-        yaml_node_t *item = yu_node(y, seq->data.sequence.items.start[i]);
-        size_t mark = yu_path_index(y, i);
-        s->is_finally = is_finally;
-        s->pos.file = ld->p->file;
-        s->pos.line = (int)item->start_mark.line + 1;
-        s->pos.column = (int)item->start_mark.column + 1;
-        ld->scope = LD_SCOPE_STEP;
-        ld->scope_index = base + i;
-        if (item->type != YAML_MAPPING_NODE) {
-            yu_error(y, item, "expected a step (a mapping with name and request), got %s", yu_type_name(item));
-            rc = -1;
-        } else if (yu_walk_map(y, item, step_keys, s)) {
-            rc = -1;
-        }
-        yu_path_pop(y, mark);
-    }
-    return rc;
+    /* The array is sized for steps and finally steps up front (load_probe). */
+    void *at = ld->p->steps + base;
+    size_t n = 0;
+    return yu_each_item(y, seq, &how, &at, &n, step_one, &is_finally);
 }

@@ -176,8 +176,8 @@ static void yaml_problem(struct yu *y, yaml_parser_t *p, const char *data, size_
         yu_error_at(y, line, col, "not valid YAML: %s", problem);
 }
 
-/* Reads the rest of f into b; -1 when it outgrows b's cap (the file grew
- * after stat), -2 on a read error. */
+/* Reads the rest of f into b; TL_ETOOBIG when it outgrows b's cap (the file
+ * grew after stat), TL_EIO on a read error. */
 static int read_all(FILE *f, struct buf *b)
 {
     char chunk[65536];
@@ -191,12 +191,49 @@ static int read_all(FILE *f, struct buf *b)
     return ferror(f) ? TL_EIO : 0;
 }
 
+/* Parses the one document of b into y->doc: not YAML, empty and a second
+ * document are errors (TL_EINVAL). */
+static int parse_one(struct yu *y, const struct buf *b)
+{
+    int rc = 0;
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    if (!yaml_parser_initialize(&parser)) {
+        yu_error_at(y, 0, 0, "out of memory");
+        return TL_EINVAL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(b->data ? b->data : ""), b->len);
+    if (!yaml_parser_load(&parser, &y->doc)) {
+        yaml_problem(y, &parser, b->data, b->len);
+        rc = TL_EINVAL;
+        goto out;
+    }
+    y->has_doc = true;
+    if (!yaml_document_get_root_node(&y->doc)) {
+        yu_error_at(y, 1, 1, "empty file (expected %s)", y->what ? y->what : "a YAML document");
+        rc = TL_EINVAL;
+        goto out;
+    }
+    /* One document per file: a second one would be silently ignored. */
+    if (!yaml_parser_load(&parser, &extra)) {
+        yaml_problem(y, &parser, b->data, b->len);
+        rc = TL_EINVAL;
+        goto out;
+    }
+    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
+    if (extra_root)
+        yu_error(y, extra_root, "a second YAML document (expected one document per file; put several probes in one list)");
+    rc = extra_root ? TL_EINVAL : 0;
+    yaml_document_delete(&extra);
+out:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
 {
     int rc = 0;
     struct buf b;
-    yaml_parser_t parser;
-    bool parser_ready = false;
     FILE *f = NULL;
 
     buf_init(&b, max);
@@ -239,39 +276,8 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
     if (hash)
         hex_sha256((const unsigned char *)(b.data ? b.data : ""), b.len, hash);
 
-    if (!yaml_parser_initialize(&parser)) {
-        yu_error_at(y, 0, 0, "out of memory");
-        rc = TL_EINVAL;
-        goto out;
-    }
-    parser_ready = true;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)(b.data ? b.data : ""), b.len);
-    if (!yaml_parser_load(&parser, &y->doc)) {
-        yaml_problem(y, &parser, b.data, b.len);
-        rc = TL_EINVAL;
-        goto out;
-    }
-    y->has_doc = true;
-    if (!yaml_document_get_root_node(&y->doc)) {
-        yu_error_at(y, 1, 1, "empty file (expected %s)", y->what ? y->what : "a YAML document");
-        rc = TL_EINVAL;
-        goto out;
-    }
-    /* One document per file: a second one would be silently ignored. */
-    yaml_document_t extra;
-    if (!yaml_parser_load(&parser, &extra)) {
-        yaml_problem(y, &parser, b.data, b.len);
-        rc = TL_EINVAL;
-        goto out;
-    }
-    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
-    if (extra_root)
-        yu_error(y, extra_root, "a second YAML document (expected one document per file; put several probes in one list)");
-    rc = extra_root ? TL_EINVAL : 0;
-    yaml_document_delete(&extra);
+    rc = parse_one(y, &b);
 out:
-    if (parser_ready)
-        yaml_parser_delete(&parser);
     if (f)
         fclose(f);
     buf_free(&b);
@@ -652,7 +658,7 @@ cJSON *yu_to_json(struct yu *y, yaml_node_t *n)
     return to_json(y, n, 0, &visits);
 }
 
-/* --- mappings against key tables ------------------------------------------ */
+/* --- nodes ---------------------------------------------------------------- */
 
 size_t yu_len(const yaml_node_t *n)
 {
@@ -663,167 +669,6 @@ size_t yu_len(const yaml_node_t *n)
     if (n->type == YAML_SEQUENCE_NODE)
         return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     return 0;
-}
-
-yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
-        const char *k = yu_str(yu_node(y, pr->key));
-        if (k && strcmp(k, key) == 0)
-            return yu_node(y, pr->value);
-    }
-    return NULL;
-}
-
-int yu_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return INT_MAX;
-    int row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-const char *yu_suggest(const char *s, const char *const *names, size_t n)
-{
-    const char *best = NULL;
-    int best_d = 3;
-    for (size_t i = 0; i < n; i++) {
-        int d = yu_edit_distance(s, names[i]);
-        /* A one-letter key is at distance 1 of everything short: no hint. */
-        if (d < best_d && (size_t)d < strlen(names[i])) {
-            best = names[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
-
-static void unknown_key(struct yu *y, yaml_node_t *k, const struct yu_key *keys)
-{
-    const char *names[64];
-    size_t n = 0;
-    for (; keys[n].name && n < 64; n++)
-        names[n] = keys[n].name;
-    const char *hint = yu_suggest(yu_str(k), names, n);
-    if (hint) {
-        yu_error(y, k, "unknown key (did you mean \"%s\"?)", hint);
-        return;
-    }
-    char list[512];
-    size_t len = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < n && len < sizeof(list); i++) {
-        int w = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0)
-            break;
-        len += (size_t)w;
-    }
-    yu_error(y, k, "unknown key (expected one of: %s)", list);
-}
-
-static void store_simple(struct yu *y, const struct yu_key *kd, void *obj, yaml_node_t *v)
-{
-    char *at = (char *)obj + kd->offset;
-    long iv = 0;
-    switch (kd->kind) {
-    case YU_STR:
-        yu_get_str(y, v, (char **)(void *)at);
-        break;
-    case YU_BOOL:
-        yu_get_bool(y, v, (bool *)(void *)at);
-        break;
-    case YU_INT:
-    case YU_INT_POS:
-        if (yu_get_int(y, v, kd->kind == YU_INT_POS ? 1 : 0, INT_MAX, &iv) == 0)
-            *(int *)(void *)at = (int)iv;
-        break;
-    case YU_DUR:
-    case YU_DUR_POS:
-        yu_get_dur(y, v, kd->kind == YU_DUR_POS, (tl_usec *)(void *)at);
-        break;
-    case YU_SIZE:
-        yu_get_size(y, v, (size_t *)(void *)at);
-        break;
-    default:
-        break;
-    }
-}
-
-static bool type_ok(struct yu *y, const struct yu_key *kd, yaml_node_t *v)
-{
-    const char *want = NULL;
-    if (kd->kind == YU_FN_MAP && v->type != YAML_MAPPING_NODE)
-        want = "a mapping";
-    else if (kd->kind == YU_FN_SEQ && v->type != YAML_SEQUENCE_NODE)
-        want = "a list";
-    else if (kd->kind == YU_FN_SCALAR && (v->type != YAML_SCALAR_NODE || yu_is_null(v)))
-        want = "a string";
-    if (want)
-        yu_error(y, v, "expected %s, got %s", want, yu_type_name(v));
-    return want == NULL;
-}
-
-int yu_walk_map(struct yu *y, yaml_node_t *map, const struct yu_key *keys, void *obj)
-{
-    int before = y->n_errors;
-    size_t nkeys = 0;
-    while (keys[nkeys].name)
-        nkeys++;
-    int seen_line[64] = {0};
-    if (nkeys > 64)
-        nkeys = 64;
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
-        yaml_node_t *k = yu_node(y, pr->key);
-        yaml_node_t *v = yu_node(y, pr->value);
-        if (!k || !v)
-            continue;
-        if (k->type != YAML_SCALAR_NODE) {
-            yu_error(y, k, "keys must be strings, got %s", yu_type_name(k));
-            continue;
-        }
-        const char *name = yu_str(k);
-        size_t i = 0;
-        while (i < nkeys && strcmp(keys[i].name, name) != 0)
-            i++;
-        size_t mark = yu_path_key(y, name);
-        if (i == nkeys) {
-            unknown_key(y, k, keys);
-        } else if (seen_line[i]) {
-            yu_error(y, k, "duplicate key (first at line %d)", seen_line[i]);
-        } else {
-            seen_line[i] = (int)k->start_mark.line + 1;
-            const struct yu_key *kd = &keys[i];
-            if (kd->kind < YU_FN_MAP)
-                store_simple(y, kd, obj, v);
-            else if (type_ok(y, kd, v) && kd->fn)
-                kd->fn(y, obj, v);
-        }
-        yu_path_pop(y, mark);
-    }
-    for (size_t i = 0; i < nkeys; i++)
-        if ((keys[i].flags & YU_REQUIRED) && !seen_line[i])
-            yu_error(y, map, "missing required key \"%s\"", keys[i].name);
-    return y->n_errors - before;
 }
 
 /* --- hashing ------------------------------------------------------------- */

@@ -88,6 +88,31 @@ void yu_path_pop(struct yu *y, size_t mark);
  * duplicate keys, wrong types and missing required keys are errors.
  * Returns the number of errors it pushed. */
 int yu_walk_map(struct yu *y, yaml_node_t *map, const struct yu_key *keys, void *obj);
+/* How yu_each_item() reads a list or a mapping into an array. */
+struct yu_each {
+    size_t elem_size;
+    size_t spare;            /* zeroed elements past the items (an argv's NULL) */
+    bool scalar_is_one;      /* a scalar is read as a list of one (no path index) */
+    /* Mappings: checks a key before its path is pushed; returns 0, -1 (an
+     * error was pushed, the item is skipped) or 1 (an error, item still read). */
+    int (*key_check)(struct yu *y, yaml_node_t *key, void *ctx);
+};
+
+/* An item handler returns 0 (kept), -1 (failed, kept so its parts are freed
+ * with the array) or YU_ITEM_DROP (failed, slot zeroed and reused). key is
+ * NULL for list items. */
+#define YU_ITEM_DROP (-2)
+typedef int (*yu_item_fn)(struct yu *y, yaml_node_t *key, yaml_node_t *item, void *elem, void *ctx);
+
+/* Walks the items of node (a list, a mapping, or with scalar_is_one a
+ * scalar) with each item's path pushed, calling fn on the next free element
+ * of *arr; *n counts the kept ones. *arr is allocated (zeroed) when NULL,
+ * else used as sized by the caller. Returns 0, or -1 when an item failed or
+ * memory ran out. */
+int yu_each_item(struct yu *y, yaml_node_t *node, const struct yu_each *how, void **arr, size_t *n,
+                 yu_item_fn fn, void *ctx);
+/* An item handler for a list of strings (char *): a bad item is dropped. */
+int yu_item_str(struct yu *y, yaml_node_t *key, yaml_node_t *item, void *elem, void *ctx);
 /* The value of key in a mapping, or NULL. */
 yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key);
 size_t yu_len(const yaml_node_t *node);
@@ -107,6 +132,10 @@ int yu_get_int(struct yu *y, yaml_node_t *n, long min, long max, long *out);
 int yu_get_num(struct yu *y, yaml_node_t *n, double *out);
 int yu_get_dur(struct yu *y, yaml_node_t *n, bool positive, tl_usec *out);
 int yu_get_size(struct yu *y, yaml_node_t *n, size_t *out);
+/* One of names[count] into *out (its index); else "unknown <what> \"s\""
+ * with a did-you-mean, or "(expected <expected>)" when nothing is close. */
+int yu_get_enum(struct yu *y, yaml_node_t *n, const char *const *names, size_t count, const char *what,
+                const char *expected, int *out);
 /* Any YAML value as JSON (plain scalars resolved as YAML 1.2 core types). */
 cJSON *yu_to_json(struct yu *y, yaml_node_t *n);
 
