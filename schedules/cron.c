@@ -113,8 +113,8 @@ static int parse_value(const struct field *f, const char *s, size_t len, size_t 
                         (int)n, s + start, f->min, f->max, f->hint);
     }
     if (*i < len)
-        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, shown(s[*i]), (int)len,
-                        s);
+        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, shown(s[*i]),
+                        (int)len, s);
     return cron_err(err, errlen, "%s: a value is missing in '%.*s'", f->name, (int)len, s);
 }
 
@@ -170,8 +170,8 @@ static int parse_item(const struct field *f, const char *s, size_t len, uint64_t
             hi = f->max;
     }
     if (i < len)
-        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, shown(s[i]), (int)len,
-                       s);
+        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, shown(s[i]),
+                        (int)len, s);
     for (int v = lo; v <= hi; v += step)
         *bits |= 1ULL << v;
     return 0;
@@ -346,7 +346,8 @@ static int parse_fields(struct cron *c, const char *expr, char *err, size_t errl
         return cron_err(err, errlen,
                         "'%.64s' has %zu field%s (expected 5 fields: minute hour day-of-month "
                         "month day-of-week)%s",
-                        expr, nf, nf == 1 ? "" : "s", nf == 6 ? " (a seconds field is not supported)" : "");
+                        expr, nf, nf == 1 ? "" : "s",
+                        nf == 6 ? " (a seconds field is not supported)" : "");
     for (int k = 0; k < 5; k++) {
         rc = parse_field(&fields[k], f[k], flen[k], &bits[k], &star[k], err, errlen);
         if (rc)

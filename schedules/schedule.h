@@ -23,7 +23,7 @@ struct cron {
 
 struct schedule {
     tl_usec every;              /* 0 when cron is used */
-    char *cron;                 /* the cron text as written (for display); NULL when every is used */
+    char *cron;                 /* the text as written (shown); NULL when every is used */
     struct cron compiled;       /* cron_parse(cron), valid when cron is set */
     tl_usec timeout;            /* whole-run deadline; default min(10s, every) */
     tl_usec jitter;             /* 0 = none */

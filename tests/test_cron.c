@@ -155,8 +155,10 @@ static void test_errors(void **state)
     expect_error("1- * * * *", "minute: a value is missing");
     expect_error("99999999999999999999 * * * *", "out of range");
     expect_error("0 0 30 2 *", "never fires: day-of-month 30 never occurs in month 2");
-    expect_error("0 0 31 apr,jun *", "never fires: day-of-month 31 never occurs in month apr,jun");
-    expect_error("0 0 31 4,6,9,11 *", "never fires: day-of-month 31 never occurs in month 4,6,9,11");
+    expect_error("0 0 31 apr,jun *",
+                 "never fires: day-of-month 31 never occurs in month apr,jun");
+    expect_error("0 0 31 4,6,9,11 *",
+                 "never fires: day-of-month 31 never occurs in month 4,6,9,11");
     expect_error("0 0 30-31 feb *", "never fires");
     expect_error("0 0 * * thr", "day-of-week: unknown name 'thr' (expected 0-7 or sun..sat)");
     expect_error("@reboot", "unknown macro");
