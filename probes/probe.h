@@ -18,6 +18,7 @@
 
 #include "base/time.h"
 #include "probes/run/template.h"
+#include "schedules/schedule.h"
 
 /* A position in a source file, 1-based, for error messages. */
 struct src_pos {
@@ -171,13 +172,6 @@ struct step {
 
 /* --- schedule, escalation, actions ------------------------------------ */
 
-struct schedule {
-    tl_usec every;              /* 0 when cron is used */
-    char *cron;                 /* NULL when every is used */
-    tl_usec timeout;            /* whole-run deadline; default min(10s, every) */
-    tl_usec jitter;             /* 0 = none */
-};
-
 enum level { LEVEL_NONE = 0, LEVEL_NOTICE, LEVEL_WARNING, LEVEL_CRITICAL };
 const char *level_str(enum level l);
 
@@ -193,7 +187,8 @@ struct ladder_rung {
 };
 
 struct maintenance {
-    char *cron;                 /* when it starts */
+    char *cron;                 /* when it starts, as written */
+    struct cron compiled;       /* cron_parse(cron) */
     tl_usec duration;
 };
 

@@ -8,6 +8,8 @@
 /* 10000-01-01T00:00:00Z: cron_next gives up past it, which also keeps the
  * minute arithmetic far from overflow. */
 #define CRON_MAX_US 253402300800000000LL
+/* 146097 days: the Gregorian calendar, weekdays included, repeats after it. */
+#define CYCLE_US (146097LL * 1440 * USEC_PER_MIN)
 
 struct field {
     const char *name;
@@ -60,6 +62,12 @@ static bool is_digit(char ch)
     return ch >= '0' && ch <= '9';
 }
 
+/* A character for a message: control and non-ASCII bytes would garble it. */
+static char shown(char ch)
+{
+    return (ch > ' ' && ch < 0x7f) ? ch : '?';
+}
+
 static char lower(char ch)
 {
     return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
@@ -105,8 +113,8 @@ static int parse_value(const struct field *f, const char *s, size_t len, size_t 
                         (int)n, s + start, f->min, f->max, f->hint);
     }
     if (*i < len)
-        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, s[*i], (int)len,
-                        s);
+        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, shown(s[*i]),
+                        (int)len, s);
     return cron_err(err, errlen, "%s: a value is missing in '%.*s'", f->name, (int)len, s);
 }
 
@@ -162,7 +170,8 @@ static int parse_item(const struct field *f, const char *s, size_t len, uint64_t
             hi = f->max;
     }
     if (i < len)
-        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, s[i], (int)len, s);
+        return cron_err(err, errlen, "%s: unexpected '%c' in '%.*s'", f->name, shown(s[i]),
+                        (int)len, s);
     for (int v = lo; v <= hi; v += step)
         *bits |= 1ULL << v;
     return 0;
@@ -195,7 +204,8 @@ static int days_in_month(int64_t y, int m)
 
 /* A restricted day-of-month with a `*` day-of-week must name a day that
  * some selected month has, or the schedule would never fire. */
-static int check_possible(const struct cron *c, char *err, size_t errlen)
+static int check_possible(const struct cron *c, const char *dom, size_t dom_len,
+                          const char *month, size_t month_len, char *err, size_t errlen)
 {
     if (c->dom_star || !c->dow_star)
         return 0;
@@ -208,87 +218,9 @@ static int check_possible(const struct cron *c, char *err, size_t errlen)
             if (c->dom & (1u << d))
                 return 0;
     }
-    return cron_err(err, errlen, "day-of-month: no selected day occurs in the selected months");
-}
-
-static bool is_space(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-int cron_parse(struct cron *c, const char *expr, char *err, size_t errlen)
-{
-    const char *f[6];
-    size_t flen[6];
-    int nf = 0, rc = 0;
-    uint64_t bits[5];
-    bool star[5];
-
-    memset(c, 0, sizeof *c);
-    if (err && errlen)
-        err[0] = '\0';
-    if (!expr)
-        return cron_err(err, errlen, "cron: no expression");
-    while (is_space(*expr))
-        expr++;
-    if (expr[0] == '@') {
-        size_t n = 0;
-        while (expr[n] && !is_space(expr[n]))
-            n++;
-        for (size_t k = 0; k < sizeof macros / sizeof macros[0]; k++) {
-            if (strlen(macros[k].name) == n && strncmp(macros[k].name, expr, n) == 0) {
-                const char *rest = expr + n;
-                while (is_space(*rest))
-                    rest++;
-                if (*rest)
-                    return cron_err(err, errlen, "cron: unexpected text after %s",
-                                    macros[k].name);
-                return cron_parse(c, macros[k].expr, err, errlen);
-            }
-        }
-        return cron_err(err, errlen,
-                        "cron: unknown macro '%.*s' (expected @yearly, @annually, @monthly, "
-                        "@weekly, @daily, @midnight or @hourly)",
-                        (int)(n > 32 ? 32 : n), expr);
-    }
-    for (const char *p = expr; *p;) {
-        while (is_space(*p))
-            p++;
-        if (!*p)
-            break;
-        const char *st = p;
-        while (*p && !is_space(*p))
-            p++;
-        if (nf < 6) {
-            f[nf] = st;
-            flen[nf] = (size_t)(p - st);
-        }
-        nf++;
-    }
-    if (nf != 5)
-        return cron_err(err, errlen,
-                        "cron: expected 5 fields (minute hour day-of-month month day-of-week), "
-                        "got %d%s",
-                        nf, nf == 6 ? " (a seconds field is not supported)" : "");
-    for (int k = 0; k < 5; k++) {
-        rc = parse_field(&fields[k], f[k], flen[k], &bits[k], &star[k], err, errlen);
-        if (rc)
-            return rc;
-    }
-    /* 7 is Sunday as well as 0. */
-    if (bits[4] & (1u << 7))
-        bits[4] = (bits[4] | 1u) & ~(1ULL << 7);
-    c->minute = bits[0];
-    c->hour = (uint32_t)bits[1];
-    c->dom = (uint32_t)bits[2];
-    c->month = (uint16_t)bits[3];
-    c->dow = (uint8_t)bits[4];
-    c->dom_star = star[2];
-    c->dow_star = star[4];
-    rc = check_possible(c, err, errlen);
-    if (rc)
-        memset(c, 0, sizeof *c);
-    return rc;
+    return cron_err(err, errlen,
+                    "never fires: day-of-month %.*s never occurs in month %.*s",
+                    (int)dom_len, dom, (int)month_len, month);
 }
 
 /* Howard Hinnant's days <-> civil date algorithms (proleptic Gregorian). */
@@ -328,9 +260,10 @@ static bool day_matches(const struct cron *c, int dom, int dow)
     return (c->dom_star || c->dow_star) ? (a && b) : (a || b);
 }
 
-int64_t cron_next(const struct cron *c, int64_t after_us)
+/* The first fire time after after_us and before limit_us, or -1. */
+static int64_t next_before(const struct cron *c, int64_t after_us, int64_t limit_us)
 {
-    if (after_us >= CRON_MAX_US || !c->minute || !c->hour || !c->month)
+    if (after_us >= limit_us || !c->minute || !c->hour || !c->month)
         return -1;
     int64_t min = floor_div(after_us, USEC_PER_MIN) + 1;
     int64_t day = floor_div(min, 1440);
@@ -339,7 +272,7 @@ int64_t cron_next(const struct cron *c, int64_t after_us)
     int64_t y;
     int m, d;
 
-    while (day * 1440 * USEC_PER_MIN < CRON_MAX_US) {
+    while (day * 1440 * USEC_PER_MIN < limit_us) {
         civil_from_days(day, &y, &m, &d);
         if (!(c->month & (1u << m))) {
             /* Jump to the first day of the next month. */
@@ -361,4 +294,119 @@ int64_t cron_next(const struct cron *c, int64_t after_us)
         hour = minute = 0;
     }
     return -1;
+}
+
+int64_t cron_next(const struct cron *c, int64_t after_us)
+{
+    return next_before(c, after_us, CRON_MAX_US);
+}
+
+bool cron_valid(const struct cron *c)
+{
+    return c->minute && c->hour && c->dom && c->month && c->dow;
+}
+
+bool cron_equal(const struct cron *a, const struct cron *b)
+{
+    return a->minute == b->minute && a->hour == b->hour && a->dom == b->dom &&
+           a->month == b->month && a->dow == b->dow && a->dom_star == b->dom_star &&
+           a->dow_star == b->dow_star;
+}
+
+static bool is_space(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* Five whitespace-separated fields into c (day-of-week 7 folds into 0). */
+static int parse_fields(struct cron *c, const char *expr, char *err, size_t errlen)
+{
+    const char *f[5];
+    size_t flen[5];
+    size_t nf = 0;
+    int rc;
+    uint64_t bits[5];
+    bool star[5];
+
+    for (const char *p = expr; *p;) {
+        while (is_space(*p))
+            p++;
+        if (!*p)
+            break;
+        const char *st = p;
+        while (*p && !is_space(*p))
+            p++;
+        if (nf < 5) {
+            f[nf] = st;
+            flen[nf] = (size_t)(p - st);
+        }
+        nf++;
+    }
+    if (nf != 5)
+        return cron_err(err, errlen,
+                        "'%.64s' has %zu field%s (expected 5 fields: minute hour day-of-month "
+                        "month day-of-week)%s",
+                        expr, nf, nf == 1 ? "" : "s",
+                        nf == 6 ? " (a seconds field is not supported)" : "");
+    for (int k = 0; k < 5; k++) {
+        rc = parse_field(&fields[k], f[k], flen[k], &bits[k], &star[k], err, errlen);
+        if (rc)
+            return rc;
+    }
+    /* 7 is Sunday as well as 0. */
+    if (bits[4] & (1u << 7))
+        bits[4] = (bits[4] | 1u) & ~(1ULL << 7);
+    c->minute = bits[0];
+    c->hour = (uint32_t)bits[1];
+    c->dom = (uint32_t)bits[2];
+    c->month = (uint16_t)bits[3];
+    c->dow = (uint8_t)bits[4];
+    c->dom_star = star[2];
+    c->dow_star = star[4];
+    return check_possible(c, f[2], flen[2], f[3], flen[3], err, errlen);
+}
+
+static int parse_macro(struct cron *c, const char *expr, char *err, size_t errlen)
+{
+    size_t n = 0;
+    while (expr[n] && !is_space(expr[n]))
+        n++;
+    for (size_t k = 0; k < sizeof macros / sizeof macros[0]; k++) {
+        if (strlen(macros[k].name) != n || strncmp(macros[k].name, expr, n) != 0)
+            continue;
+        const char *rest = expr + n;
+        while (is_space(*rest))
+            rest++;
+        if (*rest)
+            return cron_err(err, errlen, "unexpected text after %s", macros[k].name);
+        return parse_fields(c, macros[k].expr, err, errlen);
+    }
+    return cron_err(err, errlen,
+                    "unknown macro '%.*s' (expected @yearly, @annually, @monthly, "
+                    "@weekly, @daily, @midnight or @hourly)",
+                    (int)(n > 32 ? 32 : n), expr);
+}
+
+int cron_parse(struct cron *c, const char *expr, char *err, size_t errlen)
+{
+    int rc;
+
+    memset(c, 0, sizeof *c);
+    if (err && errlen)
+        err[0] = '\0';
+    if (!expr) {
+        rc = cron_err(err, errlen, "no expression");
+        goto out;
+    }
+    while (is_space(*expr))
+        expr++;
+    rc = expr[0] == '@' ? parse_macro(c, expr, err, errlen) : parse_fields(c, expr, err, errlen);
+    /* Whatever else can never fire shows as no time in one whole 400-year
+     * Gregorian cycle, after which dates and weekdays repeat. */
+    if (!rc && next_before(c, -1, CYCLE_US) < 0)
+        rc = cron_err(err, errlen, "never fires: no time matches in a 400-year calendar cycle");
+out:
+    if (rc)
+        memset(c, 0, sizeof *c);
+    return rc;
 }

@@ -21,23 +21,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cron {
-    uint64_t minute; /* bits 0..59 */
-    uint32_t hour;   /* bits 0..23 */
-    uint32_t dom;    /* bits 1..31 */
-    uint16_t month;  /* bits 1..12 */
-    uint8_t dow;     /* bits 0..6, Sunday = 0 */
-    bool dom_star;   /* the field started with '*' */
-    bool dow_star;
-};
-
+#include "schedules/schedule.h" /* struct cron */
 
 /* Parses expr into c. On error returns TL_ESYNTAX and writes a message
- * that names the field and what was expected into err (may be NULL). */
+ * that names the field and what was expected into err (may be NULL). An
+ * expression that can never fire ("0 0 30 2 *") is an error too, whose
+ * message starts with "never fires:". */
 int cron_parse(struct cron *c, const char *expr, char *err, size_t errlen);
 /* The first fire time strictly after after_us (microseconds since the Unix
  * epoch, UTC), in microseconds since the epoch; -1 when there is none before
  * the year 10000. */
 int64_t cron_next(const struct cron *c, int64_t after_us);
+/* True when c came from a successful cron_parse (a zeroed one is not). */
+bool cron_valid(const struct cron *c);
+/* True when a and b fire at the same times ("*\/15" equals "0,15,30,45"). */
+bool cron_equal(const struct cron *a, const struct cron *b);
 
 #endif

@@ -34,8 +34,7 @@ struct scheduler_entry {
     uint64_t hash;
     char *id;
     char *host;
-    char *cron_src;
-    struct cron cron;
+    struct cron cron; /* compiled by the loader; used when every is 0 */
     tl_usec every, jitter, timeout;
     void *user;
     struct limiter_waiter waiter;
@@ -446,7 +445,6 @@ static void entry_free(struct scheduler_entry *e)
 {
     free(e->id);
     free(e->host);
-    free(e->cron_src);
     free(e);
 }
 
@@ -503,20 +501,17 @@ static char *dup_or_null(const char *p, bool *fail)
     return d;
 }
 
-/* Checks sch and fills the schedule fields of e (cron parsed). */
+/* Checks sch and fills the schedule fields of e. The cron comes compiled:
+ * nothing is parsed here. */
 static int set_schedule(struct scheduler_entry *e, const struct schedule *sch)
 {
-    bool fail = false;
     if ((sch->every > 0) == (sch->cron != NULL) || sch->every < 0 || sch->jitter < 0 ||
-        sch->timeout < 0)
+        sch->timeout < 0 || (sch->cron && !cron_valid(&sch->compiled)))
         return TL_EINVAL;
-    if (sch->cron && cron_parse(&e->cron, sch->cron, NULL, 0) != 0)
-        return TL_ESYNTAX;
-    char *src = dup_or_null(sch->cron, &fail);
-    if (fail)
-        return TL_ENOMEM;
-    free(e->cron_src);
-    e->cron_src = src;
+    if (sch->cron)
+        e->cron = sch->compiled;
+    else
+        memset(&e->cron, 0, sizeof e->cron);
     e->every = sch->every;
     e->jitter = sch->jitter;
     e->timeout = sch->timeout;
@@ -620,9 +615,10 @@ static bool same_schedule(const struct scheduler_entry *e, const struct schedule
 {
     if (e->every != sch->every || e->jitter != sch->jitter)
         return false;
-    if (!e->cron_src || !sch->cron)
-        return e->cron_src == sch->cron;
-    return strcmp(e->cron_src, sch->cron) == 0;
+    /* Compared compiled: "*\/15" and "0,15,30,45" are the same schedule. */
+    if (e->every)
+        return !sch->cron;
+    return sch->cron && cron_equal(&e->cron, &sch->compiled);
 }
 
 int scheduler_update(struct scheduler_entry *e, const struct schedule *sch, const char *host,
@@ -638,16 +634,13 @@ int scheduler_update(struct scheduler_entry *e, const struct schedule *sch, cons
     if (same_schedule(e, sch)) {
         e->timeout = sch->timeout;
     } else {
-        /* Parse into a copy so a bad schedule leaves e as it was. */
+        /* Check into a copy so a bad schedule leaves e as it was. */
         struct scheduler_entry tmp = *e;
-        tmp.cron_src = NULL;
         int rc = set_schedule(&tmp, sch);
         if (rc) {
             free(h);
             return rc;
         }
-        free(e->cron_src);
-        e->cron_src = tmp.cron_src;
         e->cron = tmp.cron;
         e->every = tmp.every;
         e->jitter = tmp.jitter;

@@ -28,7 +28,8 @@
 
 #include <uv.h>
 
-#include "probes/probe.h"
+#include "base/time.h"
+#include "schedules/schedule.h"
 
 struct scheduler;
 struct scheduler_entry;
@@ -84,7 +85,8 @@ void scheduler_free(struct scheduler *s);
 void scheduler_set_limits(struct scheduler *s, unsigned max_in_flight, unsigned max_per_host);
 
 /* Schedules id (copied) with sch (copied; timeout 0 = none) against host
- * (copied; NULL = only the total limit applies). */
+ * (copied; NULL = only the total limit applies). A cron schedule must come
+ * compiled (sch->compiled from cron_parse): TL_EINVAL otherwise. */
 int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sch,
                   const char *host, void *user, struct scheduler_entry **out);
 /* On reload: an unchanged schedule (every, cron, jitter) keeps its phase and

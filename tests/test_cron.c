@@ -154,8 +154,13 @@ static void test_errors(void **state)
     expect_error("1-2x * * * *", "minute: unexpected 'x'");
     expect_error("1- * * * *", "minute: a value is missing");
     expect_error("99999999999999999999 * * * *", "out of range");
-    expect_error("0 0 30 2 *", "no selected day occurs");
-    expect_error("0 0 31 apr,jun *", "no selected day occurs");
+    expect_error("0 0 30 2 *", "never fires: day-of-month 30 never occurs in month 2");
+    expect_error("0 0 31 apr,jun *",
+                 "never fires: day-of-month 31 never occurs in month apr,jun");
+    expect_error("0 0 31 4,6,9,11 *",
+                 "never fires: day-of-month 31 never occurs in month 4,6,9,11");
+    expect_error("0 0 30-31 feb *", "never fires");
+    expect_error("0 0 * * thr", "day-of-week: unknown name 'thr' (expected 0-7 or sun..sat)");
     expect_error("@reboot", "unknown macro");
     expect_error("@daily 5", "unexpected text after @daily");
     struct cron c;
@@ -164,6 +169,55 @@ static void test_errors(void **state)
     char err[100];
     assert_int_equal(cron_parse(&c, "0 0 31 2 mon", err, sizeof err), 0);
     assert_int_equal(cron_parse(&c, "0 0 31 jan-feb *", err, sizeof err), 0);
+}
+
+/* Whatever the bytes, the parser answers 0 or TL_ESYNTAX with a message and
+ * never reads past the expression (run under ASan). */
+static void test_hostile(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "0 0 * * th",     "0 0 * * thursday", "0 0 * * t",      "0 0 * * THR",
+        "0 0 * * 8",      "0 0 * * sun-",    "0 0 * * -mon",   "0 0 * jan- *",
+        "* * * * * * *",  "@",               "@ midnight",     "@midnightx",
+        "@Midnight",      "*/61 * * * *",    "*/-1 * * * *",   "*/1/2 * * * *",
+        "1-2-3 * * * *",  "*-5 * * * *",     "5/ * * * *",     ",",
+        "0 0 * * \xff",   "\x01 * * * *",     "0\n0 * * *",      "0 0 * * 0x1",
+        "   ",            "*,*,*,*,,* * * * *",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct cron c;
+        char err[64];
+        assert_int_equal(cron_parse(&c, bad[i], err, sizeof err), TL_ESYNTAX);
+        assert_true(err[0] != '\0');
+        assert_false(cron_valid(&c));
+        /* A short or absent buffer truncates, never overflows. */
+        assert_int_equal(cron_parse(&c, bad[i], err, 1), TL_ESYNTAX);
+        assert_int_equal(cron_parse(&c, bad[i], NULL, 0), TL_ESYNTAX);
+    }
+    /* Every macro is accepted and equals its expansion. */
+    static const char *const macros[][2] = {
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", " 0 0 * * * "},
+        {"@hourly", "0 * * * *"},
+    };
+    for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++) {
+        struct cron a, b;
+        assert_int_equal(cron_parse(&a, macros[i][0], NULL, 0), 0);
+        assert_int_equal(cron_parse(&b, macros[i][1], NULL, 0), 0);
+        assert_true(cron_valid(&a) && cron_equal(&a, &b));
+    }
+    /* Rare but real dates are not "never": Feb 29 fires in leap years. */
+    struct cron c;
+    assert_int_equal(cron_parse(&c, "0 0 29 2 *", NULL, 0), 0);
+    assert_true(cron_next(&c, utc(2025, 1, 1, 0, 0, 0)) == utc(2028, 2, 29, 0, 0, 0));
+    /* A long expression is cut in the message, not overflowed. */
+    char big[4096];
+    memset(big, '1', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char err[200];
+    assert_int_equal(cron_parse(&c, big, err, sizeof err), TL_ESYNTAX);
+    assert_true(strlen(err) < sizeof err);
 }
 
 static void test_limits(void **state)
@@ -185,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_days_of_week),
         cmocka_unit_test(test_dom_dow_rule),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include "probes/check/jsonpath.h"
 #include "probes/load/load.h"
 #include "probes/yaml/yaml_util.h"
+#include "schedules/cron.h"
 
 #define SEC 1000000LL
 #define MS 1000LL
@@ -292,6 +293,7 @@ static void test_defaults(void **state)
 
     struct probe *c = probe_set_find(set, "c");
     assert_string_equal(c->schedule.cron, "*/5 9-17 * JAN-dec mon-FRI");
+    assert_true(cron_valid(&c->schedule.compiled));
     assert_int_equal(c->schedule.every, 0);
     assert_int_equal(c->schedule.timeout, 10 * SEC);
     probe_set_free(set);
@@ -427,6 +429,62 @@ static void test_durations(void **state)
     assert_string_equal(out, "1m30s250ms");
 }
 
+/* One probe whose schedule and maintenance window both use expr. */
+static struct probe_set *load_cron(const char *expr, struct strv *errors, int want_rc)
+{
+    char text[512];
+    snprintf(text, sizeof(text),
+             "probe: c\n"
+             "schedule: {cron: \"%s\"}\n"
+             "escalation:\n"
+             "  maintenance:\n"
+             "    - {cron: \"%s\", duration: 1h}\n"
+             "steps:\n"
+             "  - {name: h, request: {url: \"http://127.0.0.1:8080/\"}}\n",
+             expr, expr);
+    return load_text(text, errors, want_rc);
+}
+
+/* The loader's verdict on a cron is the parser's: the same message, at the
+ * node, for the schedule and for a maintenance window. */
+static void expect_cron_rejected(const char *expr, const char *msg)
+{
+    struct strv errors;
+    strv_init(&errors);
+    assert_null(load_cron(expr, &errors, -1));
+    for (size_t i = 0; errors.n != 2 && i < errors.n; i++)
+        fprintf(stderr, "unexpected: %s\n", errors.v[i]);
+    assert_int_equal(errors.n, 2);
+    assert_non_null(strstr(errors.v[0], ":2:18: schedule.cron: "));
+    assert_non_null(strstr(errors.v[0], msg));
+    assert_non_null(strstr(errors.v[1], ":5:14: escalation.maintenance[0].cron: "));
+    assert_non_null(strstr(errors.v[1], msg));
+    strv_free(&errors);
+}
+
+static void test_cron_verdicts(void **state)
+{
+    (void)state;
+    expect_cron_rejected("0 0 * * thr", "day-of-week: unknown name 'thr' (expected 0-7 or sun..sat)");
+    expect_cron_rejected("0 0 30 2 *", "never fires: day-of-month 30 never occurs in month 2");
+    expect_cron_rejected("0 0 31 4,6,9,11 *", "never fires: day-of-month 31 never occurs in month 4,6,9,11");
+
+    /* @midnight loads, compiled once: the structs hold what cron_parse gives. */
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_cron("@midnight", &errors, 0);
+    assert_non_null(set);
+    struct probe *p = probe_set_find(set, "c");
+    struct cron want;
+    assert_int_equal(cron_parse(&want, "0 0 * * *", NULL, 0), 0);
+    assert_string_equal(p->schedule.cron, "@midnight");
+    assert_true(cron_equal(&p->schedule.compiled, &want));
+    assert_int_equal(p->escalation.n_maintenance, 1);
+    assert_true(cron_equal(&p->escalation.maintenance[0].compiled, &want));
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
 static void test_jpath_compile(void **state)
 {
     struct jpath p;
@@ -464,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_def_hash),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_jpath_compile),
+        cmocka_unit_test(test_cron_verdicts),
     };
     return cmocka_run_group_tests(tests, to_source_dir, NULL);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "schedules/cron.h"
 #include "schedules/scheduler.h"
 #include "schedules/spread.h"
 
@@ -382,8 +383,10 @@ static void test_update_and_errors(void **state)
 
     struct schedule bad = {0};
     assert_int_equal(scheduler_update(r[0].e, &bad, "h2", &r[0]), TL_EINVAL);
+    /* A bad cron never compiles; one that was not compiled is refused. */
     struct schedule badcron = {.cron = "61 * * * *"};
-    assert_int_equal(scheduler_update(r[0].e, &badcron, "h2", &r[0]), TL_ESYNTAX);
+    assert_int_equal(cron_parse(&badcron.compiled, badcron.cron, NULL, 0), TL_ESYNTAX);
+    assert_int_equal(scheduler_update(r[0].e, &badcron, "h2", &r[0]), TL_EINVAL);
     assert_true(scheduler_entry_next(r[0].e) == next);
 
     struct schedule slower = {.every = 20 * SEC};
@@ -392,10 +395,16 @@ static void test_update_and_errors(void **state)
                      spread_offset("reload", 20 * SEC));
 
     struct schedule cron = {.cron = "* * * * *"};
+    assert_int_equal(cron_parse(&cron.compiled, cron.cron, NULL, 0), 0);
     assert_int_equal(scheduler_update(r[0].e, &cron, NULL, &r[0]), 0);
     now = scheduler_now();
     next = scheduler_entry_next(r[0].e);
     assert_true(next > now && next <= now + 60 * SEC);
+    /* The same times written differently are the same schedule. */
+    struct schedule cron2 = {.cron = "*/1 0-23 * jan-dec *"};
+    assert_int_equal(cron_parse(&cron2.compiled, cron2.cron, NULL, 0), 0);
+    assert_int_equal(scheduler_update(r[0].e, &cron2, NULL, &r[0]), 0);
+    assert_true(scheduler_entry_next(r[0].e) == next);
 
     struct schedule dup = {.every = SEC};
     struct scheduler_entry *e = NULL;
@@ -403,7 +412,7 @@ static void test_update_and_errors(void **state)
     assert_null(e);
     struct schedule both = {.every = SEC, .cron = "* * * * *"};
     assert_int_equal(scheduler_add(c.s, "x", &both, NULL, NULL, &e), TL_EINVAL);
-    assert_int_equal(scheduler_add(c.s, "x", &badcron, NULL, NULL, &e), TL_ESYNTAX);
+    assert_int_equal(scheduler_add(c.s, "x", &badcron, NULL, NULL, &e), TL_EINVAL);
     struct schedule neg = {.every = SEC, .jitter = -1};
     assert_int_equal(scheduler_add(c.s, "x", &neg, NULL, NULL, &e), TL_EINVAL);
     struct scheduler_stats st;

@@ -202,16 +202,13 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
 }
 
 /* A maintenance window is open when its cron fired less than `duration`
- * ago: the first firing after (now - duration) is not in the future. */
+ * ago: the first firing after (now - duration) is not in the future. The
+ * cron was compiled at load; this runs every tick and parses nothing. */
 static bool in_maintenance(const struct probe *p, int64_t now)
 {
     for (size_t i = 0; i < p->escalation.n_maintenance; i++) {
         const struct maintenance *m = &p->escalation.maintenance[i];
-        struct cron c;
-        char err[128];
-        if (!m->cron || cron_parse(&c, m->cron, err, sizeof(err)))
-            continue; /* the loader checked it; nothing to do if it cannot parse */
-        int64_t f = cron_next(&c, now - m->duration);
+        int64_t f = cron_next(&m->compiled, now - m->duration);
         if (f >= 0 && f <= now)
             return true;
     }

@@ -13,125 +13,23 @@
 #include <string.h>
 #include <strings.h>
 
+#include "schedules/cron.h"
+
 #define ID_MAX 128
 #define BUILTIN_CORRELATION "correlation_id"
 
 /* --- cron ---------------------------------------------------------------- */
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                          "jul", "aug", "sep", "oct", "nov", "dec"};
-static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-static bool cron_value(const char *s, size_t len, int lo, int hi, const char *const *names, int name_base,
-                       int *out)
-{
-    if (names && len == 3) {
-        for (int i = 0; i <= hi - name_base && i < 12; i++) {
-            if (strncasecmp(s, names[i], 3) == 0) {
-                *out = name_base + i;
-                return true;
-            }
-        }
-    }
-    if (len == 0 || len > 2)
-        return false;
-    int v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return v >= lo && v <= hi;
-}
-
-/* One field: a comma list of *, N, N-M, each with an optional /step. */
-static bool cron_field(const char *s, size_t len, int lo, int hi, const char *const *names, int name_base)
-{
-    const char *end = s + len;
-    while (s < end) {
-        const char *comma = memchr(s, ',', (size_t)(end - s));
-        const char *item_end = comma ? comma : end;
-        const char *slash = memchr(s, '/', (size_t)(item_end - s));
-        const char *range_end = slash ? slash : item_end;
-        int a, b;
-        if (range_end - s == 1 && *s == '*') {
-            a = lo;
-            b = hi;
-        } else {
-            const char *dash = memchr(s, '-', (size_t)(range_end - s));
-            if (!cron_value(s, (size_t)((dash ? dash : range_end) - s), lo, hi, names, name_base, &a))
-                return false;
-            b = a;
-            if (dash && !cron_value(dash + 1, (size_t)(range_end - dash - 1), lo, hi, names, name_base, &b))
-                return false;
-            if (b < a)
-                return false;
-        }
-        if (slash) {
-            int step;
-            if (!cron_value(slash + 1, (size_t)(item_end - slash - 1), 1, hi, NULL, 0, &step))
-                return false;
-        }
-        s = comma ? comma + 1 : end;
-        if (comma && s == end)
-            return false;
-    }
-    return true;
-}
-
-static int cron_check(const char *s, char *err, size_t errlen)
-{
-    static const char *const macros[] = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"};
-    static const struct { const char *name; int lo, hi; const char *const *names; int base; } fields[] = {
-        {"minute", 0, 59, NULL, 0},      {"hour", 0, 23, NULL, 0},
-        {"day of month", 1, 31, NULL, 0}, {"month", 1, 12, month_names, 1},
-        {"day of week", 0, 7, day_names, 0},
-    };
-    if (s[0] == '@') {
-        for (size_t i = 0; i < sizeof(macros) / sizeof(macros[0]); i++)
-            if (strcmp(s, macros[i]) == 0)
-                return 0;
-        snprintf(err, errlen, "unknown macro \"%s\" (expected @hourly, @daily, @weekly, @monthly or @yearly)", s);
-        return -1;
-    }
-    const char *p = s;
-    size_t f = 0;
-    while (*p) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        const char *start = p;
-        while (*p && *p != ' ' && *p != '\t')
-            p++;
-        if (f >= 5) {
-            f++;
-            continue;
-        }
-        if (!cron_field(start, (size_t)(p - start), fields[f].lo, fields[f].hi, fields[f].names, fields[f].base)) {
-            snprintf(err, errlen, "bad %s field \"%.*s\" in \"%s\" (expected *, N, N-M, lists and /steps within %d..%d)",
-                     fields[f].name, (int)(p - start), start, s, fields[f].lo, fields[f].hi);
-            return -1;
-        }
-        f++;
-    }
-    if (f != 5) {
-        snprintf(err, errlen, "\"%s\" has %zu field%s (expected 5: minute hour day-of-month month day-of-week)", s,
-                 f, f == 1 ? "" : "s");
-        return -1;
-    }
-    return 0;
-}
-
-static int get_cron(struct yu *y, yaml_node_t *v, char **out)
+/* schedules/cron.c is the one cron parser: the loader compiles here, once,
+ * and reports its message (never-firing expressions included) at the node. */
+static int get_cron(struct yu *y, yaml_node_t *v, char **text, struct cron *out)
 {
     char err[300];
-    if (cron_check(yu_str(v), err, sizeof(err))) {
+    if (cron_parse(out, yu_str(v), err, sizeof(err))) {
         yu_error(y, v, "%s", err);
         return -1;
     }
-    return yu_get_str(y, v, out);
+    return yu_get_str(y, v, text);
 }
 
 /* --- probe sections ---------------------------------------------------------- */
@@ -215,7 +113,7 @@ static int sched_cron(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct schedule *s = obj;
     ld_of(y)->cron_node = v;
-    return get_cron(y, v, &s->cron);
+    return get_cron(y, v, &s->cron, &s->compiled);
 }
 
 static const struct yu_key schedule_keys[] = {
@@ -298,7 +196,7 @@ static int esc_resolve(struct yu *y, void *obj, yaml_node_t *v)
 static int maint_cron(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct maintenance *m = obj;
-    return get_cron(y, v, &m->cron);
+    return get_cron(y, v, &m->cron, &m->compiled);
 }
 
 static const struct yu_key maintenance_keys[] = {
