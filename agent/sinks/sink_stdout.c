@@ -1,6 +1,7 @@
 /* The stdout / file sink: each event as one JSON line. The embedded default
  * when nothing else is configured. No fsync: the spool is the durable copy. */
 #include "agent/sinks/sink.h"
+#include "base/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,21 +22,6 @@ struct sink_stdout {
     char *path;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* One event, one line: an event that was pretty-printed is compacted. */
 static int write_event(int fd, const char *ev, size_t len)
 {
@@ -44,9 +30,9 @@ static int write_event(int fd, const char *ev, size_t len)
     int rc;
 
     if (!memchr(ev, '\n', len) && !memchr(ev, '\r', len)) {
-        rc = write_all(fd, ev, len);
+        rc = tl_write_all(fd, ev, len);
         if (rc == 0)
-            rc = write_all(fd, "\n", 1);
+            rc = tl_write_all(fd, "\n", 1);
         return rc;
     }
     rc = -1;
@@ -54,9 +40,9 @@ static int write_event(int fd, const char *ev, size_t len)
     if (doc)
         flat = cJSON_PrintUnformatted(doc);
     if (flat) {
-        rc = write_all(fd, flat, strlen(flat));
+        rc = tl_write_all(fd, flat, strlen(flat));
         if (rc == 0)
-            rc = write_all(fd, "\n", 1);
+            rc = tl_write_all(fd, "\n", 1);
     }
     cJSON_free(flat);
     cJSON_Delete(doc);
