@@ -18,6 +18,7 @@
 #include "agent/sinks/sink.h"
 
 #define MAX_OUTCOMES 8
+#define SEC ((tl_usec)1000000)
 
 /* A sink that answers from inside send with the next scripted outcome
  * (delivered once the script runs out) and counts what it was given. */
@@ -283,16 +284,31 @@ static void test_unknown_sink_and_bad_arguments(void **state)
     assert_int_equal(f->sink->sends, 0);
 }
 
-static void test_backoff_stays_within_the_cap(void **state)
+static void test_backoff_doubles_with_full_jitter(void **state)
 {
     uint64_t rng = 42;
+    tl_usec most = 0, least = 1000 * SEC, d;
+    int i;
 
-    (void)state;
-    for (unsigned int k = 1; k < 40; k++) {
-        tl_usec d = delivery_backoff(1000, 64000, k, &rng);
-        tl_usec cap = k > 7 ? 64000 : (tl_usec)1000 << (k - 1);
-        assert_true(d >= 0 && d <= cap);
+    for (unsigned int f = 1; f <= 30; f++) {
+        tl_usec cap = SEC << (f - 1 < 20 ? f - 1 : 20);
+        if (cap > 300 * SEC)
+            cap = 300 * SEC;
+        for (i = 0; i < 50; i++) {
+            d = delivery_backoff(SEC, 300 * SEC, f, &rng);
+            assert_true(d >= 0 && d <= cap);
+        }
     }
+    /* Full jitter spreads retries over the whole window, not just its top. */
+    for (i = 0; i < 1000; i++) {
+        d = delivery_backoff(SEC, 300 * SEC, 30, &rng);
+        if (d > most)
+            most = d;
+        if (d < least)
+            least = d;
+    }
+    assert_true(most > 200 * SEC);
+    assert_true(least < 100 * SEC);
 }
 
 int main(void)
@@ -305,7 +321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_non_object_record_goes_alone_to_dead_letter, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unknown_sink_and_bad_arguments, setup, teardown),
-        cmocka_unit_test(test_backoff_stays_within_the_cap),
+        cmocka_unit_test(test_backoff_doubles_with_full_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

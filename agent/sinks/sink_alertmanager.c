@@ -20,7 +20,6 @@
 #include "base/buf.h"
 #include "probes/http/transfer.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define SEC ((tl_usec)1000000)
 #define AM_TIMEOUT (10 * SEC)
@@ -252,13 +251,14 @@ static void merge(struct am_impl *s, size_t url, const struct response *r)
 {
     struct sink_result *res = &s->res;
     long st = r->status;
+    enum sink_outcome o = sink_http_outcome(st);
     tl_usec ra;
 
-    if (st >= 200 && st < 300) {
+    if (o == SINK_DELIVERED) {
         s->accepted[url] = true;
         return;
     }
-    if (st == 0 || st == 408 || st == 429 || st >= 500) {
+    if (o == SINK_RETRY) {
         ra = sink_parse_retry_after(response_header(r, "Retry-After"), (long long)time(NULL));
         if (res->outcome != SINK_RETRY || ra > res->retry_after)
             res->retry_after = ra;
@@ -372,7 +372,7 @@ static int post_batch(struct am_impl *s)
 static int am_send(struct sink *base, const char *const *events, const size_t *lens, size_t n,
                    sink_done_cb cb, void *arg)
 {
-    struct am_impl *s = container_of(base, struct am_impl, base);
+    struct am_impl *s = sink_impl(base, struct am_impl);
     char key[sizeof(s->key)], now[32];
     cJSON *out = NULL, *ev;
     size_t i;
@@ -479,7 +479,7 @@ static void am_closed(uv_handle_t *h)
 
 static void am_free(struct sink *base)
 {
-    struct am_impl *s = container_of(base, struct am_impl, base);
+    struct am_impl *s = sink_impl(base, struct am_impl);
     struct am_call *c;
 
     for (c = s->calls; c; c = c->next)
@@ -574,7 +574,7 @@ size_t sink_alertmanager_firing(const struct sink *base)
 
     if (!base || base->ops != &am_ops)
         return 0;
-    s = container_of(base, const struct am_impl, base);
+    s = sink_impl(base, const struct am_impl);
     for (a = s->firing; a; a = a->next)
         n++;
     return n;
@@ -584,5 +584,5 @@ unsigned long sink_alertmanager_reposts(const struct sink *base)
 {
     if (!base || base->ops != &am_ops)
         return 0;
-    return container_of(base, const struct am_impl, base)->reposts;
+    return sink_impl(base, const struct am_impl)->reposts;
 }

@@ -13,7 +13,6 @@
 
 #include <cjson/cJSON.h>
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct sink_stdout {
     struct sink base;
@@ -52,7 +51,7 @@ static int write_event(int fd, const char *ev, size_t len)
 static int stdout_send(struct sink *base, const char *const *events, const size_t *lens, size_t n,
                        sink_done_cb cb, void *arg)
 {
-    struct sink_stdout *s = container_of(base, struct sink_stdout, base);
+    struct sink_stdout *s = sink_impl(base, struct sink_stdout);
     struct sink_result res;
     size_t i;
 
@@ -74,7 +73,7 @@ static int stdout_send(struct sink *base, const char *const *events, const size_
 
 static int stdout_reload(struct sink *base)
 {
-    struct sink_stdout *s = container_of(base, struct sink_stdout, base);
+    struct sink_stdout *s = sink_impl(base, struct sink_stdout);
     int fd;
 
     if (!s->path)
@@ -93,7 +92,7 @@ static int stdout_reload(struct sink *base)
 
 static void stdout_free(struct sink *base)
 {
-    struct sink_stdout *s = container_of(base, struct sink_stdout, base);
+    struct sink_stdout *s = sink_impl(base, struct sink_stdout);
 
     if (s->own_fd)
         close(s->fd);
