@@ -1,4 +1,4 @@
-/* Triage: one bucket per failed run (../shared/seeds/triage-framework.txt). */
+/* Triage: one bucket per failed run, from the status, curl's error and the issue class (README.md). */
 #ifndef TRIPLINE_TRIAGE_H
 #define TRIPLINE_TRIAGE_H
 
