@@ -53,7 +53,7 @@ struct sink {
 };
 
 /* Sends one batch of n events (each events[i] of lens[i] bytes; borrowed for
- * the call only). Returns 0 when cb will be called, a negative SINK_E_* when
+ * the call only). Returns 0 when cb will be called, a negative TL_E* code when
  * the batch was not taken (cb is then never called). One batch at a time. */
 int sink_send(struct sink *s, const char *const *events, const size_t *lens, size_t n,
               sink_done_cb cb, void *arg);
