@@ -95,7 +95,7 @@ int log_level_parse(const char *s, enum log_level *out)
         *out = LOG_WARN;
         return 0;
     }
-    return -1;
+    return TL_EINVAL;
 }
 
 static const char *log_name(enum log_level l)

@@ -154,7 +154,7 @@ static int dead_letter(struct entry *en, size_t n, bool raw, const char *reason,
         rc = buf_puts(&line, raw ? "}\n" : "]}\n");
     if (rc)
         goto out;
-    rc = -1;
+    rc = TL_EIO;
     fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
         logf_(en, LOG_ERROR, "cannot open %s: %s", path.data, strerror(errno));

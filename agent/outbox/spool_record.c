@@ -88,7 +88,7 @@ int spool_rec_pread(int fd, void *buf, size_t n, uint64_t off)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return -1;
+            return TL_EIO;
         if (r == 0)
             return 1; /* short: end of file */
         done += (size_t)r;
@@ -104,7 +104,7 @@ int spool_rec_pwrite(int fd, const void *buf, size_t n, uint64_t off)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return -1;
+            return TL_EIO;
         done += (size_t)r;
     }
     return 0;

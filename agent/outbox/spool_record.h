@@ -17,7 +17,7 @@ uint32_t spool_rec_len(const unsigned char *hdr);
 void spool_rec_seal(unsigned char *rec, uint64_t seq, size_t len);
 
 /* Whole reads and writes, retried on EINTR. pread returns 1 at end of file,
- * both return -1 on other errors (errno set). */
+ * both return TL_EIO on other errors (errno set). */
 int spool_rec_pread(int fd, void *buf, size_t n, uint64_t off);
 int spool_rec_pwrite(int fd, const void *buf, size_t n, uint64_t off);
 

@@ -34,10 +34,12 @@ static int write_event(int fd, const char *ev, size_t len)
             rc = tl_write_all(fd, "\n", 1);
         return rc;
     }
-    rc = -1;
+    rc = TL_EINVAL;
     doc = cJSON_ParseWithLength(ev, len);
-    if (doc)
+    if (doc) {
+        rc = TL_ENOMEM;
         flat = cJSON_PrintUnformatted(doc);
+    }
     if (flat) {
         rc = tl_write_all(fd, flat, strlen(flat));
         if (rc == 0)
