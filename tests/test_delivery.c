@@ -172,6 +172,18 @@ static struct delivery_stats stats(const struct fx *f)
     return st;
 }
 
+/* Scripts the sink's first answers, then delivers two events in one batch. */
+static struct delivery_stats two_events(struct fx *f, const enum sink_outcome *script, size_t n)
+{
+    memcpy(f->sink->script, script, n * sizeof(*script));
+    f->sink->n_script = n;
+    start(f, 10);
+    append(f, "{\"a\":1}");
+    append(f, "{\"b\":2}");
+    drain(f);
+    return stats(f);
+}
+
 static void test_batches_are_capped_and_acked(void **state)
 {
     struct fx *f = *state;
@@ -195,14 +207,7 @@ static void test_retry_sends_the_same_events_again(void **state)
     struct fx *f = *state;
     struct delivery_stats st;
 
-    f->sink->script[0] = SINK_RETRY;
-    f->sink->script[1] = SINK_RETRY;
-    f->sink->n_script = 2;
-    start(f, 10);
-    append(f, "{\"a\":1}");
-    append(f, "{\"b\":2}");
-    drain(f);
-    st = stats(f);
+    st = two_events(f, (const enum sink_outcome[]){SINK_RETRY, SINK_RETRY}, 2);
     assert_int_equal(f->sink->sends, 3);
     assert_int_equal(st.retried, 2);
     assert_int_equal(st.attempts, 3);
@@ -233,13 +238,7 @@ static void test_rejected_batch_is_dead_lettered_then_acked(void **state)
     struct delivery_stats st;
     char line[1024];
 
-    f->sink->script[0] = SINK_REJECTED;
-    f->sink->n_script = 1;
-    start(f, 10);
-    append(f, "{\"a\":1}");
-    append(f, "{\"b\":2}");
-    drain(f);
-    st = stats(f);
+    st = two_events(f, (const enum sink_outcome[]){SINK_REJECTED}, 1);
     assert_int_equal(st.dead_lettered, 2);
     assert_int_equal(st.delivered, 0);
     assert_int_equal(spool_sink_depth(f->sp, "fake"), 0);
