@@ -206,7 +206,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
         st->off = 0;
         int rc = st->next(st->stream, &st->slice, HTTP_STREAM_SLICE);
         if (rc == 0 && st->slice.len == 0)
-            rc = -1; /* "more" with nothing would spin here */
+            rc = TL_ESTATE; /* "more" with nothing would spin here */
         if (rc < 0) {
             log_kv(st->log, LOG_ERROR, LOG_FIELDS(LOG_INT("rc", rc)), "http: stream failed, connection cut");
             return MHD_CONTENT_READER_END_WITH_ERROR;
