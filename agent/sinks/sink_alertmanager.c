@@ -530,12 +530,12 @@ int sink_alertmanager_new(struct sink **out, uv_loop_t *loop, struct transfer_en
     if (!loop || !e || !cfg || cfg->n_urls == 0) {
         if (err)
             snprintf(err, errlen, "sinks.alertmanager: at least one url is required");
-        return rc;
+        goto out;
     }
     rc = TL_ENOMEM;
     s = calloc(1, sizeof(*s));
     if (!s)
-        return rc;
+        goto out;
     s->base.ops = &am_ops;
     s->every = cfg->repost > 0 ? cfg->repost : 60 * SEC;
     s->urls = calloc(cfg->n_urls, sizeof(*s->urls));
@@ -543,26 +543,30 @@ int sink_alertmanager_new(struct sink **out, uv_loop_t *loop, struct transfer_en
     s->agent = strdup(id && id->agent ? id->agent : "");
     s->region = strdup(id && id->region ? id->region : "");
     if (!s->urls || !s->accepted || !s->agent || !s->region)
-        goto fail;
+        goto out;
     for (i = 0; i < cfg->n_urls; i++) {
         s->urls[i] = alerts_url(cfg->urls[i]);
         if (!s->urls[i])
-            goto fail;
+            goto out;
         s->n_urls++;
     }
     if (transfer_session_new(&s->session, e) != 0)
-        goto fail;
+        goto out;
     if (uv_timer_init(loop, &s->timer) != 0)
-        goto fail;
+        goto out;
     s->timer.data = s;
     ms = (uint64_t)((s->every + 999) / 1000);
     uv_timer_start(&s->timer, repost_tick, ms, ms);
     *out = &s->base;
-    return 0;
-fail:
-    transfer_session_free(s->session);
-    s->session = NULL;
-    am_closed((uv_handle_t *)&(uv_timer_t){.data = s});
+    s = NULL;
+    rc = 0;
+out:
+    if (s) {
+        /* The timer was never started: free as its close callback would. */
+        transfer_session_free(s->session);
+        s->session = NULL;
+        am_closed((uv_handle_t *)&(uv_timer_t){.data = s});
+    }
     return rc;
 }
 
