@@ -1,7 +1,9 @@
 /* The scheduler: when each probe runs.
  *
- * One uv_timer_t drives a binary min-heap of due times, however many entries
- * there are. An entry is a probe's schedule: `every` (fixed rate: the next
+ * One timer drives a binary min-heap of due times, however many entries there
+ * are: on Linux a timerfd on CLOCK_MONOTONIC armed at the heap's top rounded
+ * up to a 250 us grid (watched by a uv_poll_t), elsewhere or without a
+ * timerfd a uv_timer_t at the whole millisecond after it. An entry is a probe's schedule: `every` (fixed rate: the next
  * run is the previous scheduled time plus the interval, so runs never drift;
  * the phase inside the interval is spread_offset(id) so probes sharing an
  * interval do not fire together; an optional jitter adds a fresh random delay

@@ -629,9 +629,9 @@ static void test_start_errors(void **state)
     o.listen = taken;
     assert_int_equal(http_new(&loop, &o, &h2), TL_ESTART);
     assert_null(h2);
-    assert_int_equal(http_route(h, "relative", health, NULL), -1);
-    assert_int_equal(http_route(h, "/x", NULL, NULL), -1);
-    assert_int_equal(http_route_stream(h, "/x", gen_open, NULL, gen_close, NULL), -1);
+    assert_int_equal(http_route(h, "relative", health, NULL), TL_EINVAL);
+    assert_int_equal(http_route(h, "/x", NULL, NULL), TL_EINVAL);
+    assert_int_equal(http_route_stream(h, "/x", gen_open, NULL, gen_close, NULL), TL_EINVAL);
     http_free(h);
     http_free(NULL);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);

@@ -208,7 +208,7 @@ static void test_level_parse(void **state)
     assert_int_equal(l, LOG_WARN);
     assert_int_equal(log_level_parse("error", &l), 0);
     assert_int_equal(l, LOG_ERROR);
-    assert_int_equal(log_level_parse("loud", &l), -1);
+    assert_int_equal(log_level_parse("loud", &l), TL_EINVAL);
 }
 
 static void test_default_logger(void **state)

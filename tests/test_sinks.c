@@ -644,59 +644,6 @@ static void test_file_sink_writes_json_lines(void **state)
     env_done(&v);
 }
 
-static void test_retry_after_parsing(void **state)
-{
-    /* 2026-11-22T00:31:56Z */
-    long long now = 1795307516LL;
-
-    assert_int_equal(sink_parse_retry_after("2", now), 2 * SEC);
-    assert_int_equal(sink_parse_retry_after(" 120 ", now), 120 * SEC);
-    assert_int_equal(sink_parse_retry_after("Sun, 22 Nov 2026 00:32:06 GMT", now), 10 * SEC);
-    assert_int_equal(sink_parse_retry_after("Sunday, 22-Nov-26 00:32:06 GMT", now), 10 * SEC);
-    /* A date in the past means "now". */
-    assert_int_equal(sink_parse_retry_after("Sat, 21 Nov 2026 00:00:00 GMT", now), 0);
-    assert_int_equal(sink_parse_retry_after(NULL, now), -1);
-    assert_int_equal(sink_parse_retry_after("2x", now), -1);
-    assert_int_equal(sink_parse_retry_after("soon", now), -1);
-    assert_int_equal(sink_parse_retry_after("", now), -1);
-}
-
-static void test_signature_matches_openssl(void **state)
-{
-    char sig[72];
-
-    /* RFC 4231 test case 2. */
-    assert_int_equal(sink_signature("Jefe", 4, "what do ya want for nothing?", 28, sig), 0);
-    assert_string_equal(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-}
-
-static void test_backoff_doubles_with_full_jitter(void **state)
-{
-    uint64_t rng = 42;
-    tl_usec most = 0, least = 1000 * SEC, d;
-    int i;
-
-    for (unsigned int f = 1; f <= 30; f++) {
-        tl_usec cap = SEC << (f - 1 < 20 ? f - 1 : 20);
-        if (cap > 300 * SEC)
-            cap = 300 * SEC;
-        for (i = 0; i < 50; i++) {
-            d = delivery_backoff(SEC, 300 * SEC, f, &rng);
-            assert_true(d >= 0 && d <= cap);
-        }
-    }
-    /* Full jitter spreads retries over the whole window, not just its top. */
-    for (i = 0; i < 1000; i++) {
-        d = delivery_backoff(SEC, 300 * SEC, 30, &rng);
-        if (d > most)
-            most = d;
-        if (d < least)
-            least = d;
-    }
-    assert_true(most > 200 * SEC);
-    assert_true(least < 100 * SEC);
-}
-
 
 /* --- tests: the Alertmanager sink against the fixture's API stand-in ------------- */
 
@@ -880,9 +827,6 @@ static void test_alertmanager_retries_only_the_failed_instance(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retry_after_parsing),
-        cmocka_unit_test(test_signature_matches_openssl),
-        cmocka_unit_test(test_backoff_doubles_with_full_jitter),
         cmocka_unit_test(test_file_sink_writes_json_lines),
         cmocka_unit_test(test_service_delivers_signed_batch),
         cmocka_unit_test(test_service_wrong_key_is_dead_lettered),

@@ -206,7 +206,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
         st->off = 0;
         int rc = st->next(st->stream, &st->slice, HTTP_STREAM_SLICE);
         if (rc == 0 && st->slice.len == 0)
-            rc = -1; /* "more" with nothing would spin here */
+            rc = TL_ESTATE; /* "more" with nothing would spin here */
         if (rc < 0) {
             log_kv(st->log, LOG_ERROR, LOG_FIELDS(LOG_INT("rc", rc)), "http: stream failed, connection cut");
             return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -591,7 +591,7 @@ out:
 static int route_add(struct http *h, const char *path, const struct http_route *nr)
 {
     if (!h || !path || path[0] != '/')
-        return -1;
+        return TL_EINVAL;
     for (size_t i = 0; i < h->n_routes; i++) {
         if (strcmp(h->routes[i].path, path) == 0) {
             char *keep = h->routes[i].path;
@@ -618,19 +618,19 @@ static int route_add(struct http *h, const char *path, const struct http_route *
 
 int http_route(struct http *h, const char *path, http_handler_fn fn, void *arg)
 {
-    return fn ? route_add(h, path, &(struct http_route){.fn = fn, .arg = arg}) : -1;
+    return fn ? route_add(h, path, &(struct http_route){.fn = fn, .arg = arg}) : TL_EINVAL;
 }
 
 int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg)
 {
-    return fn ? route_add(h, path, &(struct http_route){.post = fn, .arg = arg}) : -1;
+    return fn ? route_add(h, path, &(struct http_route){.post = fn, .arg = arg}) : TL_EINVAL;
 }
 
 int http_route_stream(struct http *h, const char *path, http_stream_open_fn open_fn,
                       http_stream_next_fn next_fn, http_stream_close_fn close_fn, void *arg)
 {
     if (!open_fn || !next_fn || !close_fn)
-        return -1;
+        return TL_EINVAL;
     return route_add(h, path,
                      &(struct http_route){.open = open_fn, .next = next_fn, .close = close_fn, .arg = arg});
 }

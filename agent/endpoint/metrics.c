@@ -371,7 +371,7 @@ static int metrics_grow(struct metric_family *f)
     size_t size = f->table_size ? f->table_size * 2 : 16;
     struct metric **t = calloc(size, sizeof(*t));
     if (!t)
-        return -1;
+        return TL_ENOMEM;
     for (struct metric *s = f->first; s; s = s->next) {
         size_t i = s->hash & (size - 1);
         s->hnext = t[i];
@@ -725,7 +725,7 @@ static int metrics_cursor_step(struct metrics_cursor *c, struct buf *out)
 int metrics_cursor_next(struct metrics_cursor *c, struct buf *out, size_t budget)
 {
     if (!c || !c->m || !out)
-        return -1;
+        return TL_EINVAL;
     size_t start = out->len;
     int rc = 0;
     /* Stop once budget is reached, but never return "more" with nothing

@@ -14,6 +14,8 @@
 #ifndef TRIPLINE_METRICS_H
 #define TRIPLINE_METRICS_H
 
+#include "base/err.h" /* returns 0 or a TL_E* code */
+
 #include <stddef.h>
 
 #include "base/buf.h"

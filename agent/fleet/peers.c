@@ -214,7 +214,7 @@ static void ask_one(struct peers *p, struct pending *pe, struct transfer_session
     if (uuid_v4(nonce))
         nonce[0] = '\0';
     call->body = peers_request_json(probe_id, (int64_t)time(NULL), nonce, region, p->o.agent);
-    int rc = url && call->body ? 0 : -1;
+    int rc = url && call->body ? 0 : TL_ENOMEM;
     if (rc == 0)
         rc = sink_signature(p->key.data, p->key.len, call->body, strlen(call->body), sig);
     if (rc == 0) {

@@ -1,4 +1,5 @@
 #include "agent/log/log.h"
+#include "base/io.h"
 #include "base/time.h"
 
 #include <errno.h>
@@ -94,7 +95,7 @@ int log_level_parse(const char *s, enum log_level *out)
         *out = LOG_WARN;
         return 0;
     }
-    return -1;
+    return TL_EINVAL;
 }
 
 static const char *log_name(enum log_level l)
@@ -225,16 +226,7 @@ static void log_emit(int fd, const char *p, size_t n)
 {
     /* One write per line keeps lines whole when several processes share
      * stderr; retry on EINTR and short writes, give up on other errors. */
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+    (void)tl_write_all(fd, p, n);
 }
 
 static int log_format_line(struct buf *b, bool json, enum log_level level,

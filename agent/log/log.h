@@ -7,6 +7,8 @@
 #ifndef TRIPLINE_LOG_H
 #define TRIPLINE_LOG_H
 
+#include "base/err.h" /* returns 0 or a TL_E* code */
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,7 +54,7 @@ struct logger *log_default(void);
 void log_set_level(struct logger *lg, enum log_level min);
 void log_set_format(struct logger *lg, enum log_format format);
 bool log_enabled(const struct logger *lg, enum log_level level);
-/* Parses "debug", "info", "warn"/"warning", "error"; -1 if unknown. */
+/* Parses "debug", "info", "warn"/"warning", "error"; TL_EINVAL if unknown. */
 int log_level_parse(const char *s, enum log_level *out);
 
 /* Writes one record. Prefer the macros below: they skip building the

@@ -1,6 +1,7 @@
 /* The delivery driver: one uv_timer_t per sink schedules the next look at
  * the spool, whether "now" (after a delivery or a kick) or after a backoff. */
 #include "agent/outbox/delivery.h"
+#include "base/io.h"
 #include "base/rand.h"
 #include "base/time.h"
 
@@ -50,20 +51,9 @@ struct delivery {
     bool freeing;
 };
 
-static const char *level_name(enum log_level l)
-{
-    switch (l) {
-    case LOG_DEBUG: return "debug";
-    case LOG_INFO: return "info";
-    case LOG_WARN: return "warn";
-    case LOG_ERROR: return "error";
-    }
-    return "?";
-}
-
 static void default_log(void *arg, enum log_level level, const char *sink, const char *msg)
 {
-    fprintf(stderr, "tripline: %s: delivery to %s: %s\n", level_name(level), sink, msg);
+    fprintf(stderr, "tripline: %s: delivery to %s: %s\n", log_level_str(level), sink, msg);
 }
 
 static void logf_(struct entry *en, enum log_level level, const char *fmt, ...)
@@ -164,21 +154,15 @@ static int dead_letter(struct entry *en, size_t n, bool raw, const char *reason,
         rc = buf_puts(&line, raw ? "}\n" : "]}\n");
     if (rc)
         goto out;
-    rc = -1;
+    rc = TL_EIO;
     fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
         logf_(en, LOG_ERROR, "cannot open %s: %s", path.data, strerror(errno));
         goto out;
     }
-    for (i = 0; i < line.len;) {
-        ssize_t w = write(fd, line.data + i, line.len - i);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            logf_(en, LOG_ERROR, "cannot write %s: %s", path.data, strerror(errno));
-            goto out;
-        }
-        i += (size_t)w;
+    if (tl_write_all(fd, line.data, line.len) != 0) {
+        logf_(en, LOG_ERROR, "cannot write %s: %s", path.data, strerror(errno));
+        goto out;
     }
     if (fdatasync(fd) != 0) {
         logf_(en, LOG_ERROR, "cannot sync %s: %s", path.data, strerror(errno));

@@ -1,4 +1,5 @@
 #include "agent/outbox/spool.h"
+#include "agent/outbox/spool_record.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #define SPOOL_DEFAULT_MAX (256u * 1024 * 1024)
 #define SPOOL_DEFAULT_RECORD (1u * 1024 * 1024)
 #define SPOOL_SINK_MAX 64
-#define HDR 16 /* u32 len, u32 crc32c, u64 seq; little-endian */
 #define SEG_NAME_LEN 24 /* 20 digits + ".seg" */
 
 /* One segment file, named after the sequence number of its first record;
@@ -52,67 +52,6 @@ struct spool {
     uint64_t truncated;
     char err[256];
 };
-
-/* CRC-32C (Castagnoli, reflected 0x82F63B78), four bits at a time: a 16-entry
- * table is small enough to read and fast enough for a spool. */
-static const uint32_t crc_nib[16] = {
-    0x00000000, 0x105ec76f, 0x20bd8ede, 0x30e349b1, 0x417b1dbc, 0x5125dad3, 0x61c69362, 0x7198540d,
-    0x82f63b78, 0x92a8fc17, 0xa24bb5a6, 0xb21572c9, 0xc38d26c4, 0xd3d3e1ab, 0xe330a81a, 0xf36e6f75,
-};
-
-static uint32_t crc32c_update(uint32_t crc, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= b[i];
-        crc = (crc >> 4) ^ crc_nib[crc & 0x0f];
-        crc = (crc >> 4) ^ crc_nib[crc & 0x0f];
-    }
-    return crc;
-}
-
-uint32_t spool_crc32c(const void *p, size_t n)
-{
-    return ~crc32c_update(0xffffffffu, p, n);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* The CRC covers the length and the sequence number as well as the payload,
- * so a damaged header is caught like a damaged body. */
-static uint32_t record_crc(const unsigned char *hdr, const void *payload, size_t len)
-{
-    uint32_t c = crc32c_update(0xffffffffu, hdr, 4);
-    c = crc32c_update(c, hdr + 8, 8);
-    c = crc32c_update(c, payload, len);
-    return ~c;
-}
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct spool *sp, int rc, const char *fmt, ...)
@@ -163,71 +102,6 @@ static bool valid_sink_name(const char *s)
     return true;
 }
 
-static int full_pread(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            return 1; /* short: end of file */
-        done += (size_t)r;
-    }
-    return 0;
-}
-
-static int full_pwrite(int fd, const void *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
-
-/* Reads the record at off in a file of size bytes. Returns 0 with *seq, *len
- * (and *payload, malloc'ed and NUL-terminated, when payload is non-NULL), 1
- * when the bytes there are not a whole valid record, or a negative code. */
-static int read_record(int fd, uint64_t off, uint64_t size, uint64_t *seq, uint32_t *len, char **payload)
-{
-    unsigned char hdr[HDR];
-    if (size - off < HDR)
-        return 1;
-    int r = full_pread(fd, hdr, HDR, off);
-    if (r)
-        return r < 0 ? TL_EIO : 1;
-    *len = get32(hdr);
-    *seq = get64(hdr + 8);
-    if ((uint64_t)*len > size - off - HDR)
-        return 1;
-    char *p = malloc((size_t)*len + 1);
-    if (!p)
-        return TL_ENOMEM;
-    r = full_pread(fd, p, *len, off + HDR);
-    if (r) {
-        free(p);
-        return r < 0 ? TL_EIO : 1;
-    }
-    p[*len] = '\0';
-    if (record_crc(hdr, p, *len) != get32(hdr + 4)) {
-        free(p);
-        return 1;
-    }
-    if (payload)
-        *payload = p;
-    else
-        free(p);
-    return 0;
-}
-
 static int open_seg(struct spool *sp, const struct seg *s, int flags)
 {
     char name[SEG_NAME_LEN + 1];
@@ -254,14 +128,14 @@ static int scan_seg(struct spool *sp, struct seg *s)
     for (;;) {
         uint64_t seq;
         uint32_t len;
-        int r = read_record(fd, off, size, &seq, &len, NULL);
+        int r = spool_rec_read(fd, off, size, &seq, &len, NULL);
         if (r < 0) {
             rc = r == TL_EIO ? fail(sp, r, "read segment %020" PRIu64, s->first) : r;
             goto out;
         }
         if (r == 1 || seq != s->first + s->n)
             break;
-        off += HDR + (uint64_t)len;
+        off += SPOOL_REC_HDR + (uint64_t)len;
         s->n++;
     }
     if (off < size) {
@@ -374,7 +248,7 @@ static int store_cursor(struct spool *sp, struct sink *k, uint64_t seq)
     int fd = openat(sp->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail(sp, TL_EIO, "create %s", tmp);
-    if (full_pwrite(fd, buf, (size_t)n, 0) != 0 || fsync(fd) != 0) {
+    if (spool_rec_pwrite(fd, buf, (size_t)n, 0) != 0 || fsync(fd) != 0) {
         rc = fail(sp, TL_EIO, "write %s", tmp);
         close(fd);
         goto out;
@@ -620,7 +494,7 @@ int spool_append(struct spool *sp, const void *data, size_t len, uint64_t *seq, 
     int rc = 0;
     unsigned char *rec = NULL;
     uint64_t lost = 0;
-    uint64_t need = HDR + (uint64_t)len;
+    uint64_t need = SPOOL_REC_HDR + (uint64_t)len;
     if (len > sp->opts.max_record || need > sp->opts.max_bytes) {
         rc = fail(sp, TL_ETOOBIG, "record of %zu bytes is too big", len);
         goto out;
@@ -640,12 +514,10 @@ int spool_append(struct spool *sp, const void *data, size_t len, uint64_t *seq, 
         rc = fail(sp, TL_ENOMEM, "out of memory");
         goto out;
     }
-    put32(rec, (uint32_t)len);
-    put64(rec + 8, sp->next_seq);
     if (len)
-        memcpy(rec + HDR, data, len);
-    put32(rec + 4, record_crc(rec, rec + HDR, len));
-    if (full_pwrite(sp->active_fd, rec, (size_t)need, act->size) != 0 || fdatasync(sp->active_fd) != 0) {
+        memcpy(rec + SPOOL_REC_HDR, data, len);
+    spool_rec_seal(rec, sp->next_seq, len);
+    if (spool_rec_pwrite(sp->active_fd, rec, (size_t)need, act->size) != 0 || fdatasync(sp->active_fd) != 0) {
         rc = fail(sp, TL_EIO, "append to segment %020" PRIu64, act->first);
         /* Leave no half record for the next append to land behind. */
         if (ftruncate(sp->active_fd, (off_t)act->size) != 0)
@@ -709,12 +581,12 @@ static int locate(struct spool *sp, const struct sink *k, uint64_t want, size_t 
     if (fd < 0)
         return fail(sp, TL_EIO, "open segment %020" PRIu64, s->first);
     for (uint64_t seq = s->first; seq < want; seq++) {
-        unsigned char hdr[HDR];
-        if (full_pread(fd, hdr, HDR, *off) != 0) {
+        unsigned char hdr[SPOOL_REC_HDR];
+        if (spool_rec_pread(fd, hdr, SPOOL_REC_HDR, *off) != 0) {
             rc = fail(sp, TL_EIO, "read segment %020" PRIu64, s->first);
             break;
         }
-        *off += HDR + (uint64_t)get32(hdr);
+        *off += SPOOL_REC_HDR + (uint64_t)spool_rec_len(hdr);
     }
     close(fd);
     return rc;
@@ -770,7 +642,7 @@ int spool_next(struct spool *sp, const char *sink, size_t max_n, struct spool_ba
         uint64_t seq;
         uint32_t len;
         char *data = NULL;
-        int r = read_record(fd, off, s->size, &seq, &len, &data);
+        int r = spool_rec_read(fd, off, s->size, &seq, &len, &data);
         if (r != 0) {
             /* Validated on open and written by us since: damage is an error. */
             rc = r == 1 ? fail(sp, TL_EIO, "segment %020" PRIu64 " damaged at %" PRIu64, s->first, off)
@@ -778,7 +650,7 @@ int spool_next(struct spool *sp, const char *sink, size_t max_n, struct spool_ba
             break;
         }
         out->recs[out->n++] = (struct spool_rec){ .seq = seq, .len = len, .data = data };
-        off += HDR + (uint64_t)len;
+        off += SPOOL_REC_HDR + (uint64_t)len;
     }
     if (fd >= 0 && fd != sp->active_fd)
         close(fd);

@@ -23,6 +23,15 @@ const char *sink_outcome_str(enum sink_outcome o)
     return "unknown";
 }
 
+enum sink_outcome sink_http_outcome(long status)
+{
+    if (status >= 200 && status < 300)
+        return SINK_DELIVERED;
+    if (status == 0 || status == 408 || status == 429 || status >= 500)
+        return SINK_RETRY;
+    return SINK_REJECTED;
+}
+
 int sink_send(struct sink *s, const char *const *events, const size_t *lens, size_t n,
               sink_done_cb cb, void *arg)
 {

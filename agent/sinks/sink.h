@@ -53,7 +53,7 @@ struct sink {
 };
 
 /* Sends one batch of n events (each events[i] of lens[i] bytes; borrowed for
- * the call only). Returns 0 when cb will be called, a negative SINK_E_* when
+ * the call only). Returns 0 when cb will be called, a negative TL_E* code when
  * the batch was not taken (cb is then never called). One batch at a time. */
 int sink_send(struct sink *s, const char *const *events, const size_t *lens, size_t n,
               sink_done_cb cb, void *arg);
@@ -90,6 +90,11 @@ unsigned long sink_alertmanager_reposts(const struct sink *s);
 int sink_stdout_new(struct sink **out, const char *path, char *err, size_t errlen);
 
 /* Shared by the HTTP sinks. */
+/* Implementations reach their own struct from the embedded struct sink. */
+#define sink_impl(p, type) ((type *)(void *)((char *)(p) - offsetof(type, base)))
+/* What an HTTP status means for a batch: 2xx delivered; no answer (0), 408,
+ * 429 and 5xx retry later; any other status rejected for good. */
+enum sink_outcome sink_http_outcome(long status);
 /* Retry-After as seconds or an HTTP date, relative to now_s; -1 when absent
  * or unreadable. */
 tl_usec sink_parse_retry_after(const char *value, long long now_s);

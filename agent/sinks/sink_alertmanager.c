@@ -20,7 +20,6 @@
 #include "base/buf.h"
 #include "probes/http/transfer.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define SEC ((tl_usec)1000000)
 #define AM_TIMEOUT (10 * SEC)
@@ -252,13 +251,14 @@ static void merge(struct am_impl *s, size_t url, const struct response *r)
 {
     struct sink_result *res = &s->res;
     long st = r->status;
+    enum sink_outcome o = sink_http_outcome(st);
     tl_usec ra;
 
-    if (st >= 200 && st < 300) {
+    if (o == SINK_DELIVERED) {
         s->accepted[url] = true;
         return;
     }
-    if (st == 0 || st == 408 || st == 429 || st >= 500) {
+    if (o == SINK_RETRY) {
         ra = sink_parse_retry_after(response_header(r, "Retry-After"), (long long)time(NULL));
         if (res->outcome != SINK_RETRY || ra > res->retry_after)
             res->retry_after = ra;
@@ -372,7 +372,7 @@ static int post_batch(struct am_impl *s)
 static int am_send(struct sink *base, const char *const *events, const size_t *lens, size_t n,
                    sink_done_cb cb, void *arg)
 {
-    struct am_impl *s = container_of(base, struct am_impl, base);
+    struct am_impl *s = sink_impl(base, struct am_impl);
     char key[sizeof(s->key)], now[32];
     cJSON *out = NULL, *ev;
     size_t i;
@@ -479,7 +479,7 @@ static void am_closed(uv_handle_t *h)
 
 static void am_free(struct sink *base)
 {
-    struct am_impl *s = container_of(base, struct am_impl, base);
+    struct am_impl *s = sink_impl(base, struct am_impl);
     struct am_call *c;
 
     for (c = s->calls; c; c = c->next)
@@ -530,12 +530,12 @@ int sink_alertmanager_new(struct sink **out, uv_loop_t *loop, struct transfer_en
     if (!loop || !e || !cfg || cfg->n_urls == 0) {
         if (err)
             snprintf(err, errlen, "sinks.alertmanager: at least one url is required");
-        return rc;
+        goto out;
     }
     rc = TL_ENOMEM;
     s = calloc(1, sizeof(*s));
     if (!s)
-        return rc;
+        goto out;
     s->base.ops = &am_ops;
     s->every = cfg->repost > 0 ? cfg->repost : 60 * SEC;
     s->urls = calloc(cfg->n_urls, sizeof(*s->urls));
@@ -543,26 +543,30 @@ int sink_alertmanager_new(struct sink **out, uv_loop_t *loop, struct transfer_en
     s->agent = strdup(id && id->agent ? id->agent : "");
     s->region = strdup(id && id->region ? id->region : "");
     if (!s->urls || !s->accepted || !s->agent || !s->region)
-        goto fail;
+        goto out;
     for (i = 0; i < cfg->n_urls; i++) {
         s->urls[i] = alerts_url(cfg->urls[i]);
         if (!s->urls[i])
-            goto fail;
+            goto out;
         s->n_urls++;
     }
     if (transfer_session_new(&s->session, e) != 0)
-        goto fail;
+        goto out;
     if (uv_timer_init(loop, &s->timer) != 0)
-        goto fail;
+        goto out;
     s->timer.data = s;
     ms = (uint64_t)((s->every + 999) / 1000);
     uv_timer_start(&s->timer, repost_tick, ms, ms);
     *out = &s->base;
-    return 0;
-fail:
-    transfer_session_free(s->session);
-    s->session = NULL;
-    am_closed((uv_handle_t *)&(uv_timer_t){.data = s});
+    s = NULL;
+    rc = 0;
+out:
+    if (s) {
+        /* The timer was never started: free as its close callback would. */
+        transfer_session_free(s->session);
+        s->session = NULL;
+        am_closed((uv_handle_t *)&(uv_timer_t){.data = s});
+    }
     return rc;
 }
 
@@ -574,7 +578,7 @@ size_t sink_alertmanager_firing(const struct sink *base)
 
     if (!base || base->ops != &am_ops)
         return 0;
-    s = container_of(base, const struct am_impl, base);
+    s = sink_impl(base, const struct am_impl);
     for (a = s->firing; a; a = a->next)
         n++;
     return n;
@@ -584,5 +588,5 @@ unsigned long sink_alertmanager_reposts(const struct sink *base)
 {
     if (!base || base->ops != &am_ops)
         return 0;
-    return container_of(base, const struct am_impl, base)->reposts;
+    return sink_impl(base, const struct am_impl)->reposts;
 }

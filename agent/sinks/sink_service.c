@@ -22,7 +22,6 @@
 #include "base/buf.h"
 #include "probes/http/transfer.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define RESP_BODY_MAX (64 * 1024)
 #define BODY_MAX (64 * 1024 * 1024)
@@ -77,21 +76,18 @@ static void classify(const struct response *r, struct sink_result *res)
     memset(res, 0, sizeof(*res));
     res->retry_after = -1;
     res->status = st;
+    res->outcome = sink_http_outcome(st);
     if (st == 0) {
         /* No answer at all: refused, reset, timed out. The server may come back. */
-        res->outcome = SINK_RETRY;
         snprintf(res->reason, sizeof(res->reason), "no response: %.200s",
                  r->error[0] ? r->error : transfer_fail_str(r->fail));
-    } else if (st >= 200 && st < 300) {
-        res->outcome = SINK_DELIVERED;
+    } else if (res->outcome == SINK_DELIVERED) {
         snprintf(res->reason, sizeof(res->reason), "HTTP %ld", st);
-    } else if (st == 408 || st == 429 || st >= 500) {
-        res->outcome = SINK_RETRY;
+    } else if (res->outcome == SINK_RETRY) {
         res->retry_after =
             sink_parse_retry_after(response_header(r, "Retry-After"), (long long)time(NULL));
         snprintf(res->reason, sizeof(res->reason), "HTTP %ld", st);
     } else {
-        res->outcome = SINK_REJECTED;
         snprintf(res->reason, sizeof(res->reason), "HTTP %ld: %.200s", st,
                  r->body.data ? r->body.data : "");
     }
@@ -147,7 +143,7 @@ static int build_body(struct sink_service_impl *s, const char *const *events, co
 static int service_send(struct sink *base, const char *const *events, const size_t *lens, size_t n,
                         sink_done_cb cb, void *arg)
 {
-    struct sink_service_impl *s = container_of(base, struct sink_service_impl, base);
+    struct sink_service_impl *s = sink_impl(base, struct sink_service_impl);
     struct service_call *c = NULL;
     struct http_header h[4];
     struct transfer_req req;
@@ -226,13 +222,13 @@ out:
 
 static int service_reload(struct sink *base)
 {
-    struct sink_service_impl *s = container_of(base, struct sink_service_impl, base);
+    struct sink_service_impl *s = sink_impl(base, struct sink_service_impl);
     return load_secrets(s);
 }
 
 static void service_free(struct sink *base)
 {
-    struct sink_service_impl *s = container_of(base, struct sink_service_impl, base);
+    struct sink_service_impl *s = sink_impl(base, struct sink_service_impl);
 
     if (s->call)
         s->call->s = NULL;

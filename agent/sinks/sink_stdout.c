@@ -1,6 +1,7 @@
 /* The stdout / file sink: each event as one JSON line. The embedded default
  * when nothing else is configured. No fsync: the spool is the durable copy. */
 #include "agent/sinks/sink.h"
+#include "base/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,6 @@
 
 #include <cjson/cJSON.h>
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct sink_stdout {
     struct sink base;
@@ -20,21 +20,6 @@ struct sink_stdout {
     bool own_fd;
     char *path;
 };
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* One event, one line: an event that was pretty-printed is compacted. */
 static int write_event(int fd, const char *ev, size_t len)
@@ -44,19 +29,21 @@ static int write_event(int fd, const char *ev, size_t len)
     int rc;
 
     if (!memchr(ev, '\n', len) && !memchr(ev, '\r', len)) {
-        rc = write_all(fd, ev, len);
+        rc = tl_write_all(fd, ev, len);
         if (rc == 0)
-            rc = write_all(fd, "\n", 1);
+            rc = tl_write_all(fd, "\n", 1);
         return rc;
     }
-    rc = -1;
+    rc = TL_EINVAL;
     doc = cJSON_ParseWithLength(ev, len);
-    if (doc)
+    if (doc) {
+        rc = TL_ENOMEM;
         flat = cJSON_PrintUnformatted(doc);
+    }
     if (flat) {
-        rc = write_all(fd, flat, strlen(flat));
+        rc = tl_write_all(fd, flat, strlen(flat));
         if (rc == 0)
-            rc = write_all(fd, "\n", 1);
+            rc = tl_write_all(fd, "\n", 1);
     }
     cJSON_free(flat);
     cJSON_Delete(doc);
@@ -66,7 +53,7 @@ static int write_event(int fd, const char *ev, size_t len)
 static int stdout_send(struct sink *base, const char *const *events, const size_t *lens, size_t n,
                        sink_done_cb cb, void *arg)
 {
-    struct sink_stdout *s = container_of(base, struct sink_stdout, base);
+    struct sink_stdout *s = sink_impl(base, struct sink_stdout);
     struct sink_result res;
     size_t i;
 
@@ -88,7 +75,7 @@ static int stdout_send(struct sink *base, const char *const *events, const size_
 
 static int stdout_reload(struct sink *base)
 {
-    struct sink_stdout *s = container_of(base, struct sink_stdout, base);
+    struct sink_stdout *s = sink_impl(base, struct sink_stdout);
     int fd;
 
     if (!s->path)
@@ -107,7 +94,7 @@ static int stdout_reload(struct sink *base)
 
 static void stdout_free(struct sink *base)
 {
-    struct sink_stdout *s = container_of(base, struct sink_stdout, base);
+    struct sink_stdout *s = sink_impl(base, struct sink_stdout);
 
     if (s->own_fd)
         close(s->fd);

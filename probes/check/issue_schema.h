@@ -1,4 +1,4 @@
-/* The `issues` error schema (../shared/seeds/issue-schema-error-pattern.txt):
+/* The `issues` error schema tripline checks and writes its events in (README.md):
  * the body of every non-2xx response (and of a 2xx where the probe asks) is a
  * JSON object with an `issues` array of issue objects. */
 #ifndef TRIPLINE_ISSUE_SCHEMA_H

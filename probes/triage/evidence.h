@@ -1,4 +1,4 @@
-/* The evidence pack of a failed step (triage-framework.txt): request
+/* The evidence pack of a failed step, what on-call needs to see why: request
  * fingerprint, response facts, timings and thresholds crossed, environment,
  * journey step. Secrets are redacted before anything is written: credential
  * headers appear by name only, body shapes carry field names and types,

@@ -1,4 +1,5 @@
-/* Triage: one bucket and one reason per failed step and per failed run. */
+/* Triage: one bucket and one reason per failed step and per failed run, from the
+ * status, curl's error, the checks and the issue class (README.md). */
 #ifndef TRIPLINE_TRIAGE_H
 #define TRIPLINE_TRIAGE_H
 
