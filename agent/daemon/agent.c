@@ -65,9 +65,9 @@ void agent_stop(struct agent *a)
     log_info(a->log, "draining: %zu runs in flight, %llu events to deliver", a->in_flight,
              (unsigned long long)(a->spool ? spool_depth(a->spool) : 0));
     uv_timer_stop(&a->tick);
+    agent_peers_drain(a);
     uv_timer_start(&a->drain_timer, drain_check, 0, 0);
-    /* the deadline rides on the tick timer, which has no other use now */
-    uv_timer_start(&a->tick, on_drain_deadline,
+    uv_timer_start(&a->drain_deadline, on_drain_deadline,
                    (uint64_t)(a->cfg.drain_timeout > 0 ? a->cfg.drain_timeout / 1000 : 10000), 0);
 }
 
@@ -100,11 +100,13 @@ static void close_cb(uv_handle_t *h)
 static void close_all(struct agent *a)
 {
     uv_timer_stop(&a->drain_timer);
+    uv_timer_stop(&a->drain_deadline);
     uv_timer_stop(&a->tick);
     uv_signal_stop(&a->sig_term);
     uv_signal_stop(&a->sig_int);
     uv_signal_stop(&a->sig_hup);
     uv_close((uv_handle_t *)&a->drain_timer, close_cb);
+    uv_close((uv_handle_t *)&a->drain_deadline, close_cb);
     uv_close((uv_handle_t *)&a->tick, close_cb);
     uv_close((uv_handle_t *)&a->sig_term, close_cb);
     uv_close((uv_handle_t *)&a->sig_int, close_cb);
@@ -259,8 +261,8 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
         goto fail;
     uv_timer_init(loop, &a->tick);
     uv_timer_init(loop, &a->drain_timer);
-    a->tick.data = a;
-    a->drain_timer.data = a;
+    uv_timer_init(loop, &a->drain_deadline);
+    a->tick.data = a->drain_timer.data = a->drain_deadline.data = a;
     uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
     uv_signal_init(loop, &a->sig_term);
     uv_signal_init(loop, &a->sig_int);
@@ -310,7 +312,7 @@ void agent_free(struct agent *a)
         agent_state_release(a->states[i]);
     free(a->states);
     for (size_t i = 0; i < a->n_lfiles; i++)
-        agent_lfile_unref(a->lfiles[i]);
+        lfile_unref(a->lfiles[i]);
     free(a->lfiles);
     spool_free(a->spool);
     metrics_free(a->metrics);

@@ -32,6 +32,7 @@ struct probe_state {
     const char *region;          /* the vantage's region or the agent's: every label */
     struct journey_env env;      /* the agent's with the vantage's egress; set at each start */
     struct lfile *lf;
+    char *host;                  /* what the per-host limit counts its runs against */
     struct scheduler_entry *entry;
     struct esc_state *esc;
     struct run_result *last;     /* owned */
@@ -63,9 +64,11 @@ struct agent {
     struct delivery *delivery;
     struct actions *actions;
     struct peers *peers;         /* NULL without `peers:` (agent_peers.c) */
+    struct peer_run *peer_waiting; /* peer runs waiting for a limiter slot */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;             /* re-notification of open incidents */
-    uv_timer_t drain_timer;
+    uv_timer_t drain_timer;      /* polls for the end of the drain */
+    uv_timer_t drain_deadline;   /* drain_timeout */
     unsigned shard_i, shard_n;   /* cfg.shard parsed; shard_n 0: no sharding */
     bool draining;
     bool drain_expired;
@@ -83,7 +86,9 @@ struct agent {
 /* agent_probes.c: probe files, reload, per-probe state */
 int agent_load_probes(struct agent *a, bool initial);
 void agent_state_release(struct probe_state *ps);
-void agent_lfile_unref(struct lfile *lf);
+/* A run in flight holds its probe's file; the last unref frees it. */
+struct lfile *lfile_ref(struct lfile *lf);
+void lfile_unref(struct lfile *lf);
 
 /* agent_run.c: a run's start and end */
 void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled);
@@ -94,6 +99,8 @@ void agent_event_spool(struct agent *a, cJSON *ev); /* takes ev */
 
 /* agent_peers.c: second opinions (agent/fleet/peers.h) and POST /peer/run */
 int agent_peers_init(struct agent *a);
+/* Answers 503 to the peer runs still waiting for a slot. */
+void agent_peers_drain(struct agent *a);
 
 /* agent_status.c: /status, /healthz, metrics families */
 int agent_metrics_init(struct agent *a);

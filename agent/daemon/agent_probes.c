@@ -15,7 +15,13 @@
 #include "probes/load/load.h"
 #include "schedules/shard.h"
 
-void agent_lfile_unref(struct lfile *lf)
+struct lfile *lfile_ref(struct lfile *lf)
+{
+    lf->refs++;
+    return lf;
+}
+
+void lfile_unref(struct lfile *lf)
 {
     if (!lf || --lf->refs > 0)
         return;
@@ -122,6 +128,7 @@ void agent_state_release(struct probe_state *ps)
         return;
     esc_free(ps->esc);
     run_result_free(ps->last);
+    free(ps->host);
     free(ps);
 }
 
@@ -154,7 +161,8 @@ static int state_add(struct agent *a, struct probe *p, struct lfile *lf, const s
     ps->region = vantage_region(&a->cfg, v);
     char host[300];
     probe_host(p, host, sizeof(host));
-    if (esc_new(&p->escalation, NULL, &ps->esc) || state_push(a, ps)) {
+    ps->host = strdup(host);
+    if (!ps->host || esc_new(&p->escalation, NULL, &ps->esc) || state_push(a, ps)) {
         agent_state_release(ps);
         return -1;
     }
@@ -239,8 +247,7 @@ int agent_load_probes(struct agent *a, bool initial)
             /* keep the last good version of this file, if there is one */
             for (size_t k = 0; k < a->n_lfiles; k++) {
                 if (a->lfiles[k] && strcmp(a->lfiles[k]->path, files.v[i]) == 0) {
-                    next[i] = a->lfiles[k];
-                    next[i]->refs++;
+                    next[i] = lfile_ref(a->lfiles[k]);
                     log_warn(a->log, "%s: keeping its last good version", files.v[i]);
                 }
             }
@@ -312,7 +319,7 @@ int agent_load_probes(struct agent *a, bool initial)
     free(ix.slot);
     removed -= changed < removed ? changed : removed;
     for (size_t i = 0; i < a->n_lfiles; i++)
-        agent_lfile_unref(a->lfiles[i]);
+        lfile_unref(a->lfiles[i]);
     free(a->lfiles);
     a->lfiles = next;
     a->n_lfiles = files.n;

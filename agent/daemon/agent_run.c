@@ -132,7 +132,7 @@ static void on_run_done(struct run_result *r, void *arg)
         run_result_free(r);
         scheduler_done(ps->entry);
         agent_state_release(ps);
-        agent_lfile_unref(lf);
+        lfile_unref(lf);
         return;
     }
     ps->runs++;
@@ -171,7 +171,7 @@ static void on_run_done(struct run_result *r, void *arg)
 
     if (ps->entry)
         scheduler_done(ps->entry);
-    agent_lfile_unref(lf);
+    lfile_unref(lf);
 }
 
 void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
@@ -185,8 +185,7 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
         return;
     }
     ps->running = true;
-    ps->run_lf = ps->lf;
-    ps->lf->refs++;
+    ps->run_lf = lfile_ref(ps->lf);
     a->in_flight++;
     metric_set(a->m_in_flight, (double)a->in_flight);
     /* the agent's env may have changed since the last run (--var overrides) */
@@ -195,7 +194,7 @@ void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
         log_error(a->log, "probe %s: cannot start a run (out of memory)", ps->probe->id);
         ps->running = false;
         a->in_flight--;
-        agent_lfile_unref(ps->run_lf);
+        lfile_unref(ps->run_lf);
         ps->run_lf = NULL;
         scheduler_done(e);
     }
