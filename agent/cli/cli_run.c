@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "agent/daemon/agent.h"
-#include "agent/daemon/agent_int.h"
 #include "agent/cli/cli.h"
 #include "agent/log/log.h"
 
@@ -101,7 +100,7 @@ int cli_run(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    a->env.overrides = &overrides;
+    agent_set_overrides(a, &overrides);
     rc = agent_run(a);
     agent_free(a);
     if (uv_loop_close(&loop) != 0)

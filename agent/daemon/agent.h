@@ -17,6 +17,7 @@
 #include "agent/config/config.h"
 
 struct agent;
+struct tpl_vars;
 
 /* cfg is moved into the agent (the caller must not free it). probe_files,
  * when not NULL, replaces the config's probe globs (the CLI's FILES). */
@@ -28,6 +29,8 @@ void agent_reload(struct agent *a);
 /* Starts the drain (what SIGTERM does). */
 void agent_stop(struct agent *a);
 void agent_free(struct agent *a);
+/* --var NAME=VALUE overrides for every run from now on (not copied). */
+void agent_set_overrides(struct agent *a, const struct tpl_vars *overrides);
 /* The endpoint's bound port (useful with port 0). */
 uint16_t agent_port(const struct agent *a);
 

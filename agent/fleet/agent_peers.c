@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/daemon/agent_int.h"
+#include "agent/daemon/events.h"
 #include "agent/fleet/peers.h"
 #include "agent/fleet/vantage.h"
 
@@ -23,7 +24,8 @@ struct peer_run {
 
 static void emit(void *arg, cJSON *ev)
 {
-    agent_event_spool(arg, ev);
+    struct agent *a = arg;
+    events_spool(a->events, ev);
 }
 
 static void answer(struct http_request *req, int status, const char *text)
@@ -92,22 +94,6 @@ static void on_peer_grant(struct limiter_waiter *w)
     peer_run_start(pr);
 }
 
-/* The probe's state in this agent's own region, else through its first vantage. */
-static struct probe_state *peer_state(struct agent *a, const char *id)
-{
-    struct probe_state *any = NULL;
-    for (size_t i = 0; i < a->n_states; i++) {
-        struct probe_state *ps = a->states[i];
-        if (strcmp(ps->probe->id, id) != 0)
-            continue;
-        if (!ps->vantage || strcmp(ps->region, a->cfg.region) == 0)
-            return ps;
-        if (!any)
-            any = ps;
-    }
-    return any;
-}
-
 /* Waits for a slot like a scheduled run against the same host. */
 static void peer_run_queue(struct agent *a, struct http_request *req, struct probe_state *ps)
 {
@@ -154,7 +140,7 @@ static void peer_run_serve(void *arg, struct http_request *req, const char *body
         answer(req, 503, "draining\n");
         return;
     }
-    struct probe_state *ps = peer_state(a, probe);
+    struct probe_state *ps = probe_table_find(a->probes, probe, a->cfg.region);
     if (!ps) {
         answer(req, 404, "probe not scheduled here\n");
         return;
