@@ -8,7 +8,6 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,7 @@
 #include <uv.h>
 
 #include "agent/daemon/agent.h"
-
-extern char **environ;
+#include "tests/lib/spawn_fixture.h"
 
 struct fixture {
     pid_t pid;
@@ -102,28 +100,10 @@ static void on_stop(uv_async_t *h)
 
 static int start_server(struct fixture *fx)
 {
-    const char *dir = getenv("TRIPLINE_BUILD_DIR");
-    char path[1024], line[128];
-    int pipefd[2];
-    posix_spawn_file_actions_t fa;
-    snprintf(path, sizeof(path), "%s/hostile_server", dir ? dir : ".");
-    char *argv[] = {path, "--bind", "127.0.0.1", NULL};
-    if (pipe(pipefd) != 0)
+    char line[128];
+    if (spawn_fixture("hostile_server", &fx->pid, line, sizeof(line)) || strncmp(line, "http=", 5) != 0)
         return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-    int rc = posix_spawn(&fx->pid, path, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    FILE *f = rc == 0 ? fdopen(pipefd[0], "r") : NULL;
-    if (!f || !fgets(line, sizeof(line), f) || strncmp(line, "http=", 5) != 0)
-        rc = -1;
-    if (f)
-        fclose(f);
-    else
-        close(pipefd[0]);
-    fx->http = rc == 0 ? (int)strtol(line + 5, NULL, 10) : 0;
+    fx->http = (int)strtol(line + 5, NULL, 10);
     return fx->http > 0 ? 0 : -1;
 }
 
