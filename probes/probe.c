@@ -1,7 +1,10 @@
 #include "probes/probe.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "probes/check/jsonpath.h"
 
@@ -192,4 +195,46 @@ int phase_parse(const char *name)
         if (strcmp(name, phase_names[i]) == 0)
             return i;
     return -1;
+}
+
+/* The host a probe's runs count against for the per-host limit: the first
+ * step's URL host when it can be worked out at load time (a constant URL or
+ * one starting with a constant var), else the probe id. */
+void probe_host_key(const struct probe *p, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "probe:%s", p->id);
+    if (p->n_steps == 0)
+        return;
+    struct tpl_vars vs;
+    tpl_vars_init(&vs);
+    for (size_t i = 0; i < p->n_vars; i++)
+        if (tpl_is_const(&p->vars[i].value))
+            tpl_vars_set(&vs, p->vars[i].name, p->vars[i].value.src, false);
+    char err[256];
+    char *url = NULL;
+    /* only constant parts: a template needing env or a capture is skipped */
+    bool all_known = true;
+    for (size_t i = 0; i < p->steps[0].request.url.n; i++) {
+        const struct tpl_seg *s = &p->steps[0].request.url.segs[i];
+        if (s->kind == TPL_VAR && !tpl_vars_get(&vs, s->text))
+            all_known = false;
+        if (s->kind == TPL_ENV || s->kind == TPL_FILE)
+            all_known = false;
+    }
+    if (all_known)
+        url = tpl_render_str(&p->steps[0].request.url, &vs, TPL_ESC_URL, NULL, err, sizeof(err));
+    tpl_vars_free(&vs);
+    if (!url)
+        return;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+        snprintf(out, outlen, "%s:%s", host, port ? port : "");
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    free(url);
 }

@@ -278,5 +278,10 @@ void probe_free(struct probe *p);
 struct probe *probe_set_find(struct probe_set *set, const char *id);
 /* True when the probe should run in `region` (no regions: every region). */
 bool probe_runs_in(const struct probe *p, const char *region);
+/* The key a probe's runs count against for limits.per_host: host:port of its
+ * first step's URL when that is known at load time (a constant URL or one
+ * starting with a constant var), else "probe:ID". The daemon, peer runs and
+ * `tripline once` all use it. */
+void probe_host_key(const struct probe *p, char *out, size_t outlen);
 
 #endif

@@ -485,6 +485,11 @@ void scheduler_free(struct scheduler *s)
     }
 }
 
+struct limiter *scheduler_limiter(struct scheduler *s)
+{
+    return s->limiter;
+}
+
 void scheduler_set_limits(struct scheduler *s, unsigned max_in_flight, unsigned max_per_host)
 {
     limiter_set_limits(s->limiter, max_in_flight, max_per_host);

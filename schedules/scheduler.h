@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "base/time.h"
+#include "schedules/limiter.h"
 #include "schedules/schedule.h"
 
 struct scheduler;
@@ -83,6 +84,9 @@ int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct sch
  * drain first) and closes the timer; not from inside a start callback; the rest is freed by its close
  * callback, so run the loop once more before uv_loop_close(). */
 void scheduler_free(struct scheduler *s);
+/* The limiter the scheduler's runs go through; other kinds of run (a peer's
+ * POST /peer/run) share it so the limits hold for every run. Freed with s. */
+struct limiter *scheduler_limiter(struct scheduler *s);
 /* Changes the limits; raising one starts queued runs that now fit. */
 void scheduler_set_limits(struct scheduler *s, unsigned max_in_flight, unsigned max_per_host);
 

@@ -10,7 +10,6 @@
 
 #include "agent/cli/cli.h"
 #include "agent/config/config.h"
-#include "agent/daemon/agent.h"
 #include "agent/daemon/probe_files.h"
 #include "probes/run/journey.h"
 #include "probes/load/load.h"
@@ -74,7 +73,7 @@ static void start_all(struct once *o)
         slot->once = o;
         slot->index = i;
         slot->waiter.grant = on_grant;
-        agent_probe_host(o->torun[i], slot->host, sizeof slot->host);
+        probe_host_key(o->torun[i], slot->host, sizeof slot->host);
         int rc = limiter_acquire(o->limiter, slot->host, &slot->waiter);
         if (rc == 0) {
             slot_start(slot);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "agent/daemon/agent.h"
-#include "agent/daemon/agent_int.h"
 #include "agent/cli/cli.h"
 #include "agent/log/log.h"
 
@@ -26,6 +25,26 @@ static int replace(char **field, const char *value)
     free(*field);
     *field = v;
     return 0;
+}
+
+/* The daemon on its own loop until it has drained; the exit code. */
+static int run_agent(struct config *cfg, const struct strv *files, const struct tpl_vars *overrides)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop))
+        return 1;
+    struct agent *a = NULL;
+    if (agent_new(&loop, cfg, files, &a)) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    agent_set_overrides(a, overrides);
+    int rc = agent_run(a);
+    agent_free(a);
+    if (uv_loop_close(&loop) != 0)
+        fprintf(stderr, "tripline run: event loop did not close cleanly\n");
+    return rc;
 }
 
 int cli_run(int argc, char **argv)
@@ -89,23 +108,7 @@ int cli_run(int argc, char **argv)
         goto out;
     }
 
-    uv_loop_t loop;
-    if (uv_loop_init(&loop)) {
-        rc = 1;
-        goto out;
-    }
-    struct agent *a = NULL;
-    if (agent_new(&loop, &cfg, &files, &a)) {
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-        rc = 1;
-        goto out;
-    }
-    a->env.overrides = &overrides;
-    rc = agent_run(a);
-    agent_free(a);
-    if (uv_loop_close(&loop) != 0)
-        fprintf(stderr, "tripline run: event loop did not close cleanly\n");
+    rc = run_agent(&cfg, &files, &overrides);
 out:
     config_free(&cfg);
     strv_free(&files);

@@ -10,18 +10,35 @@
 #include "base/time.h"
 #include "agent/actions/actions.h"
 #include "agent/daemon/agent_int.h"
-#include "probes/run/result.h"
+#include "agent/daemon/events.h"
+#include "agent/daemon/runs.h"
+#include "agent/endpoint/status.h"
+#include "agent/endpoint/metrics.h"
 #include "agent/outbox/delivery.h"
+#include "agent/outbox/spool.h"
 #include "agent/fleet/peers.h"
 #include "agent/config/sinks_config.h"
 #include "schedules/shard.h"
 
 #define TICK_MS 1000
 
+/* The agent's libuv handles; each closes once, in close_all(). */
+struct agent_handles {
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t tick;             /* re-notification of open incidents, held events */
+    uv_timer_t drain_poll;       /* checks whether the drain is over */
+    uv_timer_t drain_deadline;   /* drain_timeout */
+    bool drain_expired;
+    bool closed;
+    int64_t started_at_us;
+    struct strv files;           /* probe files from the CLI */
+    unsigned shard_i, shard_n;   /* cfg.shard parsed; shard_n 0: no sharding */
+    struct metric *m_reloads, *m_reload_errors;
+};
+
 static void on_tick(uv_timer_t *t)
 {
-    struct agent *a = t->data;
-    agent_tick_escalations(a);
+    agent_tick_escalations(t->data);
 }
 
 static void close_all(struct agent *a);
@@ -32,29 +49,29 @@ static void close_all(struct agent *a);
 static void drain_check(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    bool runs_done = a->in_flight == 0;
+    size_t in_flight = runs_in_flight(a->runs);
     bool delivered = !a->delivery || delivery_idle(a->delivery);
     bool actions_done = !a->actions || actions_in_flight(a->actions) == 0;
-    if (runs_done && delivered && actions_done && peers_idle(a->peers)) {
+    if (in_flight == 0 && delivered && actions_done && peers_idle(a->peers)) {
         log_info(a->log, "drained: stopping");
         close_all(a);
         return;
     }
-    if (a->drain_expired) {
+    if (a->handles->drain_expired) {
         log_warn(a->log, "drain timeout: %zu runs still in flight, %llu events left in the spool for the next start",
-                 a->in_flight, (unsigned long long)(a->spool ? spool_depth(a->spool) : 0));
-        a->exit_code = runs_done ? 0 : 1;
+                 in_flight, (unsigned long long)(a->spool ? spool_depth(a->spool) : 0));
+        a->exit_code = in_flight == 0 ? 0 : 1;
         close_all(a);
         return;
     }
-    uv_timer_start(&a->drain_timer, drain_check, 20, 0);
+    uv_timer_start(&a->handles->drain_poll, drain_check, 20, 0);
 }
 
 static void on_drain_deadline(uv_timer_t *t)
 {
     struct agent *a = t->data;
-    a->drain_expired = true;
-    drain_check(&a->drain_timer);
+    a->handles->drain_expired = true;
+    drain_check(&a->handles->drain_poll);
 }
 
 void agent_stop(struct agent *a)
@@ -62,12 +79,12 @@ void agent_stop(struct agent *a)
     if (a->draining)
         return;
     a->draining = true;
-    log_info(a->log, "draining: %zu runs in flight, %llu events to deliver", a->in_flight,
+    log_info(a->log, "draining: %zu runs in flight, %llu events to deliver", runs_in_flight(a->runs),
              (unsigned long long)(a->spool ? spool_depth(a->spool) : 0));
-    uv_timer_stop(&a->tick);
-    uv_timer_start(&a->drain_timer, drain_check, 0, 0);
-    /* the deadline rides on the tick timer, which has no other use now */
-    uv_timer_start(&a->tick, on_drain_deadline,
+    uv_timer_stop(&a->handles->tick);
+    agent_peers_drain(a);
+    uv_timer_start(&a->handles->drain_poll, drain_check, 0, 0);
+    uv_timer_start(&a->handles->drain_deadline, on_drain_deadline,
                    (uint64_t)(a->cfg.drain_timeout > 0 ? a->cfg.drain_timeout / 1000 : 10000), 0);
 }
 
@@ -76,9 +93,9 @@ void agent_reload(struct agent *a)
     if (a->draining)
         return;
     log_info(a->log, "reloading probe files");
-    metric_inc(a->m_reloads);
-    if (agent_load_probes(a, false))
-        metric_inc(a->m_reload_errors);
+    metric_inc(a->handles->m_reloads);
+    if (probe_table_load(a->probes, false))
+        metric_inc(a->handles->m_reload_errors);
     if (a->delivery && delivery_reload(a->delivery))
         log_warn(a->log, "a sink could not re-read its token or key; it keeps the old ones");
 }
@@ -97,22 +114,24 @@ static void close_cb(uv_handle_t *h)
     (void)h;
 }
 
+static void close_handles(struct agent_handles *h)
+{
+    uv_handle_t *all[] = {(uv_handle_t *)&h->drain_poll, (uv_handle_t *)&h->drain_deadline,
+                          (uv_handle_t *)&h->tick,       (uv_handle_t *)&h->sig_term,
+                          (uv_handle_t *)&h->sig_int,    (uv_handle_t *)&h->sig_hup};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        uv_close(all[i], close_cb);
+    h->closed = true;
+}
+
 static void close_all(struct agent *a)
 {
-    uv_timer_stop(&a->drain_timer);
-    uv_timer_stop(&a->tick);
-    uv_signal_stop(&a->sig_term);
-    uv_signal_stop(&a->sig_int);
-    uv_signal_stop(&a->sig_hup);
-    uv_close((uv_handle_t *)&a->drain_timer, close_cb);
-    uv_close((uv_handle_t *)&a->tick, close_cb);
-    uv_close((uv_handle_t *)&a->sig_term, close_cb);
-    uv_close((uv_handle_t *)&a->sig_int, close_cb);
-    uv_close((uv_handle_t *)&a->sig_hup, close_cb);
+    close_handles(a->handles);
     http_free(a->http);
     a->http = NULL;
     actions_free(a->actions);
     a->actions = NULL;
+    events_forget_delivery(a->events);
     delivery_free(a->delivery);
     a->delivery = NULL;
     /* Unconditionally: after a drain timeout the engine drops the runs still
@@ -187,9 +206,137 @@ static int open_spool_and_sinks(struct agent *a)
         log_error(a->log, "delivery: cannot start (%s)", tl_strerror(rc));
         return -1;
     }
+    struct events_opts eo = {
+        .spool = a->spool,
+        .delivery = a->delivery,
+        .log = a->log,
+        .metrics = a->metrics,
+        .spool_max_bytes = a->cfg.spool_max_bytes,
+    };
+    if (events_new(&eo, &a->events))
+        return -1;
     /* events spooled before a crash or a drain timeout go out first */
     delivery_kick(a->delivery);
     return 0;
+}
+
+/* The config, the CLI's files, the shard and the logger: no I/O yet. */
+static int agent_setup(struct agent *a, const struct strv *probe_files)
+{
+    struct agent_handles *h = a->handles;
+    h->started_at_us = tl_wall_us();
+    strv_init(&h->files);
+    a->log = log_default();
+    log_set_level(a->log, a->cfg.log_level);
+    if (probe_files && probe_files->n) {
+        for (size_t i = 0; i < probe_files->n; i++)
+            if (strv_push(&h->files, probe_files->v[i]))
+                return TL_ENOMEM;
+        /* files on the command line replace the config's globs */
+        for (size_t i = 0; i < a->cfg.n_probe_globs; i++)
+            free(a->cfg.probe_globs[i]);
+        a->cfg.n_probe_globs = 0;
+    }
+    if (a->cfg.shard && shard_parse(a->cfg.shard, &h->shard_i, &h->shard_n)) {
+        log_error(a->log, "bad shard \"%s\" (expected i/n with 0 <= i < n)", a->cfg.shard);
+        return TL_EINVAL;
+    }
+    struct metric_family *rl = metrics_counter(a->metrics, "tripline_reloads_total", "Probe file reloads", NULL, 0);
+    struct metric_family *re = metrics_counter(a->metrics, "tripline_reload_errors_total",
+                                               "Reloads where a file was rejected (its last good version kept)",
+                                               NULL, 0);
+    h->m_reloads = rl ? metrics_series(rl, NULL) : NULL;
+    h->m_reload_errors = re ? metrics_series(re, NULL) : NULL;
+    return h->m_reloads && h->m_reload_errors ? 0 : TL_ENOMEM;
+}
+
+/* The engine, the scheduler (and its limiter), actions, spool and sinks. */
+static int start_engines(struct agent *a)
+{
+    struct transfer_engine_opts eo = {.ca_file = a->cfg.ca_file};
+    if (runs_new(a->metrics, &a->runs) || transfer_engine_new(&a->engine, a->loop, &eo))
+        return -1;
+    a->env = (struct journey_env){
+        .engine = a->engine,
+        .region = a->cfg.region,
+        .agent_name = a->cfg.name,
+        .body_max = a->cfg.body_max,
+    };
+    struct scheduler_opts so = {
+        .max_in_flight = (unsigned)a->cfg.concurrency,
+        .max_per_host = (unsigned)a->cfg.per_host,
+        .start = runs_on_start,
+    };
+    if (scheduler_new(a->loop, &so, &a->sched) || actions_new(&a->actions, a->loop, a->engine, NULL))
+        return -1;
+    return open_spool_and_sinks(a);
+}
+
+/* The probe table and the status module that labels its probes' series. */
+static int load_probes(struct agent *a)
+{
+    struct agent_handles *h = a->handles;
+    struct status_sources src = {
+        .cfg = &a->cfg,
+        .started_at_us = h->started_at_us,
+        .draining = &a->draining,
+        .sched = a->sched,
+        .spool = a->spool,
+        .delivery = a->delivery,
+        .actions = a->actions,
+    };
+    struct probe_table_opts po = {
+        .cfg = &a->cfg,
+        .shard_i = h->shard_i,
+        .shard_n = h->shard_n,
+        .files = &h->files,
+        .sched = a->sched,
+        .log = a->log,
+        .owner = a,
+        .added = status_probe_added,
+        .removed = status_probe_removed,
+    };
+    if (probe_table_new(&po, &a->probes))
+        return -1;
+    src.probes = a->probes;
+    if (status_new(a->metrics, &src, &a->status))
+        return -1;
+    probe_table_set_hook_arg(a->probes, a->status);
+    if (probe_table_load(a->probes, true) && probe_table_count(a->probes) == 0) {
+        log_error(a->log, "no probe could be loaded");
+        return -1;
+    }
+    return 0;
+}
+
+static int start_endpoint(struct agent *a)
+{
+    struct http_opts ho = {.listen = a->cfg.listen, .log = a->log};
+    int rc = http_new(a->loop, &ho, &a->http);
+    if (rc) {
+        log_error(a->log, "cannot listen on %s (%s)", a->cfg.listen, tl_strerror(rc));
+        return rc;
+    }
+    if (status_routes(a->status, a->http))
+        return -1;
+    return agent_peers_init(a);
+}
+
+static void start_handles(struct agent *a)
+{
+    struct agent_handles *h = a->handles;
+    uv_timer_init(a->loop, &h->tick);
+    uv_timer_init(a->loop, &h->drain_poll);
+    uv_timer_init(a->loop, &h->drain_deadline);
+    h->tick.data = h->drain_poll.data = h->drain_deadline.data = a;
+    uv_timer_start(&h->tick, on_tick, TICK_MS, TICK_MS);
+    uv_signal_init(a->loop, &h->sig_term);
+    uv_signal_init(a->loop, &h->sig_int);
+    uv_signal_init(a->loop, &h->sig_hup);
+    h->sig_term.data = h->sig_int.data = h->sig_hup.data = a;
+    uv_signal_start(&h->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&h->sig_int, on_signal, SIGINT);
+    uv_signal_start(&h->sig_hup, on_signal, SIGHUP);
 }
 
 int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_files, struct agent **out)
@@ -200,85 +347,24 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     a->loop = loop;
     a->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
-    a->started_at_us = tl_wall_us();
-    strv_init(&a->files);
-    strv_init(&a->unspooled);
-    a->log = log_default();
-    log_set_level(a->log, a->cfg.log_level);
-    if (probe_files && probe_files->n) {
-        for (size_t i = 0; i < probe_files->n; i++)
-            strv_push(&a->files, probe_files->v[i]);
-        /* files on the command line replace the config's globs */
-        for (size_t i = 0; i < a->cfg.n_probe_globs; i++)
-            free(a->cfg.probe_globs[i]);
-        a->cfg.n_probe_globs = 0;
-    }
     int rc = -1;
-    if (a->cfg.shard && shard_parse(a->cfg.shard, &a->shard_i, &a->shard_n)) {
-        log_error(a->log, "bad shard \"%s\" (expected i/n with 0 <= i < n)", a->cfg.shard);
-        goto fail;
-    }
+    a->handles = calloc(1, sizeof(*a->handles));
     a->metrics = metrics_new();
-    if (!a->metrics || agent_metrics_init(a))
+    if (!a->handles || !a->metrics || agent_setup(a, probe_files) || start_engines(a) || load_probes(a))
         goto fail;
-    struct transfer_engine_opts eo = {.ca_file = a->cfg.ca_file};
-    if (transfer_engine_new(&a->engine, loop, &eo))
+    if ((rc = start_endpoint(a)))
         goto fail;
-    a->env = (struct journey_env){
-        .engine = a->engine,
-        .region = a->cfg.region,
-        .agent_name = a->cfg.name,
-        .body_max = a->cfg.body_max,
-    };
-    struct scheduler_opts so = {
-        .max_in_flight = (unsigned)a->cfg.concurrency,
-        .max_per_host = (unsigned)a->cfg.per_host,
-        .start = agent_on_start,
-    };
-    if (scheduler_new(loop, &so, &a->sched))
-        goto fail;
-    if (actions_new(&a->actions, loop, a->engine, NULL))
-        goto fail;
-    if (open_spool_and_sinks(a))
-        goto fail;
-    if (agent_load_probes(a, true) && a->n_states == 0) {
-        log_error(a->log, "no probe could be loaded");
-        goto fail;
-    }
-    struct http_opts ho = {.listen = a->cfg.listen, .log = a->log};
-    rc = http_new(loop, &ho, &a->http);
-    if (rc) {
-        log_error(a->log, "cannot listen on %s (%s)", a->cfg.listen, tl_strerror(rc));
-        rc = -1;
-        goto fail;
-    }
-    http_route_stream(a->http, "/metrics", agent_metrics_open, agent_metrics_next, agent_metrics_close, a);
-    http_route(a->http, "/status", agent_status_serve, a);
-    http_route(a->http, "/healthz", agent_healthz_serve, a);
-    if (agent_peers_init(a))
-        goto fail;
-    uv_timer_init(loop, &a->tick);
-    uv_timer_init(loop, &a->drain_timer);
-    a->tick.data = a;
-    a->drain_timer.data = a;
-    uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
-    uv_signal_init(loop, &a->sig_term);
-    uv_signal_init(loop, &a->sig_int);
-    uv_signal_init(loop, &a->sig_hup);
-    a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
-    uv_signal_start(&a->sig_term, on_signal, SIGTERM);
-    uv_signal_start(&a->sig_int, on_signal, SIGINT);
-    uv_signal_start(&a->sig_hup, on_signal, SIGHUP);
+    start_handles(a);
     log_kv(a->log, LOG_INFO,
            LOG_FIELDS(LOG_STR("region", a->cfg.region), LOG_STR("agent", a->cfg.name),
                       LOG_STR("listen", a->cfg.listen), LOG_INT("port", http_port(a->http)),
-                      LOG_INT("probes", a->n_states), LOG_STR("version", TRIPLINE_VERSION)),
+                      LOG_INT("probes", probe_table_count(a->probes)), LOG_STR("version", TRIPLINE_VERSION)),
            "tripline started");
     *out = a;
     return 0;
 fail:
     agent_free(a);
-    return rc ? rc : -1;
+    return rc < 0 ? rc : -1;
 }
 
 int agent_run(struct agent *a)
@@ -292,32 +378,35 @@ uint16_t agent_port(const struct agent *a)
     return a->http ? http_port(a->http) : 0;
 }
 
+void agent_set_overrides(struct agent *a, const struct tpl_vars *overrides)
+{
+    a->env.overrides = overrides;
+}
+
 void agent_free(struct agent *a)
 {
     if (!a)
         return;
-    if (!uv_is_closing((uv_handle_t *)&a->tick) && a->tick.loop)
+    if (a->handles && a->handles->tick.loop && !a->handles->closed)
         close_all(a);
     http_free(a->http);
     actions_free(a->actions);
+    events_forget_delivery(a->events);
     delivery_free(a->delivery);
     scheduler_free(a->sched);
     peers_free(a->peers);
     a->peers = NULL;
     transfer_engine_free(a->engine);
     uv_run(a->loop, UV_RUN_DEFAULT);
-    for (size_t i = 0; i < a->n_states; i++)
-        agent_state_release(a->states[i]);
-    free(a->states);
-    for (size_t i = 0; i < a->n_lfiles; i++)
-        agent_lfile_unref(a->lfiles[i]);
-    free(a->lfiles);
+    probe_table_free(a->probes);
+    runs_free(a->runs);
+    events_free(a->events);
+    status_free(a->status);
     spool_free(a->spool);
     metrics_free(a->metrics);
-    if (a->unspooled.n)
-        log_error(a->log, "%zu events were never accepted by the spool and are lost", a->unspooled.n);
-    strv_free(&a->unspooled);
-    strv_free(&a->files);
+    if (a->handles)
+        strv_free(&a->handles->files);
+    free(a->handles);
     config_free(&a->cfg);
     free(a);
 }

@@ -17,7 +17,7 @@
 #include "agent/config/config.h"
 
 struct agent;
-struct probe;
+struct tpl_vars;
 
 /* cfg is moved into the agent (the caller must not free it). probe_files,
  * when not NULL, replaces the config's probe globs (the CLI's FILES). */
@@ -29,10 +29,9 @@ void agent_reload(struct agent *a);
 /* Starts the drain (what SIGTERM does). */
 void agent_stop(struct agent *a);
 void agent_free(struct agent *a);
+/* --var NAME=VALUE overrides for every run from now on (not copied). */
+void agent_set_overrides(struct agent *a, const struct tpl_vars *overrides);
 /* The endpoint's bound port (useful with port 0). */
 uint16_t agent_port(const struct agent *a);
-/* The per-host limiter key of a probe: host:port of its first step's URL
- * when known at load time, else "probe:ID". `tripline once` uses it too. */
-void agent_probe_host(const struct probe *p, char *out, size_t outlen);
 
 #endif

@@ -1,6 +1,7 @@
-/* One scheduled run in the agent: start it, and when it ends record the
- * result (metrics, log line, /status), feed escalation, and turn each
- * transition into an event on the spool. */
+/* A run's hand-off to escalation: its result is observed, maintenance
+ * windows are followed, and each transition fires the probe's actions and
+ * becomes an event, which waits for the peers' second opinion when they are
+ * on and then goes to the spool (events.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -9,57 +10,12 @@
 #include "base/time.h"
 #include "agent/actions/actions.h"
 #include "agent/daemon/agent_int.h"
+#include "agent/daemon/events.h"
+#include "agent/endpoint/status.h"
 #include "probes/run/result.h"
-#include "agent/outbox/delivery.h"
 #include "agent/incident/event.h"
 #include "agent/fleet/peers.h"
-#include "agent/fleet/vantage.h"
 #include "schedules/cron.h"
-
-/* Spools a built event, logs it and wakes the delivery. */
-void agent_event_spool(struct agent *a, cJSON *ev)
-{
-    char *text = cJSON_PrintUnformatted(ev);
-    const char *probe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "probe"));
-    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "transition"));
-    const char *event_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "eventId"));
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(ev, "secondOpinion");
-    if (!text) {
-        log_error(a->log, "probe %s: out of memory writing a %s event", probe ? probe : "?", kind ? kind : "?");
-        cJSON_Delete(ev);
-        return;
-    }
-    uint64_t seq = 0, dropped = 0;
-    int rc = spool_append(a->spool, text, strlen(text), &seq, &dropped);
-    if (dropped) {
-        log_warn(a->log,
-                 "spool over its bound (%zu bytes): dropped the %llu oldest undelivered events to keep the newest",
-                 a->cfg.spool_max_bytes, (unsigned long long)dropped);
-        metric_add(a->m_spool_dropped, (double)dropped);
-    }
-    if (rc) {
-        /* Sinks read only the spool: keep the event in memory and append it
-         * again every second until the spool takes it (disk full, EIO). */
-        log_error(a->log, "probe %s: cannot spool event %s: %s; holding it in memory", probe ? probe : "?",
-                  event_id ? event_id : "?", spool_error(a->spool));
-        agent_hold_unspooled(a, text);
-    }
-#define EV_STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
-    log_kv(a->log, LOG_INFO,
-           LOG_FIELDS(LOG_STR("probe", probe), LOG_STR("region", EV_STR(ev, "region")), LOG_STR("transition", kind),
-                      LOG_STR("level", EV_STR(ev, "level")), LOG_STR("bucket", EV_STR(ev, "bucket")),
-                      LOG_STR("incident", EV_STR(ev, "incidentId")), LOG_STR("event", event_id),
-                      LOG_STR("second_opinion", EV_STR(so, "summary"))),
-           "incident %s", kind ? kind : "?");
-#undef EV_STR
-    free(text);
-    struct metric *m = kind ? metrics_series(a->f_events, (const char *const[]){kind}) : NULL;
-    if (m)
-        metric_inc(m);
-    cJSON_Delete(ev);
-    if (a->delivery)
-        delivery_kick(a->delivery);
-}
 
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
@@ -83,7 +39,7 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
     if (a->peers)
         peers_submit(a->peers, ev, ps->probe->id, ps->region, t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
     else
-        agent_event_spool(a, ev);
+        events_spool(a->events, ev);
 }
 
 static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
@@ -97,55 +53,10 @@ static void handle_transition(struct agent *a, struct probe_state *ps, const str
     agent_emit_event(a, ps, t);
 }
 
-static void log_result(struct agent *a, const struct run_result *r)
-{
-    enum log_level lvl = r->ok ? LOG_INFO : LOG_WARN;
-    if (!log_enabled(a->log, lvl))
-        return;
-    const char *step = r->failed_step >= 0 ? r->steps[r->failed_step].name : "";
-    const char *why = r->failed_step >= 0 && r->steps[r->failed_step].failures.n
-                          ? r->steps[r->failed_step].failures.v[0]
-                          : r->failures.n ? r->failures.v[0] : "";
-    long status = r->failed_step >= 0 ? r->steps[r->failed_step].status : 0;
-    log_write(a->log, lvl,
-              LOG_FIELDS(LOG_STR("probe", r->probe_id), LOG_STR("region", r->region), LOG_BOOL("ok", r->ok),
-                         LOG_STR("bucket", r->ok ? "" : bucket_str(r->bucket)),
-                         LOG_STR("reason", r->reason ? r->reason : ""), LOG_STR("step", step),
-                         LOG_INT("status", status), LOG_FLOAT("duration_ms", (double)r->duration / 1000.0)),
-              "%s", r->ok ? "probe ok" : why);
-}
-
 static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now);
 
-static void on_run_done(struct run_result *r, void *arg)
+void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_result *r)
 {
-    struct probe_state *ps = arg;
-    struct agent *a = ps->agent;
-    struct lfile *lf = ps->run_lf;
-    ps->run_lf = NULL;
-    ps->running = false;
-    a->in_flight--;
-    metric_set(a->m_in_flight, (double)a->in_flight);
-
-    if (ps->removed) {
-        /* removed by a reload while it ran: the result has no one to go to */
-        run_result_free(r);
-        scheduler_done(ps->entry);
-        agent_state_release(ps);
-        agent_lfile_unref(lf);
-        return;
-    }
-    ps->runs++;
-    if (!r->ok)
-        ps->failures++;
-    log_result(a, r);
-    run_result_free(ps->last);
-    ps->last = r;
-    /* The run's result borrows the probe it ran; after a reload that may be
-     * an older definition, which the lfile reference kept alive until now. */
-    r->probe = NULL;
-    agent_probe_metrics(a, ps);
-
     const char *cid = NULL, *step = NULL;
     if (r->failed_step >= 0) {
         cid = r->steps[r->failed_step].correlation_id;
@@ -167,38 +78,7 @@ static void on_run_done(struct run_result *r, void *arg)
         handle_transition(a, ps, &t);
     else if (rc < 0)
         log_error(a->log, "probe %s: escalation failed (%s)", ps->probe->id, tl_strerror(rc));
-    metric_set(ps->m_level, (double)esc_level(ps->esc));
-
-    if (ps->entry)
-        scheduler_done(ps->entry);
-    agent_lfile_unref(lf);
-}
-
-void agent_on_start(struct scheduler_entry *e, void *user, tl_usec scheduled)
-{
-    struct probe_state *ps = user;
-    struct agent *a = ps->agent;
-    tl_usec late = scheduler_now() - scheduled;
-    metric_observe(a->m_lateness, (double)(late > 0 ? late : 0) / 1e6);
-    if (a->draining) {
-        scheduler_done(e);
-        return;
-    }
-    ps->running = true;
-    ps->run_lf = ps->lf;
-    ps->lf->refs++;
-    a->in_flight++;
-    metric_set(a->m_in_flight, (double)a->in_flight);
-    /* the agent's env may have changed since the last run (--var overrides) */
-    vantage_env(&ps->env, &a->env, ps->vantage);
-    if (journey_start(&ps->env, ps->probe, on_run_done, ps)) {
-        log_error(a->log, "probe %s: cannot start a run (out of memory)", ps->probe->id);
-        ps->running = false;
-        a->in_flight--;
-        agent_lfile_unref(ps->run_lf);
-        ps->run_lf = NULL;
-        scheduler_done(e);
-    }
+    status_probe_level(ps, (int)esc_level(ps->esc));
 }
 
 /* A maintenance window is open when its cron fired less than `duration`
@@ -229,53 +109,13 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t no
         handle_transition(a, ps, &t);
 }
 
-#define UNSPOOLED_MAX 10000
-
-void agent_hold_unspooled(struct agent *a, const char *text)
-{
-    if (a->unspooled.n >= UNSPOOLED_MAX) {
-        /* bounded: the oldest held event goes, and it is counted as lost */
-        free(a->unspooled.v[0]);
-        memmove(a->unspooled.v, a->unspooled.v + 1, (a->unspooled.n - 1) * sizeof(char *));
-        a->unspooled.n--;
-        metric_inc(a->m_events_lost);
-    }
-    if (strv_push(&a->unspooled, text))
-        metric_inc(a->m_events_lost);
-    metric_set(a->m_unspooled, (double)a->unspooled.n);
-}
-
-/* Appends held events, oldest first, until the spool refuses again. */
-static void retry_unspooled(struct agent *a)
-{
-    size_t done = 0;
-    while (done < a->unspooled.n) {
-        uint64_t seq = 0, dropped = 0;
-        const char *t = a->unspooled.v[done];
-        if (spool_append(a->spool, t, strlen(t), &seq, &dropped))
-            break;
-        if (dropped)
-            metric_add(a->m_spool_dropped, (double)dropped);
-        free(a->unspooled.v[done]);
-        done++;
-    }
-    if (!done)
-        return;
-    memmove(a->unspooled.v, a->unspooled.v + done, (a->unspooled.n - done) * sizeof(char *));
-    a->unspooled.n -= done;
-    metric_set(a->m_unspooled, (double)a->unspooled.n);
-    log_info(a->log, "spooled %zu held events (%zu still held)", done, a->unspooled.n);
-    if (a->delivery)
-        delivery_kick(a->delivery);
-}
-
 void agent_tick_escalations(struct agent *a)
 {
-    if (a->unspooled.n)
-        retry_unspooled(a);
+    events_retry(a->events);
     int64_t now = tl_wall_us();
-    for (size_t i = 0; i < a->n_states; i++) {
-        struct probe_state *ps = a->states[i];
+    size_t n = probe_table_count(a->probes);
+    for (size_t i = 0; i < n; i++) {
+        struct probe_state *ps = probe_table_at(a->probes, i);
         struct esc_transition t;
         sync_maintenance(a, ps, now);
         if (esc_tick(ps->esc, now, &t) == 1)

@@ -1,29 +1,59 @@
 /* Peers in a running agent: the peers module (agent/fleet/peers.h) set up with
  * the agent's key, engine and spool, and POST /peer/run, which runs one of
- * this agent's probes once now for a peer and answers when the run ends. */
+ * this agent's probes once now for a peer and answers when the run ends.
+ * A peer run takes a slot from the scheduler's limiter like a scheduled run,
+ * so a burst of peer requests cannot pass limits.concurrency / per_host. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "agent/daemon/agent_int.h"
+#include "agent/daemon/events.h"
 #include "agent/fleet/peers.h"
 #include "agent/fleet/vantage.h"
 
 struct peer_run {
+    struct limiter_waiter waiter; /* first: a grant's waiter is its peer_run */
     struct agent *a;
     struct http_request *req;
     struct lfile *lf;            /* keeps the probe alive across a reload */
+    const struct probe *probe;
     struct journey_env env;
+    struct peer_run *prev, *next; /* in the agent's list of waiting runs */
 };
 
 static void emit(void *arg, cJSON *ev)
 {
-    agent_event_spool(arg, ev);
+    struct agent *a = arg;
+    events_spool(a->events, ev);
 }
 
 static void answer(struct http_request *req, int status, const char *text)
 {
     http_respond(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void unlink_waiting(struct peer_run *pr)
+{
+    struct agent *a = pr->a;
+    if (pr->prev)
+        pr->prev->next = pr->next;
+    else if (a->peer_waiting == pr)
+        a->peer_waiting = pr->next;
+    if (pr->next)
+        pr->next->prev = pr->prev;
+    pr->prev = pr->next = NULL;
+}
+
+/* Gives back the slot (if held) and the references; the answer is sent. */
+static void peer_run_free(struct peer_run *pr)
+{
+    struct agent *a = pr->a;
+    if (pr->waiter.state == LIMITER_W_HELD && a->sched)
+        limiter_release(scheduler_limiter(a->sched), &pr->waiter);
+    lfile_unref(pr->lf);
+    peers_release(a->peers);
+    free(pr);
 }
 
 static void on_peer_run_done(struct run_result *r, void *arg)
@@ -40,25 +70,57 @@ static void on_peer_run_done(struct run_result *r, void *arg)
            "ran a probe for a peer");
     free(body);
     run_result_free(r);
-    agent_lfile_unref(pr->lf);
-    peers_release(a->peers);
-    free(pr);
+    peer_run_free(pr);
 }
 
-/* The probe's state in this agent's own region, else through its first vantage. */
-static struct probe_state *peer_state(struct agent *a, const char *id)
+/* The run has its slot: start it, unless the agent began draining meanwhile. */
+static void peer_run_start(struct peer_run *pr)
 {
-    struct probe_state *any = NULL;
-    for (size_t i = 0; i < a->n_states; i++) {
-        struct probe_state *ps = a->states[i];
-        if (strcmp(ps->probe->id, id) != 0)
-            continue;
-        if (!ps->vantage || strcmp(ps->region, a->cfg.region) == 0)
-            return ps;
-        if (!any)
-            any = ps;
+    if (pr->a->draining) {
+        answer(pr->req, 503, "draining\n");
+        peer_run_free(pr);
+        return;
     }
-    return any;
+    if (journey_start(&pr->env, pr->probe, on_peer_run_done, pr)) {
+        answer(pr->req, 500, "cannot start a run\n");
+        peer_run_free(pr);
+    }
+}
+
+static void on_peer_grant(struct limiter_waiter *w)
+{
+    struct peer_run *pr = (struct peer_run *)w;
+    unlink_waiting(pr);
+    peer_run_start(pr);
+}
+
+/* Waits for a slot like a scheduled run against the same host. */
+static void peer_run_queue(struct agent *a, struct http_request *req, struct probe_state *ps)
+{
+    struct peer_run *pr = calloc(1, sizeof(*pr));
+    if (!pr) {
+        answer(req, 500, "out of memory\n");
+        return;
+    }
+    pr->a = a;
+    pr->req = req;
+    pr->probe = ps->probe;
+    pr->lf = lfile_ref(ps->lf);
+    peers_hold(a->peers);
+    vantage_env(&pr->env, &a->env, ps->vantage);
+    pr->waiter.grant = on_peer_grant;
+    int rc = limiter_acquire(scheduler_limiter(a->sched), ps->host, &pr->waiter);
+    if (rc == 0) {
+        peer_run_start(pr);
+    } else if (rc == LIMITER_QUEUED) {
+        pr->next = a->peer_waiting;
+        if (pr->next)
+            pr->next->prev = pr;
+        a->peer_waiting = pr;
+    } else {
+        answer(req, 500, "cannot start a run\n");
+        peer_run_free(pr);
+    }
 }
 
 static void peer_run_serve(void *arg, struct http_request *req, const char *body, size_t len)
@@ -78,30 +140,23 @@ static void peer_run_serve(void *arg, struct http_request *req, const char *body
         answer(req, 503, "draining\n");
         return;
     }
-    struct probe_state *ps = peer_state(a, probe);
+    struct probe_state *ps = probe_table_find(a->probes, probe, a->cfg.region);
     if (!ps) {
         answer(req, 404, "probe not scheduled here\n");
         return;
     }
-    struct peer_run *pr = calloc(1, sizeof(*pr));
-    if (!pr) {
-        answer(req, 500, "out of memory\n");
-        return;
-    }
-    pr->a = a;
-    pr->req = req;
-    /* Take the references first: a run that cannot form its request ends
-     * inside journey_start(), and its callback releases them. */
-    pr->lf = ps->lf;
-    pr->lf->refs++;
-    peers_hold(a->peers);
-    vantage_env(&pr->env, &a->env, ps->vantage);
-    if (journey_start(&pr->env, ps->probe, on_peer_run_done, pr)) {
-        agent_lfile_unref(pr->lf);
-        peers_release(a->peers);
-        free(pr);
-        answer(req, 500, "cannot start a run\n");
-        return;
+    peer_run_queue(a, req, ps);
+}
+
+void agent_peers_drain(struct agent *a)
+{
+    while (a->peer_waiting) {
+        struct peer_run *pr = a->peer_waiting;
+        unlink_waiting(pr);
+        if (a->sched)
+            limiter_cancel(scheduler_limiter(a->sched), &pr->waiter);
+        answer(pr->req, 503, "draining\n");
+        peer_run_free(pr);
     }
 }
 
