@@ -1,4 +1,5 @@
 #include "schedules/scheduler.h"
+#include "base/container.h"
 #include "base/rand.h"
 
 #include <stdbool.h>
@@ -13,7 +14,6 @@
 #include "schedules/limiter.h"
 #include "schedules/spread.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 #define NOT_IN_HEAP SIZE_MAX
 
 /* One slot in the heap: an entry's next due time or its running deadline. */

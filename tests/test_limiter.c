@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "base/container.h"
 #include "schedules/limiter.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 struct run {
     struct limiter_waiter w;

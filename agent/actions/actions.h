@@ -71,7 +71,7 @@ typedef void (*actions_done_cb)(void *arg);
  *  - renotified: nothing.
  * p and f are only read during the call. Returns 0 (cb, if not NULL, is then
  * called exactly once, possibly before actions_fire returns when nothing had
- * to run), or a negative ACTIONS_E_* (cb is not called). */
+ * to run), or a negative TL_E* code (cb is not called). */
 int actions_fire(struct actions *r, const struct probe *p, const struct esc_transition *t,
                  const struct action_fields *f, actions_done_cb cb, void *arg);
 

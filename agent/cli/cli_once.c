@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/container.h"
 #include "agent/cli/cli.h"
 #include "agent/config/config.h"
 #include "agent/daemon/probe_files.h"
@@ -15,7 +16,6 @@
 #include "probes/load/load.h"
 #include "schedules/limiter.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 /* One run per probe; each waits for a slot of the shared limiter (the
  * config's limits.concurrency and limits.per_host, as the daemon). */

@@ -31,8 +31,8 @@ struct status {
 /* One probe's series: one-time lookups, so a run's end does no label search. */
 struct probe_metrics {
     struct metric *success, *runs, *budget, *last_run, *level, *duration;
-    struct metric *phase[5];
-    struct metric *phase_hist[5]; /* shared by the probes of a region */
+    struct metric *phase[PHASE_COUNT];
+    struct metric *phase_hist[PHASE_COUNT]; /* shared by the probes of a region */
 };
 
 /* Per probe: one duration histogram and the last run's phases as gauges;
@@ -179,7 +179,7 @@ void status_probe_level(struct probe_state *ps, int level)
 
 static void record_phases(struct probe_metrics *pm, const struct run_result *r)
 {
-    tl_usec sum[5] = {0};
+    tl_usec sum[PHASE_COUNT] = {0};
     for (size_t i = 0; i < r->n_steps; i++) {
         if (!r->steps[i].ran)
             continue;

@@ -83,7 +83,7 @@ void esc_free(struct esc_state *st);
 void esc_rebind(struct esc_state *st, const struct escalation *esc);
 
 /* Records one observation at now_us. Returns 1 and fills *out when a
- * transition happened, 0 when none, a negative ESC_E_* on failure. */
+ * transition happened, 0 when none, a negative TL_E* code on failure. */
 int esc_observe(struct esc_state *st, const struct esc_obs *obs, int64_t now_us,
                 struct esc_transition *out);
 /* Re-notification of an open incident once `renotify` has passed since the

@@ -16,6 +16,7 @@
 
 #include <uv.h>
 
+#include "base/container.h"
 #include "agent/config/config.h"
 #include "probes/probe.h"
 
@@ -91,7 +92,7 @@ int sink_stdout_new(struct sink **out, const char *path, char *err, size_t errle
 
 /* Shared by the HTTP sinks. */
 /* Implementations reach their own struct from the embedded struct sink. */
-#define sink_impl(p, type) ((type *)(void *)((char *)(p) - offsetof(type, base)))
+#define sink_impl(p, type) container_of(p, type, base)
 /* What an HTTP status means for a batch: 2xx delivered; no answer (0), 408,
  * 429 and 5xx retry later; any other status rejected for good. */
 enum sink_outcome sink_http_outcome(long status);
