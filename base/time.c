@@ -1,6 +1,7 @@
 #include "base/time.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 tl_usec tl_mono_us(void)
@@ -29,16 +30,18 @@ int tl_iso8601(int64_t wall_us, bool millis, char out[TL_ISO8601_LEN])
     }
     time_t t = (time_t)sec;
     struct tm tm;
-    char base[24];
+    char line[96], frac[16] = "Z";
     out[0] = '\0';
-    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
-        return -1;
-    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+    /* Fields by hand, not strftime: %Y drops the zero padding below year 1000. */
+    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
         return -1;
     if (millis)
-        snprintf(out, TL_ISO8601_LEN, "%s.%03dZ", base, (int)(rem / 1000));
-    else
-        snprintf(out, TL_ISO8601_LEN, "%sZ", base);
+        snprintf(frac, sizeof frac, ".%03dZ", (int)(rem / 1000));
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    if (n < 0 || n >= TL_ISO8601_LEN)
+        return -1;
+    memcpy(out, line, (size_t)n + 1);
     return 0;
 }
 
