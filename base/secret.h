@@ -14,7 +14,7 @@ enum secret_kind {
 };
 
 struct secret {
-    unsigned char *data; /* NUL-terminated; NULL when empty/unset */
+    unsigned char *data; /* NUL-terminated; NULL only when nothing was read */
     size_t len;
 };
 
