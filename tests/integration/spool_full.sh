@@ -3,10 +3,10 @@
 # it once space is back; every event it logged reaches the sink. Needs root
 # for a small tmpfs; skips with a message otherwise.
 source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root to mount a small tmpfs"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root to mount a small tmpfs"; exit 77; fi
 SP=$WORK/spool-fs
 mkdir -p "$SP"
-mount -t tmpfs -o size=1m tmpfs "$SP" || { echo "SKIP: cannot mount tmpfs here"; exit 0; }
+mount -t tmpfs -o size=1m tmpfs "$SP" || { echo "SKIP: cannot mount tmpfs here"; exit 77; }
 trap 'umount -l "$SP" 2>/dev/null; cleanup' EXIT
 
 line=$(start_fixture demo_api --port 0)
