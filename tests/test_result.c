@@ -70,7 +70,10 @@ static void test_failed_run_shape(void **state)
     assert_raw(o, "duration_ms", "12.345");
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "budget_breached")));
     assert_string_equal(cJSON_GetObjectItem(o, "failed_step")->valuestring, "pay");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "failures")), 0);
+    /* the failing step's failures are the run's too (they used to be missing) */
+    const cJSON *fails = cJSON_GetObjectItem(o, "failures");
+    assert_int_equal(cJSON_GetArraySize(fails), 1);
+    assert_string_equal(cJSON_GetArrayItem(fails, 0)->valuestring, "step pay: status 503, expected 200");
 
     const cJSON *steps = cJSON_GetObjectItem(o, "steps");
     assert_int_equal(cJSON_GetArraySize(steps), 2);
@@ -138,10 +141,31 @@ static void test_free_null(void **state)
     run_result_free(NULL);
 }
 
+/* A request refused before any answer: the phases it never reached are
+ * null, not 0 ms; the time it took is still there. */
+static void test_no_answer_phases_null(void **state)
+{
+    (void)state;
+    struct run_result *r = failed_run();
+    r->steps[0].status = 0;
+    r->steps[0].timings = (struct timings){ .dns = 40, .total = 300 };
+    cJSON *o = run_result_json(r);
+    assert_non_null(o);
+    const cJSON *t = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "steps"), 0), "timings");
+    assert_raw(t, "dns_ms", "0.04");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(t, "connect_ms")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(t, "tls_ms")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(t, "ttfb_ms")));
+    assert_raw(t, "total_ms", "0.3");
+    cJSON_Delete(o);
+    run_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_run_shape),
+        cmocka_unit_test(test_no_answer_phases_null),
         cmocka_unit_test(test_ok_run_shape),
         cmocka_unit_test(test_free_null),
     };

@@ -1,12 +1,15 @@
-/* tripline check [--config FILE] [FILES...]: validates probe files (and the
- * agent config) without running anything. One "ok" line per good file on
- * stdout, every error on stderr; exit 0, 1 on errors, 2 on usage or
+/* tripline check [--json] [--config FILE] [FILES...]: validates probe files
+ * (and the agent config) without running anything. One "ok" line per good
+ * file on stdout, every error on stderr (with --json: one JSON object per
+ * error and a summary, on stdout); exit 0, 1 on errors, 2 on usage or
  * unreadable files. */
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <cjson/cJSON.h>
 
 #include "agent/cli/cli.h"
 #include "agent/config/config.h"
@@ -15,19 +18,90 @@
 static int check_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tripline check [--config FILE] [FILES...]\n"
+            "usage: tripline check [--json] [--config FILE] [FILES...]\n"
             "\n"
             "Validates probe files: every key, type, duration, URL and template.\n"
             "With --config, validates the agent config too, and checks the probe\n"
             "files it names when no FILES are given.\n"
+            "With --json, prints one JSON object per error ({file, line, column,\n"
+            "message}) and a summary object, one per line, on stdout.\n"
             "Exit status: 0 all good, 1 errors found, 2 usage error or unreadable file.\n");
     return f == stderr ? 2 : 0;
 }
 
-static void print_errors(struct strv *errors, size_t from)
+/* How the errors are shown, and the counts for the JSON summary. */
+struct check_out {
+    bool json;
+    size_t files, ok, errors;
+};
+
+static void print_json(cJSON *o)
 {
-    for (size_t i = from; i < errors->n; i++)
-        fprintf(stderr, "%s\n", errors->v[i]);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (text)
+        printf("%s\n", text);
+    else
+        fprintf(stderr, "tripline check: out of memory\n");
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* Errors read "FILE:LINE:COLUMN: message" or "FILE: message"; the file is
+ * known, so its name is taken off the front rather than split on colons. */
+static void print_error_json(const char *file, const char *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    size_t flen = strlen(file);
+    const char *msg = e;
+    long line = 0, col = 0;
+    if (strncmp(e, file, flen) == 0 && e[flen] == ':') {
+        char *end;
+        msg = e + flen + 1;
+        line = strtol(msg, &end, 10);
+        if (end != msg && *end == ':') {
+            col = strtol(end + 1, &end, 10);
+            msg = end;
+        } else {
+            line = 0;
+        }
+        msg += strspn(msg, ": ");
+    }
+    if (o) {
+        cJSON_AddStringToObject(o, "file", file);
+        if (line > 0) {
+            cJSON_AddNumberToObject(o, "line", (double)line);
+            cJSON_AddNumberToObject(o, "column", (double)col);
+        } else {
+            cJSON_AddNullToObject(o, "line");
+            cJSON_AddNullToObject(o, "column");
+        }
+        cJSON_AddStringToObject(o, "message", msg);
+    }
+    print_json(o);
+}
+
+static void print_errors(struct check_out *out, const char *file, struct strv *errors, size_t from)
+{
+    for (size_t i = from; i < errors->n; i++) {
+        out->errors++;
+        if (out->json)
+            print_error_json(file, errors->v[i]);
+        else
+            fprintf(stderr, "%s\n", errors->v[i]);
+    }
+}
+
+static void print_summary(const struct check_out *out, int code)
+{
+    cJSON *o = cJSON_CreateObject(), *sum = cJSON_AddObjectToObject(o, "summary");
+    if (sum) {
+        cJSON_AddNumberToObject(sum, "files", (double)out->files);
+        cJSON_AddNumberToObject(sum, "ok", (double)out->ok);
+        cJSON_AddNumberToObject(sum, "failed", (double)(out->files - out->ok));
+        cJSON_AddNumberToObject(sum, "errors", (double)out->errors);
+        cJSON_AddNumberToObject(sum, "exit", code);
+    }
+    print_json(o);
 }
 
 /* Checked up front so a missing file is exit 2, not a validation error. */
@@ -43,7 +117,8 @@ static bool readable(const char *file)
     return true;
 }
 
-static int check_files(struct probe_set *set, char **files, size_t n, struct strv *errors, bool *unreadable)
+static int check_files(struct check_out *out, struct probe_set *set, char **files, size_t n, struct strv *errors,
+                       bool *unreadable)
 {
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -51,7 +126,8 @@ static int check_files(struct probe_set *set, char **files, size_t n, struct str
         if (!readable(files[i]))
             *unreadable = true;
         int rc = probe_load_file(set, files[i], errors);
-        print_errors(errors, before_errors);
+        out->files++;
+        print_errors(out, files[i], errors, before_errors);
         if (rc) {
             bad++;
             continue;
@@ -60,13 +136,15 @@ static int check_files(struct probe_set *set, char **files, size_t n, struct str
         for (size_t j = before_probes; j < set->n; j++)
             steps += set->probes[j]->n_steps;
         size_t probes = set->n - before_probes;
-        printf("%s: ok (%zu probe%s, %zu step%s)\n", files[i], probes, probes == 1 ? "" : "s", steps,
-               steps == 1 ? "" : "s");
+        out->ok++;
+        if (!out->json)
+                printf("%s: ok (%zu probe%s, %zu step%s)\n", files[i], probes, probes == 1 ? "" : "s", steps,
+                   steps == 1 ? "" : "s");
     }
     return bad;
 }
 
-static int check_globs(struct probe_set *set, const struct config *cfg, struct strv *errors, bool *unreadable)
+static int check_globs(struct check_out *out, struct probe_set *set, const struct config *cfg, struct strv *errors, bool *unreadable)
 {
     int bad = 0;
     for (size_t i = 0; i < cfg->n_probe_globs; i++) {
@@ -76,30 +154,31 @@ static int check_globs(struct probe_set *set, const struct config *cfg, struct s
         if (rc == GLOB_NOMATCH)
             fprintf(stderr, "%s: no probe files match \"%s\"\n", cfg->file, cfg->probe_globs[i]);
         else if (rc == 0)
-            bad += check_files(set, g.gl_pathv, g.gl_pathc, errors, unreadable);
+            bad += check_files(out, set, g.gl_pathv, g.gl_pathc, errors, unreadable);
         globfree(&g);
     }
     return bad;
 }
 
-int cli_check(int argc, char **argv)
+/* Returns -1 to go on with argv[*first...] as the files, else the exit code. */
+static int parse_args(int argc, char **argv, int *first, const char **config_file, bool *json)
 {
-    const char *config_file = NULL;
-    int first = 1;
-    for (; first < argc; first++) {
-        const char *a = argv[first];
+    for (*first = 1; *first < argc; (*first)++) {
+        const char *a = argv[*first];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return check_usage(stdout);
-        if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
-            if (first + 1 >= argc) {
+        if (strcmp(a, "--json") == 0) {
+            *json = true;
+        } else if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+            if (*first + 1 >= argc) {
                 fprintf(stderr, "tripline check: %s needs a file\n", a);
                 return check_usage(stderr);
             }
-            config_file = argv[++first];
+            *config_file = argv[++(*first)];
         } else if (strncmp(a, "--config=", 9) == 0) {
-            config_file = a + 9;
+            *config_file = a + 9;
         } else if (strcmp(a, "--") == 0) {
-            first++;
+            (*first)++;
             break;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "tripline check: unknown option \"%s\"\n", a);
@@ -108,9 +187,19 @@ int cli_check(int argc, char **argv)
             break;
         }
     }
-    size_t n_files = (size_t)(argc - first);
-    if (n_files == 0 && !config_file)
+    if (*first >= argc && !*config_file)
         return check_usage(stderr);
+    return -1;
+}
+
+int cli_check(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    struct check_out out = { 0 };
+    int first, code = parse_args(argc, argv, &first, &config_file, &out.json);
+    if (code >= 0)
+        return code;
+    size_t n_files = (size_t)(argc - first);
 
     struct strv errors;
     strv_init(&errors);
@@ -121,11 +210,14 @@ int cli_check(int argc, char **argv)
     if (config_file) {
         if (!readable(config_file))
             unreadable = true;
+        out.files++;
         if (config_load(&cfg, config_file, &errors)) {
             bad++;
-            print_errors(&errors, 0);
+            print_errors(&out, config_file, &errors, 0);
         } else {
-            printf("%s: ok (config)\n", config_file);
+            out.ok++;
+            if (!out.json)
+                printf("%s: ok (config)\n", config_file);
         }
     }
     struct probe_set *set = probe_set_new();
@@ -133,14 +225,15 @@ int cli_check(int argc, char **argv)
         fprintf(stderr, "tripline check: out of memory\n");
         bad++;
     } else if (n_files) {
-        bad += check_files(set, argv + first, n_files, &errors, &unreadable);
+        bad += check_files(&out, set, argv + first, n_files, &errors, &unreadable);
     } else if (bad == 0) {
-        bad += check_globs(set, &cfg, &errors, &unreadable);
+        bad += check_globs(&out, set, &cfg, &errors, &unreadable);
     }
     probe_set_free(set);
     config_free(&cfg);
     strv_free(&errors);
-    if (unreadable)
-        return 2;
-    return bad ? 1 : 0;
+    code = unreadable ? 2 : bad ? 1 : 0;
+    if (out.json)
+        print_summary(&out, code);
+    return code;
 }

@@ -94,10 +94,36 @@ static void fmt_ms(char *out, size_t n, tl_usec us, bool ran)
         snprintf(out, n, "%.1fms", (double)us / 1000.0);
 }
 
+/* A name cut to width columns with an ellipsis and padded, so a long probe
+ * or step name cannot push the table's columns apart. Columns are counted
+ * as UTF-8 characters and a cut never splits one. */
+static const char *fit(char *out, size_t n, const char *name, size_t width)
+{
+    size_t cols = 0, i = 0, o = 0, cut = 0;
+    for (; name[i]; i++)
+        if (((unsigned char)name[i] & 0xC0) != 0x80 && ++cols == width)
+            cut = i;
+    if (cols > width) {
+        memcpy(out, name, cut < n - 4 ? cut : n - 4);
+        o = cut < n - 4 ? cut : n - 4;
+        memcpy(out + o, "\u2026", 3); /* … */
+        o += 3;
+        cols = width;
+    } else {
+        o = i < n - 1 ? i : n - 1;
+        memcpy(out, name, o);
+    }
+    for (; cols < width && o < n - 1; cols++)
+        out[o++] = ' ';
+    out[o] = '\0';
+    return out;
+}
+
 static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
 {
     const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "", *dim = color ? "\033[2m" : "",
                *off = color ? "\033[0m" : "";
+    char pname[96], sname[80];
     fprintf(f, "%-22s %-16s %-8s %-10s %-6s %9s %9s  %s\n", "PROBE", "STEP", "VERDICT", "BUCKET", "STATUS",
             "TTFB", "TOTAL", "FAILED CHECK");
     size_t failed = 0;
@@ -108,7 +134,8 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
         for (size_t k = 0; k < r->n_steps; k++) {
             const struct step_result *s = &r->steps[k];
             char ttfb[32], total[32], status[24];
-            fmt_ms(ttfb, sizeof(ttfb), s->timings.ttfb, s->ran);
+            /* no answer, no first byte: "-" rather than 0.0ms */
+            fmt_ms(ttfb, sizeof(ttfb), s->timings.ttfb, s->ran && s->status > 0);
             fmt_ms(total, sizeof(total), s->timings.total, s->ran);
             if (s->ran && s->status > 0)
                 snprintf(status, sizeof(status), "%ld", s->status);
@@ -119,7 +146,8 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
             const char *first = s->failures.n ? s->failures.v[0] : "";
             /* the table shows the message after "step NAME: " */
             const char *colon = strstr(first, ": ");
-            fprintf(f, "%-22s %-16s %s%-8s%s %-10s %-6s %9s %9s  %s\n", r->probe_id, s->name, col, verdict, off,
+            fprintf(f, "%s %s %s%-8s%s %-10s %-6s %9s %9s  %s\n", fit(pname, sizeof pname, r->probe_id, 22),
+                    fit(sname, sizeof sname, s->name, 16), col, verdict, off,
                     s->ran && !s->ok ? bucket_str(s->bucket) : "-", status, ttfb, total,
                     colon ? colon + 2 : first);
             for (size_t m = 1; m < s->failures.n; m++) {
@@ -129,7 +157,8 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
             }
         }
         for (size_t m = 0; m < r->failures.n; m++)
-            fprintf(f, "%-22s %-16s %s%-8s%s %-10s %-6s %9s %9s  %s\n", r->probe_id, "(journey)", red, "FAIL", off,
+            fprintf(f, "%s %-16s %s%-8s%s %-10s %-6s %9s %9s  %s\n", fit(pname, sizeof pname, r->probe_id, 22),
+                    "(journey)", red, "FAIL", off,
                     bucket_str(r->bucket), "-", "-", "-", r->failures.v[m]);
     }
     fprintf(f, "\n%zu probe%s, %s%zu passed%s, %s%zu failed%s\n", n, n == 1 ? "" : "s", green, n - failed, off,

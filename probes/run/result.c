@@ -59,15 +59,28 @@ static void add_ms(cJSON *o, const char *key, tl_usec us)
     cJSON_AddRawToObject(o, key, p);
 }
 
-static cJSON *timings_json(const struct timings *t)
+/* A request that got no answer never reached some phases: those are null,
+ * not 0 (curl reports 0 for a phase it did not reach). */
+static void add_phase(cJSON *o, const char *key, tl_usec us, bool answered)
+{
+    if (!answered && us == 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        add_ms(o, key, us);
+}
+
+static cJSON *timings_json(const struct timings *t, bool answered)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    add_ms(o, "dns_ms", t->dns);
-    add_ms(o, "connect_ms", t->connect);
-    add_ms(o, "tls_ms", t->tls);
-    add_ms(o, "ttfb_ms", t->ttfb);
+    add_phase(o, "dns_ms", t->dns, answered);
+    add_phase(o, "connect_ms", t->connect, answered);
+    add_phase(o, "tls_ms", t->tls, answered);
+    if (answered)
+        add_ms(o, "ttfb_ms", t->ttfb);
+    else
+        cJSON_AddNullToObject(o, "ttfb_ms");
     add_ms(o, "total_ms", t->total);
     return o;
 }
@@ -77,6 +90,19 @@ static cJSON *strv_json(const struct strv *sv)
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < sv->n; i++)
         cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
+    return a;
+}
+
+/* The run's failures: the journey's own, then those of every step that
+ * failed, so a CI gate reading only the top level sees why. */
+static cJSON *run_failures_json(const struct run_result *r)
+{
+    cJSON *a = strv_json(&r->failures);
+    for (size_t i = 0; a && i < r->n_steps; i++) {
+        const struct step_result *s = &r->steps[i];
+        for (size_t k = 0; s->ran && !s->ok && k < s->failures.n; k++)
+            cJSON_AddItemToArray(a, cJSON_CreateString(s->failures.v[k]));
+    }
     return a;
 }
 
@@ -103,7 +129,7 @@ cJSON *run_result_json(const struct run_result *r)
     cJSON_AddBoolToObject(o, "budget_breached", r->budget_breached);
     if (r->failed_step >= 0)
         cJSON_AddStringToObject(o, "failed_step", r->steps[r->failed_step].name);
-    cJSON_AddItemToObject(o, "failures", strv_json(&r->failures));
+    cJSON_AddItemToObject(o, "failures", run_failures_json(r));
     cJSON *steps = cJSON_AddArrayToObject(o, "steps");
     for (size_t i = 0; steps && i < r->n_steps; i++) {
         const struct step_result *s = &r->steps[i];
@@ -119,7 +145,7 @@ cJSON *run_result_json(const struct run_result *r)
             cJSON_AddNullToObject(so, "status");
         if (s->ran) {
             cJSON_AddStringToObject(so, "correlation_id", s->correlation_id);
-            cJSON_AddItemToObject(so, "timings", timings_json(&s->timings));
+            cJSON_AddItemToObject(so, "timings", timings_json(&s->timings, s->status > 0));
         }
         if (s->ran && !s->ok) {
             cJSON_AddStringToObject(so, "bucket", bucket_str(s->bucket));

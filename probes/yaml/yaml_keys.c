@@ -114,14 +114,17 @@ static void store_simple(struct yu *y, const struct yu_key *kd, void *obj, yaml_
 static bool type_ok(struct yu *y, const struct yu_key *kd, yaml_node_t *v)
 {
     const char *want = NULL;
+    char hint[96] = "";
     if (kd->kind == YU_FN_MAP && v->type != YAML_MAPPING_NODE)
         want = "a mapping";
     else if (kd->kind == YU_FN_SEQ && v->type != YAML_SEQUENCE_NODE)
         want = "a list";
     else if (kd->kind == YU_FN_SCALAR && (v->type != YAML_SCALAR_NODE || yu_is_null(v)))
         want = "a string";
+    if (kd->kind == YU_FN_MAP && want)
+        yu_map_hint(kd->name, v, hint, sizeof hint);
     if (want)
-        yu_error(y, v, "expected %s, got %s", want, yu_type_name(v));
+        yu_error(y, v, "expected %s, got %s%s", want, yu_type_name(v), hint);
     return want == NULL;
 }
 

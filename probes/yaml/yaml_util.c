@@ -162,18 +162,66 @@ static void offset_pos(const char *data, size_t len, size_t off, int *line, int 
     }
 }
 
+/* A hint for the syntax errors newcomers hit most: a tab in indentation,
+ * and a plain JSONPath such as $.items[0] inside { } or [ ], where its
+ * brackets end the scalar. Empty when none applies. */
+static void yaml_syntax_hint(const yaml_parser_t *p, const char *data, size_t len, char *out, size_t n)
+{
+    size_t at = p->problem_mark.index, from, to;
+    const char *problem = p->problem ? p->problem : "";
+    out[0] = '\0';
+    if (!data || at > len)
+        return;
+    if (strstr(problem, "tab") || (at < len && data[at] == '\t')) {
+        snprintf(out, n, "; hint: YAML indents with spaces only, replace the tab with spaces");
+        return;
+    }
+    if (!p->context || !strstr(p->context, "flow"))
+        return;
+    from = at;
+    while (from > 0 && !strchr(" \t{[,:\n", data[from - 1]))
+        from--;
+    if (from >= len || data[from] != '$')
+        return;
+    int depth = 0;
+    for (to = from; to < len && data[to] != '\n'; to++) {
+        if (data[to] == '[')
+            depth++;
+        else if (data[to] == ']' && depth-- == 0)
+            break;
+        else if ((data[to] == ',' || data[to] == '}') && depth <= 0)
+            break;
+    }
+    snprintf(out, n, "; hint: quote a JSONPath inside { } or [ ]: \"%.*s\"", (int)(to - from), data + from);
+}
+
 static void yaml_problem(struct yu *y, yaml_parser_t *p, const char *data, size_t len)
 {
     int line = (int)p->problem_mark.line + 1;
     int col = (int)p->problem_mark.column + 1;
+    char hint[160];
     if (p->error == YAML_READER_ERROR)
         offset_pos(data, len, p->problem_offset, &line, &col);
     const char *problem = p->problem ? p->problem : "parse error";
+    yaml_syntax_hint(p, data, len, hint, sizeof hint);
     if (p->context)
-        yu_error_at(y, line, col, "not valid YAML: %s (%s at line %d, column %d)", problem,
-                    p->context, (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+        yu_error_at(y, line, col, "not valid YAML: %s (%s at line %d, column %d)%s", problem,
+                    p->context, (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, hint);
     else
-        yu_error_at(y, line, col, "not valid YAML: %s", problem);
+        yu_error_at(y, line, col, "not valid YAML: %s%s", problem, hint);
+}
+
+/* A scalar where a mapping is expected: for the keys whose mapping has an
+ * obvious main field, the mapping the user most likely meant. */
+void yu_map_hint(const char *key, const yaml_node_t *v, char *out, size_t n)
+{
+    static const char *const mains[][2] = { { "schedule", "every" }, { "budget", "total" } };
+    out[0] = '\0';
+    if (!key || v->type != YAML_SCALAR_NODE || yu_is_null(v))
+        return;
+    for (size_t i = 0; i < sizeof mains / sizeof mains[0]; i++)
+        if (strcmp(key, mains[i][0]) == 0)
+            snprintf(out, n, " (did you mean %s: {%s: %.40s}?)", key, mains[i][1], yu_str(v));
 }
 
 /* Reads the rest of f into b; TL_ETOOBIG when it outgrows b's cap (the file

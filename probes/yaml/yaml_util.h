@@ -120,6 +120,9 @@ size_t yu_len(const yaml_node_t *node);
 /* Node kinds for messages: "a mapping", "a sequence", "null", "a boolean",
  * "a number", "a string". */
 const char *yu_type_name(const yaml_node_t *n);
+/* " (did you mean KEY: {FIELD: VALUE}?)" for a scalar given to a key that
+ * takes a mapping with an obvious main field, else "". */
+void yu_map_hint(const char *key, const yaml_node_t *v, char *out, size_t n);
 bool yu_is_null(const yaml_node_t *n);
 bool yu_is_plain(const yaml_node_t *n);
 const char *yu_str(const yaml_node_t *n); /* scalar value or NULL */
