@@ -4,7 +4,7 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libyaml-dev libcjson-dev
-      libssl-dev libmicrohttpd-dev ca-certificates)
+      libssl-dev libmicrohttpd-dev libsystemd-dev ca-certificates)
 if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
            prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base)
