@@ -67,7 +67,9 @@ PY
     done
     echo "package: purged, no state or configuration left"
 }
-if [ "$(id -u)" -eq 0 ] && [ -z "${SKIP_PACKAGE:-}" ]; then
+if [ -n "${SKIP_PACKAGE:-}" ]; then
+    echo "package: skipped (SKIP_PACKAGE is set)"
+elif [ "$(id -u)" -eq 0 ]; then
     package_check
 else
     echo "package: skipped (needs root to install with dpkg)"
