@@ -28,7 +28,7 @@ done
 
 warn=$(groff -man -Tutf8 -ww -z "$pkg/tripline.1" 2>&1)
 if [ -n "$warn" ]; then echo "groff: $warn"; exit 1; fi
-for section in NAME SYNOPSIS COMMANDS OPTIONS FILES SIGNALS 'EXIT STATUS'; do
+for section in NAME SYNOPSIS COMMANDS OPTIONS CONFIGURATION SYSTEMD FILES SIGNALS 'EXIT STATUS'; do
     grep -q "^\.SH \"\?$section" "$pkg/tripline.1" || { echo "man page lacks $section"; exit 1; }
 done
 
@@ -37,4 +37,15 @@ for key in '^region:' '^probes:' '^listen: 127.0.0.1:9464' '^spool:' '^  dir: /v
            '^  per_host: 8'; do
     grep -q -- "$key" "$pkg/tripline.yaml" || { echo "tripline.yaml lacks $key"; exit 1; }
 done
+# /usr/share/doc/tripline: a Debian changelog whose top version is the
+# project's, and a machine-readable copyright file.
+version=$(sed -n 's/^project(tripline VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+if command -v dpkg-parsechangelog >/dev/null; then
+    got=$(dpkg-parsechangelog -l "$pkg/changelog" -S Version)
+else
+    got=$(sed -n '1s/^tripline (\([^)]*\)) .*/\1/p' "$pkg/changelog")
+fi
+[ "$got" = "$version" ] || { echo "changelog version $got, project version $version"; exit 1; }
+grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' "$pkg/copyright" &&
+    grep -q '^License: ' "$pkg/copyright" || { echo "copyright is not machine-readable"; exit 1; }
 echo ok
