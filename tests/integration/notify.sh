@@ -35,6 +35,13 @@ wait_for() {
     fail "no notification matching '$1'; got: $(cat "$WORK/notify.txt")"
 }
 
+# flushed: after the agent exited, everything it sent is in the socket's queue;
+# a sentinel sent now arrives after it, so once the sentinel is written, all is.
+flushed() {
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"SENTINEL", sys.argv[1])' "$sock"
+    wait_for '^SENTINEL'
+}
+
 NOTIFY_SOCKET=$sock "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/spool" "$WORK/a.yaml" \
     >"$WORK/run.out" 2>"$WORK/run.log" &
 AGENT_PID=$!
@@ -61,9 +68,17 @@ printf 'listen: 127.0.0.1:0\nlimits: {concurency: 4}\n' >"$WORK/bad.yaml"
 rc=0
 NOTIFY_SOCKET=$sock "$B/tripline" run --config "$WORK/bad.yaml" "$WORK/a.yaml" >/dev/null 2>"$WORK/bad.log" || rc=$?
 [ "$rc" -eq 2 ] || fail "bad config: exit $rc, expected 2: $(cat "$WORK/bad.log")"
-# The agent has exited: anything it sent is already in the socket buffer; the
-# listener writes it within a moment, so give it that moment via a sentinel.
-python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"SENTINEL", sys.argv[1])' "$sock"
-wait_for '^SENTINEL'
+flushed
 if grep -q 'READY=1' "$WORK/notify.txt"; then fail "READY=1 sent for a bad config"; fi
 echo "ok: bad config exits 2 without READY=1"
+
+# Probe files that all fail to load: the agent exits non-zero, without READY=1.
+: >"$WORK/notify.txt"
+printf -- '- probe: b\n  schedul: {every: 1s}\n' >"$WORK/b.yaml"
+rc=0
+NOTIFY_SOCKET=$sock "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/spool" "$WORK/b.yaml" \
+    >/dev/null 2>"$WORK/b.log" || rc=$?
+[ "$rc" -ne 0 ] || fail "no probe loaded, yet exit 0"
+flushed
+if grep -q 'READY=1' "$WORK/notify.txt"; then fail "READY=1 sent with no probe loaded"; fi
+echo "ok: no probe loaded exits $rc without READY=1"
