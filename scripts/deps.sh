@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tripline needs to build, test and demo.
-# Usage: scripts/deps.sh [build|test]   (test adds what the test suite drives)
+# Usage: scripts/deps.sh [build|package|test]   (package adds what building and checking
+# the .deb needs, test what the test suite drives)
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libyaml-dev libcjson-dev
-      libssl-dev libmicrohttpd-dev ca-certificates)
+      libssl-dev libmicrohttpd-dev libsystemd-dev ca-certificates)
+if [ "$what" = package ]; then
+    pkgs+=(python3 dpkg-dev file)
+fi
 if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
            prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base)

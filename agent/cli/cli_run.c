@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
 #include "agent/daemon/agent.h"
 #include "agent/cli/cli.h"
@@ -27,6 +28,13 @@ static int replace(char **field, const char *value)
     return 0;
 }
 
+/* Type=notify: systemctl start returns once probes are loaded and the
+ * endpoint listens, and fails when `run` exits before this. */
+static void notify_ready(struct agent *a)
+{
+    (void)sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", (unsigned)agent_port(a));
+}
+
 /* The daemon on its own loop until it has drained; the exit code. */
 static int run_agent(struct config *cfg, const struct strv *files, const struct tpl_vars *overrides)
 {
@@ -40,6 +48,7 @@ static int run_agent(struct config *cfg, const struct strv *files, const struct 
         return 1;
     }
     agent_set_overrides(a, overrides);
+    notify_ready(a);
     int rc = agent_run(a);
     agent_free(a);
     if (uv_loop_close(&loop) != 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -74,11 +75,18 @@ static void on_drain_deadline(uv_timer_t *t)
     drain_check(&a->handles->drain_poll);
 }
 
+/* systemd readiness protocol (Type=notify): a no-op when NOTIFY_SOCKET is unset. */
+static void notify_systemd(const char *state)
+{
+    (void)sd_notify(0, state);
+}
+
 void agent_stop(struct agent *a)
 {
     if (a->draining)
         return;
     a->draining = true;
+    notify_systemd("STOPPING=1");
     log_info(a->log, "draining: %zu runs in flight, %llu events to deliver", runs_in_flight(a->runs),
              (unsigned long long)(a->spool ? spool_depth(a->spool) : 0));
     uv_timer_stop(&a->handles->tick);
@@ -93,11 +101,13 @@ void agent_reload(struct agent *a)
     if (a->draining)
         return;
     log_info(a->log, "reloading probe files");
+    notify_systemd("RELOADING=1");
     metric_inc(a->handles->m_reloads);
     if (probe_table_load(a->probes, false))
         metric_inc(a->handles->m_reload_errors);
     if (a->delivery && delivery_reload(a->delivery))
         log_warn(a->log, "a sink could not re-read its token or key; it keeps the old ones");
+    notify_systemd("READY=1");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
