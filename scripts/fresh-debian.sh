@@ -42,10 +42,12 @@ root=""
 teardown() {
     [ -n "$root" ] || return 0
     local m
-    for m in dev/pts dev sys proc; do
-        mountpoint -q "$root/$m" && umount -l "$root/$m"
+    # Every mount under the root, deepest first: the ones made here and any a
+    # test made inside (ip netns leaves /run/netns behind).
+    for m in $(awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+        umount -l "$m" || true
     done
-    rm -rf --one-file-system "$root"
+    rm -rf --one-file-system "$root" || echo "fresh-debian: could not remove all of $root" >&2
 }
 trap teardown EXIT
 
