@@ -572,10 +572,12 @@ static int init_vars(struct journey *j, char *err, size_t errlen)
         const struct var_def *vd = &p->vars[i];
         const struct tpl_var *ov = j->env->overrides ? tpl_vars_get(j->env->overrides, vd->name) : NULL;
         if (ov) {
-            if (tpl_vars_set(&j->vars, vd->name, ov->value, ov->secret))
+            /* an override of a var defined from env. or file: is as secret */
+            bool ov_secret = ov->secret || vd->secret;
+            if (tpl_vars_set(&j->vars, vd->name, ov->value, ov_secret))
                 goto nomem;
-            if (ov->secret)
-                redactor_add(&j->redactor, ov->value);
+            if (ov_secret && redact_global_add(ov->value))
+                goto nomem;
             continue;
         }
         bool secret = false;
