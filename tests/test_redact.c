@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "probes/redact/redact.h"
+#include "probes/run/template.h"
 
 static void test_text(void **state)
 {
@@ -118,6 +119,20 @@ static void test_forms(void **state)
     redactor_free(&r);
 }
 
+/* A value first seen as the half of another still gets its own forms. */
+static void test_value_after_form(void **state)
+{
+    (void)state;
+    struct redactor r;
+    redactor_init(&r);
+    redactor_add(&r, "abcdefgh12345678");
+    redactor_add(&r, "abcdefgh");
+    char *s = redact_text(&r, "b64 YWJjZGVmZ2g=");
+    assert_string_equal(s, "b64 [redacted]g=");
+    free(s);
+    redactor_free(&r);
+}
+
 /* A secret as a JSON key, or split between a key and its value, and the
  * halves of a long secret. */
 static void test_json_keys_split(void **state)
@@ -192,6 +207,27 @@ static void test_many(void **state)
     redactor_free(&r);
 }
 
+/* A value rendered from env. is known on its own, not only as the header
+ * it went into: a server echoing the bare token is caught. */
+static void test_template_registers_values(void **state)
+{
+    (void)state;
+    struct tpl t;
+    char err[256];
+    int off;
+    setenv("REDACT_TEST_TOKEN", "tpl-token-9f8e7d", 1);
+    assert_int_equal(tpl_parse(&t, "Bearer {{ env.REDACT_TEST_TOKEN }}", err, sizeof err, &off), 0);
+    bool secret = false;
+    char *v = tpl_render_str(&t, NULL, TPL_ESC_NONE, &secret, err, sizeof err);
+    assert_non_null(v);
+    assert_true(secret);
+    char *s = redact_text(NULL, "invalid credential tpl-token-9f8e7d");
+    assert_string_equal(s, "invalid credential [redacted]");
+    free(s);
+    free(v);
+    tpl_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +241,8 @@ int main(void)
         cmocka_unit_test(test_global_and_cookie),
         cmocka_unit_test(test_url_keeps_host),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_value_after_form),
+        cmocka_unit_test(test_template_registers_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,20 +33,24 @@ static void reindex(struct redactor *r)
     r->start[256] = (uint32_t)r->n;
 }
 
-static bool has_pat(const struct redactor *r, const char *s, size_t n)
+/* The pattern s, or NULL. */
+static struct redact_pat *find_pat(const struct redactor *r, const char *s, size_t n)
 {
     unsigned char b = (unsigned char)s[0];
     for (uint32_t i = r->start[b]; i < r->start[b + 1]; i++)
         if (r->pats[i].n == n && memcmp(r->pats[i].s, s, n) == 0)
-            return true;
-    return false;
+            return &r->pats[i];
+    return NULL;
 }
 
-static int add_pat(struct redactor *r, const char *s)
+static int add_pat(struct redactor *r, const char *s, bool value)
 {
     size_t n = strlen(s);
-    if (r->n && has_pat(r, s, n))
+    struct redact_pat *old = r->n ? find_pat(r, s, n) : NULL;
+    if (old) {
+        old->value = old->value || value;
         return 0;
+    }
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 16;
         struct redact_pat *p = realloc(r->pats, cap * sizeof(*p));
@@ -60,6 +64,7 @@ static int add_pat(struct redactor *r, const char *s)
         return TL_ENOMEM;
     r->pats[r->n].s = copy;
     r->pats[r->n].n = n;
+    r->pats[r->n].value = value;
     r->n++;
     return 0;
 }
@@ -68,11 +73,15 @@ int redactor_add(struct redactor *r, const char *secret)
 {
     if (!secret || strlen(secret) < 3)
         return 0;
+    /* known already (renders register the same values every run): no work */
+    const struct redact_pat *known = r->n ? find_pat(r, secret, strlen(secret)) : NULL;
+    if (known && known->value)
+        return 0;
     struct strv forms;
     strv_init(&forms);
     int rc = redact_forms(secret, &forms);
     for (size_t i = 0; !rc && i < forms.n; i++)
-        rc = add_pat(r, forms.v[i]);
+        rc = add_pat(r, forms.v[i], i == 0);
     strv_free(&forms);
     reindex(r);
     return rc;

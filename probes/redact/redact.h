@@ -24,6 +24,7 @@
 struct redact_pat {
     char *s;
     size_t n;
+    bool value; /* a registered value, not one of its forms */
 };
 
 /* Patterns sorted by first byte then longest first: start[b] .. start[b+1]

@@ -260,7 +260,10 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
         }
         }
         if (rc) {
-            snprintf(err, errlen, "rendered value is larger than %zu bytes", out->max);
+            if (rc == TL_ENOMEM)
+                snprintf(err, errlen, "out of memory");
+            else
+                snprintf(err, errlen, "rendered value is larger than %zu bytes", out->max);
             return -1;
         }
     }
