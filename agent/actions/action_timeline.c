@@ -49,7 +49,8 @@ static void text_clean(char *s, size_t len)
 }
 
 /* What an action printed or a webhook answered goes on the timeline, into
- * events and /status: credentials in it are redacted by name. */
+ * events and /status: credentials in it are redacted by name, and every
+ * secret the process knows (env., file:, sink and peer keys) by value. */
 void act_text_keep(char **text, size_t len)
 {
     char *clean;

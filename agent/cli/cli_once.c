@@ -167,7 +167,8 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tripline once [--json] [--region NAME] [--var NAME=VALUE]... [--config FILE] "
+    fprintf(stderr, "usage: tripline once [--json] [--region NAME] [--var NAME=VALUE]... [--var-file NAME=PATH]... "
+                    "[--config FILE] "
                     "[--probe ID]... FILES...\n"
                     "Runs every probe in FILES once (or those of the config's probe globs) and exits 0 when all\n"
                     "passed, 1 when any failed, 2 on usage or file errors.\n");
@@ -188,6 +189,7 @@ static int parse_args(struct once_args *a, int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},        {"region", required_argument, NULL, 'r'},
         {"var", required_argument, NULL, 'v'},   {"config", required_argument, NULL, 'c'},
+        {"var-file", required_argument, NULL, 'V'},
         {"probe", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -208,17 +210,11 @@ static int parse_args(struct once_args *a, int argc, char **argv)
         case 'p':
             strv_push(&a->only, optarg);
             break;
-        case 'v': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr, "tripline once: --var expects NAME=VALUE, got \"%s\"\n", optarg);
+        case 'v':
+        case 'V':
+            if (cli_var_arg(&a->overrides, "once", optarg, c == 'V'))
                 return 2;
-            }
-            *eq = '\0';
-            tpl_vars_set(&a->overrides, optarg, eq + 1, false);
-            *eq = '=';
             break;
-        }
         case 'h':
             usage();
             return 0;

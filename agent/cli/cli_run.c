@@ -12,7 +12,8 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: tripline run [--config FILE] [--region NAME] [--name NAME] [--listen ADDR:PORT]\n"
-               "                    [--spool-dir DIR] [--log-level LEVEL] [--var NAME=VALUE]... [FILES...]\n"
+               "                    [--spool-dir DIR] [--log-level LEVEL] [--var NAME=VALUE]...\n"
+               "                    [--var-file NAME=PATH]... [FILES...]\n"
                "Runs the probes on their schedules until SIGTERM or SIGINT (then drains), reloading the\n"
                "probe files on SIGHUP. FILES replace the config's probe globs.\n");
     return f == stderr ? 2 : 0;
@@ -63,6 +64,7 @@ int cli_run(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},      {"listen", required_argument, NULL, 'l'},
         {"spool-dir", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'L'},
         {"var", required_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"var-file", required_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config_file = NULL, *region = NULL, *name = NULL, *listen = NULL, *spool = NULL, *level = NULL;
@@ -83,17 +85,11 @@ int cli_run(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 's': spool = optarg; break;
         case 'L': level = optarg; break;
-        case 'v': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr, "tripline run: --var expects NAME=VALUE, got \"%s\"\n", optarg);
+        case 'v':
+        case 'V':
+            if (cli_var_arg(&overrides, "run", optarg, c == 'V'))
                 goto out;
-            }
-            *eq = '\0';
-            tpl_vars_set(&overrides, optarg, eq + 1, false);
-            *eq = '=';
             break;
-        }
         case 'h': rc = usage(stdout); goto out;
         default: rc = usage(stderr); goto out;
         }

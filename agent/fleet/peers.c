@@ -14,6 +14,7 @@
 
 #include "agent/sinks/sink.h"
 #include "base/uuid.h"
+#include "probes/redact/redact.h"
 
 #define SEEN_MAX 1024      /* signatures remembered against replays */
 #define ANSWER_MAX 4096    /* a peer's answer is a few fields */
@@ -55,7 +56,10 @@ int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t 
         return TL_ENOMEM;
     p->o = *o;
     int rc = secret_read(o->cfg->key_file, SECRET_KEY, &p->key, err, errlen);
+    if (!rc && p->key.data)
+        rc = redact_global_add_bytes(p->key.data, p->key.len);
     if (rc) {
+        secret_free(&p->key);
         free(p);
         return rc == TL_ENOMEM ? TL_ENOMEM : TL_EKEY;
     }

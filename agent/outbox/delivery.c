@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/buf.h"
+#include "probes/redact/redact.h"
 
 #define SEC ((tl_usec)1000000)
 #define DEAD_LINE_MAX (256 * 1024 * 1024)
@@ -66,7 +67,10 @@ static void logf_(struct entry *en, enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    en->d->log(en->d->log_arg, level, en->name, msg);
+    /* reasons quote what a sink answered, which may echo its credentials */
+    char *clean = redact_text(NULL, msg);
+    en->d->log(en->d->log_arg, level, en->name, clean ? clean : "(message withheld: out of memory)");
+    free(clean);
 }
 
 tl_usec delivery_backoff(tl_usec min, tl_usec max, unsigned int failures, uint64_t *rng)
@@ -134,8 +138,10 @@ static int dead_letter(struct entry *en, size_t n, bool raw, const char *reason,
         rc = put_json_string(&line, en->name);
     if (rc == 0)
         rc = buf_printf(&line, ",\"at\":\"%s\",\"status\":%ld,\"reason\":", at, status);
+    char *clean = redact_text(NULL, reason);
     if (rc == 0)
-        rc = put_json_string(&line, reason);
+        rc = clean ? put_json_string(&line, clean) : TL_ENOMEM;
+    free(clean);
     if (rc == 0)
         rc = buf_puts(&line, ",\"seqs\":[");
     for (i = 0; i < n && rc == 0; i++)

@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "probes/http/transfer.h"
+#include "probes/redact/redact.h"
 
 
 #define RESP_BODY_MAX (64 * 1024)
@@ -57,6 +58,11 @@ static int load_secrets(struct sink_service_impl *s)
         rc = secret_read(s->token_file, SECRET_TOKEN, &token, s->base.err, sizeof(s->base.err));
     if (rc == 0 && s->key_file)
         rc = secret_read(s->key_file, SECRET_KEY, &key, s->base.err, sizeof(s->base.err));
+    /* known process-wide, so no log line or dead letter can carry them */
+    if (rc == 0 && token.data)
+        rc = redact_global_add_bytes(token.data, token.len);
+    if (rc == 0 && key.data)
+        rc = redact_global_add_bytes(key.data, key.len);
     if (rc) {
         secret_free(&token);
         secret_free(&key);
@@ -88,8 +94,10 @@ static void classify(const struct response *r, struct sink_result *res)
             sink_parse_retry_after(response_header(r, "Retry-After"), (long long)time(NULL));
         snprintf(res->reason, sizeof(res->reason), "HTTP %ld", st);
     } else {
-        snprintf(res->reason, sizeof(res->reason), "HTTP %ld: %.200s", st,
-                 r->body.data ? r->body.data : "");
+        /* redacted before the cut, so a cut cannot leave part of a secret */
+        char *body = redact_body_text(NULL, r->body.data ? r->body.data : "");
+        snprintf(res->reason, sizeof(res->reason), "HTTP %ld: %.200s", st, body ? body : "(body withheld)");
+        free(body);
     }
 }
 

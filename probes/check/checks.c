@@ -40,8 +40,11 @@ static void fail(struct cctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (strv_push(&c->o->failures, msg))
+    /* messages quote server text: a secret it echoes goes no further */
+    char *clean = redact_text(NULL, msg);
+    if (!clean || strv_push(&c->o->failures, clean))
         c->rc = -1;
+    free(clean);
 }
 
 /* "text" with quotes and backslashes escaped, control bytes as '?', cut
@@ -418,11 +421,17 @@ static void collect_issues(struct cctx *c)
         const char *code = issue_str(issue, "issue");
         if (!code)
             continue;
-        if (c->o->issue_codes.n == 0)
-            issue_code_class(code, c->o->issue_class, sizeof(c->o->issue_class));
-        /* Codes are short by the schema; a hostile one is cut. */
-        if (strv_pushf(&c->o->issue_codes, "%.128s", code))
+        char *clean = redact_text(NULL, code);
+        if (!clean) {
             c->rc = -1;
+            continue;
+        }
+        if (c->o->issue_codes.n == 0)
+            issue_code_class(clean, c->o->issue_class, sizeof(c->o->issue_class));
+        /* Codes are short by the schema; a hostile one is cut. */
+        if (strv_pushf(&c->o->issue_codes, "%.128s", clean))
+            c->rc = -1;
+        free(clean);
     }
 }
 

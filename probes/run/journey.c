@@ -145,13 +145,10 @@ static void run_done(struct journey *j)
 static int render(struct journey *j, const struct tpl *t, enum tpl_escape esc, char **out, char *err,
                   size_t errlen)
 {
-    bool secret = false;
-    *out = tpl_render_str(t, &j->vars, esc, &secret, err, errlen);
-    if (!*out)
-        return -1;
-    if (secret)
-        redactor_add(&j->redactor, *out);
-    return 0;
+    /* the secret values inside were registered one by one: registering the
+     * whole string too would blank a URL down to its host */
+    *out = tpl_render_str(t, &j->vars, esc, NULL, err, errlen);
+    return *out ? 0 : -1;
 }
 
 static int render_json_strings(struct journey *j, cJSON *v, char *err, size_t errlen)
@@ -381,7 +378,9 @@ static void run_captures(struct journey *j, const struct step *st, const struct 
         }
         /* A value captured from a secret-bearing response is not itself secret,
          * but a captured credential (token) must not be echoed later. */
-        bool secret = redact_name_sensitive(st->captures[i].name);
+        const struct capture *cap = &st->captures[i];
+        bool secret = redact_name_sensitive(cap->name) ||
+                      (cap->kind == CAPTURE_HEADER && redact_name_sensitive(cap->header));
         tpl_vars_set(&j->vars, st->captures[i].name, val, secret);
         if (secret)
             redactor_add(&j->redactor, val);
@@ -414,6 +413,9 @@ static void on_response(struct response *resp, void *arg)
     struct step_result *sr = &j->result->steps[j->step];
     sr->status = resp->status;
     sr->curl_code = resp->curl_code;
+    for (size_t i = 0; i < resp->n_headers; i++)
+        if (resp->headers[i].name && strcasecmp(resp->headers[i].name, "set-cookie") == 0)
+            redactor_add_set_cookie(&j->redactor, resp->headers[i].value);
 
     struct check_outcome co;
     check_outcome_init(&co);
@@ -570,10 +572,12 @@ static int init_vars(struct journey *j, char *err, size_t errlen)
         const struct var_def *vd = &p->vars[i];
         const struct tpl_var *ov = j->env->overrides ? tpl_vars_get(j->env->overrides, vd->name) : NULL;
         if (ov) {
-            if (tpl_vars_set(&j->vars, vd->name, ov->value, ov->secret))
+            /* an override of a var defined from env. or file: is as secret */
+            bool ov_secret = ov->secret || vd->secret;
+            if (tpl_vars_set(&j->vars, vd->name, ov->value, ov_secret))
                 goto nomem;
-            if (ov->secret)
-                redactor_add(&j->redactor, ov->value);
+            if (ov_secret && redact_global_add(ov->value))
+                goto nomem;
             continue;
         }
         bool secret = false;

@@ -1,5 +1,6 @@
 #include "probes/run/template.h"
 #include "base/secret.h"
+#include "probes/redact/redact.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -239,7 +240,10 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
             }
             if (secret)
                 *secret = true;
-            rc = append_escaped(out, v, seg_escape(s, esc));
+            /* each value on its own: "Bearer <tok>" is not the only form it takes */
+            rc = redact_global_add(v);
+            if (!rc)
+                rc = append_escaped(out, v, seg_escape(s, esc));
             break;
         }
         case TPL_FILE: {
@@ -248,13 +252,18 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
                 return -1;
             if (secret)
                 *secret = true;
-            rc = append_escaped(out, val.data ? (const char *)val.data : "", seg_escape(s, esc));
+            rc = val.data ? redact_global_add_bytes(val.data, val.len) : 0;
+            if (!rc)
+                rc = append_escaped(out, val.data ? (const char *)val.data : "", seg_escape(s, esc));
             secret_free(&val);
             break;
         }
         }
         if (rc) {
-            snprintf(err, errlen, "rendered value is larger than %zu bytes", out->max);
+            if (rc == TL_ENOMEM)
+                snprintf(err, errlen, "out of memory");
+            else
+                snprintf(err, errlen, "rendered value is larger than %zu bytes", out->max);
             return -1;
         }
     }

@@ -71,8 +71,11 @@ static cJSON *request_part(const struct evidence_in *in)
     cJSON_AddStringToObject(req, "url", url ? url : "");
     free(url);
     cJSON *names = cJSON_AddArrayToObject(req, "headers");
-    for (size_t i = 0; names && i < in->n_headers; i++)
-        cJSON_AddItemToArray(names, cJSON_CreateString(in->headers[i].name));
+    for (size_t i = 0; names && i < in->n_headers; i++) {
+        char *n = redact_text(in->redactor, in->headers[i].name);
+        cJSON_AddItemToArray(names, cJSON_CreateString(n ? n : REDACTED));
+        free(n);
+    }
     if (in->body && in->body_kind == BODY_JSON) {
         cJSON *b = cJSON_Parse(in->body);
         cJSON_AddItemToObject(req, "body_shape", b ? evidence_shape(b) : cJSON_CreateString("unparsable"));
@@ -101,13 +104,23 @@ static cJSON *response_part(const struct evidence_in *in)
         add_redacted_string(o, "error", in->redactor, resp->error);
     }
     cJSON *codes = cJSON_AddArrayToObject(o, "issues");
-    for (size_t i = 0; codes && in->issue_codes && i < in->issue_codes->n; i++)
-        cJSON_AddItemToArray(codes, cJSON_CreateString(in->issue_codes->v[i]));
+    for (size_t i = 0; codes && in->issue_codes && i < in->issue_codes->n; i++) {
+        char *code = redact_text(in->redactor, in->issue_codes->v[i]);
+        cJSON_AddItemToArray(codes, cJSON_CreateString(code ? code : REDACTED));
+        free(code);
+    }
     cJSON *hs = cJSON_AddObjectToObject(o, "headers");
     for (size_t i = 0; hs && i < resp->n_headers; i++) {
         const char *n = resp->headers[i].name;
         if (!header_selected(n) || cJSON_GetObjectItemCaseSensitive(hs, n))
             continue;
+        char *clean_name = redact_text(in->redactor, n);
+        if (!clean_name || strcmp(clean_name, n) != 0) {
+            /* a secret in a header's name: the pair is not evidence */
+            free(clean_name);
+            continue;
+        }
+        free(clean_name);
         if (strcasecmp(n, "location") == 0) {
             /* a redirect can carry server-issued codes and tokens in its query */
             char *u = redact_url(in->redactor, resp->headers[i].value);
