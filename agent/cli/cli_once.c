@@ -1,6 +1,7 @@
 /* `tripline once FILES...`: run every probe once, concurrently, print the
  * results (a table, or JSON lines with --json) and exit 0 when all passed,
- * 1 when any failed, 2 for usage or file errors. A CI gate. */
+ * 1 when any failed, 2 for usage or file errors, 3 when the agent could not
+ * run a probe and none failed (inconclusive). A CI gate. */
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -141,7 +142,8 @@ static int usage(void)
     fprintf(stderr, "usage: tripline once [--json] [--region NAME] [--var NAME=VALUE]... [--config FILE] "
                     "[--probe ID]... FILES...\n"
                     "Runs every probe in FILES once (or those of the config's probe globs) and exits 0 when all\n"
-                    "passed, 1 when any failed, 2 on usage or file errors.\n");
+                    "passed, 1 when any failed, 2 on usage or file errors, 3 when the agent could not\n"
+                    "run a probe (a missing secret or CA file: bucket agent) and none failed.\n");
     return 2;
 }
 
@@ -266,18 +268,23 @@ static bool select_probes(const struct once_args *a, struct probe_set *set, cons
     return true;
 }
 
-/* Prints the results; returns 0 when all passed, 1 when any failed, 2 when
- * one did not finish or the output cannot be written. */
+/* Prints the results; returns 0 when all passed, 1 when any failed, 3 when
+ * none failed but the agent could not run one (bucket agent: inconclusive),
+ * 2 when one did not finish or the output cannot be written. */
 static int report(const struct once *o, bool json)
 {
     int rc = 0;
     for (size_t i = 0; i < o->n_run; i++) {
-        if (!o->results[i]) {
+        const struct run_result *r = o->results[i];
+        if (!r) {
             fprintf(stderr, "tripline once: probe %s did not finish\n", o->torun[i]->id);
             return 2;
         }
-        if (!o->results[i]->ok)
+        /* an API failure is a verdict; the agent's own fault only hides one */
+        if (!r->ok && !bucket_is_agent(r->bucket))
             rc = 1;
+        else if (!r->ok && rc == 0)
+            rc = 3;
     }
     if (json) {
         for (size_t i = 0; i < o->n_run; i++) {

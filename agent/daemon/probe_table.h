@@ -51,7 +51,7 @@ struct probe_state {
     bool running;
     bool removed;                /* freed when its run ends */
     bool mark;                   /* kept by the reload in progress */
-    uint64_t runs, failures;
+    uint64_t runs, failures, agent_faults; /* failures: the API's; agent_faults: bucket agent */
     struct lfile *run_lf;        /* the file the running run's probe came from */
 };
 
