@@ -1,5 +1,6 @@
-/* tripline check [--config FILE] [FILES...]: validates probe files (and the
- * agent config) without running anything. One "ok" line per good file on
+/* tripline check [--config FILE] [--var NAME=VALUE]... [FILES...]: validates
+ * probe files (and the agent config, its files, the overrides) without
+ * running anything. One "ok" line per good file on
  * stdout, every error on stderr; exit 0, 1 on errors, 2 on usage or
  * unreadable files. */
 #include <glob.h>
@@ -9,17 +10,19 @@
 #include <sys/stat.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
 #include "probes/load/load.h"
 
 static int check_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tripline check [--config FILE] [FILES...]\n"
+            "usage: tripline check [--config FILE] [--var NAME=VALUE]... [FILES...]\n"
             "\n"
             "Validates probe files: every key, type, duration, URL and template.\n"
-            "With --config, validates the agent config too, and checks the probe\n"
-            "files it names when no FILES are given.\n"
+            "With --config, validates the agent config too (and opens its CA, token\n"
+            "and key files), and checks the probe files it names when no FILES are\n"
+            "given. Each --var must name a var of some probe, with a valid value.\n"
             "Exit status: 0 all good, 1 errors found, 2 usage error or unreadable file.\n");
     return f == stderr ? 2 : 0;
 }
@@ -85,43 +88,54 @@ static int check_globs(struct probe_set *set, const struct config *cfg, struct s
 int cli_check(int argc, char **argv)
 {
     const char *config_file = NULL;
+    int bad = 0;
+    struct tpl_vars overrides;
+    tpl_vars_init(&overrides);
     int first = 1;
     for (; first < argc; first++) {
         const char *a = argv[first];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return check_usage(stdout);
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            bad = -2;
+            break;
+        }
         if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
             if (first + 1 >= argc) {
                 fprintf(stderr, "tripline check: %s needs a file\n", a);
-                return check_usage(stderr);
+                bad = -1;
+                break;
             }
             config_file = argv[++first];
         } else if (strncmp(a, "--config=", 9) == 0) {
             config_file = a + 9;
+        } else if (strcmp(a, "--var") == 0 && first + 1 < argc) {
+            if (cli_vars_parse("check", argv[++first], &overrides))
+                bad = -1;
         } else if (strcmp(a, "--") == 0) {
             first++;
             break;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "tripline check: unknown option \"%s\"\n", a);
-            return check_usage(stderr);
+            bad = -1;
+            break;
         } else {
             break;
         }
     }
     size_t n_files = (size_t)(argc - first);
-    if (n_files == 0 && !config_file)
-        return check_usage(stderr);
+    if ((n_files == 0 && !config_file) || bad < 0) {
+        tpl_vars_free(&overrides);
+        return check_usage(bad == -2 ? stdout : stderr);
+    }
 
     struct strv errors;
     strv_init(&errors);
     struct config cfg;
     config_defaults(&cfg);
     bool unreadable = false;
-    int bad = 0;
     if (config_file) {
         if (!readable(config_file))
             unreadable = true;
-        if (config_load(&cfg, config_file, &errors)) {
+        if (config_load(&cfg, config_file, &errors) || cli_config_files(&cfg, &errors)) {
             bad++;
             print_errors(&errors, 0);
         } else {
@@ -137,6 +151,13 @@ int cli_check(int argc, char **argv)
     } else if (bad == 0) {
         bad += check_globs(set, &cfg, &errors, &unreadable);
     }
+    size_t before = errors.n;
+    /* a var of a file that did not load would read as unknown */
+    if (set && bad == 0 && cli_vars_check(set, &overrides, &errors)) {
+        print_errors(&errors, before);
+        bad++;
+    }
+    tpl_vars_free(&overrides);
     probe_set_free(set);
     config_free(&cfg);
     strv_free(&errors);

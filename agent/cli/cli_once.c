@@ -11,6 +11,7 @@
 
 #include "base/container.h"
 #include "agent/cli/cli.h"
+#include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
 #include "agent/daemon/probe_files.h"
 #include "probes/run/journey.h"
@@ -101,10 +102,12 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
                *off = color ? "\033[0m" : "";
     fprintf(f, "%-22s %-16s %-8s %-10s %-6s %9s %9s  %s\n", "PROBE", "STEP", "VERDICT", "BUCKET", "STATUS",
             "TTFB", "TOTAL", "FAILED CHECK");
-    size_t failed = 0;
+    size_t failed = 0, faults = 0;
     for (size_t i = 0; i < n; i++) {
         const struct run_result *r = rs[i];
-        if (!r->ok)
+        if (bucket_is_agent(r->bucket))
+            faults++;
+        else if (!r->ok)
             failed++;
         for (size_t k = 0; k < r->n_steps; k++) {
             const struct step_result *s = &r->steps[k];
@@ -133,8 +136,11 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
             fprintf(f, "%-22s %-16s %s%-8s%s %-10s %-6s %9s %9s  %s\n", r->probe_id, "(journey)", red, "FAIL", off,
                     bucket_str(r->bucket), "-", "-", "-", r->failures.v[m]);
     }
-    fprintf(f, "\n%zu probe%s, %s%zu passed%s, %s%zu failed%s\n", n, n == 1 ? "" : "s", green, n - failed, off,
-            failed ? red : "", failed, off);
+    fprintf(f, "\n%zu probe%s, %s%zu passed%s, %s%zu failed%s", n, n == 1 ? "" : "s", green, n - failed - faults,
+            off, failed ? red : "", failed, off);
+    if (faults)
+        fprintf(f, ", %zu could not run (bucket agent)", faults);
+    fprintf(f, "\n");
 }
 
 static int usage(void)
@@ -181,17 +187,10 @@ static int parse_args(struct once_args *a, int argc, char **argv)
         case 'p':
             strv_push(&a->only, optarg);
             break;
-        case 'v': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr, "tripline once: --var expects NAME=VALUE, got \"%s\"\n", optarg);
+        case 'v':
+            if (cli_vars_parse("once", optarg, &a->overrides))
                 return 2;
-            }
-            *eq = '\0';
-            tpl_vars_set(&a->overrides, optarg, eq + 1, false);
-            *eq = '=';
             break;
-        }
         case 'h':
             usage();
             return 0;
@@ -230,6 +229,11 @@ static int load_all(struct once_args *a, struct config *cfg, struct probe_set **
         goto out;
     }
     if (probe_load_files(set, a->files.v, a->files.n, &errors)) {
+        print_errors(&errors);
+        goto out;
+    }
+    /* a typo in --var must not run the probes against the file's default */
+    if (cli_vars_check(*set, &a->overrides, &errors)) {
         print_errors(&errors);
         goto out;
     }

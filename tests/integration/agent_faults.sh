@@ -44,6 +44,36 @@ if errors: print("FAIL:", errors, file=sys.stderr); sys.exit(1)
 PY
 echo "ok: once exits 3 for a missing secret and a missing CA file"
 
+# Caught before any run: an unknown --var (with a suggestion), a base that is
+# not an http(s) URL, the config's missing CA and token files.
+cat >"$WORK/base.yaml" <<YAML
+probe: based
+vars: {base: "http://127.0.0.1:$HTTP"}
+steps: [{name: get, request: {url: "{{ base }}/ok"}}]
+YAML
+printf 'tls: {ca_file: %s}\nsinks:\n  service: {url: "http://127.0.0.1:1/e", token_file: %s}\n' \
+    "$WORK/no-such-ca.pem" "$WORK/no-such-token" >"$WORK/files.yaml"
+expect_rc() { # expect_rc RC NAME CMD...: runs CMD, checks its exit code, keeps stdout/stderr
+    local want=$1 name=$2 rc=0; shift 2
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+    [ "$rc" -eq "$want" ] || fail "$name: exit $rc, expected $want: $(cat "$WORK/$name.err")"
+}
+expect_rc 1 check-typo "$B/tripline" check --var bsae=http://127.0.0.1:1 "$WORK/base.yaml"
+grep -q 'did you mean "base"' "$WORK/check-typo.err" || fail "no suggestion: $(cat "$WORK/check-typo.err")"
+expect_rc 2 once-typo "$B/tripline" once --json --var bsae=http://127.0.0.1:1 "$WORK/base.yaml"
+grep -q 'did you mean "base"' "$WORK/once-typo.err" || fail "once: no suggestion: $(cat "$WORK/once-typo.err")"
+[ -s "$WORK/once-typo.out" ] && fail "once ran a probe despite an unknown --var"
+expect_rc 2 once-scheme "$B/tripline" once --json --var base=ftp://hidden-value "$WORK/base.yaml"
+grep -q 'not an http:// or https:// URL' "$WORK/once-scheme.err" || fail "scheme: $(cat "$WORK/once-scheme.err")"
+[ -s "$WORK/once-scheme.out" ] && fail "once ran a probe despite a bad base"
+grep -q hidden-value "$WORK/once-scheme.err" && fail "the --var value was echoed"
+expect_rc 1 check-scheme "$B/tripline" check --var base=ftp://x "$WORK/base.yaml"
+expect_rc 0 check-good "$B/tripline" check --var base=https://example.test "$WORK/base.yaml"
+expect_rc 1 check-files "$B/tripline" check --config "$WORK/files.yaml" "$WORK/base.yaml"
+grep -q "tls.ca_file: $WORK/no-such-ca.pem" "$WORK/check-files.err" || fail "ca_file: $(cat "$WORK/check-files.err")"
+grep -q "sinks.service.token_file" "$WORK/check-files.err" || fail "token_file: $(cat "$WORK/check-files.err")"
+echo "ok: check and once refuse bad and unknown --var, check --config opens its files"
+
 # The daemon: many faulted runs, no incident, counted and logged.
 start_agent a --region earth --spool-dir "$WORK/spool" "$WORK/secret.yaml"
 for _ in $(seq 100); do
