@@ -597,11 +597,37 @@ static void test_correlation_echo(void **state)
                         "X-Correlation-ID sent (" CID ")", NULL);
     tc_free(&t);
 
-    /* Without `correlation_id: echo` another id is fine. */
+    /* By default a correlationId the response carries must echo ours too;
+     * only `correlation_id: false` (the API mints its own) lets another pass. */
     tc_init(&t, 409,
             "{\"issues\":[{\"issue\":\"cart.conflict.version\",\"severity\":\"error\","
             "\"correlationId\":\"" OTHER_CID "\",\"dateTime\":\"2024-11-01T12:34:56Z\"}]}");
     t.e.status = (struct status_expect){ 1, r409 };
+    expect_failures(&t, "issues[0].correlationId: \"" OTHER_CID "\" does not echo the "
+                        "X-Correlation-ID sent (" CID ")", NULL);
+    tc_free(&t);
+
+    tc_init(&t, 409,
+            "{\"issues\":[{\"issue\":\"cart.conflict.version\",\"severity\":\"error\","
+            "\"correlationId\":\"" OTHER_CID "\",\"dateTime\":\"2024-11-01T12:34:56Z\"}]}");
+    t.e.status = (struct status_expect){ 1, r409 };
+    t.e.correlation_id_own = true;
+    expect_failures(&t, NULL);
+    tc_free(&t);
+
+    /* A 2xx body or header with another id fails by default; none at all is fine. */
+    tc_init(&t, 200, "{\"correlationId\":\"" OTHER_CID "\"}");
+    expect_failures(&t, "correlationId: \"" OTHER_CID "\" does not echo the X-Correlation-ID "
+                        "sent (" CID ")", NULL);
+    tc_free(&t);
+
+    tc_init(&t, 200, "{}");
+    tc_header(&t, "X-Correlation-ID", OTHER_CID);
+    t.e.correlation_id_own = true;
+    expect_failures(&t, NULL);
+    tc_free(&t);
+
+    tc_init(&t, 200, "{}");
     expect_failures(&t, NULL);
     tc_free(&t);
 }

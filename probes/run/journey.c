@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 #include "probes/run/journey.h"
 #include "base/err.h"
 #include "base/time.h"
@@ -312,13 +313,23 @@ static bool looks_json(const struct response *resp)
     return false;
 }
 
+static bool resp_names_cid(const struct response *resp)
+{
+    static const char key[] = "\"correlationId\"";
+    return resp->body.data && memmem(resp->body.data, resp->body.len, key, sizeof(key) - 1);
+}
+
 /* Parsing a body nobody reads was a tenth of a plain run's cost: parse
  * only for JSON checks and captures, expected issues, the correlation echo,
  * and the issue schema (every response that is not 2xx, or 2xx on request). */
-static bool needs_json(const struct step *st, long status)
+static bool needs_json(const struct step *st, const struct response *resp)
 {
+    long status = resp->status;
     const struct expect *e = &st->expect;
     if (e->n_json || e->n_issues || e->issue_schema_on_2xx || e->echo_correlation_id)
+        return true;
+    /* the default echo check: only a body that names a correlationId */
+    if (!e->correlation_id_own && resp_names_cid(resp))
         return true;
     if (status < 200 || status > 299)
         return true;
@@ -428,7 +439,7 @@ static void judge_response(struct journey *j, const struct step *st, const struc
                            cJSON **json, struct check_outcome *co)
 {
     struct step_result *sr = &j->result->steps[j->step];
-    if (!body_too_big && resp->body.len && needs_json(st, resp->status) && looks_json(resp))
+    if (!body_too_big && resp->body.len && needs_json(st, resp) && looks_json(resp))
         *json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
     if (checks_run(&st->expect, resp, *json, sr->correlation_id, &j->vars, co) != 0)
         strv_push(&co->failures, "checks ran out of memory");
