@@ -106,6 +106,7 @@ static void test_class_refines_5xx(void **state)
 static void test_unexpected_success_is_contract(void **state)
 {
     assert_int_equal(unexpected(200, NULL), BUCKET_CONTRACT);
+    assert_int_equal(unexpected(201, NULL), BUCKET_CONTRACT); /* README: no boundary failed */
     assert_int_equal(unexpected(204, "validation"), BUCKET_CONTRACT);
     assert_int_equal(unexpected(302, NULL), BUCKET_CONTRACT);
     assert_int_equal(unexpected(101, NULL), BUCKET_CONTRACT);
