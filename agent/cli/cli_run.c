@@ -37,7 +37,7 @@ static int run_agent(struct config *cfg, const struct strv *files, const struct 
     if (agent_new(&loop, cfg, files, &a)) {
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
-        return 1;
+        return 2; /* could not start: no probe loads, the address cannot be bound (man page) */
     }
     agent_set_overrides(a, overrides);
     int rc = agent_run(a);

@@ -24,6 +24,7 @@ struct probe_table {
     size_t n_states, cap_states;
     struct probe_state **states;
     struct probe_table_counts last; /* of the last load */
+    struct strv rejected;        /* path, first error, "1"/"0" last good: triples */
 };
 
 struct lfile *lfile_ref(struct lfile *lf)
@@ -236,7 +237,15 @@ static int load_one(struct probe_table *t, const struct strv *files, size_t i, s
     if (old) {
         next[i] = lfile_ref(old);
         log_warn(t->o.log, "%s: keeping its last good version", files->v[i]);
+    } else {
+        log_error(t->o.log, "%s: rejected; its probes are not monitored", files->v[i]);
     }
+    /* kept for /status: one failed push loses the entry, not the load */
+    if (strv_push(&t->rejected, files->v[i]) ||
+        strv_push(&t->rejected, errors->n > before ? errors->v[before] : "cannot load") ||
+        strv_push(&t->rejected, old ? "1" : "0"))
+        while (t->rejected.n % 3)
+            free(t->rejected.v[--t->rejected.n]);
     return TL_ESYNTAX;
 }
 
@@ -342,6 +351,8 @@ int probe_table_load(struct probe_table *t, bool initial)
     strv_init(&errors);
     if (collect_files(t, &files, &errors))
         c.errors++;
+    strv_free(&t->rejected);
+    strv_init(&t->rejected);
     struct lfile **next = calloc(files.n ? files.n : 1, sizeof(*next));
     if (!next) {
         c.errors++;
@@ -430,5 +441,17 @@ void probe_table_free(struct probe_table *t)
         lfile_unref(t->lfiles[i]);
     free(t->lfiles);
     strv_free(&t->files);
+    strv_free(&t->rejected);
     free(t);
+}
+
+bool probe_table_rejected(const struct probe_table *t, size_t i, const char **path, const char **error,
+                          bool *last_good)
+{
+    if (!t || i >= t->rejected.n / 3)
+        return false;
+    *path = t->rejected.v[3 * i];
+    *error = t->rejected.v[3 * i + 1];
+    *last_good = t->rejected.v[3 * i + 2][0] == '1';
+    return true;
 }

@@ -82,6 +82,11 @@ struct probe_table_counts {
     int errors;
 };
 void probe_table_last_counts(const struct probe_table *t, struct probe_table_counts *out);
+/* The files the last load rejected (at start-up too: the agent starts with
+ * the others): path, first error, and whether a last good version runs.
+ * Valid until the next load. Returns false past the end. */
+bool probe_table_rejected(const struct probe_table *t, size_t i, const char **path, const char **error,
+                          bool *last_good);
 /* The argument of the added/removed hooks, when it is made after the table. */
 void probe_table_set_hook_arg(struct probe_table *t, void *arg);
 size_t probe_table_count(const struct probe_table *t);

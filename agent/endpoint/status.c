@@ -25,7 +25,7 @@ struct status {
     struct metrics *metrics;
     struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase,
         *f_phase_hist;
-    struct metric *m_queued, *m_skipped, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes;
+    struct metric *m_queued, *m_skipped, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes, *m_rejected;
     struct metric_family *f_agent_faults;
     uint64_t agent_faults[REASON_COUNT]; /* runs in bucket agent, by reason */
 };
@@ -104,6 +104,8 @@ static int mirror_families(struct status *st)
     st->m_missed = single(metrics_counter(m, "tripline_runs_missed_total",
                                           "Due times passed over after the loop stalled", NULL, 0));
     st->m_probes = single(metrics_gauge(m, "tripline_probes", "Probes scheduled in this region", NULL, 0));
+    st->m_rejected = single(metrics_gauge(m, "tripline_probe_files_rejected",
+                                          "Probe files the last load rejected (see /status files)", NULL, 0));
     st->m_spool_depth = single(metrics_gauge(m, "tripline_spool_depth",
                                              "Events not yet delivered to the slowest sink", NULL, 0));
     st->m_spool_bytes = single(metrics_gauge(m, "tripline_spool_bytes", "Bytes in spool segment files", NULL, 0));
@@ -114,7 +116,7 @@ static int mirror_families(struct status *st)
                                                                               cfg->name})
                                   : NULL;
     if (!st->m_queued || !st->m_skipped || !st->m_missed || !st->m_probes || !st->m_spool_depth ||
-        !st->m_spool_bytes || !mi_info)
+        !st->m_spool_bytes || !mi_info || !st->m_rejected)
         return TL_ENOMEM;
     metric_set(mi_info, 1);
     return 0;
@@ -273,6 +275,12 @@ static int metrics_open(void *arg, void **stream, const char **content_type)
     metric_add(st->m_skipped, (double)ss.skipped - metric_value(st->m_skipped));
     metric_add(st->m_missed, (double)ss.missed - metric_value(st->m_missed));
     metric_set(st->m_probes, (double)probe_table_count(st->src.probes));
+    size_t rejected = 0;
+    const char *path, *error;
+    bool last_good;
+    while (probe_table_rejected(st->src.probes, rejected, &path, &error, &last_good))
+        rejected++;
+    metric_set(st->m_rejected, (double)rejected);
     if (st->src.spool) {
         metric_set(st->m_spool_depth, (double)spool_depth(st->src.spool));
         metric_set(st->m_spool_bytes, (double)spool_bytes(st->src.spool));
@@ -389,6 +397,25 @@ static cJSON *probe_json(const struct status *st, const struct probe_state *ps)
     return p;
 }
 
+/* Probe files the last load rejected: at start-up the agent runs without
+ * them, on reload with their last good version; either way visible here. */
+static void files_json(const struct status *st, cJSON *o)
+{
+    cJSON *files = cJSON_AddObjectToObject(o, "files");
+    cJSON *rej = files ? cJSON_AddArrayToObject(files, "rejected") : NULL;
+    const char *path, *error;
+    bool last_good;
+    for (size_t i = 0; rej && probe_table_rejected(st->src.probes, i, &path, &error, &last_good); i++) {
+        cJSON *f = cJSON_CreateObject();
+        if (!f)
+            break;
+        cJSON_AddStringToObject(f, "file", path);
+        cJSON_AddStringToObject(f, "error", error);
+        cJSON_AddBoolToObject(f, "last_good", last_good);
+        cJSON_AddItemToArray(rej, f);
+    }
+}
+
 static int status_serve(void *arg, struct buf *body, const char **content_type)
 {
     struct status *st = arg;
@@ -396,6 +423,7 @@ static int status_serve(void *arg, struct buf *body, const char **content_type)
     if (!o)
         return 500;
     agent_json(st, o);
+    files_json(st, o);
     cJSON *probes = cJSON_AddArrayToObject(o, "probes");
     size_t n = probe_table_count(st->src.probes);
     for (size_t i = 0; probes && i < n; i++) {
