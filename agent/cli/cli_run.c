@@ -6,6 +6,7 @@
 
 #include "agent/daemon/agent.h"
 #include "agent/cli/cli.h"
+#include "agent/cli/cli_vars.h"
 #include "agent/log/log.h"
 
 static int usage(FILE *f)
@@ -74,17 +75,10 @@ int cli_run(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 's': spool = optarg; break;
         case 'L': level = optarg; break;
-        case 'v': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr, "tripline run: --var expects NAME=VALUE, got \"%s\"\n", optarg);
+        case 'v':
+            if (cli_vars_parse("run", optarg, &overrides))
                 goto out;
-            }
-            *eq = '\0';
-            tpl_vars_set(&overrides, optarg, eq + 1, false);
-            *eq = '=';
             break;
-        }
         case 'h': rc = usage(stdout); goto out;
         default: rc = usage(stderr); goto out;
         }
@@ -108,6 +102,9 @@ int cli_run(int argc, char **argv)
         goto out;
     }
 
+    /* a typo in --var must not start the daemon against the file's default */
+    if (cli_vars_check_files(&cfg, &files, &overrides))
+        goto out;
     rc = run_agent(&cfg, &files, &overrides);
 out:
     config_free(&cfg);

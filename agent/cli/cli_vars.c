@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "agent/config/config.h"
+#include "agent/daemon/probe_files.h"
+#include "probes/load/load.h"
 #include "base/err.h"
 #include "base/secret.h"
 #include "probes/yaml/yaml_util.h"
@@ -108,6 +110,32 @@ size_t cli_vars_check(const struct probe_set *set, const struct tpl_vars *vs, st
         bad += check_one(set, &vs->v[i], names, errors);
     free(names);
     return bad;
+}
+
+int cli_vars_check_files(const struct config *cfg, const struct strv *files, const struct tpl_vars *vs)
+{
+    struct strv paths, errors;
+    strv_init(&paths);
+    strv_init(&errors);
+    struct probe_set *set = vs && vs->n ? probe_set_new() : NULL;
+    bool all_loaded = set != NULL;
+    int rc = 0;
+    for (size_t i = 0; set && i < files->n; i++)
+        all_loaded = strv_push(&paths, files->v[i]) == 0 && all_loaded;
+    if (set && files->n == 0 && probe_files_expand(cfg, &paths, &errors))
+        all_loaded = false;
+    for (size_t i = 0; all_loaded && i < paths.n; i++)
+        all_loaded = probe_load_file(set, paths.v[i], &errors) == 0;
+    strv_free(&errors);
+    strv_init(&errors);
+    if (all_loaded && cli_vars_check(set, vs, &errors))
+        rc = TL_EINVAL;
+    for (size_t i = 0; i < errors.n; i++)
+        fprintf(stderr, "tripline run: %s\n", errors.v[i]);
+    probe_set_free(set);
+    strv_free(&paths);
+    strv_free(&errors);
+    return rc;
 }
 
 /* The CA bundle is not secret: a readable, non-empty regular file. */

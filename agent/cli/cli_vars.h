@@ -17,6 +17,11 @@ int cli_vars_parse(const char *cmd, const char *arg, struct tpl_vars *vs);
  * or https:// URL, as the loader requires of the file's own. Pushes one
  * line per problem; returns the number pushed. Values never appear. */
 size_t cli_vars_check(const struct probe_set *set, const struct tpl_vars *vs, struct strv *errors);
+/* For `run`: loads files (or the config's globs when none) and checks vs
+ * against them, printing every problem. 0, or TL_EINVAL when an override is
+ * wrong. Files that do not load are the daemon's to report: then no var is
+ * called unknown. */
+int cli_vars_check_files(const struct config *cfg, const struct strv *files, const struct tpl_vars *vs);
 /* Opens the files cfg names (tls.ca_file, the service sink's token and
  * HMAC key, the peers' key) as the agent will. Returns the number of
  * errors pushed (each names the key and the file, never a secret). */
