@@ -41,6 +41,13 @@ else:
 if errors: print("FAIL:", errors, file=sys.stderr); sys.exit(1)
 PY
 
+# An address that does not parse: exit 2, naming it and why.
+rc=0
+"$B/tripline" run --listen localhost:9999 --spool-dir "$WORK/spool4" "$WORK/good.yaml" >/dev/null 2>"$WORK/parse.log" || rc=$?
+[ "$rc" -eq 2 ] || fail "unparsable listen address: exit $rc, expected 2: $(cat "$WORK/parse.log")"
+grep -q 'cannot listen on localhost:9999 (the address does not parse)' "$WORK/parse.log" ||
+    fail "unparsable address message: $(cat "$WORK/parse.log")"
+
 # Nothing to run at all: exit 2.
 rc=0
 "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/spool3" "$WORK/bad.yaml" >/dev/null 2>"$WORK/none.log" || rc=$?
