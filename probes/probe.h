@@ -120,6 +120,7 @@ struct expect {
     struct issue_expect *issues;   /* the response must carry issues matching each */
     bool issue_schema_on_2xx;      /* `issue_schema: true`: check 2xx bodies too */
     bool echo_correlation_id;      /* `correlation_id: echo`: the response must echo ours */
+    bool correlation_id_own;       /* `correlation_id: false`: the API mints its own, none is compared */
 };
 
 /* --- requests, captures, steps ---------------------------------------- */

@@ -586,22 +586,41 @@ static void test_correlation_echo(void **state)
     assert_true(t.o.checks_failed);
     tc_free(&t);
 
-    /* On an error response the schema check holds the body's ids. */
+    /* On an error response the schema check holds the body's ids. By
+     * default a correlationId the response carries must echo ours too
+     * (`echo` adds only that one must be there); `correlation_id: false`
+     * (the API mints its own) lets another pass. */
+    static const char MISMATCH[] = "issues[0].correlationId: \"" OTHER_CID "\" does not echo the "
+                                   "X-Correlation-ID sent (" CID ")";
+    static const struct {
+        bool echo, own;
+        const char *want;
+    } modes[] = { { true, false, MISMATCH }, { false, false, MISMATCH }, { false, true, NULL } };
     struct status_range r409[] = { { 409, 409 } };
-    tc_init(&t, 409,
-            "{\"issues\":[{\"issue\":\"cart.conflict.version\",\"severity\":\"error\","
-            "\"correlationId\":\"" OTHER_CID "\",\"dateTime\":\"2024-11-01T12:34:56Z\"}]}");
-    t.e.status = (struct status_expect){ 1, r409 };
-    t.e.echo_correlation_id = true;
-    expect_failures(&t, "issues[0].correlationId: \"" OTHER_CID "\" does not echo the "
-                        "X-Correlation-ID sent (" CID ")", NULL);
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        tc_init(&t, 409,
+                "{\"issues\":[{\"issue\":\"cart.conflict.version\",\"severity\":\"error\","
+                "\"correlationId\":\"" OTHER_CID "\",\"dateTime\":\"2024-11-01T12:34:56Z\"}]}");
+        t.e.status = (struct status_expect){ 1, r409 };
+        t.e.echo_correlation_id = modes[i].echo;
+        t.e.correlation_id_own = modes[i].own;
+        expect_failures(&t, modes[i].want, NULL);
+        tc_free(&t);
+    }
+
+    /* A 2xx body or header with another id fails by default; none at all is fine. */
+    tc_init(&t, 200, "{\"correlationId\":\"" OTHER_CID "\"}");
+    expect_failures(&t, "correlationId: \"" OTHER_CID "\" does not echo the X-Correlation-ID "
+                        "sent (" CID ")", NULL);
     tc_free(&t);
 
-    /* Without `correlation_id: echo` another id is fine. */
-    tc_init(&t, 409,
-            "{\"issues\":[{\"issue\":\"cart.conflict.version\",\"severity\":\"error\","
-            "\"correlationId\":\"" OTHER_CID "\",\"dateTime\":\"2024-11-01T12:34:56Z\"}]}");
-    t.e.status = (struct status_expect){ 1, r409 };
+    tc_init(&t, 200, "{}");
+    tc_header(&t, "X-Correlation-ID", OTHER_CID);
+    t.e.correlation_id_own = true;
+    expect_failures(&t, NULL);
+    tc_free(&t);
+
+    tc_init(&t, 200, "{}");
     expect_failures(&t, NULL);
     tc_free(&t);
 }

@@ -235,6 +235,58 @@ static void test_deadline(void **state)
     env_close(&e);
 }
 
+/* A finally step naming a capture its failed step never took is skipped,
+ * not failed: the run keeps the failing step's verdict and nothing else. */
+static void test_finally_without_capture(void **state)
+{
+    struct run_env e;
+    env_open(&e, yaml_for(*state, "- probe: fin\n"
+                                  "  steps:\n"
+                                  "    - name: login\n"
+                                  "      request: {url: \"http://@H/status?code=500\"}\n"
+                                  "      expect: {status: 200}\n"
+                                  "      capture: {session: {header: X-Session}}\n"
+                                  "  finally:\n"
+                                  "    - {name: logout, request: {url: \"http://@H/ok?s={{ session }}\"}}\n"
+                                  "    - {name: always, request: {url: \"http://@H/ok\"}}\n"));
+    const struct run_result *r = run_probe(&e, 0);
+    assert_false(r->ok);
+    assert_step(&r->steps[0], true, false, BUCKET_SERVER, "status_500");
+    assert_step(&r->steps[1], false, false, BUCKET_NONE, NULL);
+    assert_int_equal(r->steps[1].failures.n, 0);
+    assert_step(&r->steps[2], true, true, BUCKET_NONE, NULL);
+    assert_string_equal(r->reason, "status_500");
+    env_close(&e);
+}
+
+/* The agent's own faults: a missing CA file and a URL scheme curl refuses
+ * never reach the API and are bucket agent. */
+static void test_agent_fault_transfers(void **state)
+{
+    struct run_env e;
+    env_open(&e, yaml_for(*state, "- probe: scheme\n"
+                                  "  vars: {base: \"http://@H\"}\n"
+                                  "  steps: [{name: s, request: {url: \"{{ base }}/ok\"}}]\n"
+                                  "- probe: tls\n"
+                                  "  steps: [{name: s, request: {url: \"https://@T/ok\"}}]\n"));
+    struct tpl_vars over;
+    tpl_vars_init(&over);
+    assert_int_equal(tpl_vars_set(&over, "base", "ftp://127.0.0.1:1", false), 0);
+    e.env.overrides = &over;
+    const struct run_result *r = run_probe(&e, 0);
+    assert_step(&r->steps[0], true, false, BUCKET_AGENT, "bad_var");
+    e.env.overrides = NULL;
+    tpl_vars_free(&over);
+    transfer_engine_free(e.engine);
+    struct transfer_engine_opts opts = { .ca_file = "/nonexistent/tripline-ca.pem" };
+    assert_int_equal(transfer_engine_new(&e.engine, &e.loop, &opts), 0);
+    e.env.engine = e.engine;
+    r = run_probe(&e, 1);
+    assert_step(&r->steps[0], true, false, BUCKET_AGENT, "ca_file");
+    assert_string_equal(r->reason, "ca_file");
+    env_close(&e);
+}
+
 /* One probe per outcome, in this order. */
 static const char BUCKETS_YAML[] =
     "- probe: client\n"
@@ -274,7 +326,7 @@ static void test_one_case_per_bucket(void **state)
         { BUCKET_RATE_LIMIT, "status_429", 0 }, { BUCKET_UPSTREAM, "connect", 0 },
         { BUCKET_SERVER, "status_500", 0 },   { BUCKET_CONTRACT, "check", 0 },
         { BUCKET_UPSTREAM, "tls", 0 }, { BUCKET_BUDGET, "ttfb", 0 },
-        { BUCKET_BUDGET, "journey_budget", -1 }, { BUCKET_CLIENT, "probe_config", -1 },
+        { BUCKET_BUDGET, "journey_budget", -1 }, { BUCKET_AGENT, "missing_secret", -1 },
     };
     unsetenv("TRIPLINE_TEST_JOURNEY_UNSET");
     struct run_env e;
@@ -364,6 +416,8 @@ int main(void)
         cmocka_unit_test(test_continue_and_finally),
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_one_case_per_bucket),
+        cmocka_unit_test(test_finally_without_capture),
+        cmocka_unit_test(test_agent_fault_transfers),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, start_fixture, stop_fixture);

@@ -130,6 +130,19 @@ static void test_reload_keeps_unchanged(void **state)
     assert_ptr_not_equal(probe_table_find(fx->t, "b", fx->cfg.region), b); /* changed: afresh */
     assert_int_equal(fx->removed, 1);
     assert_int_equal(fx->added, 2 + 2);
+    /* the log line's counts: b changed (not added -1 and removed), c added */
+    struct probe_table_counts c;
+    probe_table_last_counts(fx->t, &c);
+    assert_int_equal(c.kept, 1);
+    assert_int_equal(c.changed, 1);
+    assert_int_equal(c.added, 1);
+    assert_int_equal(c.removed, 0);
+    write_probes(fx, PROBE("a", "/a2"));
+    assert_int_equal(probe_table_load(fx->t, false), 0);
+    probe_table_last_counts(fx->t, &c);
+    assert_int_equal(c.changed, 1);
+    assert_int_equal(c.added, 0);
+    assert_int_equal(c.removed, 2);
 }
 
 static void test_removed_while_running(void **state)

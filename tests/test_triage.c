@@ -106,6 +106,7 @@ static void test_class_refines_5xx(void **state)
 static void test_unexpected_success_is_contract(void **state)
 {
     assert_int_equal(unexpected(200, NULL), BUCKET_CONTRACT);
+    assert_int_equal(unexpected(201, NULL), BUCKET_CONTRACT); /* README: no boundary failed */
     assert_int_equal(unexpected(204, "validation"), BUCKET_CONTRACT);
     assert_int_equal(unexpected(302, NULL), BUCKET_CONTRACT);
     assert_int_equal(unexpected(101, NULL), BUCKET_CONTRACT);
@@ -178,7 +179,7 @@ static void test_transport_failures(void **state)
     assert_string_equal(transport(CURLE_BAD_CONTENT_ENCODING), "broken_response");
     assert_string_equal(transport(CURLE_HTTP2_STREAM), "broken_response");
     assert_string_equal(transport(CURLE_TOO_MANY_REDIRECTS), "redirects");
-    assert_string_equal(transport(CURLE_OUT_OF_MEMORY), "transport");
+    assert_string_equal(transport(CURLE_FAILED_INIT), "transport");
     /* No response at all wins over everything else the input says. */
     struct triage_input in = { .status = 0, .curl_code = CURLE_WRITE_ERROR, .body_too_big = true,
                                .checks_failed = true };
@@ -238,15 +239,21 @@ static void test_verdict_text(void **state)
     assert_string_equal(verdict_reason(&v), "schema");
 }
 
-/* Failures before a request: the config error is the client's, the
+/* Failures before a request: the config error is the agent's, the
  * deadline the network's; both win over anything else in the input. */
 static void test_early_step_failures(void **state)
 {
     (void)state;
     struct triage_input in = { .config_error = true, .status = 200, .status_expected = true };
     struct verdict v = triage_step(&in);
-    assert_int_equal(v.bucket, BUCKET_CLIENT);
+    assert_int_equal(v.bucket, BUCKET_AGENT);
+    assert_string_equal(bucket_str(v.bucket), "agent");
+    assert_true(bucket_is_agent(v.bucket));
     assert_int_equal(v.reason, REASON_PROBE_CONFIG);
+    in = (struct triage_input){ .agent_fault = REASON_MISSING_SECRET, .config_error = true };
+    v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_AGENT);
+    assert_string_equal(verdict_reason(&v), "missing_secret");
     in = (struct triage_input){ .deadline_passed = true };
     v = triage_step(&in);
     assert_int_equal(v.bucket, BUCKET_UPSTREAM);
@@ -291,8 +298,40 @@ static void test_run_verdict(void **state)
     assert_string_equal(verdict_reason(&v), "deadline");
     f = (struct run_facts){ .config_error = true, .journey_failures = true };
     v = triage_run(&f);
-    assert_int_equal(v.bucket, BUCKET_CLIENT);
+    assert_int_equal(v.bucket, BUCKET_AGENT);
     assert_string_equal(verdict_reason(&v), "probe_config");
+    f.agent_fault = REASON_MISSING_SECRET;
+    v = triage_run(&f);
+    assert_int_equal(v.bucket, BUCKET_AGENT);
+    assert_string_equal(verdict_reason(&v), "missing_secret");
+}
+
+/* Transfers that failed on the agent's side never blame the API; every
+ * API bucket is not an agent bucket. */
+static void test_agent_faults(void **state)
+{
+    (void)state;
+    static const struct {
+        int code;
+        const char *reason;
+    } own[] = {
+        { CURLE_SSL_CACERT_BADFILE, "ca_file" },
+        { CURLE_UNSUPPORTED_PROTOCOL, "bad_var" },
+        { CURLE_URL_MALFORMAT, "bad_var" },
+        { CURLE_OUT_OF_MEMORY, "out_of_memory" },
+    };
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        struct triage_input in = { .curl_code = own[i].code, .transport_failed = true };
+        struct verdict v = triage_step(&in);
+        assert_int_equal(v.bucket, BUCKET_AGENT);
+        assert_string_equal(verdict_reason(&v), own[i].reason);
+    }
+    static const char *const names[] = { "missing_secret", "ca_file", "bad_var", "overloaded",
+                                         "fd_limit", "out_of_memory", "clock" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_string_equal(reason_str((enum reason)(REASON_MISSING_SECRET + (int)i)), names[i]);
+    for (enum bucket b = BUCKET_NONE; b < BUCKET_AGENT; b++)
+        assert_false(bucket_is_agent(b));
 }
 
 int main(void)
@@ -317,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_early_step_failures),
         cmocka_unit_test(test_transport_failed_after_status),
         cmocka_unit_test(test_run_verdict),
+        cmocka_unit_test(test_agent_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

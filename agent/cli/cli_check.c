@@ -1,5 +1,6 @@
-/* tripline check [--json] [--config FILE] [FILES...]: validates probe files
- * (and the agent config) without running anything. One "ok" line per good
+/* tripline check [--json] [--config FILE] [--var NAME=VALUE]... [FILES...]:
+ * validates probe files (and the agent config, the files it names, the
+ * overrides) without running anything. One "ok" line per good
  * file on stdout, every error on stderr (with --json: one JSON object per
  * error and a summary, on stdout); exit 0, 1 on errors, 2 on usage or
  * unreadable files. */
@@ -12,17 +13,19 @@
 #include <cjson/cJSON.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
 #include "probes/load/load.h"
 
 static int check_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tripline check [--json] [--config FILE] [FILES...]\n"
+            "usage: tripline check [--json] [--config FILE] [--var NAME=VALUE]... [FILES...]\n"
             "\n"
             "Validates probe files: every key, type, duration, URL and template.\n"
-            "With --config, validates the agent config too, and checks the probe\n"
-            "files it names when no FILES are given.\n"
+            "With --config, validates the agent config too (and opens its CA, token\n"
+            "and key files), and checks the probe files it names when no FILES are\n"
+            "given. Each --var must name a var of some probe, with a valid value.\n"
             "With --json, prints one JSON object per error ({file, line, column,\n"
             "message}) and a summary object, one per line, on stdout.\n"
             "Exit status: 0 all good, 1 errors found, 2 usage error or unreadable file.\n");
@@ -51,10 +54,10 @@ static void print_json(cJSON *o)
 static void print_error_json(const char *file, const char *e)
 {
     cJSON *o = cJSON_CreateObject();
-    size_t flen = strlen(file);
+    size_t flen = file ? strlen(file) : 0;
     const char *msg = e;
     long line = 0, col = 0;
-    if (strncmp(e, file, flen) == 0 && e[flen] == ':') {
+    if (file && strncmp(e, file, flen) == 0 && e[flen] == ':') {
         char *end;
         msg = e + flen + 1;
         line = strtol(msg, &end, 10);
@@ -67,7 +70,10 @@ static void print_error_json(const char *file, const char *e)
         msg += strspn(msg, ": ");
     }
     if (o) {
-        cJSON_AddStringToObject(o, "file", file);
+        if (file)
+            cJSON_AddStringToObject(o, "file", file);
+        else
+            cJSON_AddNullToObject(o, "file"); /* --var problems belong to no file */
         if (line > 0) {
             cJSON_AddNumberToObject(o, "line", (double)line);
             cJSON_AddNumberToObject(o, "column", (double)col);
@@ -160,25 +166,34 @@ static int check_globs(struct check_out *out, struct probe_set *set, const struc
     return bad;
 }
 
-/* Returns -1 to go on with argv[*first...] as the files, else the exit code. */
-static int parse_args(int argc, char **argv, int *first, const char **config_file, bool *json)
+struct check_args {
+    int first;                   /* argv[first...] are the files */
+    const char *config_file;
+    struct tpl_vars overrides;   /* --var: validated against the probes */
+};
+
+/* Returns -1 to go on with the files, else the exit code. */
+static int parse_args(int argc, char **argv, struct check_args *ca, bool *json)
 {
-    for (*first = 1; *first < argc; (*first)++) {
-        const char *a = argv[*first];
+    for (ca->first = 1; ca->first < argc; ca->first++) {
+        const char *a = argv[ca->first];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return check_usage(stdout);
         if (strcmp(a, "--json") == 0) {
             *json = true;
         } else if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
-            if (*first + 1 >= argc) {
+            if (ca->first + 1 >= argc) {
                 fprintf(stderr, "tripline check: %s needs a file\n", a);
                 return check_usage(stderr);
             }
-            *config_file = argv[++(*first)];
+            ca->config_file = argv[++ca->first];
         } else if (strncmp(a, "--config=", 9) == 0) {
-            *config_file = a + 9;
+            ca->config_file = a + 9;
+        } else if (strcmp(a, "--var") == 0 && ca->first + 1 < argc) {
+            if (cli_vars_parse("check", argv[++ca->first], &ca->overrides))
+                return 2;
         } else if (strcmp(a, "--") == 0) {
-            (*first)++;
+            ca->first++;
             break;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "tripline check: unknown option \"%s\"\n", a);
@@ -187,48 +202,61 @@ static int parse_args(int argc, char **argv, int *first, const char **config_fil
             break;
         }
     }
-    if (*first >= argc && !*config_file)
+    if (ca->first >= argc && !ca->config_file)
         return check_usage(stderr);
     return -1;
 }
 
+/* The agent config and the files it names (CA bundle, tokens, keys). */
+static int check_config(struct check_out *out, const char *file, struct config *cfg,
+                        struct strv *errors, bool *unreadable)
+{
+    if (!readable(file))
+        *unreadable = true;
+    out->files++;
+    if (config_load(cfg, file, errors) || cli_config_files(cfg, errors)) {
+        print_errors(out, file, errors, 0);
+        return 1;
+    }
+    out->ok++;
+    if (!out->json)
+        printf("%s: ok (config)\n", file);
+    return 0;
+}
+
 int cli_check(int argc, char **argv)
 {
-    const char *config_file = NULL;
-    struct check_out out = { 0 };
-    int first, code = parse_args(argc, argv, &first, &config_file, &out.json);
-    if (code >= 0)
+    struct check_args ca = {0};
+    struct check_out out = {0};
+    tpl_vars_init(&ca.overrides);
+    int code = parse_args(argc, argv, &ca, &out.json);
+    if (code >= 0) {
+        tpl_vars_free(&ca.overrides);
         return code;
-    size_t n_files = (size_t)(argc - first);
-
+    }
+    size_t n_files = (size_t)(argc - ca.first);
     struct strv errors;
     strv_init(&errors);
     struct config cfg;
     config_defaults(&cfg);
     bool unreadable = false;
-    int bad = 0;
-    if (config_file) {
-        if (!readable(config_file))
-            unreadable = true;
-        out.files++;
-        if (config_load(&cfg, config_file, &errors)) {
-            bad++;
-            print_errors(&out, config_file, &errors, 0);
-        } else {
-            out.ok++;
-            if (!out.json)
-                printf("%s: ok (config)\n", config_file);
-        }
-    }
+    int bad = ca.config_file ? check_config(&out, ca.config_file, &cfg, &errors, &unreadable) : 0;
     struct probe_set *set = probe_set_new();
     if (!set) {
         fprintf(stderr, "tripline check: out of memory\n");
         bad++;
     } else if (n_files) {
-        bad += check_files(&out, set, argv + first, n_files, &errors, &unreadable);
+        bad += check_files(&out, set, argv + ca.first, n_files, &errors, &unreadable);
     } else if (bad == 0) {
         bad += check_globs(&out, set, &cfg, &errors, &unreadable);
     }
+    size_t before = errors.n;
+    /* a var of a file that did not load would read as unknown */
+    if (set && bad == 0 && cli_vars_check(set, &ca.overrides, &errors)) {
+        print_errors(&out, NULL, &errors, before);
+        bad++;
+    }
+    tpl_vars_free(&ca.overrides);
     probe_set_free(set);
     config_free(&cfg);
     strv_free(&errors);

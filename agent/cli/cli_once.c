@@ -1,6 +1,7 @@
 /* `tripline once FILES...`: run every probe once, concurrently, print the
  * results (a table, or JSON lines with --json) and exit 0 when all passed,
- * 1 when any failed, 2 for usage or file errors. A CI gate. */
+ * 1 when any failed, 2 for usage or file errors, 3 when the agent could not
+ * run a probe and none failed (inconclusive). A CI gate. */
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "base/container.h"
 #include "agent/cli/cli.h"
+#include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
 #include "agent/daemon/probe_files.h"
 #include "probes/run/journey.h"
@@ -126,10 +128,12 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
     char pname[96], sname[80];
     fprintf(f, "%-22s %-16s %-8s %-10s %-6s %9s %9s  %s\n", "PROBE", "STEP", "VERDICT", "BUCKET", "STATUS",
             "TTFB", "TOTAL", "FAILED CHECK");
-    size_t failed = 0;
+    size_t failed = 0, faults = 0;
     for (size_t i = 0; i < n; i++) {
         const struct run_result *r = rs[i];
-        if (!r->ok)
+        if (bucket_is_agent(r->bucket))
+            faults++;
+        else if (!r->ok)
             failed++;
         for (size_t k = 0; k < r->n_steps; k++) {
             const struct step_result *s = &r->steps[k];
@@ -161,8 +165,11 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
                     "(journey)", red, "FAIL", off,
                     bucket_str(r->bucket), "-", "-", "-", r->failures.v[m]);
     }
-    fprintf(f, "\n%zu probe%s, %s%zu passed%s, %s%zu failed%s\n", n, n == 1 ? "" : "s", green, n - failed, off,
-            failed ? red : "", failed, off);
+    fprintf(f, "\n%zu probe%s, %s%zu passed%s, %s%zu failed%s", n, n == 1 ? "" : "s", green, n - failed - faults,
+            off, failed ? red : "", failed, off);
+    if (faults)
+        fprintf(f, ", %zu could not run (bucket agent)", faults);
+    fprintf(f, "\n");
 }
 
 static int usage(void)
@@ -171,7 +178,8 @@ static int usage(void)
                     "[--config FILE] "
                     "[--probe ID]... FILES...\n"
                     "Runs every probe in FILES once (or those of the config's probe globs) and exits 0 when all\n"
-                    "passed, 1 when any failed, 2 on usage or file errors.\n");
+                    "passed, 1 when any failed, 2 on usage or file errors, 3 when the agent could not\n"
+                    "run a probe (a missing secret or CA file: bucket agent) and none failed.\n");
     return 2;
 }
 
@@ -256,6 +264,11 @@ static int load_all(struct once_args *a, struct config *cfg, struct probe_set **
         print_errors(&errors);
         goto out;
     }
+    /* a typo in --var must not run the probes against the file's default */
+    if (cli_vars_check(*set, &a->overrides, &errors)) {
+        print_errors(&errors);
+        goto out;
+    }
     rc = -1;
 out:
     strv_free(&errors);
@@ -291,18 +304,23 @@ static bool select_probes(const struct once_args *a, struct probe_set *set, cons
     return true;
 }
 
-/* Prints the results; returns 0 when all passed, 1 when any failed, 2 when
- * one did not finish or the output cannot be written. */
+/* Prints the results; returns 0 when all passed, 1 when any failed, 3 when
+ * none failed but the agent could not run one (bucket agent: inconclusive),
+ * 2 when one did not finish or the output cannot be written. */
 static int report(const struct once *o, bool json)
 {
     int rc = 0;
     for (size_t i = 0; i < o->n_run; i++) {
-        if (!o->results[i]) {
+        const struct run_result *r = o->results[i];
+        if (!r) {
             fprintf(stderr, "tripline once: probe %s did not finish\n", o->torun[i]->id);
             return 2;
         }
-        if (!o->results[i]->ok)
+        /* an API failure is a verdict; the agent's own fault only hides one */
+        if (!r->ok && !bucket_is_agent(r->bucket))
             rc = 1;
+        else if (!r->ok && rc == 0)
+            rc = 3;
     }
     if (json) {
         for (size_t i = 0; i < o->n_run; i++) {

@@ -7,6 +7,7 @@
 
 #include "agent/daemon/agent.h"
 #include "agent/cli/cli.h"
+#include "agent/cli/cli_vars.h"
 #include "agent/log/log.h"
 
 static int usage(FILE *f)
@@ -46,7 +47,7 @@ static int run_agent(struct config *cfg, const struct strv *files, const struct 
     if (agent_new(&loop, cfg, files, &a)) {
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
-        return 1;
+        return 2; /* could not start: no probe loads, the address cannot be bound (man page) */
     }
     agent_set_overrides(a, overrides);
     notify_ready(a);
@@ -113,6 +114,9 @@ int cli_run(int argc, char **argv)
         goto out;
     }
 
+    /* a typo in --var must not start the daemon against the file's default */
+    if (cli_vars_check_files(&cfg, &files, &overrides))
+        goto out;
     rc = run_agent(&cfg, &files, &overrides);
 out:
     config_free(&cfg);

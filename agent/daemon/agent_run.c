@@ -57,6 +57,10 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t no
 
 void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_result *r)
 {
+    /* The agent's own fault says nothing about the API: the ladder sees
+     * neither a failure nor a success (the run is counted in status.c). */
+    if (bucket_is_agent(r->bucket))
+        return;
     const char *cid = NULL, *step = NULL;
     if (r->failed_step >= 0) {
         cid = r->steps[r->failed_step].correlation_id;

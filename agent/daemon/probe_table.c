@@ -23,12 +23,8 @@ struct probe_table {
     struct lfile **lfiles;       /* current files, in order */
     size_t n_states, cap_states;
     struct probe_state **states;
-};
-
-/* What one load did, for its log line. */
-struct load_counts {
-    size_t kept, changed, added, removed, other_regions;
-    int errors;
+    struct probe_table_counts last; /* of the last load */
+    struct strv rejected;        /* path, first error, "1"/"0" last good: triples */
 };
 
 struct lfile *lfile_ref(struct lfile *lf)
@@ -241,12 +237,20 @@ static int load_one(struct probe_table *t, const struct strv *files, size_t i, s
     if (old) {
         next[i] = lfile_ref(old);
         log_warn(t->o.log, "%s: keeping its last good version", files->v[i]);
+    } else {
+        log_error(t->o.log, "%s: rejected; its probes are not monitored", files->v[i]);
     }
+    /* kept for /status: one failed push loses the entry, not the load */
+    if (strv_push(&t->rejected, files->v[i]) ||
+        strv_push(&t->rejected, errors->n > before ? errors->v[before] : "cannot load") ||
+        strv_push(&t->rejected, old ? "1" : "0"))
+        while (t->rejected.n % 3)
+            free(t->rejected.v[--t->rejected.n]);
     return TL_ESYNTAX;
 }
 
 /* Marks the states whose probe is unchanged in next and moves them onto it. */
-static int match_states(struct probe_table *t, struct lfile **next, size_t n, struct load_counts *c)
+static int match_states(struct probe_table *t, struct lfile **next, size_t n, struct probe_table_counts *c)
 {
     struct state_index ix = {0};
     size_t slots = vantage_slots(t->o.cfg);
@@ -282,7 +286,7 @@ static int match_states(struct probe_table *t, struct lfile **next, size_t n, st
 }
 
 /* Drops the states not kept (removed or changed), then adds what is new. */
-static void apply_changes(struct probe_table *t, struct lfile **next, size_t n, struct load_counts *c)
+static void apply_changes(struct probe_table *t, struct lfile **next, size_t n, struct probe_table_counts *c)
 {
     for (size_t i = t->n_states; i-- > 0;) {
         if (!t->states[i]->mark) {
@@ -334,14 +338,21 @@ static int collect_files(const struct probe_table *t, struct strv *files, struct
     return rc;
 }
 
+void probe_table_last_counts(const struct probe_table *t, struct probe_table_counts *out)
+{
+    *out = t->last;
+}
+
 int probe_table_load(struct probe_table *t, bool initial)
 {
     struct strv files, errors;
-    struct load_counts c = {0};
+    struct probe_table_counts c = {0};
     strv_init(&files);
     strv_init(&errors);
     if (collect_files(t, &files, &errors))
         c.errors++;
+    strv_free(&t->rejected);
+    strv_init(&t->rejected);
     struct lfile **next = calloc(files.n ? files.n : 1, sizeof(*next));
     if (!next) {
         c.errors++;
@@ -357,10 +368,11 @@ int probe_table_load(struct probe_table *t, bool initial)
     install_files(t, next, files.n);
     log_kv(t->o.log, c.errors ? LOG_WARN : LOG_INFO,
            LOG_FIELDS(LOG_INT("files", files.n), LOG_INT("probes", t->n_states), LOG_INT("kept", c.kept),
-                      LOG_INT("changed", c.changed), LOG_INT("added", initial ? 0 : c.added - c.changed),
+                      LOG_INT("changed", c.changed), LOG_INT("added", initial ? 0 : c.added),
                       LOG_INT("removed", c.removed), LOG_INT("other_regions", c.other_regions),
                       LOG_INT("errors", c.errors)),
            "%s probe files", initial ? "loaded" : "reloaded");
+    t->last = c;
 out:
     strv_free(&files);
     strv_free(&errors);
@@ -429,5 +441,17 @@ void probe_table_free(struct probe_table *t)
         lfile_unref(t->lfiles[i]);
     free(t->lfiles);
     strv_free(&t->files);
+    strv_free(&t->rejected);
     free(t);
+}
+
+bool probe_table_rejected(const struct probe_table *t, size_t i, const char **path, const char **error,
+                          bool *last_good)
+{
+    if (!t || i >= t->rejected.n / 3)
+        return false;
+    *path = t->rejected.v[3 * i];
+    *error = t->rejected.v[3 * i + 1];
+    *last_good = t->rejected.v[3 * i + 2][0] == '1';
+    return true;
 }

@@ -51,7 +51,7 @@ struct probe_state {
     bool running;
     bool removed;                /* freed when its run ends */
     bool mark;                   /* kept by the reload in progress */
-    uint64_t runs, failures;
+    uint64_t runs, failures, agent_faults; /* failures: the API's; agent_faults: bucket agent */
     struct lfile *run_lf;        /* the file the running run's probe came from */
 };
 
@@ -75,6 +75,18 @@ int probe_table_new(const struct probe_table_opts *o, struct probe_table **out);
  * with errors keeps its last good version. TL_ESYNTAX when a file or probe
  * was rejected (the others are in), TL_ENOMEM. */
 int probe_table_load(struct probe_table *t, bool initial);
+/* What the last load did, as its log line says: probes kept as they were,
+ * changed (restarted afresh), added (new ids), removed (ids gone). */
+struct probe_table_counts {
+    size_t kept, changed, added, removed, other_regions;
+    int errors;
+};
+void probe_table_last_counts(const struct probe_table *t, struct probe_table_counts *out);
+/* The files the last load rejected (at start-up too: the agent starts with
+ * the others): path, first error, and whether a last good version runs.
+ * Valid until the next load. Returns false past the end. */
+bool probe_table_rejected(const struct probe_table *t, size_t i, const char **path, const char **error,
+                          bool *last_good);
 /* The argument of the added/removed hooks, when it is made after the table. */
 void probe_table_set_hook_arg(struct probe_table *t, void *arg);
 size_t probe_table_count(const struct probe_table *t);

@@ -65,7 +65,7 @@ static void log_result(struct agent *a, const struct run_result *r)
                          LOG_STR("bucket", r->ok ? "" : bucket_str(r->bucket)),
                          LOG_STR("reason", r->reason ? r->reason : ""), LOG_STR("step", step),
                          LOG_INT("status", status), LOG_FLOAT("duration_ms", (double)r->duration / 1000.0)),
-              "%s", r->ok ? "probe ok" : why);
+              "%s%s", bucket_is_agent(r->bucket) ? "agent fault, not escalated: " : "", r->ok ? "probe ok" : why);
 }
 
 static void on_run_done(struct run_result *r, void *arg)
@@ -79,7 +79,9 @@ static void on_run_done(struct run_result *r, void *arg)
         goto out;
     }
     ps->runs++;
-    if (!r->ok)
+    if (bucket_is_agent(r->bucket))
+        ps->agent_faults++;
+    else if (!r->ok)
         ps->failures++;
     log_result(a, r);
     run_result_free(ps->last);

@@ -25,7 +25,9 @@ struct status {
     struct metrics *metrics;
     struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase,
         *f_phase_hist;
-    struct metric *m_queued, *m_skipped, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes;
+    struct metric *m_queued, *m_skipped, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes, *m_rejected;
+    struct metric_family *f_agent_faults;
+    uint64_t agent_faults[REASON_COUNT]; /* runs in bucket agent, by reason */
 };
 
 /* One probe's series: one-time lookups, so a run's end does no label search. */
@@ -62,8 +64,11 @@ static int probe_families(struct status *st)
                                          "Per-phase request timings of every run in a region, summed over steps",
                                          (const char *const[]){"region", "phase"}, 2, dur_bounds,
                                          sizeof(dur_bounds) / sizeof(dur_bounds[0]));
+    st->f_agent_faults = metrics_counter(m, "tripline_agent_faults_total",
+                                         "Runs the agent could not make (bucket agent), by reason",
+                                         (const char *const[]){"reason"}, 1);
     if (!st->f_success || !st->f_runs || !st->f_fail || !st->f_budget || !st->f_last_run || !st->f_level ||
-        !st->f_duration || !st->f_phase || !st->f_phase_hist)
+        !st->f_duration || !st->f_phase || !st->f_phase_hist || !st->f_agent_faults)
         return TL_ENOMEM;
     return 0;
 }
@@ -99,6 +104,8 @@ static int mirror_families(struct status *st)
     st->m_missed = single(metrics_counter(m, "tripline_runs_missed_total",
                                           "Due times passed over after the loop stalled", NULL, 0));
     st->m_probes = single(metrics_gauge(m, "tripline_probes", "Probes scheduled in this region", NULL, 0));
+    st->m_rejected = single(metrics_gauge(m, "tripline_probe_files_rejected",
+                                          "Probe files the last load rejected (see /status files)", NULL, 0));
     st->m_spool_depth = single(metrics_gauge(m, "tripline_spool_depth",
                                              "Events not yet delivered to the slowest sink", NULL, 0));
     st->m_spool_bytes = single(metrics_gauge(m, "tripline_spool_bytes", "Bytes in spool segment files", NULL, 0));
@@ -109,7 +116,7 @@ static int mirror_families(struct status *st)
                                                                               cfg->name})
                                   : NULL;
     if (!st->m_queued || !st->m_skipped || !st->m_missed || !st->m_probes || !st->m_spool_depth ||
-        !st->m_spool_bytes || !mi_info)
+        !st->m_spool_bytes || !mi_info || !st->m_rejected)
         return TL_ENOMEM;
     metric_set(mi_info, 1);
     return 0;
@@ -195,14 +202,28 @@ static void record_phases(struct probe_metrics *pm, const struct run_result *r)
     }
 }
 
+/* A run the agent could not make: neither a success nor an API failure. */
+static void agent_fault(struct status *st, const struct verdict *v)
+{
+    if ((unsigned)v->reason < REASON_COUNT)
+        st->agent_faults[v->reason]++;
+    struct metric *f = metrics_series(st->f_agent_faults, (const char *const[]){verdict_reason(v)});
+    if (f)
+        metric_inc(f);
+}
+
 void status_probe_record(struct status *st, struct probe_state *ps)
 {
     struct probe_metrics *pm = ps->metrics;
     const struct run_result *r = ps->last;
     if (!pm || !r)
         return;
-    metric_set(pm->success, r->ok ? 1 : 0);
     metric_inc(pm->runs);
+    if (bucket_is_agent(r->bucket)) {
+        agent_fault(st, &r->verdict);
+        return;
+    }
+    metric_set(pm->success, r->ok ? 1 : 0);
     metric_set(pm->last_run, (double)(r->started_at_us + r->duration) / 1e6);
     metric_observe(pm->duration, (double)r->duration / 1e6);
     if (r->budget_breached)
@@ -254,6 +275,12 @@ static int metrics_open(void *arg, void **stream, const char **content_type)
     metric_add(st->m_skipped, (double)ss.skipped - metric_value(st->m_skipped));
     metric_add(st->m_missed, (double)ss.missed - metric_value(st->m_missed));
     metric_set(st->m_probes, (double)probe_table_count(st->src.probes));
+    size_t rejected = 0;
+    const char *path, *error;
+    bool last_good;
+    while (probe_table_rejected(st->src.probes, rejected, &path, &error, &last_good))
+        rejected++;
+    metric_set(st->m_rejected, (double)rejected);
     if (st->src.spool) {
         metric_set(st->m_spool_depth, (double)spool_depth(st->src.spool));
         metric_set(st->m_spool_bytes, (double)spool_bytes(st->src.spool));
@@ -327,6 +354,10 @@ static void agent_json(const struct status *st, cJSON *o)
         cJSON_AddNumberToObject(sp, "bytes", (double)spool_bytes(src->spool));
         cJSON_AddNumberToObject(sp, "dropped", (double)spool_dropped(src->spool));
     }
+    cJSON *af = cJSON_AddObjectToObject(o, "agent_faults");
+    for (int r = 0; af && r < REASON_COUNT; r++)
+        if (st->agent_faults[r])
+            cJSON_AddNumberToObject(af, reason_str((enum reason)r), (double)st->agent_faults[r]);
 }
 
 static void escalation_json(const struct status *st, const struct probe_state *ps, cJSON *p)
@@ -355,6 +386,7 @@ static cJSON *probe_json(const struct status *st, const struct probe_state *ps)
     cJSON_AddItemToObject(p, "schedule", schedule_json(&ps->probe->schedule));
     cJSON_AddNumberToObject(p, "runs", (double)ps->runs);
     cJSON_AddNumberToObject(p, "failures", (double)ps->failures);
+    cJSON_AddNumberToObject(p, "agent_faults", (double)ps->agent_faults);
     cJSON_AddNumberToObject(p, "skipped", ps->entry ? (double)scheduler_entry_skipped(ps->entry) : 0);
     cJSON_AddBoolToObject(p, "running", ps->running);
     if (ps->last)
@@ -365,6 +397,25 @@ static cJSON *probe_json(const struct status *st, const struct probe_state *ps)
     return p;
 }
 
+/* Probe files the last load rejected: at start-up the agent runs without
+ * them, on reload with their last good version; either way visible here. */
+static void files_json(const struct status *st, cJSON *o)
+{
+    cJSON *files = cJSON_AddObjectToObject(o, "files");
+    cJSON *rej = files ? cJSON_AddArrayToObject(files, "rejected") : NULL;
+    const char *path, *error;
+    bool last_good;
+    for (size_t i = 0; rej && probe_table_rejected(st->src.probes, i, &path, &error, &last_good); i++) {
+        cJSON *f = cJSON_CreateObject();
+        if (!f)
+            break;
+        cJSON_AddStringToObject(f, "file", path);
+        cJSON_AddStringToObject(f, "error", error);
+        cJSON_AddBoolToObject(f, "last_good", last_good);
+        cJSON_AddItemToArray(rej, f);
+    }
+}
+
 static int status_serve(void *arg, struct buf *body, const char **content_type)
 {
     struct status *st = arg;
@@ -372,6 +423,7 @@ static int status_serve(void *arg, struct buf *body, const char **content_type)
     if (!o)
         return 500;
     agent_json(st, o);
+    files_json(st, o);
     cJSON *probes = cJSON_AddArrayToObject(o, "probes");
     size_t n = probe_table_count(st->src.probes);
     for (size_t i = 0; probes && i < n; i++) {

@@ -510,8 +510,12 @@ static int exp_budget(struct yu *y, void *obj, yaml_node_t *v)
 static int exp_correlation(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct expect *e = obj;
+    if (strcmp(yu_str(v), "false") == 0) {
+        e->correlation_id_own = true;
+        return 0;
+    }
     if (strcmp(yu_str(v), "echo") != 0) {
-        yu_error(y, v, "unknown value \"%s\" (expected echo)", yu_str(v));
+        yu_error(y, v, "unknown value \"%s\" (expected echo or false)", yu_str(v));
         return -1;
     }
     e->echo_correlation_id = true;

@@ -1,4 +1,6 @@
+#define _GNU_SOURCE /* memmem */
 #include "probes/run/journey.h"
+#include "base/err.h"
 #include "base/time.h"
 
 #include <ctype.h>
@@ -19,6 +21,7 @@
 
 #define DEFAULT_BODY_MAX (1u << 20)
 #define REQ_BODY_MAX (1u << 20)
+#define RENDER_MAX 65536
 
 struct journey {
     const struct journey_env *env;
@@ -34,6 +37,7 @@ struct journey {
     size_t step;                 /* the step in flight */
     bool failed;                 /* a failing step without `continue` stops the journey */
     bool config_error;           /* the probe's vars could not be formed */
+    enum reason config_reason;   /* why, as an agent fault */
     /* the request in flight, kept for the evidence pack */
     struct http_header *req_headers;
     size_t n_req_headers;
@@ -127,6 +131,7 @@ static void run_done(struct journey *j)
     struct run_facts f = {
         .first_failure = r->failed_step >= 0 ? &r->steps[r->failed_step].verdict : NULL,
         .config_error = j->config_error,
+        .agent_fault = j->config_reason,
         .journey_failures = r->failures.n > 0,
         .budget_breached = r->budget_breached,
     };
@@ -142,13 +147,40 @@ static void run_done(struct journey *j)
 
 /* --- rendering the request ------------------------------------------ */
 
+/* Returns 0 or tpl_render's TL_E* code, which names the agent fault; *secret
+ * says whether a secret went into it. The secret values inside were
+ * registered one by one as they were rendered: registering the whole string
+ * too would blank a URL down to its host. */
+static int render_ex(struct journey *j, const struct tpl *t, enum tpl_escape esc, char **out, bool *secret,
+                     char *err, size_t errlen)
+{
+    struct buf b;
+    buf_init(&b, RENDER_MAX);
+    *secret = false;
+    int rc = tpl_render(t, &j->vars, esc, &b, secret, err, errlen);
+    *out = rc ? NULL : buf_take(&b);
+    if (rc)
+        buf_free(&b);
+    return rc;
+}
+
 static int render(struct journey *j, const struct tpl *t, enum tpl_escape esc, char **out, char *err,
                   size_t errlen)
 {
-    /* the secret values inside were registered one by one: registering the
-     * whole string too would blank a URL down to its host */
-    *out = tpl_render_str(t, &j->vars, esc, NULL, err, errlen);
-    return *out ? 0 : -1;
+    bool secret;
+    return render_ex(j, t, esc, out, &secret, err, errlen);
+}
+
+/* The agent fault a render error code stands for. */
+static enum reason render_reason(int rc)
+{
+    switch (rc) {
+    case TL_EKEY: return REASON_MISSING_SECRET;
+    case TL_ENOMEM: return REASON_OUT_OF_MEMORY;
+    case TL_ETOOBIG: return REASON_BAD_VAR;
+    default: break;
+    }
+    return REASON_PROBE_CONFIG;
 }
 
 static int render_json_strings(struct journey *j, cJSON *v, char *err, size_t errlen)
@@ -158,19 +190,20 @@ static int render_json_strings(struct journey *j, cJSON *v, char *err, size_t er
             struct tpl t;
             int off;
             if (tpl_parse(&t, c->valuestring, err, errlen, &off))
-                return -1;
+                return TL_ESYNTAX;
             char *s;
             int rc = render(j, &t, TPL_ESC_NONE, &s, err, errlen);
             tpl_free(&t);
             if (rc)
-                return -1;
+                return rc;
             char *old = c->valuestring;
             /* swap the rendered value in; the item keeps its key and place */
             c->valuestring = s;
             free(old);
         } else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
-            if (render_json_strings(j, c, err, errlen))
-                return -1;
+            int rc = render_json_strings(j, c, err, errlen);
+            if (rc)
+                return rc;
         }
     }
     return 0;
@@ -180,12 +213,12 @@ static int add_header(struct journey *j, const char *name, const char *value)
 {
     struct http_header *h = realloc(j->req_headers, (j->n_req_headers + 1) * sizeof(*h));
     if (!h)
-        return -1;
+        return TL_ENOMEM;
     j->req_headers = h;
     h[j->n_req_headers].name = strdup(name);
     h[j->n_req_headers].value = strdup(value);
     j->n_req_headers++;
-    return h[j->n_req_headers - 1].name && h[j->n_req_headers - 1].value ? 0 : -1;
+    return h[j->n_req_headers - 1].name && h[j->n_req_headers - 1].value ? 0 : TL_ENOMEM;
 }
 
 static bool has_header(const struct journey *j, const char *name)
@@ -206,29 +239,32 @@ static int render_body(struct journey *j, const struct request *rq, char *err, s
         return render(j, &rq->body, TPL_ESC_NONE, &j->req_body, err, errlen);
     case BODY_JSON: {
         cJSON *copy = cJSON_Duplicate(rq->json, 1);
-        if (!copy || ((cJSON_IsObject(copy) || cJSON_IsArray(copy)) && render_json_strings(j, copy, err, errlen))) {
+        int rc = copy ? 0 : TL_ENOMEM;
+        if (copy && (cJSON_IsObject(copy) || cJSON_IsArray(copy)))
+            rc = render_json_strings(j, copy, err, errlen);
+        if (rc) {
             if (!copy)
                 snprintf(err, errlen, "out of memory");
             cJSON_Delete(copy);
-            return -1;
+            return rc;
         }
         if (cJSON_IsString(copy) && tpl_has_placeholders(copy->valuestring)) {
             /* a bare string body: wrap to reuse the walker */
             cJSON *wrap = cJSON_CreateArray();
             cJSON_AddItemToArray(wrap, copy);
-            int rc = render_json_strings(j, wrap, err, errlen);
+            rc = render_json_strings(j, wrap, err, errlen);
             copy = cJSON_DetachItemFromArray(wrap, 0);
             cJSON_Delete(wrap);
             if (rc) {
                 cJSON_Delete(copy);
-                return -1;
+                return rc;
             }
         }
         j->req_body = cJSON_PrintUnformatted(copy);
         cJSON_Delete(copy);
         if (!j->req_body) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            return TL_ENOMEM;
         }
         return has_header(j, "Content-Type") ? 0 : add_header(j, "Content-Type", "application/json");
     }
@@ -237,9 +273,10 @@ static int render_body(struct journey *j, const struct request *rq, char *err, s
         buf_init(&b, REQ_BODY_MAX);
         for (size_t i = 0; i < rq->n_form; i++) {
             char *v;
-            if (render(j, &rq->form[i].value, TPL_ESC_NONE, &v, err, errlen)) {
+            int rrc = render(j, &rq->form[i].value, TPL_ESC_NONE, &v, err, errlen);
+            if (rrc) {
                 buf_free(&b);
-                return -1;
+                return rrc;
             }
             char *ek = curl_easy_escape(NULL, rq->form[i].name, 0);
             char *ev = curl_easy_escape(NULL, v, 0);
@@ -250,7 +287,7 @@ static int render_body(struct journey *j, const struct request *rq, char *err, s
             if (rc) {
                 snprintf(err, errlen, "form body too large");
                 buf_free(&b);
-                return -1;
+                return TL_ETOOBIG;
             }
         }
         j->req_body = buf_take(&b);
@@ -276,13 +313,23 @@ static bool looks_json(const struct response *resp)
     return false;
 }
 
+static bool resp_names_cid(const struct response *resp)
+{
+    static const char key[] = "\"correlationId\"";
+    return resp->body.data && memmem(resp->body.data, resp->body.len, key, sizeof(key) - 1);
+}
+
 /* Parsing a body nobody reads was a tenth of a plain run's cost: parse
  * only for JSON checks and captures, expected issues, the correlation echo,
  * and the issue schema (every response that is not 2xx, or 2xx on request). */
-static bool needs_json(const struct step *st, long status)
+static bool needs_json(const struct step *st, const struct response *resp)
 {
+    long status = resp->status;
     const struct expect *e = &st->expect;
     if (e->n_json || e->n_issues || e->issue_schema_on_2xx || e->echo_correlation_id)
+        return true;
+    /* the default echo check: only a body that names a correlationId */
+    if (!e->correlation_id_own && resp_names_cid(resp))
         return true;
     if (status < 200 || status > 299)
         return true;
@@ -394,7 +441,7 @@ static void judge_response(struct journey *j, const struct step *st, const struc
                            cJSON **json, struct check_outcome *co)
 {
     struct step_result *sr = &j->result->steps[j->step];
-    if (!body_too_big && resp->body.len && needs_json(st, resp->status) && looks_json(resp))
+    if (!body_too_big && resp->body.len && needs_json(st, resp) && looks_json(resp))
         *json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
     if (checks_run(&st->expect, resp, *json, sr->correlation_id, &j->vars, co) != 0)
         strv_push(&co->failures, "checks ran out of memory");
@@ -475,8 +522,42 @@ static void step_failed_early(struct journey *j, const char *msg, const struct t
     step_done(j, NULL, triage_step(ti), NULL);
 }
 
-static const struct triage_input CONFIG_ERROR = { .config_error = true };
+static void step_agent_fault(struct journey *j, const char *msg, enum reason why)
+{
+    struct triage_input ti = { .agent_fault = why };
+    step_failed_early(j, msg, &ti);
+}
+
 static const struct triage_input DEADLINE_PASSED = { .deadline_passed = true };
+
+/* Renders the step's URL, headers and body into the journey. Returns 0 or
+ * the TL_E* code of the first render that failed, the reason in err. */
+static int render_request(struct journey *j, const struct request *rq, const char *cid, char *err, size_t errlen)
+{
+    int rc = render(j, &rq->url, TPL_ESC_URL, &j->req_url, err, errlen);
+    for (size_t i = 0; rc == 0 && i < rq->n_headers; i++) {
+        char *v;
+        rc = render(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, errlen);
+        if (rc == 0)
+            rc = add_header(j, rq->headers[i].name, v);
+        free(v);
+    }
+    if (rc == 0)
+        rc = render_body(j, rq, err, errlen);
+    if (rc == 0)
+        rc = add_header(j, "X-Correlation-ID", cid);
+    if (rc == TL_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+/* A finally step naming a capture that was never taken (its step failed or
+ * was skipped) has nothing to clean up: skipped, not failed. */
+static void skip_step(struct journey *j)
+{
+    free_request(j);
+    j->step++;
+}
 
 static int start_step(struct journey *j)
 {
@@ -484,7 +565,7 @@ static int start_step(struct journey *j)
     struct step_result *sr = &j->result->steps[j->step];
     char err[512];
     if (uuid_v4(sr->correlation_id)) {
-        step_failed_early(j, "cannot draw a correlation id (RAND_bytes failed)", &CONFIG_ERROR);
+        step_agent_fault(j, "cannot draw a correlation id (RAND_bytes failed)", REASON_CLOCK);
         return -1;
     }
     tpl_vars_set(&j->vars, "correlation_id", sr->correlation_id, false);
@@ -505,24 +586,14 @@ static int start_step(struct journey *j)
         timeout = 1000;
 
     const struct request *rq = &st->request;
-    if (render(j, &rq->url, TPL_ESC_URL, &j->req_url, err, sizeof(err)))
-        goto render_failed;
-    for (size_t i = 0; i < rq->n_headers; i++) {
-        char *v;
-        if (render(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, sizeof(err)))
-            goto render_failed;
-        int rc = add_header(j, rq->headers[i].name, v);
-        free(v);
-        if (rc) {
-            snprintf(err, sizeof(err), "out of memory");
-            goto render_failed;
-        }
+    int rc = render_request(j, rq, sr->correlation_id, err, sizeof(err));
+    if (rc == TL_ENOTFOUND && st->is_finally) {
+        skip_step(j);
+        return -1;
     }
-    if (render_body(j, rq, err, sizeof(err)))
-        goto render_failed;
-    if (add_header(j, "X-Correlation-ID", sr->correlation_id)) {
-        snprintf(err, sizeof(err), "out of memory");
-        goto render_failed;
+    if (rc) {
+        step_agent_fault(j, err, render_reason(rc));
+        return -1;
     }
 
     struct transfer_req req = {
@@ -542,12 +613,7 @@ static int start_step(struct journey *j)
     };
     if (transfer_start(j->session, &req, on_response, j) == 0)
         return 0;
-    snprintf(err, sizeof(err), "cannot start the transfer");
-    step_failed_early(j, err, &CONFIG_ERROR);
-    return -1;
-
-render_failed:
-    step_failed_early(j, err, &CONFIG_ERROR);
+    step_agent_fault(j, "cannot start the transfer", REASON_FD_LIMIT);
     return -1;
 }
 
@@ -580,15 +646,16 @@ static int init_vars(struct journey *j, char *err, size_t errlen)
                 goto nomem;
             continue;
         }
-        bool secret = false;
-        char verr[400];
-        char *v = tpl_render_str(&vd->value, &j->vars, TPL_ESC_NONE, &secret, verr, sizeof(verr));
-        if (!v) {
+        char verr[400], *v;
+        bool secret;
+        int rc = render_ex(j, &vd->value, TPL_ESC_NONE, &v, &secret, verr, sizeof(verr));
+        if (rc) {
             snprintf(err, errlen, "vars.%s: %s", vd->name, verr);
-            return -1;
+            j->config_reason = render_reason(rc);
+            return rc;
         }
         secret = secret || vd->secret;
-        int rc = tpl_vars_set(&j->vars, vd->name, v, secret);
+        rc = tpl_vars_set(&j->vars, vd->name, v, secret);
         if (secret)
             redactor_add(&j->redactor, v);
         free(v);
@@ -598,7 +665,8 @@ static int init_vars(struct journey *j, char *err, size_t errlen)
     return 0;
 nomem:
     snprintf(err, errlen, "out of memory");
-    return -1;
+    j->config_reason = REASON_OUT_OF_MEMORY;
+    return TL_ENOMEM;
 }
 
 int journey_start(const struct journey_env *env, const struct probe *p, journey_done_cb cb, void *arg)

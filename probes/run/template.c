@@ -1,4 +1,5 @@
 #include "probes/run/template.h"
+#include "base/err.h"
 #include "base/secret.h"
 #include "probes/redact/redact.h"
 
@@ -225,7 +226,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
             const struct tpl_var *v = vs ? tpl_vars_get(vs, s->text) : NULL;
             if (!v) {
                 snprintf(err, errlen, "variable \"%s\" is not defined", s->text);
-                return -1;
+                return TL_ENOTFOUND;
             }
             if (v->secret && secret)
                 *secret = true;
@@ -236,7 +237,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
             const char *v = getenv(s->text);
             if (!v) {
                 snprintf(err, errlen, "environment variable %s is not set", s->text);
-                return -1;
+                return TL_EKEY;
             }
             if (secret)
                 *secret = true;
@@ -249,7 +250,7 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
         case TPL_FILE: {
             struct secret val = {0};
             if (secret_read(s->text, SECRET_VALUE, &val, err, errlen))
-                return -1;
+                return TL_EKEY;
             if (secret)
                 *secret = true;
             rc = val.data ? redact_global_add_bytes(val.data, val.len) : 0;
@@ -260,15 +261,18 @@ int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape e
         }
         }
         if (rc) {
-            if (rc == TL_ENOMEM)
+            if (rc == TL_ENOMEM) {
                 snprintf(err, errlen, "out of memory");
-            else
-                snprintf(err, errlen, "rendered value is larger than %zu bytes", out->max);
-            return -1;
+                return TL_ENOMEM;
+            }
+            snprintf(err, errlen, "rendered value is larger than %zu bytes", out->max);
+            return TL_ETOOBIG;
         }
     }
-    if (!out->data)
-        return buf_append(out, "", 0) ? -1 : 0;
+    if (!out->data && buf_append(out, "", 0)) {
+        snprintf(err, errlen, "out of memory");
+        return TL_ENOMEM;
+    }
     return 0;
 }
 

@@ -65,9 +65,10 @@ enum tpl_escape {
 };
 
 /* Renders t into out. *secret (if not NULL) is set to true when any
- * substituted value is secret. Returns 0, or -1 with the reason in err
- * (an unset environment variable, an unreadable file, an unknown variable,
- * a value over the buffer's cap). Secret values never appear in err. */
+ * substituted value is secret. Returns 0, or with the reason in err:
+ * TL_EKEY (an unset environment variable, an unreadable file),
+ * TL_ENOTFOUND (an unknown variable), TL_ETOOBIG (a value over the buffer's
+ * cap), TL_ENOMEM. Secret values never appear in err. */
 int tpl_render(const struct tpl *t, const struct tpl_vars *vs, enum tpl_escape esc,
                struct buf *out, bool *secret, char *err, size_t errlen);
 

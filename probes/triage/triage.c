@@ -18,9 +18,15 @@ const char *bucket_str(enum bucket b)
     case BUCKET_SERVER: return "server";
     case BUCKET_CONTRACT: return "contract";
     case BUCKET_BUDGET: return "budget";
+    case BUCKET_AGENT: return "agent";
     case BUCKET_NONE: break;
     }
     return "none";
+}
+
+bool bucket_is_agent(enum bucket b)
+{
+    return b == BUCKET_AGENT;
 }
 
 /* The bucket an issue class names, BUCKET_NONE when it names none. */
@@ -86,6 +92,13 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_PROBE_CONFIG] = "probe_config",
     [REASON_DEADLINE] = "deadline",
     [REASON_JOURNEY_BUDGET] = "journey_budget",
+    [REASON_MISSING_SECRET] = "missing_secret",
+    [REASON_CA_FILE] = "ca_file",
+    [REASON_BAD_VAR] = "bad_var",
+    [REASON_OVERLOADED] = "overloaded",
+    [REASON_FD_LIMIT] = "fd_limit",
+    [REASON_OUT_OF_MEMORY] = "out_of_memory",
+    [REASON_CLOCK] = "clock",
 };
 
 const char *reason_str(enum reason r)
@@ -105,7 +118,6 @@ static enum reason curl_reason(int code)
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
@@ -189,10 +201,29 @@ static struct verdict response_verdict(const struct triage_input *in)
     return verdict(BUCKET_NONE, REASON_OK, in->status);
 }
 
+/* Transfers that failed on the agent's side before the API was asked:
+ * REASON_OK when the curl code names no such fault. */
+static enum reason curl_agent_reason(int code)
+{
+    switch ((CURLcode)code) {
+    case CURLE_SSL_CACERT_BADFILE: return REASON_CA_FILE;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT: return REASON_BAD_VAR;
+    case CURLE_OUT_OF_MEMORY: return REASON_OUT_OF_MEMORY;
+    default: break;
+    }
+    return REASON_OK;
+}
+
 struct verdict triage_step(const struct triage_input *in)
 {
+    if (in->agent_fault != REASON_OK)
+        return verdict(BUCKET_AGENT, in->agent_fault, 0);
     if (in->config_error)
-        return verdict(BUCKET_CLIENT, REASON_PROBE_CONFIG, 0);
+        return verdict(BUCKET_AGENT, REASON_PROBE_CONFIG, 0);
+    enum reason own = in->status == 0 ? curl_agent_reason(in->curl_code) : REASON_OK;
+    if (own != REASON_OK)
+        return verdict(BUCKET_AGENT, own, 0);
     if (in->deadline_passed)
         return verdict(BUCKET_UPSTREAM, REASON_TIMEOUT, 0);
     /* A transfer that broke after the status line (a reset, broken chunking,
@@ -205,7 +236,7 @@ struct verdict triage_step(const struct triage_input *in)
 struct verdict triage_run(const struct run_facts *f)
 {
     if (f->config_error)
-        return verdict(BUCKET_CLIENT, REASON_PROBE_CONFIG, 0);
+        return verdict(BUCKET_AGENT, f->agent_fault != REASON_OK ? f->agent_fault : REASON_PROBE_CONFIG, 0);
     if (f->first_failure)
         return *f->first_failure;
     if (f->journey_failures)

@@ -14,8 +14,14 @@ enum bucket {
     BUCKET_SERVER,
     BUCKET_CONTRACT,
     BUCKET_BUDGET,
+    /* Not an API bucket: the agent could not ask the API (a missing secret,
+     * a missing CA file, a bad var, its own resources). Inconclusive about
+     * the API: never escalated, counted in tripline_agent_faults_total. */
+    BUCKET_AGENT,
 };
 const char *bucket_str(enum bucket b); /* "client", ...; "none" for BUCKET_NONE */
+/* True for BUCKET_AGENT: the run says nothing about the API. */
+bool bucket_is_agent(enum bucket b);
 
 /* Every reason a verdict can carry. The strings (reason_str) appear in
  * events, /status, `once --json`, metrics labels and tests: never rename. */
@@ -46,12 +52,18 @@ enum reason {
     REASON_TTFB,            /* "ttfb" */
     REASON_TOTAL,           /* "total" */
     REASON_BUDGET,          /* "budget" */
-    /* The probe cannot be formed (a var, a template, a correlation id, a
-     * transfer that cannot start): client, the API was never asked. */
-    REASON_PROBE_CONFIG,    /* "probe_config" */
+    /* The agent's own faults: bucket agent, the API was never asked. */
+    REASON_PROBE_CONFIG,    /* "probe_config": a template names a variable that is not defined */
     /* Run-level failures that no step explains. */
     REASON_DEADLINE,        /* "deadline": upstream; journey failures without a budget breach */
     REASON_JOURNEY_BUDGET,  /* "journey_budget": budget; the journey budget breached */
+    REASON_MISSING_SECRET,  /* "missing_secret": an env. variable unset, a file: unreadable */
+    REASON_CA_FILE,         /* "ca_file": the CA bundle cannot be read */
+    REASON_BAD_VAR,         /* "bad_var": a rendered value too large, a URL curl rejects */
+    REASON_OVERLOADED,      /* "overloaded": the agent could not run the step in time */
+    REASON_FD_LIMIT,        /* "fd_limit": the transfer could not start (descriptors, handles) */
+    REASON_OUT_OF_MEMORY,   /* "out_of_memory" */
+    REASON_CLOCK,           /* "clock": the random source or the clock failed */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
@@ -79,12 +91,15 @@ struct triage_input {
     bool schema_violated;   /* the issue schema was violated */
     const char *budget_phase; /* first breached phase ("ttfb", ...), NULL: "budget" */
     bool transport_failed;  /* the transfer broke; unless only the cap hit, the status is unusable */
-    bool config_error;      /* the request could not be formed: client, probe_config */
+    bool config_error;      /* the request could not be formed: agent, probe_config */
     bool deadline_passed;   /* the journey deadline passed before the step: upstream, timeout */
+    enum reason agent_fault; /* nonzero: the agent failed before asking (bucket agent) */
 };
 
 /* The verdict of one step. Rules, in order:
- *  - config error: client/probe_config; deadline passed: upstream/timeout;
+ *  - agent fault: agent/that reason; config error: agent/probe_config;
+ *    deadline passed: upstream/timeout; a transfer that failed on the
+ *    agent's side (CA file, URL curl rejects, out of memory): agent;
  *  - no response (or a transfer broken after the status line): upstream,
  *    reason from the curl code (or body_too_big);
  *  - an unexpected status: 429 rate_limit; 401/403 auth; 400/404/405/415/422
@@ -99,6 +114,7 @@ struct verdict triage_step(const struct triage_input *in);
 struct run_facts {
     const struct verdict *first_failure; /* the first failing step's, NULL if none */
     bool config_error;      /* the probe's vars could not be formed; no step ran */
+    enum reason agent_fault; /* why, when known (else probe_config) */
     bool journey_failures;  /* journey-level failures (the journey budget) */
     bool budget_breached;   /* the journey budget or any step budget */
 };

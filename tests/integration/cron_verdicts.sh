@@ -44,11 +44,11 @@ expect_rc 2 once-feb "$B/tripline" once "$WORK/feb30.yaml"
 has once-feb "$FEB_MSG"
 expect_rc 0 once-mid "$B/tripline" once "$WORK/midnight.yaml"
 
-# run with only a bad file: nothing to run, the agent says why and exits 1
-expect_rc 1 run-thr "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/sp1" "$WORK/thr.yaml"
+# run with only a bad file: nothing to run, the agent says why and exits 2 (man page: file errors)
+expect_rc 2 run-thr "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/sp1" "$WORK/thr.yaml"
 has run-thr "$THR_MSG"
 has run-thr "no probe could be loaded"
-expect_rc 1 run-feb "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/sp2" "$WORK/feb30.yaml"
+expect_rc 2 run-feb "$B/tripline" run --listen 127.0.0.1:0 --spool-dir "$WORK/sp2" "$WORK/feb30.yaml"
 has run-feb "$FEB_MSG"
 
 # run with the bad files next to a good one: the good one is scheduled, the

@@ -47,6 +47,12 @@ log = open(f"{w}/r.log").read()
 if "f2.yaml:2:" not in log or "timout" not in log or "did you mean" not in log:
     errors.append("the reload error with file:line:column is not in the log")
 if "keeping its last good version" not in log: errors.append("no 'last good version' line")
+# the reload lines count each probe once: b changed (not "added":-1), d added, then b and d removed
+reloads = [json.loads(l) for l in log.splitlines() if '"msg":"reloaded probe files"' in l]
+got = [(r.get("changed"), r.get("added"), r.get("removed")) for r in reloads]
+if got != [(1, 1, 0), (0, 0, 2)]: errors.append(f"reload counts (changed, added, removed): {got}")
+rej = json.load(open(f"{w}/s2.json")).get("files", {}).get("rejected", [])
+if [(r["file"].endswith("/f2.yaml"), r["last_good"]) for r in rej] != [(True, True)]: errors.append(f"/status files: {rej}")
 m = open(f"{w}/m3.txt").read()
 if 'probe="b"' in m or 'probe="d"' in m: errors.append("removed probes still in /metrics")
 # f2 stays broken through both reloads

@@ -6,7 +6,7 @@ source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 
 RULES=$S/packaging/tripline-rules.yml
 promtool check rules "$RULES" >"$WORK/check.txt" 2>&1 || fail "promtool check rules: $(cat "$WORK/check.txt")"
-grep -q "SUCCESS: 2 rules found" "$WORK/check.txt" || fail "unexpected: $(cat "$WORK/check.txt")"
+grep -q "SUCCESS: 3 rules found" "$WORK/check.txt" || fail "unexpected: $(cat "$WORK/check.txt")"
 promtool test rules "$S/packaging/tripline-rules.test.yml" >"$WORK/test.txt" 2>&1 ||
     fail "promtool test rules: $(cat "$WORK/test.txt")"
 echo "ok: promtool check rules and test rules"
