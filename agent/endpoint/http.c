@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -48,13 +49,29 @@ struct http_request {
     struct buf reply;
 };
 
+/* One client connection, from MHD's "started" to its "closed" notice:
+ * MHD's own timeout restarts on every byte, so a client trickling its
+ * headers a byte at a time would hold a slot forever; the sweep cuts a
+ * connection whose request headers are not in header_ms after it opened
+ * or after its previous answer. */
+struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    uint64_t since_ms;  /* loop time the current header read began */
+    bool in_request;    /* headers in, request being answered */
+    bool cut;
+};
+
 struct http {
     uv_loop_t *loop;
     struct MHD_Daemon *daemon;
     uv_poll_t poll;
     uv_timer_t timer;
     uv_idle_t idle; /* "run MHD again next iteration" */
-    bool poll_open, timer_open, idle_open;
+    uv_timer_t sweep; /* header deadlines, once a second while clients are connected */
+    bool poll_open, timer_open, idle_open, sweep_open;
+    struct http_conn *conns;
+    uint64_t header_ms;
     int open_handles; /* h is freed when the last close callback ran */
     struct logger *log;
     uint16_t port;
@@ -141,26 +158,104 @@ static void http_arm(struct http *h)
     uv_timer_start(&h->timer, http_on_timer, (uint64_t)ms, 0);
 }
 
-static void http_on_timer(uv_timer_t *t)
+static unsigned http_nconns(struct http *h)
 {
-    struct http *h = t->data;
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return i ? i->num_connections : 0;
+}
+
+/* At its connection limit MHD takes its listening socket out of its epoll
+ * set and puts it back only at the start of a later MHD_run; connections it
+ * closes at the end of a run leave nothing for the poll to see, so with no
+ * timeout pending the backlog waited forever (sockets in CLOSE-WAIT). A run
+ * that closed connections is therefore followed by one more. */
+static void http_run(struct http *h)
+{
+    unsigned before = http_nconns(h);
     MHD_run(h->daemon);
     http_arm(h);
+    if (http_nconns(h) < before)
+        uv_idle_start(&h->idle, http_on_idle);
+}
+
+static void http_on_timer(uv_timer_t *t)
+{
+    http_run(t->data);
 }
 
 static void http_on_idle(uv_idle_t *i)
 {
-    struct http *h = i->data;
-    MHD_run(h->daemon);
-    http_arm(h);
+    http_run(i->data);
 }
 
 static void http_on_poll(uv_poll_t *p, int status, int events)
 {
-    struct http *h = p->data;
     /* On a poll error too: MHD looks at its own sockets and sorts it out. */
-    MHD_run(h->daemon);
-    http_arm(h);
+    http_run(p->data);
+}
+
+/* Cuts connections past their header deadline: shutdown() (not close: the
+ * descriptor stays MHD's) makes the socket readable at EOF, and MHD closes
+ * it on its next run. */
+static void http_on_sweep(uv_timer_t *t)
+{
+    struct http *h = t->data;
+    uint64_t now = uv_now(h->loop);
+    unsigned cut = 0;
+    for (struct http_conn *k = h->conns; k; k = k->next) {
+        if (k->in_request || k->cut || now - k->since_ms < h->header_ms)
+            continue;
+        k->cut = true;
+        shutdown(k->fd, SHUT_RDWR);
+        cut++;
+    }
+    if (cut) {
+        log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_INT("connections", cut)), "http: headers too slow, cut");
+        uv_idle_start(&h->idle, http_on_idle);
+    }
+    if (!h->conns)
+        uv_timer_stop(&h->sweep);
+}
+
+static struct http_conn *http_conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+static void http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    struct http *h = cls;
+    struct http_conn *k = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!k)
+            return;
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            h->conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        free(k);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    k = calloc(1, sizeof(*k));
+    if (!k || !fi) {
+        free(k); /* untracked: MHD's idle timeout still applies */
+        return;
+    }
+    k->fd = fi->connect_fd;
+    k->since_ms = uv_now(h->loop);
+    k->next = h->conns;
+    if (h->conns)
+        h->conns->prev = k;
+    h->conns = k;
+    *socket_context = k;
+    if (h->sweep_open && !uv_is_active((uv_handle_t *)&h->sweep))
+        uv_timer_start(&h->sweep, http_on_sweep, 1000, 1000);
 }
 
 /* Queues r with the headers every answer carries, and lets go of r. */
@@ -390,8 +485,13 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **req_cls, 
 {
     struct http *h = cls;
     struct http_request *rq = *req_cls;
-    (void)c;
+    struct http_conn *k = http_conn_of(c);
     (void)toe;
+    if (k) {
+        /* a kept-alive connection starts reading its next headers now */
+        k->in_request = false;
+        k->since_ms = uv_now(h->loop);
+    }
     if (!rq || (void *)rq == (void *)h)
         return;
     *req_cls = NULL;
@@ -416,6 +516,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
                                    void **req_cls)
 {
     struct http *h = cls;
+    struct http_conn *k = http_conn_of(c);
+    if (k)
+        k->in_request = true;
     const struct http_route *pr = http_find(h, url);
     if (pr && pr->post)
         return http_post_access(h, pr, c, method, upload_data, upload_data_size, req_cls);
@@ -495,7 +598,9 @@ void http_free(struct http *h)
         uv_close((uv_handle_t *)&h->timer, http_on_close);
     if (h->idle_open)
         uv_close((uv_handle_t *)&h->idle, http_on_close);
-    h->poll_open = h->timer_open = h->idle_open = false;
+    if (h->sweep_open)
+        uv_close((uv_handle_t *)&h->sweep, http_on_close);
+    h->poll_open = h->timer_open = h->idle_open = h->sweep_open = false;
     /* MHD will not stop with suspended connections: resume them to close
      * them; their handlers' later answers are dropped */
     for (struct http_request *rq = h->requests; rq; rq = rq->next) {
@@ -507,6 +612,11 @@ void http_free(struct http *h)
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
     h->daemon = NULL;
+    while (h->conns) { /* MHD notified every close; this is only a backstop */
+        struct http_conn *k = h->conns;
+        h->conns = k->next;
+        free(k);
+    }
     if (h->open_handles == 0) {
         h->open_handles = 1;
         http_on_close((uv_handle_t *)&h->timer);
@@ -527,6 +637,8 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     h->poll.data = h;
     h->timer.data = h;
     h->idle.data = h;
+    h->sweep.data = h;
+    h->header_ms = 1000u * (opts->header_timeout_s ? opts->header_timeout_s : HTTP_HEADER_TIMEOUT_S);
     rc = http_parse_listen(opts->listen, &ss, &sslen);
     if (rc) {
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
@@ -545,15 +657,22 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     }
     h->idle_open = true;
     h->open_handles++;
+    if (uv_timer_init(loop, &h->sweep) != 0) {
+        rc = TL_ELOOP;
+        goto out;
+    }
+    h->sweep_open = true;
+    h->open_handles++;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_NOTIFY_CONNECTION, http_notify, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(opts->conn_limit ? opts->conn_limit : 64), MHD_OPTION_END);
+        (unsigned)(opts->conn_limit ? opts->conn_limit : HTTP_CONN_LIMIT), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)(opts->per_client_limit ? opts->per_client_limit : HTTP_PER_CLIENT_LIMIT), MHD_OPTION_END);
     if (!h->daemon) {
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
                "http: cannot listen (address in use or not available?)");

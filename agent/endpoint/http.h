@@ -61,10 +61,21 @@ typedef void (*http_post_fn)(void *arg, struct http_request *req, const char *bo
 
 #define HTTP_POST_MAX (64u << 10)
 
+/* Connection limits: a scrape takes one connection and a peer run holds one
+ * for as long as its probe runs, so 256 leaves room for several scrapers
+ * and dozens of peers at once; one address gets at most 32 of them, so a
+ * single misbehaving client cannot take every slot. A client whose request
+ * headers are not complete after HTTP_HEADER_TIMEOUT_S (slowloris) is cut. */
+#define HTTP_CONN_LIMIT 256u
+#define HTTP_PER_CLIENT_LIMIT 32u
+#define HTTP_HEADER_TIMEOUT_S 10u
+
 struct http_opts {
     const char *listen;       /* "127.0.0.1:9464" or "[::1]:9464"; port 0 = ephemeral */
     unsigned conn_timeout_s;  /* idle connections are closed after this; 0 = 30 s */
-    unsigned conn_limit;      /* concurrent connections; 0 = 64 */
+    unsigned conn_limit;      /* concurrent connections; 0 = HTTP_CONN_LIMIT */
+    unsigned per_client_limit; /* concurrent connections from one address; 0 = HTTP_PER_CLIENT_LIMIT */
+    unsigned header_timeout_s; /* request headers due by then; 0 = HTTP_HEADER_TIMEOUT_S */
     struct logger *log;       /* NULL = log_default() */
 };
 
