@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -158,7 +159,8 @@ static int mkdir_p(const char *dir)
             return -1;
         *p = '/';
     }
-    return mkdir(path, 0750) && errno != EEXIST ? -1 : 0;
+    /* the spool holds events with evidence: its owner only */
+    return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
 }
 
 static void delivery_log(void *arg, enum log_level level, const char *sink, const char *msg)
@@ -341,6 +343,9 @@ static void start_handles(struct agent *a)
 
 int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_files, struct agent **out)
 {
+    /* No core dumps and no ptrace by other users: the process holds keys
+     * and tokens in memory from here on. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct agent *a = calloc(1, sizeof(*a));
     if (!a)
         return -1;
