@@ -94,6 +94,29 @@ static void test_check(void **state)
     assert_int_equal(check(fx, "not json", KEY, NOW, probe), 400);
 }
 
+/* The replay cache remembers every request for as long as it is fresh,
+ * however many others come in between (it used to forget after 1,024). */
+static void test_replay_after_many(void **state)
+{
+    struct fx *fx = *state;
+    char probe[64], nonce[32];
+    char *first = peers_request_json("checkout", NOW, "first", "b", "agent-b");
+    assert_non_null(first);
+    assert_int_equal(check(fx, first, KEY, NOW, probe), 200);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(nonce, sizeof(nonce), "n-%d", i);
+        char *body = peers_request_json("checkout", NOW + i / 100, nonce, "b", "agent-b");
+        assert_non_null(body);
+        assert_int_equal(check(fx, body, KEY, NOW + i / 100, probe), 200);
+        free(body);
+    }
+    /* 50 s and 5,000 requests later, still inside the window: refused */
+    assert_int_equal(check(fx, first, KEY, NOW + 50, probe), 401);
+    /* past the window it is refused as stale, not remembered forever */
+    assert_int_equal(check(fx, first, KEY, NOW + PEERS_MAX_SKEW_S + 1, probe), 401);
+    free(first);
+}
+
 static void test_summary(void **state)
 {
     (void)state;
@@ -162,6 +185,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_after_many, setup, teardown),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_answer),
         cmocka_unit_test_setup_teardown(test_submit_without_ask, setup, teardown),

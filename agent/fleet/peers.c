@@ -12,10 +12,10 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "agent/fleet/replay.h"
 #include "agent/sinks/sink.h"
 #include "base/uuid.h"
 
-#define SEEN_MAX 1024      /* signatures remembered against replays */
 #define ANSWER_MAX 4096    /* a peer's answer is a few fields */
 
 struct peers_call {
@@ -42,9 +42,7 @@ struct peers {
     struct secret key;
     struct pending *head, *tail;
     size_t serving;
-    char seen[SEEN_MAX][72];
-    int64_t seen_ts[SEEN_MAX];
-    size_t seen_next;
+    struct replay *seen; /* accepted signatures, until they would be stale */
 };
 
 int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t errlen)
@@ -54,8 +52,15 @@ int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t 
     if (!p)
         return TL_ENOMEM;
     p->o = *o;
-    int rc = secret_read(o->cfg->key_file, SECRET_KEY, &p->key, err, errlen);
+    int rc = replay_new(&p->seen);
     if (rc) {
+        snprintf(err, errlen, "out of memory");
+        free(p);
+        return rc;
+    }
+    rc = secret_read(o->cfg->key_file, SECRET_KEY, &p->key, err, errlen);
+    if (rc) {
+        replay_free(p->seen);
         free(p);
         return rc == TL_ENOMEM ? TL_ENOMEM : TL_EKEY;
     }
@@ -329,6 +334,7 @@ void peers_free(struct peers *p)
     }
     flush(p);
     secret_free(&p->key);
+    replay_free(p->seen);
     free(p);
 }
 
@@ -368,16 +374,18 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
                  ts->valuedouble, skew, PEERS_MAX_SKEW_S);
         goto out;
     }
-    /* a signed request is good once: the same bytes again are a replay */
-    for (size_t i = 0; i < SEEN_MAX; i++) {
-        if (p->seen_ts[i] && now_s - p->seen_ts[i] <= 2 * PEERS_MAX_SKEW_S && strcmp(p->seen[i], want) == 0) {
-            snprintf(why, whylen, "replayed request");
-            goto out;
-        }
+    /* a signed request is good once: the same bytes again, while they are
+     * fresh enough to pass the check above, are a replay */
+    int rc = replay_add(p->seen, want, (int64_t)ts->valuedouble + PEERS_MAX_SKEW_S, now_s);
+    if (rc == TL_EEXISTS) {
+        snprintf(why, whylen, "replayed request");
+        goto out;
     }
-    memcpy(p->seen[p->seen_next], want, sizeof(want));
-    p->seen_ts[p->seen_next] = now_s;
-    p->seen_next = (p->seen_next + 1) % SEEN_MAX;
+    if (rc) {
+        status = 503;
+        snprintf(why, whylen, "too many requests to remember against replays (%s)", tl_strerror(rc));
+        goto out;
+    }
     snprintf(probe, probelen, "%s", id->valuestring);
     why[0] = '\0';
     status = 200;
