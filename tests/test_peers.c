@@ -117,6 +117,30 @@ static void test_replay_after_many(void **state)
     free(first);
 }
 
+/* One log line per interval, with counts per reason, however many refusals. */
+static void test_refusal_log(void **state)
+{
+    struct fx *fx = *state;
+    char probe[64], line[256];
+    char *body = peers_request_json("checkout", NOW, "r", "b", "agent-b");
+    assert_non_null(body);
+    assert_int_equal(check(fx, body, KEY, NOW, probe), 200);
+    assert_null(peers_refusal(fx->p));
+    assert_int_equal(check(fx, body, KEY, NOW, probe), 401);
+    assert_string_equal(peers_refusal(fx->p), "replay");
+    assert_true(peers_refusal_log(fx->p, NOW, line, sizeof(line)));
+    assert_string_equal(line, "replay 1");
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(check(fx, body, "wrong key", NOW + 1, probe), 401);
+        assert_int_equal(check(fx, body, KEY, NOW + 1, probe), 401);
+        assert_false(peers_refusal_log(fx->p, NOW + 1, line, sizeof(line)));
+    }
+    assert_string_equal(peers_refusal(fx->p), "replay");
+    assert_true(peers_refusal_log(fx->p, NOW + PEERS_REFUSAL_LOG_S, line, sizeof(line)));
+    assert_string_equal(line, "signature 1000, replay 1000");
+    free(body);
+}
+
 static void test_summary(void **state)
 {
     (void)state;
@@ -186,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_answer),
         cmocka_unit_test_setup_teardown(test_submit_without_ask, setup, teardown),

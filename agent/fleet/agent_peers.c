@@ -9,6 +9,7 @@
 
 #include "agent/daemon/agent_int.h"
 #include "agent/daemon/events.h"
+#include "agent/endpoint/metrics.h"
 #include "agent/fleet/peers.h"
 #include "agent/fleet/vantage.h"
 
@@ -123,6 +124,18 @@ static void peer_run_queue(struct agent *a, struct http_request *req, struct pro
     }
 }
 
+/* tripline_peer_refused_total{reason}: every refusal, logged or not */
+static void refusal_count(struct agent *a, const char *reason)
+{
+    static const char *const labels[] = {"reason"};
+    struct metric_family *f = metrics_counter(a->metrics, "tripline_peer_refused_total",
+                                              "Peer requests refused, by reason", labels, 1);
+    const char *v[] = {reason ? reason : "other"};
+    struct metric *m = f ? metrics_series(f, v) : NULL;
+    if (m)
+        metric_add(m, 1);
+}
+
 static void peer_run_serve(void *arg, struct http_request *req, const char *body, size_t len)
 {
     struct agent *a = arg;
@@ -130,7 +143,11 @@ static void peer_run_serve(void *arg, struct http_request *req, const char *body
     int status = peers_check(a->peers, http_request_header(req, PEERS_SIGNATURE_HEADER), body, len,
                              (int64_t)time(NULL), probe, sizeof(probe), why, sizeof(why));
     if (status != 200) {
-        log_warn(a->log, "peer request refused (%d): %s", status, why);
+        refusal_count(a, peers_refusal(a->peers));
+        char counts[256];
+        if (peers_refusal_log(a->peers, (int64_t)time(NULL), counts, sizeof(counts)))
+            log_warn(a->log, "peer requests refused (%s; at most one line a minute); last: %d %s", counts, status,
+                     why);
         char text[320];
         snprintf(text, sizeof(text), "%s\n", why);
         answer(req, status, text);

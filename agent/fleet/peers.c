@@ -43,7 +43,42 @@ struct peers {
     struct pending *head, *tail;
     size_t serving;
     struct replay *seen; /* accepted signatures, until they would be stale */
+    const char *refusal;  /* the last peers_check's reason */
+    unsigned long refused[PEERS_REFUSAL_N]; /* since the last refusal log line */
+    int64_t refusal_logged_s;
 };
+
+const char *const peers_refusal_names[PEERS_REFUSAL_N] = {"signature", "malformed", "stale", "replay", "busy"};
+
+static void refuse(struct peers *p, enum peers_refusal why)
+{
+    p->refusal = peers_refusal_names[why];
+    p->refused[why]++;
+}
+
+const char *peers_refusal(const struct peers *p)
+{
+    return p->refusal;
+}
+
+bool peers_refusal_log(struct peers *p, int64_t now_s, char *line, size_t len)
+{
+    if (p->refusal_logged_s && now_s - p->refusal_logged_s < PEERS_REFUSAL_LOG_S)
+        return false;
+    unsigned long total = 0;
+    size_t off = 0;
+    line[0] = '\0';
+    for (int i = 0; i < PEERS_REFUSAL_N; i++) {
+        total += p->refused[i];
+        if (p->refused[i] && off < len) {
+            int n = snprintf(line + off, len - off, "%s%s %lu", off ? ", " : "", peers_refusal_names[i], p->refused[i]);
+            off += n > 0 ? (size_t)n : 0;
+        }
+        p->refused[i] = 0;
+    }
+    p->refusal_logged_s = now_s;
+    return total > 0;
+}
 
 int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t errlen)
 {
@@ -351,12 +386,15 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
     int status = 401;
     cJSON *doc = NULL;
     probe[0] = '\0';
+    p->refusal = NULL;
     if (!signature || strlen(signature) != 71) {
         snprintf(why, whylen, "missing or malformed %s header", PEERS_SIGNATURE_HEADER);
+        refuse(p, PEERS_REFUSED_SIGNATURE);
         goto out;
     }
     if (sink_signature(p->key.data, p->key.len, body, len, want) || !hex_sig_equal(signature, want)) {
         snprintf(why, whylen, "bad signature");
+        refuse(p, PEERS_REFUSED_SIGNATURE);
         goto out;
     }
     status = 400;
@@ -365,6 +403,7 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(doc, "ts");
     if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) >= probelen || !cJSON_IsNumber(ts)) {
         snprintf(why, whylen, "expected {\"probe\": id, \"ts\": unix seconds}");
+        refuse(p, PEERS_REFUSED_MALFORMED);
         goto out;
     }
     status = 401;
@@ -372,6 +411,7 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
     if (skew > PEERS_MAX_SKEW_S || skew < -PEERS_MAX_SKEW_S) {
         snprintf(why, whylen, "stale request (ts %.0f is %.0f s from now; clocks must agree within %d s)",
                  ts->valuedouble, skew, PEERS_MAX_SKEW_S);
+        refuse(p, PEERS_REFUSED_STALE);
         goto out;
     }
     /* a signed request is good once: the same bytes again, while they are
@@ -379,11 +419,13 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
     int rc = replay_add(p->seen, want, (int64_t)ts->valuedouble + PEERS_MAX_SKEW_S, now_s);
     if (rc == TL_EEXISTS) {
         snprintf(why, whylen, "replayed request");
+        refuse(p, PEERS_REFUSED_REPLAY);
         goto out;
     }
     if (rc) {
         status = 503;
         snprintf(why, whylen, "too many requests to remember against replays (%s)", tl_strerror(rc));
+        refuse(p, PEERS_REFUSED_BUSY);
         goto out;
     }
     snprintf(probe, probelen, "%s", id->valuestring);

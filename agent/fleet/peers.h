@@ -65,6 +65,23 @@ void peers_release(struct peers *p);
  * answer (200: go on, probe filled in); why says what was wrong. */
 int peers_check(struct peers *p, const char *signature, const char *body, size_t len, int64_t now_s, char *probe,
                 size_t probelen, char *why, size_t whylen);
+/* Why requests are refused: each refusal counts under one reason. */
+enum peers_refusal {
+    PEERS_REFUSED_SIGNATURE, /* missing, malformed or wrong signature */
+    PEERS_REFUSED_MALFORMED, /* signed, but not a request */
+    PEERS_REFUSED_STALE,     /* ts too far from now */
+    PEERS_REFUSED_REPLAY,
+    PEERS_REFUSED_BUSY,      /* the replay cache is full */
+    PEERS_REFUSAL_N
+};
+extern const char *const peers_refusal_names[PEERS_REFUSAL_N];
+/* The reason of the last peers_check's refusal, NULL if it accepted. */
+const char *peers_refusal(const struct peers *p);
+/* Refusals are logged as one summary line per interval, not one line per
+ * request (a flood of bad requests would flood the log): true when a line
+ * is due now, with line set to the counts per reason since the last one. */
+#define PEERS_REFUSAL_LOG_S 60
+bool peers_refusal_log(struct peers *p, int64_t now_s, char *line, size_t len);
 /* The answer to a run: {"probe","region","agent","ok","bucket","reason"}. */
 char *peers_answer_json(const struct run_result *r, const char *region, const char *agent);
 /* The request body asking for probe_id (caller frees), and its signature. */
