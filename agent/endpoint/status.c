@@ -282,6 +282,11 @@ static int healthz_serve(void *arg, struct buf *body, const char **content_type)
         buf_puts(body, "draining\n");
         return 503;
     }
+    if (st->src.spool_down && *st->src.spool_down) {
+        /* still measuring and serving, so not a failure a restart would fix */
+        buf_puts(body, "degraded: spool unavailable, events held in memory and not delivered\n");
+        return 200;
+    }
     buf_puts(body, "ok\n");
     return 200;
 }
