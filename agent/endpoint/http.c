@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "agent/log/log.h"
 
@@ -20,6 +21,8 @@ struct http_route {
     http_stream_next_fn next;
     http_stream_close_fn close;
     void *arg;
+    char *auth;                 /* "Bearer <token>" a GET must send; NULL: open */
+    size_t auth_len;
 };
 
 /* One streamed body, owned by its MHD response: freed (and the producer
@@ -79,55 +82,6 @@ struct http {
     struct http_route *routes;
     struct http_request *requests; /* POSTs MHD still holds */
 };
-
-int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
-{
-    if (!listen)
-        return TL_EADDR;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || colon[1] == '\0')
-        return TL_EADDR;
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *hs = listen;
-    size_t hl = (size_t)(colon - listen);
-    bool v6 = listen[0] == '[';
-    if (v6) {
-        if (hl < 3 || listen[hl - 1] != ']')
-            return TL_EADDR;
-        hs++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host))
-        return TL_EADDR;
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    const char *ps = colon + 1;
-    for (const char *p = ps; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return TL_EADDR;
-    }
-    errno = 0;
-    long port = strtol(ps, NULL, 10);
-    if (errno || port < 0 || port > 65535 || strlen(ps) > 5)
-        return TL_EADDR;
-    memset(ss, 0, sizeof(*ss));
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            return TL_EADDR;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*sin6);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            return TL_EADDR;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        *len = sizeof(*sin);
-    }
-    return 0;
-}
 
 static void http_on_timer(uv_timer_t *t);
 static void http_on_idle(uv_idle_t *i);
@@ -506,6 +460,34 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **req_cls, 
     req_unref(rq);
 }
 
+static bool http_authorized(struct MHD_Connection *c, const struct http_route *r)
+{
+    if (!r->auth)
+        return true;
+    const char *got = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    /* constant time over the token: the answer's timing says nothing of it */
+    return got && strlen(got) == r->auth_len && CRYPTO_memcmp(got, r->auth, r->auth_len) == 0;
+}
+
+static enum MHD_Result http_unauthorized(struct MHD_Connection *c)
+{
+    struct buf body;
+    buf_init(&body, HTTP_BODY_MAX);
+    buf_puts(&body, "unauthorized\n");
+    size_t len = body.len;
+    char *data = buf_take(&body);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (ok == MHD_YES)
+        return http_queue(c, MHD_HTTP_UNAUTHORIZED, r, "text/plain; charset=utf-8", NULL);
+    MHD_destroy_response(r);
+    return MHD_NO;
+}
+
 /* MHD calls this first with the headers, then with any body, then once with
  * *upload_data_size == 0. GET and HEAD are answered on that last call: a
  * response queued earlier makes MHD close the connection (no keep-alive).
@@ -545,6 +527,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     } else if (!r) {
         status = MHD_HTTP_NOT_FOUND;
         buf_puts(&body, "not found\n");
+    } else if (!http_authorized(c, r)) {
+        buf_free(&body);
+        return http_unauthorized(c);
     } else if (r->open) {
         buf_free(&body);
         return http_stream_reply(h, r, c, url, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
@@ -580,8 +565,12 @@ static void http_on_close(uv_handle_t *handle)
     struct http *h = handle->data;
     if (--h->open_handles > 0)
         return;
-    for (size_t i = 0; i < h->n_routes; i++)
+    for (size_t i = 0; i < h->n_routes; i++) {
         free(h->routes[i].path);
+        if (h->routes[i].auth)
+            OPENSSL_cleanse(h->routes[i].auth, h->routes[i].auth_len);
+        free(h->routes[i].auth);
+    }
     free(h->routes);
     free(h);
 }
@@ -713,9 +702,13 @@ static int route_add(struct http *h, const char *path, const struct http_route *
         return TL_EINVAL;
     for (size_t i = 0; i < h->n_routes; i++) {
         if (strcmp(h->routes[i].path, path) == 0) {
-            char *keep = h->routes[i].path;
+            /* a new handler keeps the path and any token: replacing a
+             * route never opens it */
+            struct http_route old = h->routes[i];
             h->routes[i] = *nr;
-            h->routes[i].path = keep;
+            h->routes[i].path = old.path;
+            h->routes[i].auth = old.auth;
+            h->routes[i].auth_len = old.auth_len;
             return 0;
         }
     }
@@ -752,6 +745,30 @@ int http_route_stream(struct http *h, const char *path, http_stream_open_fn open
         return TL_EINVAL;
     return route_add(h, path,
                      &(struct http_route){.open = open_fn, .next = next_fn, .close = close_fn, .arg = arg});
+}
+
+int http_route_token(struct http *h, const char *path, const char *token, size_t len)
+{
+    if (!h || !path || !token || !len)
+        return TL_EINVAL;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        struct http_route *r = &h->routes[i];
+        if (strcmp(r->path, path) != 0)
+            continue;
+        char *auth = malloc(len + 8);
+        if (!auth)
+            return TL_ENOMEM;
+        memcpy(auth, "Bearer ", 7);
+        memcpy(auth + 7, token, len);
+        auth[len + 7] = '\0';
+        if (r->auth)
+            OPENSSL_cleanse(r->auth, r->auth_len);
+        free(r->auth);
+        r->auth = auth;
+        r->auth_len = len + 7;
+        return 0;
+    }
+    return TL_ENOTFOUND;
 }
 
 uint16_t http_port(const struct http *h)

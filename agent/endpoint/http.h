@@ -94,6 +94,10 @@ int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg
 /* Adds a streamed GET/HEAD route; replaces any route for the same path. */
 int http_route_stream(struct http *h, const char *path, http_stream_open_fn open_fn,
                       http_stream_next_fn next_fn, http_stream_close_fn close_fn, void *arg);
+/* GET and HEAD on the route at path must carry "Authorization: Bearer
+ * <token>" (len bytes, copied; compared in constant time); others get 401.
+ * TL_ENOTFOUND when no route has that path. */
+int http_route_token(struct http *h, const char *path, const char *token, size_t len);
 /* A request header (case-insensitive name), or NULL. Only during the
  * handler's call. */
 const char *http_request_header(const struct http_request *req, const char *name);

@@ -7,8 +7,10 @@
 #include "agent/actions/actions.h"
 #include "agent/daemon/probe_table.h"
 #include "agent/incident/escalation.h"
+#include "agent/log/log.h"
 #include "agent/outbox/delivery.h"
 #include "agent/outbox/spool.h"
+#include "base/secret.h"
 #include "base/time.h"
 #include "probes/run/result.h"
 #include "schedules/scheduler.h"
@@ -445,11 +447,28 @@ static void status_close(void *stream)
     free(stream);
 }
 
+/* /status shows evidence, addresses and action output: with
+ * endpoint.status_token_file it wants that bearer token. */
+static int status_token(struct status *st, struct http *http)
+{
+    struct secret tok = {0};
+    char err[512];
+    int rc = secret_read(st->src.cfg->status_token_file, SECRET_TOKEN, &tok, err, sizeof(err));
+    if (rc)
+        log_error(log_default(), "endpoint: %s", err);
+    else
+        rc = http_route_token(http, "/status", (const char *)tok.data, tok.len);
+    secret_free(&tok);
+    return rc;
+}
+
 int status_routes(struct status *st, struct http *http)
 {
     int rc = http_route_stream(http, "/metrics", metrics_open, metrics_next, metrics_close, st);
     if (!rc)
         rc = http_route_stream(http, "/status", status_open, status_next, status_close, st);
+    if (!rc && st->src.cfg->status_token_file)
+        rc = status_token(st, http);
     if (!rc)
         rc = http_route(http, "/healthz", healthz_serve, st);
     return rc;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # /status goes out streamed (chunked, in slices between which the loop turns),
 # with the same JSON as before: a large table no longer stalls the agent while
-# the body is built, and /healthz answers while a slow client reads it.
+# the body is built, and /healthz answers while a slow client reads it. With
+# endpoint.status_token_file it wants a bearer token.
 set -euo pipefail
 source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 
@@ -30,5 +31,20 @@ SLOW=$!
 PIDS+=($SLOW)
 t=$(curl -fsS -o /dev/null -w '%{time_total}' --max-time 20 "$AGENT_URL/healthz") || fail "/healthz did not answer during a slow /status"
 wait "$SLOW" || fail "the slow /status read failed"
+stop_agent
+
+# with endpoint.status_token_file, /status wants the bearer token; the rest stays open
+printf 'status-token-123\n' >"$WORK/status.token"
+printf 'endpoint: {status_token_file: %s}\n' "$WORK/status.token" >"$WORK/cfg.yaml"
+head -n 3 "$WORK/probes.yaml" >"$WORK/one.yaml"
+start_agent t --config "$WORK/cfg.yaml" --spool-dir "$WORK/spool2" "$WORK/one.yaml"
+code() { curl -sS -o "$WORK/body" -w '%{http_code}' "$@"; }
+[ "$(code "$AGENT_URL/status")" = 401 ] || fail "/status without a token: not 401"
+grep -q status-token "$WORK/body" && fail "the 401 shows the token"
+[ "$(code -H 'Authorization: Bearer wrong' "$AGENT_URL/status")" = 401 ] || fail "/status with a wrong token: not 401"
+[ "$(code -H 'Authorization: Bearer status-token-123' "$AGENT_URL/status")" = 200 ] || fail "/status with the token: not 200"
+[ "$(code "$AGENT_URL/healthz")" = 200 ] || fail "/healthz wants a token"
+[ "$(code "$AGENT_URL/metrics")" = 200 ] || fail "/metrics wants a token"
+grep -q status-token "$WORK/t.log" && fail "the token is in the log"
 stop_agent
 echo "ok: /status of $N probes streamed ($(wc -c <"$WORK/status.json") bytes); /healthz during a slow read: ${t}s"
