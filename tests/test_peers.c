@@ -64,7 +64,8 @@ static int check(struct fx *fx, const char *body, const char *key, int64_t now, 
 {
     char sig[72], why[256];
     assert_int_equal(sink_signature(key, strlen(key), body, strlen(body), sig), 0);
-    return peers_check(fx->p, sig, body, strlen(body), now, probe, 64, why, sizeof(why));
+    char nonce[64];
+    return peers_check(fx->p, sig, body, strlen(body), now, probe, 64, nonce, sizeof(nonce), why, sizeof(why));
 }
 
 static void test_check(void **state)
@@ -81,8 +82,10 @@ static void test_check(void **state)
 
     body = peers_request_json("checkout", NOW, "nonce-2", "b", "agent-b");
     assert_int_equal(check(fx, body, "another key", NOW, probe), 401);
-    assert_int_equal(peers_check(fx->p, NULL, body, strlen(body), NOW, probe, 64, why, sizeof(why)), 401);
-    assert_int_equal(peers_check(fx->p, "sha256=00", body, strlen(body), NOW, probe, 64, why, sizeof(why)), 401);
+    char nonce[64];
+    assert_int_equal(peers_check(fx->p, NULL, body, strlen(body), NOW, probe, 64, nonce, 64, why, sizeof(why)), 401);
+    assert_int_equal(peers_check(fx->p, "sha256=00", body, strlen(body), NOW, probe, 64, nonce, 64, why, sizeof(why)),
+                     401);
     /* a minute of clock skew either way, no more */
     assert_int_equal(check(fx, body, KEY, NOW + 61, probe), 401);
     assert_int_equal(check(fx, body, KEY, NOW - 61, probe), 401);
@@ -160,16 +163,17 @@ static void test_answer(void **state)
     (void)state;
     struct run_result r = {.probe_id = "checkout", .ok = false, .bucket = BUCKET_SERVER, .reason = "status_503",
                            .duration = 1500};
-    char *s = peers_answer_json(&r, "eu-west", "edge-1");
+    char *s = peers_answer_json(&r, "eu-west", "edge-1", "nonce-7");
     cJSON *o = cJSON_Parse(s);
     assert_string_equal(cJSON_GetObjectItem(o, "region")->valuestring, "eu-west");
+    assert_string_equal(cJSON_GetObjectItem(o, "nonce")->valuestring, "nonce-7");
     assert_string_equal(cJSON_GetObjectItem(o, "agent")->valuestring, "edge-1");
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "ok")));
     assert_string_equal(cJSON_GetObjectItem(o, "bucket")->valuestring, "server");
     cJSON_Delete(o);
     free(s);
     r.ok = true;
-    s = peers_answer_json(&r, "eu-west", "edge-1");
+    s = peers_answer_json(&r, "eu-west", "edge-1", "nonce-7");
     o = cJSON_Parse(s);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "bucket")));

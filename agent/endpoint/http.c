@@ -50,6 +50,7 @@ struct http_request {
     unsigned status;
     const char *ctype;
     struct buf reply;
+    char *xname, *xvalue;       /* http_respond_header's */
 };
 
 /* One client connection, from MHD's "started" to its "closed" notice:
@@ -213,14 +214,19 @@ static void http_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 }
 
 /* Queues r with the headers every answer carries, and lets go of r. */
+/* One more header (name NULL: none): Allow, WWW-Authenticate, a signature. */
+struct http_extra {
+    const char *name, *value;
+};
+
 static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
-                                  const char *content_type, const char *allow)
+                                  const char *content_type, struct http_extra x)
 {
     enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (ok == MHD_YES)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (ok == MHD_YES && allow)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES && x.name)
+        ok = MHD_add_response_header(r, x.name, x.value);
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -228,7 +234,7 @@ static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, str
 }
 
 static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, struct buf *body,
-                                  const char *content_type, const char *allow)
+                                  const char *content_type, struct http_extra x)
 {
     size_t len = body->len;
     char *data = buf_take(body);
@@ -237,7 +243,7 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, str
         free(data);
         return MHD_NO;
     }
-    return http_queue(c, status, r, content_type, allow);
+    return http_queue(c, status, r, content_type, x);
 }
 
 /* MHD's content reader: asks for at most max bytes into its write buffer
@@ -300,7 +306,7 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         struct buf body;
         buf_init(&body, HTTP_BODY_MAX);
         buf_puts(&body, "internal error\n");
-        enum MHD_Result ok = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, &body, "text/plain; charset=utf-8", NULL);
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, &body, "text/plain; charset=utf-8", (struct http_extra){0});
         buf_free(&body);
         return ok;
     }
@@ -309,7 +315,7 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         r->close(stream);
         struct buf none;
         buf_init(&none, 1);
-        enum MHD_Result ok = http_reply(c, MHD_HTTP_OK, &none, ctype, NULL);
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_OK, &none, ctype, (struct http_extra){0});
         buf_free(&none);
         return ok;
     }
@@ -325,7 +331,7 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         return MHD_NO;
     }
     log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", 200)), "http: stream");
-    return http_queue(c, MHD_HTTP_OK, resp, ctype, NULL);
+    return http_queue(c, MHD_HTTP_OK, resp, ctype, (struct http_extra){0});
 }
 
 static const struct http_route *http_find(const struct http *h, const char *path)
@@ -343,6 +349,8 @@ static void req_unref(struct http_request *rq)
         return;
     buf_free(&rq->body);
     buf_free(&rq->reply);
+    free(rq->xname);
+    free(rq->xvalue);
     free(rq);
 }
 
@@ -351,7 +359,8 @@ static enum MHD_Result http_plain(struct MHD_Connection *c, unsigned status, con
     struct buf body;
     buf_init(&body, HTTP_BODY_MAX);
     buf_puts(&body, text);
-    enum MHD_Result ok = http_reply(c, status, &body, "text/plain; charset=utf-8", allow);
+    struct http_extra x = {allow ? MHD_HTTP_HEADER_ALLOW : NULL, allow};
+    enum MHD_Result ok = http_reply(c, status, &body, "text/plain; charset=utf-8", x);
     buf_free(&body);
     return ok;
 }
@@ -407,12 +416,29 @@ static enum MHD_Result http_post_access(struct http *h, const struct http_route 
     }
     log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("method", method), LOG_INT("status", rq->status)),
            "http: request");
-    return http_reply(c, rq->status, &rq->reply, rq->ctype, NULL);
+    return http_reply(c, rq->status, &rq->reply, rq->ctype, (struct http_extra){rq->xname, rq->xvalue});
 }
 
 const char *http_request_header(const struct http_request *req, const char *name)
 {
     return req && req->c ? MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, name) : NULL;
+}
+
+int http_respond_header(struct http_request *req, const char *name, const char *value)
+{
+    if (!req || req->answered || !name || !value)
+        return TL_EINVAL;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return TL_ENOMEM;
+    }
+    free(req->xname);
+    free(req->xvalue);
+    req->xname = n;
+    req->xvalue = v;
+    return 0;
 }
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len)
@@ -474,18 +500,10 @@ static enum MHD_Result http_unauthorized(struct MHD_Connection *c)
     struct buf body;
     buf_init(&body, HTTP_BODY_MAX);
     buf_puts(&body, "unauthorized\n");
-    size_t len = body.len;
-    char *data = buf_take(&body);
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
-    if (!r) {
-        free(data);
-        return MHD_NO;
-    }
-    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (ok == MHD_YES)
-        return http_queue(c, MHD_HTTP_UNAUTHORIZED, r, "text/plain; charset=utf-8", NULL);
-    MHD_destroy_response(r);
-    return MHD_NO;
+    struct http_extra x = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer"};
+    enum MHD_Result ok = http_reply(c, MHD_HTTP_UNAUTHORIZED, &body, "text/plain; charset=utf-8", x);
+    buf_free(&body);
+    return ok;
 }
 
 /* MHD calls this first with the headers, then with any body, then once with
@@ -547,7 +565,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     log_kv(h->log, LOG_DEBUG,
            LOG_FIELDS(LOG_STR("method", method), LOG_STR("path", url), LOG_INT("status", status)),
            "http: request");
-    enum MHD_Result ok = http_reply(c, (unsigned)status, &body, ctype, allow);
+    struct http_extra x = {allow ? MHD_HTTP_HEADER_ALLOW : NULL, allow};
+    enum MHD_Result ok = http_reply(c, (unsigned)status, &body, ctype, x);
     buf_free(&body);
     return ok;
 }

@@ -101,6 +101,9 @@ int http_route_token(struct http *h, const char *path, const char *token, size_t
 /* A request header (case-insensitive name), or NULL. Only during the
  * handler's call. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* Adds one header (copied) to the answer http_respond will send; a second
+ * call replaces it. Call before http_respond. */
+int http_respond_header(struct http_request *req, const char *name, const char *value);
 /* Answers req (body copied; content_type NULL = text/plain). After it req is
  * gone. Answering a request whose server was freed just drops it. */
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len);

@@ -21,6 +21,7 @@
 struct peers_call {
     struct pending *pe;
     const char *url;       /* borrowed from cfg */
+    char nonce[UUID_STR_LEN]; /* the answer must carry it, signed */
     char *body;
     bool done;
 };
@@ -177,6 +178,25 @@ static void no_answer(struct pending *pe, const char *url, const char *why)
     cJSON_AddItemToArray(pe->no_answer, cJSON_CreateString(line));
 }
 
+static bool hex_sig_equal(const char *a, const char *b);
+
+/* The answer's signature header is the key's HMAC of its body, and the body
+ * names the nonce this call sent: neither a tampered answer nor one
+ * replayed from another request passes. */
+static bool answer_signed(const struct peers *p, const struct peers_call *call, const struct response *resp)
+{
+    char want[72];
+    const char *got = response_header(resp, PEERS_SIGNATURE_HEADER);
+    const char *body = resp->body.data ? resp->body.data : "";
+    if (!got || !call->nonce[0] || peers_sign(p, body, resp->body.len, want) || !hex_sig_equal(got, want))
+        return false;
+    cJSON *doc = cJSON_ParseWithLength(body, resp->body.len);
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "nonce"));
+    bool same = n && strcmp(n, call->nonce) == 0;
+    cJSON_Delete(doc);
+    return same;
+}
+
 static void on_answer(struct response *resp, void *arg)
 {
     struct peers_call *call = arg;
@@ -194,6 +214,8 @@ static void on_answer(struct response *resp, void *arg)
     } else if (resp->status != 200) {
         snprintf(why, sizeof(why), "HTTP %ld%s", resp->status, resp->status == 404 ? ": probe not known there" : "");
         no_answer(pe, call->url, why);
+    } else if (!answer_signed(pe->p, call, resp)) {
+        no_answer(pe, call->url, "answer not signed with the peers' key, or not for this request");
     } else {
         doc = cJSON_ParseWithLength(resp->body.data ? resp->body.data : "", resp->body.len);
         cJSON *region = cJSON_GetObjectItemCaseSensitive(doc, "region");
@@ -249,11 +271,11 @@ static char *endpoint(const char *url)
 static void ask_one(struct peers *p, struct pending *pe, struct transfer_session *s, struct peers_call *call,
                     const char *probe_id, const char *region)
 {
-    char nonce[UUID_STR_LEN], sig[72], hdr[100];
+    char sig[72], hdr[100];
     char *url = endpoint(call->url);
-    if (uuid_v4(nonce))
-        nonce[0] = '\0';
-    call->body = peers_request_json(probe_id, (int64_t)time(NULL), nonce, region, p->o.agent);
+    if (uuid_v4(call->nonce))
+        call->nonce[0] = '\0';
+    call->body = peers_request_json(probe_id, (int64_t)time(NULL), call->nonce, region, p->o.agent);
     int rc = url && call->body ? 0 : TL_ENOMEM;
     if (rc == 0)
         rc = sink_signature(p->key.data, p->key.len, call->body, strlen(call->body), sig);
@@ -379,13 +401,19 @@ static bool hex_sig_equal(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
+int peers_sign(const struct peers *p, const char *body, size_t len, char sig[72])
+{
+    return sink_signature(p->key.data, p->key.len, body, len, sig);
+}
+
 int peers_check(struct peers *p, const char *signature, const char *body, size_t len, int64_t now_s, char *probe,
-                size_t probelen, char *why, size_t whylen)
+                size_t probelen, char *nonce, size_t noncelen, char *why, size_t whylen)
 {
     char want[72];
     int status = 401;
     cJSON *doc = NULL;
     probe[0] = '\0';
+    nonce[0] = '\0';
     p->refusal = NULL;
     if (!signature || strlen(signature) != 71) {
         snprintf(why, whylen, "missing or malformed %s header", PEERS_SIGNATURE_HEADER);
@@ -429,6 +457,8 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
         goto out;
     }
     snprintf(probe, probelen, "%s", id->valuestring);
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "nonce"));
+    snprintf(nonce, noncelen, "%s", n ? n : "");
     why[0] = '\0';
     status = 200;
 out:
@@ -436,7 +466,7 @@ out:
     return status;
 }
 
-char *peers_answer_json(const struct run_result *r, const char *region, const char *agent)
+char *peers_answer_json(const struct run_result *r, const char *region, const char *agent, const char *nonce)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -453,6 +483,7 @@ char *peers_answer_json(const struct run_result *r, const char *region, const ch
         cJSON_AddStringToObject(o, "reason", r->reason ? r->reason : "");
     }
     cJSON_AddNumberToObject(o, "durationMs", (double)r->duration / 1000.0);
+    cJSON_AddStringToObject(o, "nonce", nonce ? nonce : "");
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
