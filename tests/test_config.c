@@ -62,6 +62,7 @@ static void test_full(void **state)
     assert_string_equal(cfg.probe_globs[0], "tests/data/config/probes.d/*.yaml");
     assert_string_equal(cfg.probe_globs[1], "/etc/tripline/extra/*.yaml");
     assert_string_equal(cfg.listen, "[::1]:9555");
+    assert_string_equal(cfg.status_token_file, "/etc/tripline/status.token");
     assert_string_equal(cfg.spool_dir, "/var/lib/tripline/spool-eu");
     assert_int_equal(cfg.spool_max_bytes, 128u << 20);
     assert_int_equal(cfg.log_level, LOG_DEBUG);

@@ -67,6 +67,9 @@ struct fixture {
     uint64_t stream_hash;      /* of the /stream body the client got */
     size_t stream_len;
     long cut_recv;             /* bytes the disconnecting client read */
+    int flood_errors;
+    bool slowloris_cut, no_slowloris;
+    long health_ms;
 };
 
 static int health(void *arg, struct buf *body, const char **ctype)
@@ -276,7 +279,7 @@ static void on_done(uv_async_t *a)
     uv_close((uv_handle_t *)&fx->check, NULL);
 }
 
-static int fixture_start(struct fixture *fx, const char *listen, unsigned idle_s)
+static int fixture_start_opts(struct fixture *fx, const char *listen, const struct http_opts *opts)
 {
     memset(fx, 0, sizeof(*fx));
     assert_int_equal(uv_loop_init(&fx->loop), 0);
@@ -290,8 +293,15 @@ static int fixture_start(struct fixture *fx, const char *listen, unsigned idle_s
     metric_add(metrics_series(metrics_counter(fx->m, "tripline_probe_runs_total", "Runs.", l, 1),
                               v),
                3);
-    struct http_opts o = {.listen = listen, .conn_timeout_s = idle_s, .log = fx->log};
+    struct http_opts o = *opts;
+    o.listen = listen;
+    o.log = fx->log;
     return http_new(&fx->loop, &o, &fx->h);
+}
+
+static int fixture_start(struct fixture *fx, const char *listen, unsigned idle_s)
+{
+    return fixture_start_opts(fx, listen, &(struct http_opts){.conn_timeout_s = idle_s});
 }
 
 /* Serves until the client function returns, then stops the endpoint and
@@ -461,6 +471,86 @@ static void test_idle_connections_time_out(void **state)
     assert_int_equal(fx.nr, 1);
     assert_int_equal(fx.r[0].status, 200);
     fixture_end(&fx);
+}
+
+/* A burst of 200 connections at once (a scrape storm, or slow peers):
+ * each sends a request and hangs up without reading; then a slowloris
+ * sends one header byte per second. Afterwards /healthz must answer. */
+static void client_flood(struct fixture *fx)
+{
+    enum { N = 200 };
+    int s[N];
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < N; i++) {
+        s[i] = connect_loopback(fx->port);
+        if (s[i] >= 0 && send(s[i], req, strlen(req), MSG_NOSIGNAL) < 0)
+            fx->flood_errors++;
+    }
+    for (int i = 0; i < N; i++) {
+        if (s[i] >= 0)
+            close(s[i]);
+    }
+    /* slowloris: one byte a second, never finishing its headers */
+    int sl = fx->no_slowloris ? -1 : connect_loopback(fx->port);
+    const char *slow = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    char tmp[256];
+    for (size_t i = 0; sl >= 0 && i < strlen(slow); i++) {
+        if (send(sl, slow + i, 1, MSG_NOSIGNAL) != 1)
+            break; /* the server cut it: what we want */
+        struct timeval tv = {.tv_sec = 1};
+        setsockopt(sl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t n = recv(sl, tmp, sizeof(tmp), 0);
+        if (n == 0) {
+            fx->slowloris_cut = true;
+            break;
+        }
+    }
+    if (sl >= 0)
+        close(sl);
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return;
+    fetch(fx, c, "GET", "/healthz");
+    gettimeofday(&t1, NULL);
+    fx->health_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    curl_easy_cleanup(c);
+}
+
+static void flood_and_slowloris(const struct http_opts *o, bool slowloris)
+{
+    struct fixture fx;
+    assert_int_equal(fixture_start_opts(&fx, "127.0.0.1:0", o), 0);
+    fx.no_slowloris = !slowloris;
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_flood);
+    assert_int_equal(fx.nr, 1);
+    assert_int_equal(fx.r[0].status, 200);
+    assert_string_equal(fx.r[0].body, "ok\n");
+    /* the slowloris was cut by the header deadline, well before its 60
+     * bytes ran out */
+    assert_true(fx.slowloris_cut || !slowloris);
+    print_message("flood: /healthz answered in %ld ms after the burst\n",
+                  fx.health_ms);
+    print_message("flood: %d of 200 sends failed\n", fx.flood_errors);
+    assert_true(fx.health_ms < 20000);
+    fixture_end(&fx);
+}
+
+/* The default limits: one client gets at most HTTP_PER_CLIENT_LIMIT slots. */
+static void test_flood_and_slowloris(void **state)
+{
+    flood_and_slowloris(&(struct http_opts){.conn_timeout_s = 30, .header_timeout_s = 2}, true);
+}
+
+/* The burst alone fills the whole server (no per-client limit in the way): once
+ * the connections go, MHD must be run again to take its listening socket
+ * back, or the port stays dead with the backlog in CLOSE-WAIT. */
+static void test_flood_past_conn_limit(void **state)
+{
+    flood_and_slowloris(&(struct http_opts){
+        .conn_timeout_s = 30, .header_timeout_s = 2, .conn_limit = 64, .per_client_limit = 1000}, false);
 }
 
 static void client_health_only(struct fixture *fx)
@@ -669,6 +759,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_idle_connections_time_out),
+        cmocka_unit_test(test_flood_and_slowloris),
+        cmocka_unit_test(test_flood_past_conn_limit),
         cmocka_unit_test(test_ipv6_loopback),
         cmocka_unit_test(test_stream_route),
         cmocka_unit_test(test_stream_client_gone),

@@ -64,7 +64,8 @@ static int check(struct fx *fx, const char *body, const char *key, int64_t now, 
 {
     char sig[72], why[256];
     assert_int_equal(sink_signature(key, strlen(key), body, strlen(body), sig), 0);
-    return peers_check(fx->p, sig, body, strlen(body), now, probe, 64, why, sizeof(why));
+    char nonce[64];
+    return peers_check(fx->p, sig, body, strlen(body), now, probe, 64, nonce, sizeof(nonce), why, sizeof(why));
 }
 
 static void test_check(void **state)
@@ -81,8 +82,10 @@ static void test_check(void **state)
 
     body = peers_request_json("checkout", NOW, "nonce-2", "b", "agent-b");
     assert_int_equal(check(fx, body, "another key", NOW, probe), 401);
-    assert_int_equal(peers_check(fx->p, NULL, body, strlen(body), NOW, probe, 64, why, sizeof(why)), 401);
-    assert_int_equal(peers_check(fx->p, "sha256=00", body, strlen(body), NOW, probe, 64, why, sizeof(why)), 401);
+    char nonce[64];
+    assert_int_equal(peers_check(fx->p, NULL, body, strlen(body), NOW, probe, 64, nonce, 64, why, sizeof(why)), 401);
+    assert_int_equal(peers_check(fx->p, "sha256=00", body, strlen(body), NOW, probe, 64, nonce, 64, why, sizeof(why)),
+                     401);
     /* a minute of clock skew either way, no more */
     assert_int_equal(check(fx, body, KEY, NOW + 61, probe), 401);
     assert_int_equal(check(fx, body, KEY, NOW - 61, probe), 401);
@@ -92,6 +95,53 @@ static void test_check(void **state)
     assert_int_equal(check(fx, "{\"probe\": \"x\"}", KEY, NOW, probe), 400);
     assert_int_equal(check(fx, "{\"probe\": \"\", \"ts\": 1800000000}", KEY, NOW, probe), 400);
     assert_int_equal(check(fx, "not json", KEY, NOW, probe), 400);
+}
+
+/* The replay cache remembers every request for as long as it is fresh,
+ * however many others come in between (it used to forget after 1,024). */
+static void test_replay_after_many(void **state)
+{
+    struct fx *fx = *state;
+    char probe[64], nonce[32];
+    char *first = peers_request_json("checkout", NOW, "first", "b", "agent-b");
+    assert_non_null(first);
+    assert_int_equal(check(fx, first, KEY, NOW, probe), 200);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(nonce, sizeof(nonce), "n-%d", i);
+        char *body = peers_request_json("checkout", NOW + i / 100, nonce, "b", "agent-b");
+        assert_non_null(body);
+        assert_int_equal(check(fx, body, KEY, NOW + i / 100, probe), 200);
+        free(body);
+    }
+    /* 50 s and 5,000 requests later, still inside the window: refused */
+    assert_int_equal(check(fx, first, KEY, NOW + 50, probe), 401);
+    /* past the window it is refused as stale, not remembered forever */
+    assert_int_equal(check(fx, first, KEY, NOW + PEERS_MAX_SKEW_S + 1, probe), 401);
+    free(first);
+}
+
+/* One log line per interval, with counts per reason, however many refusals. */
+static void test_refusal_log(void **state)
+{
+    struct fx *fx = *state;
+    char probe[64], line[256];
+    char *body = peers_request_json("checkout", NOW, "r", "b", "agent-b");
+    assert_non_null(body);
+    assert_int_equal(check(fx, body, KEY, NOW, probe), 200);
+    assert_null(peers_refusal(fx->p));
+    assert_int_equal(check(fx, body, KEY, NOW, probe), 401);
+    assert_string_equal(peers_refusal(fx->p), "replay");
+    assert_true(peers_refusal_log(fx->p, NOW, line, sizeof(line)));
+    assert_string_equal(line, "replay 1");
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(check(fx, body, "wrong key", NOW + 1, probe), 401);
+        assert_int_equal(check(fx, body, KEY, NOW + 1, probe), 401);
+        assert_false(peers_refusal_log(fx->p, NOW + 1, line, sizeof(line)));
+    }
+    assert_string_equal(peers_refusal(fx->p), "replay");
+    assert_true(peers_refusal_log(fx->p, NOW + PEERS_REFUSAL_LOG_S, line, sizeof(line)));
+    assert_string_equal(line, "signature 1000, replay 1000");
+    free(body);
 }
 
 static void test_summary(void **state)
@@ -113,16 +163,17 @@ static void test_answer(void **state)
     (void)state;
     struct run_result r = {.probe_id = "checkout", .ok = false, .bucket = BUCKET_SERVER, .reason = "status_503",
                            .duration = 1500};
-    char *s = peers_answer_json(&r, "eu-west", "edge-1");
+    char *s = peers_answer_json(&r, "eu-west", "edge-1", "nonce-7");
     cJSON *o = cJSON_Parse(s);
     assert_string_equal(cJSON_GetObjectItem(o, "region")->valuestring, "eu-west");
+    assert_string_equal(cJSON_GetObjectItem(o, "nonce")->valuestring, "nonce-7");
     assert_string_equal(cJSON_GetObjectItem(o, "agent")->valuestring, "edge-1");
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "ok")));
     assert_string_equal(cJSON_GetObjectItem(o, "bucket")->valuestring, "server");
     cJSON_Delete(o);
     free(s);
     r.ok = true;
-    s = peers_answer_json(&r, "eu-west", "edge-1");
+    s = peers_answer_json(&r, "eu-west", "edge-1", "nonce-7");
     o = cJSON_Parse(s);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "bucket")));
@@ -162,6 +213,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_after_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_answer),
         cmocka_unit_test_setup_teardown(test_submit_without_ask, setup, teardown),

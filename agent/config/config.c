@@ -102,6 +102,7 @@ void config_free(struct config *cfg)
         vantage_free(&cfg->vantages[i]);
     free(cfg->vantages);
     free(cfg->peers.key_file);
+    free(cfg->status_token_file);
     for (size_t i = 0; i < cfg->peers.n_urls; i++)
         free(cfg->peers.urls[i]);
     free(cfg->peers.urls);
@@ -555,6 +556,16 @@ static int c_peers(struct yu *y, void *obj, yaml_node_t *v)
     return rc;
 }
 
+static const struct yu_key endpoint_keys[] = {
+    {"status_token_file", YU_STR, offsetof(struct config, status_token_file), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+static int c_endpoint(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return yu_walk_map(y, v, endpoint_keys, obj) ? -1 : 0;
+}
+
 static const struct yu_key config_keys[] = {
     {"region", YU_FN_SCALAR, 0, c_region, 0},
     {"name", YU_FN_SCALAR, 0, c_name, 0},
@@ -569,6 +580,7 @@ static const struct yu_key config_keys[] = {
     {"shard", YU_FN_SCALAR, 0, c_shard, 0},
     {"vantages", YU_FN_SEQ, 0, c_vantages, 0},
     {"peers", YU_FN_MAP, 0, c_peers, 0},
+    {"endpoint", YU_FN_MAP, 0, c_endpoint, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

@@ -52,6 +52,7 @@ struct config {
     size_t n_probe_globs;
     char **probe_globs;         /* default /etc/tripline/probes.d/ *.yaml */
     char *listen;               /* default 127.0.0.1:9464 */
+    char *status_token_file;    /* endpoint.status_token_file: /status wants this bearer token */
     char *spool_dir;            /* default /var/lib/tripline/spool */
     size_t spool_max_bytes;     /* default 64 MiB */
     enum log_level log_level;   /* default info */

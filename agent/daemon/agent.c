@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <systemd/sd-daemon.h>
@@ -35,6 +36,7 @@ struct agent_handles {
     struct strv files;           /* probe files from the CLI */
     unsigned shard_i, shard_n;   /* cfg.shard parsed; shard_n 0: no sharding */
     struct metric *m_reloads, *m_reload_errors;
+    bool spool_down;             /* the spool would not open: events held in memory */
 };
 
 static void on_tick(uv_timer_t *t)
@@ -168,13 +170,37 @@ static int mkdir_p(const char *dir)
             return -1;
         *p = '/';
     }
-    return mkdir(path, 0750) && errno != EEXIST ? -1 : 0;
+    /* the spool holds events with evidence: its owner only */
+    return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
 }
 
 static void delivery_log(void *arg, enum log_level level, const char *sink, const char *msg)
 {
     struct agent *a = arg;
     log_kv(a->log, level, LOG_FIELDS(LOG_STR("sink", sink)), "%s", msg);
+}
+
+/* A spool that will not open (an unwritable folder) does not stop the
+ * agent: it goes on measuring and serving, holds events in memory (events.h)
+ * and says so at start, every minute, in a metric and on /healthz. */
+static int open_spool(struct agent *a, const struct sinks_config *sc)
+{
+    char err[512];
+    if (mkdir_p(a->cfg.spool_dir))
+        snprintf(err, sizeof(err), "cannot create %s: %s", a->cfg.spool_dir, strerror(errno));
+    else {
+        struct spool_opts so = {.max_bytes = a->cfg.spool_max_bytes};
+        if (spool_open(a->cfg.spool_dir, &so, (const char *const *)sc->names, sc->n, &a->spool, err,
+                       sizeof(err)) == 0)
+            return 0;
+    }
+    a->spool = NULL;
+    a->handles->spool_down = true;
+    log_error(a->log,
+              "spool: %s; measuring goes on, but events are only held in memory (at most %d) and NOT delivered "
+              "until the agent restarts with a usable spool",
+              err, EVENTS_HELD_MAX);
+    return TL_EIO;
 }
 
 static int open_spool_and_sinks(struct agent *a)
@@ -186,18 +212,9 @@ static int open_spool_and_sinks(struct agent *a)
         sinks_config_free(&sc);
         return -1;
     }
-    if (mkdir_p(a->cfg.spool_dir)) {
-        log_error(a->log, "spool: cannot create %s: %s", a->cfg.spool_dir, strerror(errno));
+    if (open_spool(a, &sc)) {
         sinks_config_free(&sc);
-        return -1;
-    }
-    struct spool_opts so = {.max_bytes = a->cfg.spool_max_bytes};
-    char err[512];
-    rc = spool_open(a->cfg.spool_dir, &so, (const char *const *)sc.names, sc.n, &a->spool, err, sizeof(err));
-    if (rc) {
-        log_error(a->log, "spool: %s", err);
-        sinks_config_free(&sc);
-        return -1;
+        goto events;
     }
     struct delivery_opts dopts = {
         .batch_max = a->cfg.has_service && a->cfg.service.batch_max ? a->cfg.service.batch_max : 100,
@@ -216,6 +233,7 @@ static int open_spool_and_sinks(struct agent *a)
         log_error(a->log, "delivery: cannot start (%s)", tl_strerror(rc));
         return -1;
     }
+events:;
     struct events_opts eo = {
         .spool = a->spool,
         .delivery = a->delivery,
@@ -226,7 +244,8 @@ static int open_spool_and_sinks(struct agent *a)
     if (events_new(&eo, &a->events))
         return -1;
     /* events spooled before a crash or a drain timeout go out first */
-    delivery_kick(a->delivery);
+    if (a->delivery)
+        delivery_kick(a->delivery);
     return 0;
 }
 
@@ -290,6 +309,7 @@ static int load_probes(struct agent *a)
         .cfg = &a->cfg,
         .started_at_us = h->started_at_us,
         .draining = &a->draining,
+        .spool_down = &h->spool_down,
         .sched = a->sched,
         .spool = a->spool,
         .delivery = a->delivery,
@@ -351,6 +371,9 @@ static void start_handles(struct agent *a)
 
 int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_files, struct agent **out)
 {
+    /* No core dumps and no ptrace by other users: the process holds keys
+     * and tokens in memory from here on. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct agent *a = calloc(1, sizeof(*a));
     if (!a)
         return -1;

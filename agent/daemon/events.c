@@ -7,14 +7,14 @@
 #include "agent/outbox/delivery.h"
 #include "agent/outbox/spool.h"
 #include "base/buf.h"
-
-#define UNSPOOLED_MAX 10000
+#include "base/time.h"
 
 struct events {
     struct events_opts o;
     struct strv unspooled;       /* events the spool refused, oldest first */
     struct metric_family *f_events;
-    struct metric *m_spool_dropped, *m_unspooled, *m_events_lost;
+    struct metric *m_spool_dropped, *m_unspooled, *m_events_lost, *m_spool_up;
+    uint64_t down_logged_us;     /* the last "spool unavailable" line */
 };
 
 static struct metric *single(struct metric_family *f)
@@ -40,17 +40,21 @@ int events_new(const struct events_opts *o, struct events **out)
         NULL, 0));
     ev->m_events_lost = single(metrics_counter(
         m, "tripline_events_lost_total", "Events lost: refused by the spool and past the in-memory bound", NULL, 0));
-    if (!ev->f_events || !ev->m_spool_dropped || !ev->m_unspooled || !ev->m_events_lost) {
+    ev->m_spool_up = single(metrics_gauge(
+        m, "tripline_spool_up", "1 when the spool is open; 0: events are held in memory and not delivered", NULL, 0));
+    if (!ev->f_events || !ev->m_spool_dropped || !ev->m_unspooled || !ev->m_events_lost || !ev->m_spool_up) {
         events_free(ev);
         return TL_ENOMEM;
     }
+    metric_set(ev->m_spool_up, o->spool ? 1 : 0);
+    ev->down_logged_us = tl_mono_us();
     *out = ev;
     return 0;
 }
 
 static void hold(struct events *ev, const char *text)
 {
-    if (ev->unspooled.n >= UNSPOOLED_MAX) {
+    if (ev->unspooled.n >= EVENTS_HELD_MAX) {
         /* bounded: the oldest held event goes, and it is counted as lost */
         free(ev->unspooled.v[0]);
         memmove(ev->unspooled.v, ev->unspooled.v + 1, (ev->unspooled.n - 1) * sizeof(char *));
@@ -85,7 +89,7 @@ void events_spool(struct events *ev, cJSON *e)
         goto out;
     }
     uint64_t seq = 0, dropped = 0;
-    int rc = spool_append(ev->o.spool, text, strlen(text), &seq, &dropped);
+    int rc = ev->o.spool ? spool_append(ev->o.spool, text, strlen(text), &seq, &dropped) : TL_EIO;
     if (dropped) {
         log_warn(ev->o.log,
                  "spool over its bound (%zu bytes): dropped the %llu oldest undelivered events to keep the newest",
@@ -96,7 +100,7 @@ void events_spool(struct events *ev, cJSON *e)
         /* Sinks read only the spool: keep the event in memory and append it
          * again every second until the spool takes it (disk full, EIO). */
         log_error(ev->o.log, "probe %s: cannot spool event %s: %s; holding it in memory", probe ? probe : "?",
-                  event_id ? event_id : "?", spool_error(ev->o.spool));
+                  event_id ? event_id : "?", ev->o.spool ? spool_error(ev->o.spool) : "spool unavailable");
         hold(ev, text);
     }
     log_event(ev, e);
@@ -115,6 +119,14 @@ out:
 void events_retry(struct events *ev)
 {
     size_t done = 0;
+    if (!ev->o.spool) {
+        uint64_t now = tl_mono_us();
+        if (now - ev->down_logged_us >= EVENTS_SPOOL_DOWN_LOG_S * 1000000ull) {
+            ev->down_logged_us = now;
+            log_error(ev->o.log, "spool unavailable: %zu events held in memory, none delivered", ev->unspooled.n);
+        }
+        return;
+    }
     while (done < ev->unspooled.n) {
         uint64_t seq = 0, dropped = 0;
         const char *t = ev->unspooled.v[done];

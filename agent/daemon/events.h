@@ -18,12 +18,17 @@ struct events;
 struct spool;
 
 struct events_opts {
-    struct spool *spool;         /* required */
+    struct spool *spool;         /* NULL: the spool would not open; events are held */
     struct delivery *delivery;   /* woken after each append; may be NULL */
     struct logger *log;
     struct metrics *metrics;     /* registers its families here */
     size_t spool_max_bytes;      /* for the log line when the spool drops */
 };
+
+/* Events held in memory at most; past it the oldest go (counted as lost). */
+#define EVENTS_HELD_MAX 10000
+/* How often the agent repeats that the spool is unavailable. */
+#define EVENTS_SPOOL_DOWN_LOG_S 60
 
 int events_new(const struct events_opts *o, struct events **out);
 /* Spools ev (taken), logs it and wakes the delivery. */

@@ -6,8 +6,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "agent/log/log.h"
 
@@ -19,6 +21,8 @@ struct http_route {
     http_stream_next_fn next;
     http_stream_close_fn close;
     void *arg;
+    char *auth;                 /* "Bearer <token>" a GET must send; NULL: open */
+    size_t auth_len;
 };
 
 /* One streamed body, owned by its MHD response: freed (and the producer
@@ -46,6 +50,20 @@ struct http_request {
     unsigned status;
     const char *ctype;
     struct buf reply;
+    char *xname, *xvalue;       /* http_respond_header's */
+};
+
+/* One client connection, from MHD's "started" to its "closed" notice:
+ * MHD's own timeout restarts on every byte, so a client trickling its
+ * headers a byte at a time would hold a slot forever; the sweep cuts a
+ * connection whose request headers are not in header_ms after it opened
+ * or after its previous answer. */
+struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    uint64_t since_ms;  /* loop time the current header read began */
+    bool in_request;    /* headers in, request being answered */
+    bool cut;
 };
 
 struct http {
@@ -54,7 +72,10 @@ struct http {
     uv_poll_t poll;
     uv_timer_t timer;
     uv_idle_t idle; /* "run MHD again next iteration" */
-    bool poll_open, timer_open, idle_open;
+    uv_timer_t sweep; /* header deadlines, once a second while clients are connected */
+    bool poll_open, timer_open, idle_open, sweep_open;
+    struct http_conn *conns;
+    uint64_t header_ms;
     int open_handles; /* h is freed when the last close callback ran */
     struct logger *log;
     uint16_t port;
@@ -62,55 +83,6 @@ struct http {
     struct http_route *routes;
     struct http_request *requests; /* POSTs MHD still holds */
 };
-
-int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
-{
-    if (!listen)
-        return TL_EADDR;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || colon[1] == '\0')
-        return TL_EADDR;
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *hs = listen;
-    size_t hl = (size_t)(colon - listen);
-    bool v6 = listen[0] == '[';
-    if (v6) {
-        if (hl < 3 || listen[hl - 1] != ']')
-            return TL_EADDR;
-        hs++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host))
-        return TL_EADDR;
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    const char *ps = colon + 1;
-    for (const char *p = ps; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return TL_EADDR;
-    }
-    errno = 0;
-    long port = strtol(ps, NULL, 10);
-    if (errno || port < 0 || port > 65535 || strlen(ps) > 5)
-        return TL_EADDR;
-    memset(ss, 0, sizeof(*ss));
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            return TL_EADDR;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*sin6);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            return TL_EADDR;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        *len = sizeof(*sin);
-    }
-    return 0;
-}
 
 static void http_on_timer(uv_timer_t *t);
 static void http_on_idle(uv_idle_t *i);
@@ -141,37 +113,120 @@ static void http_arm(struct http *h)
     uv_timer_start(&h->timer, http_on_timer, (uint64_t)ms, 0);
 }
 
-static void http_on_timer(uv_timer_t *t)
+static unsigned http_nconns(struct http *h)
 {
-    struct http *h = t->data;
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return i ? i->num_connections : 0;
+}
+
+/* At its connection limit MHD takes its listening socket out of its epoll
+ * set and puts it back only at the start of a later MHD_run; connections it
+ * closes at the end of a run leave nothing for the poll to see, so with no
+ * timeout pending the backlog waited forever (sockets in CLOSE-WAIT). A run
+ * that closed connections is therefore followed by one more. */
+static void http_run(struct http *h)
+{
+    unsigned before = http_nconns(h);
     MHD_run(h->daemon);
     http_arm(h);
+    if (http_nconns(h) < before)
+        uv_idle_start(&h->idle, http_on_idle);
+}
+
+static void http_on_timer(uv_timer_t *t)
+{
+    http_run(t->data);
 }
 
 static void http_on_idle(uv_idle_t *i)
 {
-    struct http *h = i->data;
-    MHD_run(h->daemon);
-    http_arm(h);
+    http_run(i->data);
 }
 
 static void http_on_poll(uv_poll_t *p, int status, int events)
 {
-    struct http *h = p->data;
     /* On a poll error too: MHD looks at its own sockets and sorts it out. */
-    MHD_run(h->daemon);
-    http_arm(h);
+    http_run(p->data);
+}
+
+/* Cuts connections past their header deadline: shutdown() (not close: the
+ * descriptor stays MHD's) makes the socket readable at EOF, and MHD closes
+ * it on its next run. */
+static void http_on_sweep(uv_timer_t *t)
+{
+    struct http *h = t->data;
+    uint64_t now = uv_now(h->loop);
+    unsigned cut = 0;
+    for (struct http_conn *k = h->conns; k; k = k->next) {
+        if (k->in_request || k->cut || now - k->since_ms < h->header_ms)
+            continue;
+        k->cut = true;
+        shutdown(k->fd, SHUT_RDWR);
+        cut++;
+    }
+    if (cut) {
+        log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_INT("connections", cut)), "http: headers too slow, cut");
+        uv_idle_start(&h->idle, http_on_idle);
+    }
+    if (!h->conns)
+        uv_timer_stop(&h->sweep);
+}
+
+static struct http_conn *http_conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+static void http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    struct http *h = cls;
+    struct http_conn *k = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!k)
+            return;
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            h->conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        free(k);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    k = calloc(1, sizeof(*k));
+    if (!k || !fi) {
+        free(k); /* untracked: MHD's idle timeout still applies */
+        return;
+    }
+    k->fd = fi->connect_fd;
+    k->since_ms = uv_now(h->loop);
+    k->next = h->conns;
+    if (h->conns)
+        h->conns->prev = k;
+    h->conns = k;
+    *socket_context = k;
+    if (h->sweep_open && !uv_is_active((uv_handle_t *)&h->sweep))
+        uv_timer_start(&h->sweep, http_on_sweep, 1000, 1000);
 }
 
 /* Queues r with the headers every answer carries, and lets go of r. */
+/* One more header (name NULL: none): Allow, WWW-Authenticate, a signature. */
+struct http_extra {
+    const char *name, *value;
+};
+
 static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
-                                  const char *content_type, const char *allow)
+                                  const char *content_type, struct http_extra x)
 {
     enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (ok == MHD_YES)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (ok == MHD_YES && allow)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES && x.name)
+        ok = MHD_add_response_header(r, x.name, x.value);
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -179,7 +234,7 @@ static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, str
 }
 
 static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, struct buf *body,
-                                  const char *content_type, const char *allow)
+                                  const char *content_type, struct http_extra x)
 {
     size_t len = body->len;
     char *data = buf_take(body);
@@ -188,7 +243,7 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, str
         free(data);
         return MHD_NO;
     }
-    return http_queue(c, status, r, content_type, allow);
+    return http_queue(c, status, r, content_type, x);
 }
 
 /* MHD's content reader: asks for at most max bytes into its write buffer
@@ -251,7 +306,7 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         struct buf body;
         buf_init(&body, HTTP_BODY_MAX);
         buf_puts(&body, "internal error\n");
-        enum MHD_Result ok = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, &body, "text/plain; charset=utf-8", NULL);
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, &body, "text/plain; charset=utf-8", (struct http_extra){0});
         buf_free(&body);
         return ok;
     }
@@ -260,7 +315,7 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         r->close(stream);
         struct buf none;
         buf_init(&none, 1);
-        enum MHD_Result ok = http_reply(c, MHD_HTTP_OK, &none, ctype, NULL);
+        enum MHD_Result ok = http_reply(c, MHD_HTTP_OK, &none, ctype, (struct http_extra){0});
         buf_free(&none);
         return ok;
     }
@@ -276,7 +331,7 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         return MHD_NO;
     }
     log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", 200)), "http: stream");
-    return http_queue(c, MHD_HTTP_OK, resp, ctype, NULL);
+    return http_queue(c, MHD_HTTP_OK, resp, ctype, (struct http_extra){0});
 }
 
 static const struct http_route *http_find(const struct http *h, const char *path)
@@ -294,6 +349,8 @@ static void req_unref(struct http_request *rq)
         return;
     buf_free(&rq->body);
     buf_free(&rq->reply);
+    free(rq->xname);
+    free(rq->xvalue);
     free(rq);
 }
 
@@ -302,7 +359,8 @@ static enum MHD_Result http_plain(struct MHD_Connection *c, unsigned status, con
     struct buf body;
     buf_init(&body, HTTP_BODY_MAX);
     buf_puts(&body, text);
-    enum MHD_Result ok = http_reply(c, status, &body, "text/plain; charset=utf-8", allow);
+    struct http_extra x = {allow ? MHD_HTTP_HEADER_ALLOW : NULL, allow};
+    enum MHD_Result ok = http_reply(c, status, &body, "text/plain; charset=utf-8", x);
     buf_free(&body);
     return ok;
 }
@@ -358,12 +416,29 @@ static enum MHD_Result http_post_access(struct http *h, const struct http_route 
     }
     log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("method", method), LOG_INT("status", rq->status)),
            "http: request");
-    return http_reply(c, rq->status, &rq->reply, rq->ctype, NULL);
+    return http_reply(c, rq->status, &rq->reply, rq->ctype, (struct http_extra){rq->xname, rq->xvalue});
 }
 
 const char *http_request_header(const struct http_request *req, const char *name)
 {
     return req && req->c ? MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, name) : NULL;
+}
+
+int http_respond_header(struct http_request *req, const char *name, const char *value)
+{
+    if (!req || req->answered || !name || !value)
+        return TL_EINVAL;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return TL_ENOMEM;
+    }
+    free(req->xname);
+    free(req->xvalue);
+    req->xname = n;
+    req->xvalue = v;
+    return 0;
 }
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len)
@@ -390,8 +465,13 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **req_cls, 
 {
     struct http *h = cls;
     struct http_request *rq = *req_cls;
-    (void)c;
+    struct http_conn *k = http_conn_of(c);
     (void)toe;
+    if (k) {
+        /* a kept-alive connection starts reading its next headers now */
+        k->in_request = false;
+        k->since_ms = uv_now(h->loop);
+    }
     if (!rq || (void *)rq == (void *)h)
         return;
     *req_cls = NULL;
@@ -406,6 +486,26 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **req_cls, 
     req_unref(rq);
 }
 
+static bool http_authorized(struct MHD_Connection *c, const struct http_route *r)
+{
+    if (!r->auth)
+        return true;
+    const char *got = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    /* constant time over the token: the answer's timing says nothing of it */
+    return got && strlen(got) == r->auth_len && CRYPTO_memcmp(got, r->auth, r->auth_len) == 0;
+}
+
+static enum MHD_Result http_unauthorized(struct MHD_Connection *c)
+{
+    struct buf body;
+    buf_init(&body, HTTP_BODY_MAX);
+    buf_puts(&body, "unauthorized\n");
+    struct http_extra x = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer"};
+    enum MHD_Result ok = http_reply(c, MHD_HTTP_UNAUTHORIZED, &body, "text/plain; charset=utf-8", x);
+    buf_free(&body);
+    return ok;
+}
+
 /* MHD calls this first with the headers, then with any body, then once with
  * *upload_data_size == 0. GET and HEAD are answered on that last call: a
  * response queued earlier makes MHD close the connection (no keep-alive).
@@ -416,6 +516,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
                                    void **req_cls)
 {
     struct http *h = cls;
+    struct http_conn *k = http_conn_of(c);
+    if (k)
+        k->in_request = true;
     const struct http_route *pr = http_find(h, url);
     if (pr && pr->post)
         return http_post_access(h, pr, c, method, upload_data, upload_data_size, req_cls);
@@ -442,6 +545,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     } else if (!r) {
         status = MHD_HTTP_NOT_FOUND;
         buf_puts(&body, "not found\n");
+    } else if (!http_authorized(c, r)) {
+        buf_free(&body);
+        return http_unauthorized(c);
     } else if (r->open) {
         buf_free(&body);
         return http_stream_reply(h, r, c, url, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
@@ -459,7 +565,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     log_kv(h->log, LOG_DEBUG,
            LOG_FIELDS(LOG_STR("method", method), LOG_STR("path", url), LOG_INT("status", status)),
            "http: request");
-    enum MHD_Result ok = http_reply(c, (unsigned)status, &body, ctype, allow);
+    struct http_extra x = {allow ? MHD_HTTP_HEADER_ALLOW : NULL, allow};
+    enum MHD_Result ok = http_reply(c, (unsigned)status, &body, ctype, x);
     buf_free(&body);
     return ok;
 }
@@ -477,8 +584,12 @@ static void http_on_close(uv_handle_t *handle)
     struct http *h = handle->data;
     if (--h->open_handles > 0)
         return;
-    for (size_t i = 0; i < h->n_routes; i++)
+    for (size_t i = 0; i < h->n_routes; i++) {
         free(h->routes[i].path);
+        if (h->routes[i].auth)
+            OPENSSL_cleanse(h->routes[i].auth, h->routes[i].auth_len);
+        free(h->routes[i].auth);
+    }
     free(h->routes);
     free(h);
 }
@@ -495,7 +606,9 @@ void http_free(struct http *h)
         uv_close((uv_handle_t *)&h->timer, http_on_close);
     if (h->idle_open)
         uv_close((uv_handle_t *)&h->idle, http_on_close);
-    h->poll_open = h->timer_open = h->idle_open = false;
+    if (h->sweep_open)
+        uv_close((uv_handle_t *)&h->sweep, http_on_close);
+    h->poll_open = h->timer_open = h->idle_open = h->sweep_open = false;
     /* MHD will not stop with suspended connections: resume them to close
      * them; their handlers' later answers are dropped */
     for (struct http_request *rq = h->requests; rq; rq = rq->next) {
@@ -507,6 +620,11 @@ void http_free(struct http *h)
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
     h->daemon = NULL;
+    while (h->conns) { /* MHD notified every close; this is only a backstop */
+        struct http_conn *k = h->conns;
+        h->conns = k->next;
+        free(k);
+    }
     if (h->open_handles == 0) {
         h->open_handles = 1;
         http_on_close((uv_handle_t *)&h->timer);
@@ -527,6 +645,8 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     h->poll.data = h;
     h->timer.data = h;
     h->idle.data = h;
+    h->sweep.data = h;
+    h->header_ms = 1000u * (opts->header_timeout_s ? opts->header_timeout_s : HTTP_HEADER_TIMEOUT_S);
     rc = http_parse_listen(opts->listen, &ss, &sslen);
     if (rc) {
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
@@ -545,15 +665,22 @@ int http_new(uv_loop_t *loop, const struct http_opts *opts, struct http **out)
     }
     h->idle_open = true;
     h->open_handles++;
+    if (uv_timer_init(loop, &h->sweep) != 0) {
+        rc = TL_ELOOP;
+        goto out;
+    }
+    h->sweep_open = true;
+    h->open_handles++;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_NOTIFY_CONNECTION, http_notify, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(opts->conn_timeout_s ? opts->conn_timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(opts->conn_limit ? opts->conn_limit : 64), MHD_OPTION_END);
+        (unsigned)(opts->conn_limit ? opts->conn_limit : HTTP_CONN_LIMIT), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)(opts->per_client_limit ? opts->per_client_limit : HTTP_PER_CLIENT_LIMIT), MHD_OPTION_END);
     if (!h->daemon) {
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("listen", opts->listen)),
                "http: cannot listen (address in use or not available?)");
@@ -594,9 +721,13 @@ static int route_add(struct http *h, const char *path, const struct http_route *
         return TL_EINVAL;
     for (size_t i = 0; i < h->n_routes; i++) {
         if (strcmp(h->routes[i].path, path) == 0) {
-            char *keep = h->routes[i].path;
+            /* a new handler keeps the path and any token: replacing a
+             * route never opens it */
+            struct http_route old = h->routes[i];
             h->routes[i] = *nr;
-            h->routes[i].path = keep;
+            h->routes[i].path = old.path;
+            h->routes[i].auth = old.auth;
+            h->routes[i].auth_len = old.auth_len;
             return 0;
         }
     }
@@ -633,6 +764,30 @@ int http_route_stream(struct http *h, const char *path, http_stream_open_fn open
         return TL_EINVAL;
     return route_add(h, path,
                      &(struct http_route){.open = open_fn, .next = next_fn, .close = close_fn, .arg = arg});
+}
+
+int http_route_token(struct http *h, const char *path, const char *token, size_t len)
+{
+    if (!h || !path || !token || !len)
+        return TL_EINVAL;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        struct http_route *r = &h->routes[i];
+        if (strcmp(r->path, path) != 0)
+            continue;
+        char *auth = malloc(len + 8);
+        if (!auth)
+            return TL_ENOMEM;
+        memcpy(auth, "Bearer ", 7);
+        memcpy(auth + 7, token, len);
+        auth[len + 7] = '\0';
+        if (r->auth)
+            OPENSSL_cleanse(r->auth, r->auth_len);
+        free(r->auth);
+        r->auth = auth;
+        r->auth_len = len + 7;
+        return 0;
+    }
+    return TL_ENOTFOUND;
 }
 
 uint16_t http_port(const struct http *h)

@@ -61,10 +61,21 @@ typedef void (*http_post_fn)(void *arg, struct http_request *req, const char *bo
 
 #define HTTP_POST_MAX (64u << 10)
 
+/* Connection limits: a scrape takes one connection and a peer run holds one
+ * for as long as its probe runs, so 256 leaves room for several scrapers
+ * and dozens of peers at once; one address gets at most 32 of them, so a
+ * single misbehaving client cannot take every slot. A client whose request
+ * headers are not complete after HTTP_HEADER_TIMEOUT_S (slowloris) is cut. */
+#define HTTP_CONN_LIMIT 256u
+#define HTTP_PER_CLIENT_LIMIT 32u
+#define HTTP_HEADER_TIMEOUT_S 10u
+
 struct http_opts {
     const char *listen;       /* "127.0.0.1:9464" or "[::1]:9464"; port 0 = ephemeral */
     unsigned conn_timeout_s;  /* idle connections are closed after this; 0 = 30 s */
-    unsigned conn_limit;      /* concurrent connections; 0 = 64 */
+    unsigned conn_limit;      /* concurrent connections; 0 = HTTP_CONN_LIMIT */
+    unsigned per_client_limit; /* concurrent connections from one address; 0 = HTTP_PER_CLIENT_LIMIT */
+    unsigned header_timeout_s; /* request headers due by then; 0 = HTTP_HEADER_TIMEOUT_S */
     struct logger *log;       /* NULL = log_default() */
 };
 
@@ -83,9 +94,16 @@ int http_route_post(struct http *h, const char *path, http_post_fn fn, void *arg
 /* Adds a streamed GET/HEAD route; replaces any route for the same path. */
 int http_route_stream(struct http *h, const char *path, http_stream_open_fn open_fn,
                       http_stream_next_fn next_fn, http_stream_close_fn close_fn, void *arg);
+/* GET and HEAD on the route at path must carry "Authorization: Bearer
+ * <token>" (len bytes, copied; compared in constant time); others get 401.
+ * TL_ENOTFOUND when no route has that path. */
+int http_route_token(struct http *h, const char *path, const char *token, size_t len);
 /* A request header (case-insensitive name), or NULL. Only during the
  * handler's call. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* Adds one header (copied) to the answer http_respond will send; a second
+ * call replaces it. Call before http_respond. */
+int http_respond_header(struct http_request *req, const char *name, const char *value);
 /* Answers req (body copied; content_type NULL = text/plain). After it req is
  * gone. Answering a request whose server was freed just drops it. */
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body, size_t len);

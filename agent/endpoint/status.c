@@ -7,8 +7,10 @@
 #include "agent/actions/actions.h"
 #include "agent/daemon/probe_table.h"
 #include "agent/incident/escalation.h"
+#include "agent/log/log.h"
 #include "agent/outbox/delivery.h"
 #include "agent/outbox/spool.h"
+#include "base/secret.h"
 #include "base/time.h"
 #include "probes/run/result.h"
 #include "schedules/scheduler.h"
@@ -309,6 +311,11 @@ static int healthz_serve(void *arg, struct buf *body, const char **content_type)
         buf_puts(body, "draining\n");
         return 503;
     }
+    if (st->src.spool_down && *st->src.spool_down) {
+        /* still measuring and serving, so not a failure a restart would fix */
+        buf_puts(body, "degraded: spool unavailable, events held in memory and not delivered\n");
+        return 200;
+    }
     buf_puts(body, "ok\n");
     return 200;
 }
@@ -416,38 +423,104 @@ static void files_json(const struct status *st, cJSON *o)
     }
 }
 
-static int status_serve(void *arg, struct buf *body, const char **content_type)
+/* /status goes out in slices like /metrics: at 100,000 probes the body is
+ * ~24 MB, and building it at once held the loop for seconds. The bytes are
+ * those of the one JSON object it always was: the agent's fields, then
+ * "probes" one element at a time. A reload between slices may skip or
+ * repeat a probe in that one body; the next GET sees the new table. */
+struct status_cursor {
+    struct status *st;
+    size_t next;   /* the next probe's index */
+    bool started;  /* the agent's fields are out */
+};
+
+static int status_open(void *arg, void **stream, const char **content_type)
 {
-    struct status *st = arg;
+    struct status_cursor *c = calloc(1, sizeof(*c));
+    if (!c)
+        return TL_ENOMEM;
+    c->st = arg;
+    *stream = c;
+    *content_type = "application/json";
+    return 0;
+}
+
+/* The agent's object without its closing brace, then "probes":[ */
+static int status_head(struct status *st, struct buf *out)
+{
     cJSON *o = cJSON_CreateObject();
     if (!o)
-        return 500;
+        return TL_ENOMEM;
     agent_json(st, o);
     files_json(st, o);
-    cJSON *probes = cJSON_AddArrayToObject(o, "probes");
-    size_t n = probe_table_count(st->src.probes);
-    for (size_t i = 0; probes && i < n; i++) {
-        cJSON *p = probe_json(st, probe_table_at(st->src.probes, i));
-        if (!p)
-            break;
-        cJSON_AddItemToArray(probes, p);
-    }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!text)
-        return 500;
-    int rc = buf_puts(body, text);
-    buf_puts(body, "\n");
+    int rc = text ? 0 : TL_ENOMEM;
+    size_t len = text ? strlen(text) : 0;
+    if (!rc && len >= 2)
+        rc = buf_append(out, text, len - 1);
+    if (!rc)
+        rc = buf_puts(out, len > 2 ? ",\"probes\":[" : "\"probes\":[");
     free(text);
-    *content_type = "application/json";
-    return rc ? 500 : 200;
+    return rc;
+}
+
+static int status_next(void *stream, struct buf *out, size_t budget)
+{
+    struct status_cursor *c = stream;
+    int rc = 0;
+    if (!c->started) {
+        c->started = true;
+        if ((rc = status_head(c->st, out)))
+            return rc;
+    }
+    size_t n = probe_table_count(c->st->src.probes);
+    while (c->next < n && out->len < budget) {
+        cJSON *p = probe_json(c->st, probe_table_at(c->st->src.probes, c->next));
+        char *text = p ? cJSON_PrintUnformatted(p) : NULL;
+        cJSON_Delete(p);
+        if (!text)
+            return TL_ENOMEM;
+        rc = buf_puts(out, c->next ? "," : "");
+        if (!rc)
+            rc = buf_puts(out, text);
+        free(text);
+        if (rc)
+            return rc;
+        c->next++;
+    }
+    if (c->next < n)
+        return 0;
+    return buf_puts(out, "]}\n") ? TL_ENOMEM : 1;
+}
+
+static void status_close(void *stream)
+{
+    free(stream);
+}
+
+/* /status shows evidence, addresses and action output: with
+ * endpoint.status_token_file it wants that bearer token. */
+static int status_token(struct status *st, struct http *http)
+{
+    struct secret tok = {0};
+    char err[512];
+    int rc = secret_read(st->src.cfg->status_token_file, SECRET_TOKEN, &tok, err, sizeof(err));
+    if (rc)
+        log_error(log_default(), "endpoint: %s", err);
+    else
+        rc = http_route_token(http, "/status", (const char *)tok.data, tok.len);
+    secret_free(&tok);
+    return rc;
 }
 
 int status_routes(struct status *st, struct http *http)
 {
     int rc = http_route_stream(http, "/metrics", metrics_open, metrics_next, metrics_close, st);
     if (!rc)
-        rc = http_route(http, "/status", status_serve, st);
+        rc = http_route_stream(http, "/status", status_open, status_next, status_close, st);
+    if (!rc && st->src.cfg->status_token_file)
+        rc = status_token(st, http);
     if (!rc)
         rc = http_route(http, "/healthz", healthz_serve, st);
     return rc;

@@ -27,6 +27,7 @@ struct status_sources {
     const struct config *cfg;    /* name, region */
     int64_t started_at_us;       /* wall clock */
     const bool *draining;        /* /healthz answers 503 while true */
+    const bool *spool_down;      /* /healthz answers "degraded" while true; may be NULL */
     struct probe_table *probes;
     struct scheduler *sched;
     struct spool *spool;         /* may be NULL */

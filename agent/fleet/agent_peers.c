@@ -9,6 +9,7 @@
 
 #include "agent/daemon/agent_int.h"
 #include "agent/daemon/events.h"
+#include "agent/endpoint/metrics.h"
 #include "agent/fleet/peers.h"
 #include "agent/fleet/vantage.h"
 
@@ -19,6 +20,7 @@ struct peer_run {
     struct lfile *lf;            /* keeps the probe alive across a reload */
     const struct probe *probe;
     struct journey_env env;
+    char nonce[64];              /* the request's, signed into the answer */
     struct peer_run *prev, *next; /* in the agent's list of waiting runs */
 };
 
@@ -60,8 +62,10 @@ static void on_peer_run_done(struct run_result *r, void *arg)
 {
     struct peer_run *pr = arg;
     struct agent *a = pr->a;
-    char *body = peers_answer_json(r, pr->env.region, a->cfg.name);
-    if (body)
+    char *body = peers_answer_json(r, pr->env.region, a->cfg.name, pr->nonce);
+    char sig[72];
+    if (body && peers_sign(a->peers, body, strlen(body), sig) == 0 &&
+        http_respond_header(pr->req, PEERS_SIGNATURE_HEADER, sig) == 0)
         http_respond(pr->req, 200, "application/json", body, strlen(body));
     else
         answer(pr->req, 500, "out of memory\n");
@@ -95,7 +99,7 @@ static void on_peer_grant(struct limiter_waiter *w)
 }
 
 /* Waits for a slot like a scheduled run against the same host. */
-static void peer_run_queue(struct agent *a, struct http_request *req, struct probe_state *ps)
+static void peer_run_queue(struct agent *a, struct http_request *req, struct probe_state *ps, const char *nonce)
 {
     struct peer_run *pr = calloc(1, sizeof(*pr));
     if (!pr) {
@@ -105,6 +109,7 @@ static void peer_run_queue(struct agent *a, struct http_request *req, struct pro
     pr->a = a;
     pr->req = req;
     pr->probe = ps->probe;
+    snprintf(pr->nonce, sizeof(pr->nonce), "%s", nonce);
     pr->lf = lfile_ref(ps->lf);
     peers_hold(a->peers);
     vantage_env(&pr->env, &a->env, ps->vantage);
@@ -123,14 +128,30 @@ static void peer_run_queue(struct agent *a, struct http_request *req, struct pro
     }
 }
 
+/* tripline_peer_refused_total{reason}: every refusal, logged or not */
+static void refusal_count(struct agent *a, const char *reason)
+{
+    static const char *const labels[] = {"reason"};
+    struct metric_family *f = metrics_counter(a->metrics, "tripline_peer_refused_total",
+                                              "Peer requests refused, by reason", labels, 1);
+    const char *v[] = {reason ? reason : "other"};
+    struct metric *m = f ? metrics_series(f, v) : NULL;
+    if (m)
+        metric_add(m, 1);
+}
+
 static void peer_run_serve(void *arg, struct http_request *req, const char *body, size_t len)
 {
     struct agent *a = arg;
-    char probe[256], why[300];
+    char probe[256], nonce[64], why[300];
     int status = peers_check(a->peers, http_request_header(req, PEERS_SIGNATURE_HEADER), body, len,
-                             (int64_t)time(NULL), probe, sizeof(probe), why, sizeof(why));
+                             (int64_t)time(NULL), probe, sizeof(probe), nonce, sizeof(nonce), why, sizeof(why));
     if (status != 200) {
-        log_warn(a->log, "peer request refused (%d): %s", status, why);
+        refusal_count(a, peers_refusal(a->peers));
+        char counts[256];
+        if (peers_refusal_log(a->peers, (int64_t)time(NULL), counts, sizeof(counts)))
+            log_warn(a->log, "peer requests refused (%s; at most one line a minute); last: %d %s", counts, status,
+                     why);
         char text[320];
         snprintf(text, sizeof(text), "%s\n", why);
         answer(req, status, text);
@@ -145,7 +166,7 @@ static void peer_run_serve(void *arg, struct http_request *req, const char *body
         answer(req, 404, "probe not scheduled here\n");
         return;
     }
-    peer_run_queue(a, req, ps);
+    peer_run_queue(a, req, ps, nonce);
 }
 
 void agent_peers_drain(struct agent *a)

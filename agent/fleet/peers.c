@@ -12,16 +12,17 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "agent/fleet/replay.h"
 #include "agent/sinks/sink.h"
 #include "base/uuid.h"
 #include "probes/redact/redact.h"
 
-#define SEEN_MAX 1024      /* signatures remembered against replays */
 #define ANSWER_MAX 4096    /* a peer's answer is a few fields */
 
 struct peers_call {
     struct pending *pe;
     const char *url;       /* borrowed from cfg */
+    char nonce[UUID_STR_LEN]; /* the answer must carry it, signed */
     char *body;
     bool done;
 };
@@ -43,10 +44,43 @@ struct peers {
     struct secret key;
     struct pending *head, *tail;
     size_t serving;
-    char seen[SEEN_MAX][72];
-    int64_t seen_ts[SEEN_MAX];
-    size_t seen_next;
+    struct replay *seen; /* accepted signatures, until they would be stale */
+    const char *refusal;  /* the last peers_check's reason */
+    unsigned long refused[PEERS_REFUSAL_N]; /* since the last refusal log line */
+    int64_t refusal_logged_s;
 };
+
+const char *const peers_refusal_names[PEERS_REFUSAL_N] = {"signature", "malformed", "stale", "replay", "busy"};
+
+static void refuse(struct peers *p, enum peers_refusal why)
+{
+    p->refusal = peers_refusal_names[why];
+    p->refused[why]++;
+}
+
+const char *peers_refusal(const struct peers *p)
+{
+    return p->refusal;
+}
+
+bool peers_refusal_log(struct peers *p, int64_t now_s, char *line, size_t len)
+{
+    if (p->refusal_logged_s && now_s - p->refusal_logged_s < PEERS_REFUSAL_LOG_S)
+        return false;
+    unsigned long total = 0;
+    size_t off = 0;
+    line[0] = '\0';
+    for (int i = 0; i < PEERS_REFUSAL_N; i++) {
+        total += p->refused[i];
+        if (p->refused[i] && off < len) {
+            int n = snprintf(line + off, len - off, "%s%s %lu", off ? ", " : "", peers_refusal_names[i], p->refused[i]);
+            off += n > 0 ? (size_t)n : 0;
+        }
+        p->refused[i] = 0;
+    }
+    p->refusal_logged_s = now_s;
+    return total > 0;
+}
 
 int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t errlen)
 {
@@ -55,11 +89,18 @@ int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t 
     if (!p)
         return TL_ENOMEM;
     p->o = *o;
-    int rc = secret_read(o->cfg->key_file, SECRET_KEY, &p->key, err, errlen);
+    int rc = replay_new(&p->seen);
+    if (rc) {
+        snprintf(err, errlen, "out of memory");
+        free(p);
+        return rc;
+    }
+    rc = secret_read(o->cfg->key_file, SECRET_KEY, &p->key, err, errlen);
     if (!rc && p->key.data)
         rc = redact_global_add_bytes(p->key.data, p->key.len);
     if (rc) {
         secret_free(&p->key);
+        replay_free(p->seen);
         free(p);
         return rc == TL_ENOMEM ? TL_ENOMEM : TL_EKEY;
     }
@@ -141,6 +182,25 @@ static void no_answer(struct pending *pe, const char *url, const char *why)
     cJSON_AddItemToArray(pe->no_answer, cJSON_CreateString(line));
 }
 
+static bool hex_sig_equal(const char *a, const char *b);
+
+/* The answer's signature header is the key's HMAC of its body, and the body
+ * names the nonce this call sent: neither a tampered answer nor one
+ * replayed from another request passes. */
+static bool answer_signed(const struct peers *p, const struct peers_call *call, const struct response *resp)
+{
+    char want[72];
+    const char *got = response_header(resp, PEERS_SIGNATURE_HEADER);
+    const char *body = resp->body.data ? resp->body.data : "";
+    if (!got || !call->nonce[0] || peers_sign(p, body, resp->body.len, want) || !hex_sig_equal(got, want))
+        return false;
+    cJSON *doc = cJSON_ParseWithLength(body, resp->body.len);
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "nonce"));
+    bool same = n && strcmp(n, call->nonce) == 0;
+    cJSON_Delete(doc);
+    return same;
+}
+
 static void on_answer(struct response *resp, void *arg)
 {
     struct peers_call *call = arg;
@@ -158,6 +218,8 @@ static void on_answer(struct response *resp, void *arg)
     } else if (resp->status != 200) {
         snprintf(why, sizeof(why), "HTTP %ld%s", resp->status, resp->status == 404 ? ": probe not known there" : "");
         no_answer(pe, call->url, why);
+    } else if (!answer_signed(pe->p, call, resp)) {
+        no_answer(pe, call->url, "answer not signed with the peers' key, or not for this request");
     } else {
         doc = cJSON_ParseWithLength(resp->body.data ? resp->body.data : "", resp->body.len);
         cJSON *region = cJSON_GetObjectItemCaseSensitive(doc, "region");
@@ -213,11 +275,11 @@ static char *endpoint(const char *url)
 static void ask_one(struct peers *p, struct pending *pe, struct transfer_session *s, struct peers_call *call,
                     const char *probe_id, const char *region)
 {
-    char nonce[UUID_STR_LEN], sig[72], hdr[100];
+    char sig[72], hdr[100];
     char *url = endpoint(call->url);
-    if (uuid_v4(nonce))
-        nonce[0] = '\0';
-    call->body = peers_request_json(probe_id, (int64_t)time(NULL), nonce, region, p->o.agent);
+    if (uuid_v4(call->nonce))
+        call->nonce[0] = '\0';
+    call->body = peers_request_json(probe_id, (int64_t)time(NULL), call->nonce, region, p->o.agent);
     int rc = url && call->body ? 0 : TL_ENOMEM;
     if (rc == 0)
         rc = sink_signature(p->key.data, p->key.len, call->body, strlen(call->body), sig);
@@ -333,6 +395,7 @@ void peers_free(struct peers *p)
     }
     flush(p);
     secret_free(&p->key);
+    replay_free(p->seen);
     free(p);
 }
 
@@ -342,19 +405,28 @@ static bool hex_sig_equal(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
+int peers_sign(const struct peers *p, const char *body, size_t len, char sig[72])
+{
+    return sink_signature(p->key.data, p->key.len, body, len, sig);
+}
+
 int peers_check(struct peers *p, const char *signature, const char *body, size_t len, int64_t now_s, char *probe,
-                size_t probelen, char *why, size_t whylen)
+                size_t probelen, char *nonce, size_t noncelen, char *why, size_t whylen)
 {
     char want[72];
     int status = 401;
     cJSON *doc = NULL;
     probe[0] = '\0';
+    nonce[0] = '\0';
+    p->refusal = NULL;
     if (!signature || strlen(signature) != 71) {
         snprintf(why, whylen, "missing or malformed %s header", PEERS_SIGNATURE_HEADER);
+        refuse(p, PEERS_REFUSED_SIGNATURE);
         goto out;
     }
     if (sink_signature(p->key.data, p->key.len, body, len, want) || !hex_sig_equal(signature, want)) {
         snprintf(why, whylen, "bad signature");
+        refuse(p, PEERS_REFUSED_SIGNATURE);
         goto out;
     }
     status = 400;
@@ -363,6 +435,7 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(doc, "ts");
     if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) >= probelen || !cJSON_IsNumber(ts)) {
         snprintf(why, whylen, "expected {\"probe\": id, \"ts\": unix seconds}");
+        refuse(p, PEERS_REFUSED_MALFORMED);
         goto out;
     }
     status = 401;
@@ -370,19 +443,26 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
     if (skew > PEERS_MAX_SKEW_S || skew < -PEERS_MAX_SKEW_S) {
         snprintf(why, whylen, "stale request (ts %.0f is %.0f s from now; clocks must agree within %d s)",
                  ts->valuedouble, skew, PEERS_MAX_SKEW_S);
+        refuse(p, PEERS_REFUSED_STALE);
         goto out;
     }
-    /* a signed request is good once: the same bytes again are a replay */
-    for (size_t i = 0; i < SEEN_MAX; i++) {
-        if (p->seen_ts[i] && now_s - p->seen_ts[i] <= 2 * PEERS_MAX_SKEW_S && strcmp(p->seen[i], want) == 0) {
-            snprintf(why, whylen, "replayed request");
-            goto out;
-        }
+    /* a signed request is good once: the same bytes again, while they are
+     * fresh enough to pass the check above, are a replay */
+    int rc = replay_add(p->seen, want, (int64_t)ts->valuedouble + PEERS_MAX_SKEW_S, now_s);
+    if (rc == TL_EEXISTS) {
+        snprintf(why, whylen, "replayed request");
+        refuse(p, PEERS_REFUSED_REPLAY);
+        goto out;
     }
-    memcpy(p->seen[p->seen_next], want, sizeof(want));
-    p->seen_ts[p->seen_next] = now_s;
-    p->seen_next = (p->seen_next + 1) % SEEN_MAX;
+    if (rc) {
+        status = 503;
+        snprintf(why, whylen, "too many requests to remember against replays (%s)", tl_strerror(rc));
+        refuse(p, PEERS_REFUSED_BUSY);
+        goto out;
+    }
     snprintf(probe, probelen, "%s", id->valuestring);
+    const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "nonce"));
+    snprintf(nonce, noncelen, "%s", n ? n : "");
     why[0] = '\0';
     status = 200;
 out:
@@ -390,7 +470,7 @@ out:
     return status;
 }
 
-char *peers_answer_json(const struct run_result *r, const char *region, const char *agent)
+char *peers_answer_json(const struct run_result *r, const char *region, const char *agent, const char *nonce)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -407,6 +487,7 @@ char *peers_answer_json(const struct run_result *r, const char *region, const ch
         cJSON_AddStringToObject(o, "reason", r->reason ? r->reason : "");
     }
     cJSON_AddNumberToObject(o, "durationMs", (double)r->duration / 1000.0);
+    cJSON_AddStringToObject(o, "nonce", nonce ? nonce : "");
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

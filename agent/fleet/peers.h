@@ -62,11 +62,33 @@ void peers_release(struct peers *p);
 /* Checks a POST /peer/run: the signature header over body, the body
  * {"probe": id, "ts": unix seconds, "nonce": ...}, its age against now_s and
  * whether this exact request was seen before. Returns the HTTP status to
- * answer (200: go on, probe filled in); why says what was wrong. */
+ * answer (200: go on, probe and nonce filled in); why says what was wrong. */
 int peers_check(struct peers *p, const char *signature, const char *body, size_t len, int64_t now_s, char *probe,
-                size_t probelen, char *why, size_t whylen);
-/* The answer to a run: {"probe","region","agent","ok","bucket","reason"}. */
-char *peers_answer_json(const struct run_result *r, const char *region, const char *agent);
+                size_t probelen, char *nonce, size_t noncelen, char *why, size_t whylen);
+/* Why requests are refused: each refusal counts under one reason. */
+enum peers_refusal {
+    PEERS_REFUSED_SIGNATURE, /* missing, malformed or wrong signature */
+    PEERS_REFUSED_MALFORMED, /* signed, but not a request */
+    PEERS_REFUSED_STALE,     /* ts too far from now */
+    PEERS_REFUSED_REPLAY,
+    PEERS_REFUSED_BUSY,      /* the replay cache is full */
+    PEERS_REFUSAL_N
+};
+extern const char *const peers_refusal_names[PEERS_REFUSAL_N];
+/* The reason of the last peers_check's refusal, NULL if it accepted. */
+const char *peers_refusal(const struct peers *p);
+/* Refusals are logged as one summary line per interval, not one line per
+ * request (a flood of bad requests would flood the log): true when a line
+ * is due now, with line set to the counts per reason since the last one. */
+#define PEERS_REFUSAL_LOG_S 60
+bool peers_refusal_log(struct peers *p, int64_t now_s, char *line, size_t len);
+/* The answer to a run: {"probe","region","agent","ok","bucket","reason",
+ * "nonce"}, the nonce being the request's. The answer goes out signed (the
+ * signature header, peers_sign), so the asker knows it answers its request
+ * and came from a holder of the key. */
+char *peers_answer_json(const struct run_result *r, const char *region, const char *agent, const char *nonce);
+/* "sha256=<hex HMAC>" of body with the peers' key into sig. */
+int peers_sign(const struct peers *p, const char *body, size_t len, char sig[72]);
 /* The request body asking for probe_id (caller frees), and its signature. */
 char *peers_request_json(const char *probe_id, int64_t now_s, const char *nonce, const char *region,
                          const char *agent);

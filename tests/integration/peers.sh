@@ -1,8 +1,9 @@
 # A second opinion: three agents in regions a, b and c; the probe fails for
 # a and b and passes for c, so a's opened event says "failing in 2 of 3
 # regions". Then a peer that is down and one that never answers in time:
-# the event still goes out, naming them under noAnswer. And /peer/run
-# refuses unsigned, badly signed, stale and replayed requests.
+# the event still goes out, naming them under noAnswer. An answer altered on
+# the way is not taken. And /peer/run refuses unsigned, badly signed, stale
+# and replayed requests, and signs its answers.
 source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 
 line=$(start_fixture hostile_server)
@@ -58,6 +59,38 @@ start_agent a2 --config "$WORK/a2.yaml" --spool-dir "$WORK/spool-a2" --var "$BAD
 wait_opened a2
 stop_agent
 
+# Phase 2b: a man in the middle turns b's "ok": false into true. The answer's
+# signature no longer matches, so a counts b as no answer, not as passing.
+python3 - "$B_URL" "$WORK/mitm.port" <<'PY' &
+import http.server, sys, urllib.request
+base, portfile = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        req = urllib.request.Request(base + "/peer/run", data=body, method="POST")
+        req.add_header("X-Tripline-Signature", self.headers["X-Tripline-Signature"])
+        with urllib.request.urlopen(req, timeout=10) as r:
+            out, sig = r.read(), r.headers.get("X-Tripline-Signature", "")
+        out = out.replace(b'"ok":false', b'"ok":true')
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Tripline-Signature", sig)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(portfile + ".tmp", "w").write(str(srv.server_address[1]))
+import os; os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+PY
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/mitm.port" ] && break; sleep 0.1; done
+agent_config a3 a "http://127.0.0.1:$(cat "$WORK/mitm.port")" 5s
+start_agent a3 --config "$WORK/a3.yaml" --spool-dir "$WORK/spool-a3" --var "$BAD" "$WORK/probes.yaml"
+wait_opened a3
+stop_agent
+
 # Phase 3: requests straight to b's /peer/run.
 python3 - "$WORK" "$B_URL" <<'PY'
 import hashlib, hmac, json, sys, time, urllib.request, urllib.error
@@ -72,10 +105,20 @@ def post(body, sig=None, method="POST"):
     except urllib.error.HTTPError as e: return e.code, e.read()
 def sign(body): return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 body = json.dumps({"probe": "api", "ts": int(time.time()), "nonce": "n-1"}).encode()
-st, out = post(body, sign(body))
+answer_sig = []
+def post_sig(body, sig):
+    req = urllib.request.Request(base + "/peer/run", data=body, method="POST")
+    req.add_header("X-Tripline-Signature", sig)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        answer_sig.append(r.headers.get("X-Tripline-Signature"))
+        return r.status, r.read()
+st, out = post_sig(body, sign(body))
 if st != 200: errors.append(f"signed request: {st} {out}")
 else:
     a = json.loads(out)
+    # the answer is signed, over a body naming the request's nonce
+    if answer_sig != [sign(out)]: errors.append(f"answer signature {answer_sig}")
+    if a.get("nonce") != "n-1": errors.append(f"answer nonce {a.get('nonce')}")
     if a.get("region") != "b" or a.get("ok") is not False or a.get("bucket") != "server" or a.get("agent") != "agent-b":
         errors.append(f"answer {a}")
 st, _ = post(body, sign(body))
@@ -126,6 +169,13 @@ else:
     if len(na) != 2 or not any("(connection refused)" in n for n in na) or not any("/delay?ms=30000 (timeout)" in n for n in na):
         errors.append(f"a2: noAnswer {na}")
     if so.get("summary") != "failing in 2 of 2 regions; no answer from 2 peers": errors.append(f"a2: summary {so.get('summary')}")
+ev = opened("a3")
+if not ev: errors.append("a3: no opened event")
+else:
+    so = ev[0].get("secondOpinion", {})
+    na = so.get("noAnswer", [])
+    if so.get("okRegions") != [] or len(na) != 1 or "not signed" not in na[0]:
+        errors.append(f"a3: a tampered answer was taken: {so}")
 # the peers were asked with the event held back, not after it
 log = [json.loads(l) for l in open(f"{w}/a2.log") if l.strip()]
 if not any(l.get("msg") == "incident opened" and "2 of 2" in l.get("second_opinion", "") for l in log):
