@@ -326,6 +326,29 @@ out:
     return rc;
 }
 
+int actions_fired(const struct actions *r, const char *incident_id, struct strv *out)
+{
+    const struct act_incident *inc = r ? act_incident_find(r, incident_id) : NULL;
+    for (size_t i = 0; inc && i < inc->fired.n; i++)
+        if (!strv_has(out, inc->fired.v[i]) && strv_push(out, inc->fired.v[i]))
+            return TL_ENOMEM;
+    return 0;
+}
+
+int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
+                   const struct strv *fired)
+{
+    if (!r || r->dying)
+        return TL_EINVAL;
+    struct act_incident *inc = act_incident_get(r, incident_id, probe_id, region ? region : "");
+    if (!inc)
+        return TL_ENOMEM;
+    for (size_t i = 0; i < fired->n; i++)
+        if (!strv_has(&inc->fired, fired->v[i]) && strv_push(&inc->fired, fired->v[i]))
+            return TL_ENOMEM;
+    return 0;
+}
+
 /* --- the runner --------------------------------------------------------- */
 
 int actions_new(struct actions **out, uv_loop_t *loop, struct transfer_engine *engine,

@@ -268,11 +268,28 @@ static int emit(struct esc_state *st, enum esc_kind kind, enum level prev, const
     out->window_observations = total;
     out->failure_ratio = total ? (double)failed / (double)total : 0.0;
     out->flapping = st->flapping;
+    out->resolution = kind == ESC_RESOLVED ? "recovered" : NULL;
     out->rung = rung;
     out->n_actions = rung ? rung->n_actions : 0;
     out->actions = rung ? rung->actions : NULL;
     st->last_notify = now;
     return 1;
+}
+
+static int resolve(struct esc_state *st, int64_t now, struct esc_transition *out)
+{
+    int rc = emit(st, ESC_RESOLVED, st->level, NULL, now, out);
+    if (rc < 0)
+        return rc;
+    st->phase = ESC_PHASE_OK;
+    st->level = LEVEL_NONE;
+    st->ever_resolved = true;
+    st->resolved_at = now;
+    /* Flap damping: the next incident must earn its full condition
+     * from observations made after this resolution. */
+    st->n = 0;
+    st->head = 0;
+    return rc;
 }
 
 /* Decides what the counters now mean. Called after every observation and
@@ -281,21 +298,8 @@ static int evaluate(struct esc_state *st, int64_t now, struct esc_transition *ou
 {
     const struct ladder_rung *rung;
     if (st->phase == ESC_PHASE_OPEN) {
-        if (st->consec_ok >= resolve_successes(st)) {
-            enum level prev = st->level;
-            int rc = emit(st, ESC_RESOLVED, prev, NULL, now, out);
-            if (rc < 0)
-                return rc;
-            st->phase = ESC_PHASE_OK;
-            st->level = LEVEL_NONE;
-            st->ever_resolved = true;
-            st->resolved_at = now;
-            /* Flap damping: the next incident must earn its full condition
-             * from observations made after this resolution. */
-            st->n = 0;
-            st->head = 0;
-            return rc;
-        }
+        if (st->consec_ok >= resolve_successes(st))
+            return resolve(st, now, out);
         if (st->consec_fail == 0)
             return 0;
         enum level target = target_level(st, now, &rung);
@@ -367,4 +371,42 @@ int esc_set_maintenance(struct esc_state *st, bool on, int64_t now_us, struct es
         return 0;
     ring_prune(st, now_us);
     return evaluate(st, now_us, out);
+}
+
+bool esc_snapshot(const struct esc_state *st, struct esc_snapshot *out)
+{
+    if (st->phase != ESC_PHASE_OPEN)
+        return false;
+    memcpy(out->incident_id, st->incident_id, sizeof out->incident_id);
+    out->level = st->level;
+    out->opened_at_us = st->opened_at;
+    out->failing_since_us = st->failing_since;
+    out->consecutive_failures = st->consec_fail;
+    out->flapping = st->flapping;
+    return true;
+}
+
+void esc_resume(struct esc_state *st, const struct esc_snapshot *snap, int64_t now_us)
+{
+    memcpy(st->incident_id, snap->incident_id, sizeof st->incident_id);
+    st->incident_id[sizeof st->incident_id - 1] = '\0';
+    st->phase = ESC_PHASE_OPEN;
+    st->level = snap->level;
+    st->opened_at = snap->opened_at_us;
+    st->failing_since = snap->failing_since_us;
+    st->consec_fail = snap->consecutive_failures;
+    st->consec_ok = 0;
+    st->flapping = snap->flapping;
+    /* The restart does not renotify at once: the last notice was before it. */
+    st->last_notify = now_us;
+}
+
+int esc_force_resolve(struct esc_state *st, const char *why, int64_t now_us, struct esc_transition *out)
+{
+    if (st->phase != ESC_PHASE_OPEN)
+        return 0;
+    int rc = resolve(st, now_us, out);
+    if (rc == 1)
+        out->resolution = why;
+    return rc;
 }

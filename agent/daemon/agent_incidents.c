@@ -1,0 +1,198 @@
+/* Incidents across restarts and reloads: every open incident is kept in the
+ * incident store (agent/incident/incident_store.h) and reconciled with the
+ * probes loaded. An incident of an unchanged probe resumes under its id; one
+ * whose probe was changed or removed is resolved with that reason and its
+ * actions rolled back. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/actions/actions.h"
+#include "agent/daemon/agent_int.h"
+#include "agent/endpoint/status.h"
+#include "agent/incident/incident_store.h"
+#include "base/time.h"
+
+/* An open incident whose probe a reload took away: resolved once the reload
+ * is over, with the old definition (held by lf) for its rollbacks. */
+struct agent_orphan {
+    struct esc_transition t;
+    struct lfile *lf;
+    const struct probe *probe;
+    const char *region;
+    struct agent_orphan *next;
+};
+
+int agent_incidents_open(struct agent *a)
+{
+    char err[600];
+    int rc = istore_open(a->cfg.spool_dir, &a->istore, err, sizeof err);
+    if (rc)
+        log_error(a->log, "incident store: cannot open in %s (%s)", a->cfg.spool_dir, tl_strerror(rc));
+    else if (err[0])
+        log_error(a->log, "incident store: %s", err);
+    else if (istore_count(a->istore))
+        log_info(a->log, "incident store: %zu open incidents from the last run", istore_count(a->istore));
+    return rc;
+}
+
+static void store_failed(struct agent *a, const char *probe, int rc)
+{
+    log_error(a->log, "probe %s: cannot write the incident store (%s): a restart would forget its incident", probe,
+              tl_strerror(rc));
+}
+
+/* Writes the open incident of ps; extra: actions about to run (the intent,
+ * so their rollbacks are owed even if the agent dies while they run). */
+static void record_open(struct agent *a, struct probe_state *ps, char *const *extra, size_t n_extra)
+{
+    struct istore_rec rec = {.probe = ps->probe->id, .region = (char *)ps->region, .def_hash = ps->probe->def_hash};
+    strv_init(&rec.fired);
+    if (!esc_snapshot(ps->esc, &rec.snap))
+        goto out;
+    int rc = actions_fired(a->actions, rec.snap.incident_id, &rec.fired);
+    for (size_t i = 0; rc == 0 && i < n_extra; i++)
+        rc = strv_push(&rec.fired, extra[i]) ? TL_ENOMEM : 0;
+    if (rc == 0)
+        rc = istore_put(a->istore, &rec);
+    if (rc)
+        store_failed(a, ps->probe->id, rc);
+    else
+        istore_find(a->istore, rec.probe, rec.region)->claimed = true;
+out:
+    strv_free(&rec.fired);
+}
+
+void agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    if (a->istore && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED))
+        record_open(a, ps, t->actions, t->n_actions);
+}
+
+void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    if (!a->istore)
+        return;
+    if (t->kind == ESC_RESOLVED) {
+        int rc = istore_del(a->istore, ps->probe->id, ps->region);
+        if (rc)
+            store_failed(a, ps->probe->id, rc);
+    } else if (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED) {
+        record_open(a, ps, NULL, 0);
+    }
+}
+
+/* Rolls back and reports an incident resolved without its probe recovering. */
+static void resolve_now(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
+{
+    log_warn(a->log, "probe %s: incident %s resolved: %s", p->id, t->incident_id, t->resolution);
+    if (a->actions) {
+        struct action_fields f = {.region = region, .bucket = bucket_str(t->bucket)};
+        if (actions_fire(a->actions, p, t, &f, NULL, NULL) < 0)
+            log_error(a->log, "probe %s: cannot roll back the actions of %s", p->id, t->incident_id);
+    }
+    agent_emit_event_for(a, p, region, NULL, t);
+    int rc = istore_del(a->istore, p->id, region);
+    if (rc)
+        store_failed(a, p->id, rc);
+}
+
+static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *rec)
+{
+    int64_t now = tl_wall_us();
+    rec->claimed = true;
+    esc_resume(ps->esc, &rec->snap, now);
+    if (a->actions && actions_resume(a->actions, rec->snap.incident_id, ps->probe->id, ps->region, &rec->fired))
+        log_error(a->log, "probe %s: out of memory restoring the rollbacks of %s", ps->probe->id,
+                  rec->snap.incident_id);
+    if (rec->def_hash != ps->probe->def_hash) {
+        struct esc_transition t;
+        /* resolve_now deletes rec: nothing of it is read after this */
+        if (esc_force_resolve(ps->esc, "probe_changed", now, &t) == 1)
+            resolve_now(a, ps->probe, ps->region, &t);
+        return;
+    }
+    log_kv(a->log, LOG_INFO,
+           LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("region", ps->region),
+                      LOG_STR("incident", rec->snap.incident_id), LOG_STR("level", level_str(rec->snap.level))),
+           "incident resumed");
+    status_probe_level(ps, (int)esc_level(ps->esc));
+}
+
+void agent_probe_added(void *arg, struct probe_state *ps)
+{
+    struct agent *a = arg;
+    status_probe_added(a->status, ps);
+    struct istore_rec *rec = istore_find(a->istore, ps->probe->id, ps->region);
+    if (rec && !rec->claimed)
+        resume(a, ps, rec);
+}
+
+void agent_probe_removed(void *arg, struct probe_state *ps)
+{
+    struct agent *a = arg;
+    struct agent_orphan *o = NULL;
+    status_probe_removed(a->status, ps);
+    if (esc_phase(ps->esc) != ESC_PHASE_OPEN || !(o = calloc(1, sizeof *o)))
+        goto out;
+    /* removed or changed: which one is known once the reload is over */
+    if (esc_force_resolve(ps->esc, "probe_removed", tl_wall_us(), &o->t) != 1)
+        goto out;
+    o->lf = lfile_ref(ps->lf);
+    o->probe = ps->probe;
+    o->region = ps->region;
+    o->next = a->orphans;
+    a->orphans = o;
+    o = NULL;
+out:
+    free(o);
+}
+
+/* A stored incident no loaded probe claimed: its probe is gone. Its actions
+ * cannot be rolled back without their definition; the timeline says so. */
+static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
+{
+    struct probe stub;
+    struct esc_state *st = NULL;
+    struct esc_transition t;
+    char *probe = strdup(rec->probe), *region = strdup(rec->region);
+    memset(&stub, 0, sizeof stub);
+    stub.id = probe;
+    if (!probe || !region || esc_new(NULL, NULL, &st)) {
+        rec->claimed = true; /* left in the store: the next start tries again */
+        goto out;
+    }
+    esc_resume(st, &rec->snap, tl_wall_us());
+    if (a->actions)
+        actions_resume(a->actions, rec->snap.incident_id, probe, region, &rec->fired);
+    for (size_t i = 0; i < rec->fired.n; i++)
+        log_error(a->log, "probe %s: action %s of incident %s cannot be rolled back: the probe is gone", probe,
+                  rec->fired.v[i], rec->snap.incident_id);
+    rec = NULL; /* resolve_now deletes it */
+    if (esc_force_resolve(st, "probe_removed", tl_wall_us(), &t) == 1)
+        resolve_now(a, &stub, region, &t);
+out:
+    esc_free(st);
+    free(probe);
+    free(region);
+}
+
+void agent_incidents_reconcile(struct agent *a, bool initial)
+{
+    while (a->orphans) {
+        struct agent_orphan *o = a->orphans;
+        a->orphans = o->next;
+        if (probe_table_find(a->probes, o->probe->id, o->region))
+            o->t.resolution = "probe_changed";
+        resolve_now(a, o->probe, o->region, &o->t);
+        lfile_unref(o->lf);
+        free(o);
+    }
+    for (size_t i = 0; initial && i < istore_count(a->istore);) {
+        struct istore_rec *rec = istore_at(a->istore, i);
+        if (rec->claimed) {
+            i++;
+            continue;
+        }
+        resolve_unclaimed(a, rec);
+    }
+}
