@@ -383,6 +383,10 @@ bool esc_snapshot(const struct esc_state *st, struct esc_snapshot *out)
     out->failing_since_us = st->failing_since;
     out->consecutive_failures = st->consec_fail;
     out->flapping = st->flapping;
+    out->bucket = st->bucket;
+    memcpy(out->reason, st->reason, sizeof out->reason);
+    memcpy(out->step, st->step, sizeof out->step);
+    memcpy(out->correlation_id, st->corr, sizeof out->correlation_id);
     return true;
 }
 
@@ -397,6 +401,10 @@ void esc_resume(struct esc_state *st, const struct esc_snapshot *snap, int64_t n
     st->consec_fail = snap->consecutive_failures;
     st->consec_ok = 0;
     st->flapping = snap->flapping;
+    st->bucket = snap->bucket;
+    copy_capped(st->reason, sizeof st->reason, snap->reason);
+    copy_capped(st->step, sizeof st->step, snap->step);
+    copy_capped(st->corr, sizeof st->corr, snap->correlation_id);
     /* The restart does not renotify at once: the last notice was before it. */
     st->last_notify = now_us;
 }

@@ -104,6 +104,11 @@ struct esc_snapshot {
     int64_t failing_since_us;
     int consecutive_failures;
     bool flapping;
+    /* the latest failure: resolved events carry the labels it opened with */
+    enum bucket bucket;
+    char reason[ESC_REASON_MAX];
+    char step[ESC_STEP_MAX];
+    char correlation_id[37];
 };
 
 /* Fills *out and returns true when an incident is open. */

@@ -56,7 +56,10 @@ static cJSON *rec_json(const struct istore_rec *r)
         !cJSON_AddNumberToObject(o, "openedAtUs", (double)r->snap.opened_at_us) ||
         !cJSON_AddNumberToObject(o, "failingSinceUs", (double)r->snap.failing_since_us) ||
         !cJSON_AddNumberToObject(o, "consecutiveFailures", r->snap.consecutive_failures) ||
-        !cJSON_AddBoolToObject(o, "flapping", r->snap.flapping)) {
+        !cJSON_AddBoolToObject(o, "flapping", r->snap.flapping) ||
+        !cJSON_AddStringToObject(o, "bucket", bucket_str(r->snap.bucket)) ||
+        !cJSON_AddStringToObject(o, "reason", r->snap.reason) || !cJSON_AddStringToObject(o, "step", r->snap.step) ||
+        !cJSON_AddStringToObject(o, "correlationId", r->snap.correlation_id)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -77,6 +80,19 @@ static cJSON *rec_json(const struct istore_rec *r)
 
 #define J_STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
 #define J_NUM(o, k) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static enum bucket bucket_of(const char *s)
+{
+    for (int b = BUCKET_NONE; s && b <= BUCKET_BUDGET; b++)
+        if (strcmp(bucket_str((enum bucket)b), s) == 0)
+            return (enum bucket)b;
+    return BUCKET_NONE;
+}
 
 /* One record from the file; TL_ESYNTAX when a member is missing. */
 static int rec_parse(const cJSON *o, struct istore_rec *r)
@@ -101,6 +117,10 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
     r->snap.failing_since_us = (int64_t)J_NUM(o, "failingSinceUs");
     r->snap.consecutive_failures = (int)J_NUM(o, "consecutiveFailures");
     r->snap.flapping = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "flapping"));
+    r->snap.bucket = bucket_of(J_STR(o, "bucket"));
+    copy_str(r->snap.reason, sizeof r->snap.reason, J_STR(o, "reason"));
+    copy_str(r->snap.step, sizeof r->snap.step, J_STR(o, "step"));
+    copy_str(r->snap.correlation_id, sizeof r->snap.correlation_id, J_STR(o, "correlationId"));
     r->probe = strdup(probe);
     r->region = strdup(region);
     int rc = r->probe && r->region ? 0 : TL_ENOMEM;

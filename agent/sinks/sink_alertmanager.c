@@ -162,6 +162,16 @@ static int apply(struct am_impl *s, const cJSON *ev, const char *now, cJSON *out
         return TL_ENOMEM;
     slot = find(s, incident);
     cur = *slot;
+    /* A resolution of an incident fired before a restart: it started when
+     * its failures did and ended when the event says, both to the
+     * millisecond (now has whole seconds: endsAt could precede startsAt). */
+    if (resolved && !cur) {
+        const char *since = get_str(cJSON_GetObjectItemCaseSensitive(ev, "impact"), "since");
+        if (since && at) {
+            now = at;
+            at = since;
+        }
+    }
     /* The label set the incident fired with, if it changed, is resolved. */
     if (cur && !same_labels(cur->alert, alert)) {
         rc = emit(out, cur->alert, now);

@@ -136,8 +136,8 @@ scenario() {
 }
 
 i=0
-for mode in kill term changed removed; do
-    for recover in yes no; do
+for mode in ${MATRIX_MODES:-kill term changed removed}; do
+    for recover in ${MATRIX_RECOVER:-yes no}; do
         i=$((i + 1))
         scenario "$i" "$mode" "$recover"
     done
@@ -186,7 +186,8 @@ am_quiet() {
     curl -sf --noproxy '*' "http://127.0.0.1:$AM_PORT/api/v2/alerts?active=true" |
         python3 -c 'import json,sys; sys.exit(1 if [a for a in json.load(sys.stdin) if a["labels"].get("probe","").startswith("api-")] else 0)'
 }
-wait_until "no firing alert in Alertmanager" 20 am_quiet
+am_quiet || sleep 2
+am_quiet || fail "Alertmanager still fires: $(curl -sf --noproxy '*' "http://127.0.0.1:$AM_PORT/api/v2/alerts?active=true")"
 python3 "$S/tests/lib/check_schema.py" "$S/docs/events.schema.json" --events "$WORK/service.jsonl" ||
     fail "events do not match docs/events.schema.json"
 echo "ok: crash matrix"
