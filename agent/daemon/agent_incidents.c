@@ -27,11 +27,11 @@ int agent_incidents_open(struct agent *a)
     char err[600];
     int rc = istore_open(a->cfg.spool_dir, &a->istore, err, sizeof err);
     if (rc)
-        log_error(a->log, "incident store: cannot open in %s (%s)", a->cfg.spool_dir, tl_strerror(rc));
+        log_error(a->log, "cannot open the incident store in %s (%s)", a->cfg.spool_dir, tl_strerror(rc));
     else if (err[0])
-        log_error(a->log, "incident store: %s", err);
+        log_error(a->log, "damaged incident store: %s", err);
     else if (istore_count(a->istore))
-        log_info(a->log, "incident store: %zu open incidents from the last run", istore_count(a->istore));
+        log_info(a->log, "resuming %zu open incidents of the last run", istore_count(a->istore));
     return rc;
 }
 
@@ -114,7 +114,7 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
     log_kv(a->log, LOG_INFO,
            LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("region", ps->region),
                       LOG_STR("incident", rec->snap.incident_id), LOG_STR("level", level_str(rec->snap.level))),
-           "incident resumed");
+           "resumed an open incident");
     status_probe_level(ps, (int)esc_level(ps->esc));
 }
 

@@ -123,7 +123,7 @@ scenario() {
     case $mode in
     kill | term)
         start_agent "s$i-b" --config "$WORK/config-$i.yaml" "$files"
-        wait_until "$probe: resumed" 20 has "$WORK/s$i-b.log" '"msg":"incident resumed"'
+        wait_until "$probe: resumed" 20 has "$WORK/s$i-b.log" '"msg":"resumed an open incident"'
         # still failing: the resumed incident goes on, no second one opens
         [ "$recover" = yes ] || wait_until "$probe: a failed run after the restart" 20 has "$WORK/s$i-b.log" '"ok":false' ;;
     *)
