@@ -44,9 +44,20 @@ struct action_fields {
 
 struct actions;
 
+/* What became of one run, rollback, skip or dry run (strings borrowed). */
+struct actions_report {
+    const char *probe, *region, *incident_id, *action;
+    const char *kind;            /* run, rollback */
+    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error */
+    const char *detail;
+};
+
 struct actions_opts {
     tl_usec kill_grace;          /* SIGTERM -> SIGKILL after a timeout; default 2 s */
     tl_usec drain;               /* wait for output after the command exited; default 1 s */
+    /* Called as each timeline entry is written: its log line and counter. */
+    void (*report)(void *arg, const struct actions_report *rep);
+    void *report_arg;
 };
 
 /* engine is borrowed and must outlive the runner's webhooks in flight.

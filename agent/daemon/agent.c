@@ -269,7 +269,8 @@ static int start_engines(struct agent *a)
         .max_per_host = (unsigned)a->cfg.per_host,
         .start = runs_on_start,
     };
-    if (scheduler_new(a->loop, &so, &a->sched) || actions_new(&a->actions, a->loop, a->engine, NULL))
+    struct actions_opts ao = {.report = agent_action_report, .report_arg = a};
+    if (scheduler_new(a->loop, &so, &a->sched) || actions_new(&a->actions, a->loop, a->engine, &ao))
         return -1;
     return open_spool_and_sinks(a);
 }

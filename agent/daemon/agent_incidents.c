@@ -196,3 +196,27 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
         resolve_unclaimed(a, rec);
     }
 }
+
+/* Every action run, rollback, skip and dry run: a log line and a count. A
+ * failed rollback leaves a mitigation applied: an error. */
+void agent_action_report(void *arg, const struct actions_report *rep)
+{
+    struct agent *a = arg;
+    static const char *const labels[] = {"probe", "action", "kind", "outcome"};
+    bool bad = strcmp(rep->outcome, "failed") == 0 || strcmp(rep->outcome, "timed_out") == 0 ||
+               strcmp(rep->outcome, "error") == 0;
+    bool rollback = strcmp(rep->kind, "rollback") == 0;
+    log_kv(a->log, bad ? (rollback ? LOG_ERROR : LOG_WARN) : LOG_INFO,
+           LOG_FIELDS(LOG_STR("probe", rep->probe), LOG_STR("region", rep->region),
+                      LOG_STR("incident", rep->incident_id), LOG_STR("action", rep->action),
+                      LOG_STR("kind", rep->kind), LOG_STR("outcome", rep->outcome),
+                      LOG_STR("detail", rep->detail ? rep->detail : "")),
+           "%s %s", rollback ? "rollback" : "action", bad && rollback ? "failed: the mitigation may still be applied"
+                                                                        : rep->outcome);
+    struct metric_family *f = metrics_counter(a->metrics, "tripline_action_runs_total",
+                                              "Action runs, rollbacks, skips and dry runs by outcome", labels, 4);
+    struct metric *m = f ? metrics_series(f, (const char *const[]){rep->probe, rep->action, rep->kind, rep->outcome})
+                         : NULL;
+    if (m)
+        metric_inc(m);
+}

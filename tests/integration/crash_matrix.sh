@@ -101,6 +101,11 @@ sys.exit(0 if opened and opened <= resolved else 1)
 PY
 }
 
+rollback_counted() {
+    curl -sf --noproxy '*' "$AGENT_URL/metrics" |
+        grep -q "^tripline_action_runs_total{probe=\"$1\",action=\"throttle\",kind=\"rollback\",outcome=\"ok\"} [1-9]\$"
+}
+
 # scenario I MODE RECOVER: MODE kill|term|changed|removed, RECOVER yes|no.
 scenario() {
     local i=$1 mode=$2 recover=$3 probe=api-$1
@@ -133,6 +138,8 @@ scenario() {
     fault '{"mode":"none"}'
     wait_until "$probe: every incident resolved at the service" 30 all_resolved "$probe"
     wait_until "$probe: rollbacks" 20 has "$WORK/throttle.log" "^rollback $probe "
+    # the process that rolled back logged and counted it
+    wait_until "$probe: rollback counted" 10 rollback_counted "$probe"
     stop_agent
     echo "$i $mode $recover" >>"$WORK/matrix.txt"
 }
