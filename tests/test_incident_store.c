@@ -85,6 +85,11 @@ static void test_put_reopen_resume(void **unused)
     esc_resume(st, &r->snap, 10 * SEC);
     assert_int_equal(esc_phase(st), ESC_PHASE_OPEN);
     assert_int_equal(esc_level(st), LEVEL_WARNING);
+    /* the restart tells the sinks at once */
+    assert_int_equal(esc_renotify_now(st, 10 * SEC, &t2), 1);
+    assert_int_equal(t2.kind, ESC_RENOTIFIED);
+    assert_string_equal(t2.incident_id, t.incident_id);
+    assert_int_equal(t2.bucket, BUCKET_UPSTREAM);
     /* still failing: no second incident */
     assert_int_equal(esc_observe(st, &FAIL, 11 * SEC, &t2), 0);
     assert_int_equal(esc_observe(st, &OK, 12 * SEC, &t2), 0);

@@ -116,6 +116,11 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
                       LOG_STR("incident", rec->snap.incident_id), LOG_STR("level", level_str(rec->snap.level))),
            "resumed an open incident");
     status_probe_level(ps, (int)esc_level(ps->esc));
+    /* The sinks hear of it at once: Alertmanager fires it again before its
+     * resolve_timeout, whatever the downtime was. */
+    struct esc_transition t;
+    if (esc_renotify_now(ps->esc, now, &t) == 1)
+        agent_emit_event(a, ps, &t);
 }
 
 void agent_probe_added(void *arg, struct probe_state *ps)

@@ -418,3 +418,10 @@ int esc_force_resolve(struct esc_state *st, const char *why, int64_t now_us, str
         out->resolution = why;
     return rc;
 }
+
+int esc_renotify_now(struct esc_state *st, int64_t now_us, struct esc_transition *out)
+{
+    if (st->phase != ESC_PHASE_OPEN)
+        return 0;
+    return emit(st, ESC_RENOTIFIED, st->level, NULL, now_us, out);
+}

@@ -5,7 +5,8 @@
 # service fixture and the real Alertmanager as sinks:
 # - every incident opened is resolved exactly once, under the id it opened
 #   with (a restart resumes it; a reload resolves it with probe_changed or
-#   probe_removed);
+#   probe_removed) and renotified at once after a restart (Alertmanager
+#   fires it again whatever the downtime);
 # - the throttle ran once and its rollback once per incident;
 # - every event the agent spooled reached the service;
 # - Alertmanager holds no active alert of ours at the end.
@@ -182,6 +183,8 @@ for line in open(f"{w}/matrix.txt"):
                           f"rolled back {runs[('rollback', probe, iid)]}")
     if mode in ("kill", "term") and len(inc) != 1:
         errors.append(f"{mode}/{recover}: {len(inc)} incidents instead of one resumed")
+    if mode in ("kill", "term") and not any(e["transition"] == "renotified" for e in inc.get(first, [])):
+        errors.append(f"{mode}/{recover}: the resumed incident was not renotified at the start")
     want = {"kill": "recovered", "term": "recovered", "changed": "probe_changed", "removed": "probe_removed"}[mode]
     got = [e.get("resolution") for e in inc.get(first, []) if e["transition"] == "resolved"]
     if got != [want]:
