@@ -11,6 +11,7 @@
 #include "agent/endpoint/status.h"
 #include "agent/incident/incident_store.h"
 #include "base/time.h"
+#include "base/uuid.h"
 
 /* An open incident whose probe a reload took away: resolved once the reload
  * is over, with the old definition (held by lf) for its rollbacks. */
@@ -62,10 +63,42 @@ out:
     strv_free(&rec.fired);
 }
 
+static bool has_rollback(const struct probe *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (strcmp(p->actions[i].name, name) == 0)
+            return p->actions[i].has_rollback;
+    return false;
+}
+
+/* The intent of a resolution: every rollback it is about to run is owed
+ * until it has succeeded, across restarts. */
+static void owe_rollbacks(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
+{
+    struct strv fired;
+    strv_init(&fired);
+    int rc = a->actions ? actions_fired(a->actions, t->incident_id, &fired) : 0;
+    for (size_t i = 0; rc == 0 && i < fired.n; i++) {
+        if (!has_rollback(p, fired.v[i]))
+            continue;
+        struct istore_owed o = {.probe = p->id, .region = (char *)region, .level = t->level, .action = fired.v[i]};
+        memcpy(o.incident_id, t->incident_id, sizeof o.incident_id);
+        rc = istore_owe(a->istore, &o);
+        struct istore_owed *in = istore_owed_find(a->istore, t->incident_id, fired.v[i]);
+        if (in)
+            in->running = true; /* its outcome comes through agent_action_report */
+    }
+    if (rc)
+        store_failed(a, p->id, rc);
+    strv_free(&fired);
+}
+
 void agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
     if (a->istore && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED))
         record_open(a, ps, t->actions, t->n_actions);
+    else if (a->istore && t->kind == ESC_RESOLVED)
+        owe_rollbacks(a, ps->probe, ps->region, t);
 }
 
 void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
@@ -85,6 +118,7 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
 static void resolve_now(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
 {
     log_warn(a->log, "probe %s: incident %s resolved: %s", p->id, t->incident_id, t->resolution);
+    owe_rollbacks(a, p, region, t);
     if (a->actions) {
         struct action_fields f = {.region = region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, p, t, &f, NULL, NULL) < 0)
@@ -192,6 +226,8 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
         lfile_unref(o->lf);
         free(o);
     }
+    if (initial)
+        agent_incidents_retry(a);
     for (size_t i = 0; initial && i < istore_count(a->istore);) {
         struct istore_rec *rec = istore_at(a->istore, i);
         if (rec->claimed) {
@@ -199,6 +235,66 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
             continue;
         }
         resolve_unclaimed(a, rec);
+    }
+}
+
+#define OWED_BACKOFF_MAX_US ((int64_t)300 * 1000000)
+
+/* A rollback owed ended: paid, or due again after a backoff (1 s doubling
+ * to 5 min). */
+static void rollback_outcome(struct agent *a, const struct actions_report *rep, bool bad)
+{
+    struct istore_owed *o = istore_owed_find(a->istore, rep->incident_id, rep->action);
+    if (!o)
+        return;
+    int rc;
+    if (!bad) {
+        rc = istore_paid(a->istore, rep->incident_id, rep->action);
+    } else {
+        o->running = false;
+        o->attempts++;
+        int64_t backoff = (int64_t)1000000 << (o->attempts < 9 ? o->attempts - 1 : 8);
+        o->next_at_us = tl_wall_us() + (backoff < OWED_BACKOFF_MAX_US ? backoff : OWED_BACKOFF_MAX_US);
+        rc = istore_sync(a->istore);
+    }
+    if (rc)
+        store_failed(a, rep->probe, rc);
+}
+
+/* Runs one owed rollback again with its probe's current definition. */
+static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
+{
+    struct probe_state *ps = probe_table_find(a->probes, o->probe, o->region);
+    if (!ps || !has_rollback(ps->probe, o->action)) {
+        log_error(a->log, "probe %s: rollback %s of incident %s is owed but its probe or action is gone: given up",
+                  o->probe, o->action, o->incident_id);
+        istore_paid(a->istore, o->incident_id, o->action);
+        return;
+    }
+    if (o->attempts == 0)
+        log_warn(a->log, "probe %s: rollback %s of incident %s: outcome unknown after a restart, running it again",
+                 o->probe, o->action, o->incident_id);
+    struct strv one = {.v = &o->action, .n = 1};
+    struct esc_transition t = {.kind = ESC_RESOLVED, .level = o->level, .prev_level = o->level, .at_us = now,
+                               .resolution = "recovered"};
+    memcpy(t.incident_id, o->incident_id, sizeof t.incident_id);
+    struct action_fields f = {.region = o->region, .bucket = "none"};
+    o->running = true;
+    if (uuid_v4(t.event_id) || actions_resume(a->actions, o->incident_id, o->probe, o->region, &one) ||
+        actions_fire(a->actions, ps->probe, &t, &f, NULL, NULL)) {
+        o->running = false;
+        log_error(a->log, "probe %s: cannot run rollback %s of incident %s", o->probe, o->action, o->incident_id);
+    }
+}
+
+void agent_incidents_retry(struct agent *a)
+{
+    int64_t now = tl_wall_us();
+    /* rollback_again may drop entries: walk from the end */
+    for (size_t i = istore_owed_count(a->istore); a->actions && i-- > 0;) {
+        struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (o && !o->running && o->next_at_us <= now)
+            rollback_again(a, o, now);
     }
 }
 
@@ -224,4 +320,6 @@ void agent_action_report(void *arg, const struct actions_report *rep)
                          : NULL;
     if (m)
         metric_inc(m);
+    if (rollback)
+        rollback_outcome(a, rep, bad);
 }

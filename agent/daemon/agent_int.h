@@ -63,6 +63,8 @@ void agent_probe_removed(void *arg, struct probe_state *ps);
 /* After a load: resolves what a reload took away, and after the first load
  * the stored incidents of probes no longer loaded. */
 void agent_incidents_reconcile(struct agent *a, bool initial);
+/* Runs again the rollbacks owed that failed or whose outcome a crash lost. */
+void agent_incidents_retry(struct agent *a);
 /* actions_opts.report (arg: the agent): logs and counts every action run. */
 struct actions_report;
 void agent_action_report(void *arg, const struct actions_report *rep);

@@ -121,6 +121,7 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t no
 void agent_tick_escalations(struct agent *a)
 {
     events_retry(a->events);
+    agent_incidents_retry(a);
     int64_t now = tl_wall_us();
     size_t n = probe_table_count(a->probes);
     for (size_t i = 0; i < n; i++) {

@@ -20,7 +20,59 @@ struct istore {
     char *tmp;
     size_t n, cap;
     struct istore_rec *recs;
+    size_t n_owed, cap_owed;
+    struct istore_owed *owed;
 };
+
+static void owed_clear(struct istore_owed *o)
+{
+    free(o->probe);
+    free(o->region);
+    free(o->action);
+    o->probe = o->region = o->action = NULL;
+}
+
+static cJSON *owed_json(const struct istore_owed *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j || !cJSON_AddStringToObject(j, "probe", o->probe) || !cJSON_AddStringToObject(j, "region", o->region) ||
+        !cJSON_AddStringToObject(j, "incidentId", o->incident_id) ||
+        !cJSON_AddNumberToObject(j, "level", (double)o->level) || !cJSON_AddStringToObject(j, "action", o->action) ||
+        !cJSON_AddNumberToObject(j, "attempts", o->attempts) ||
+        !cJSON_AddNumberToObject(j, "nextAtUs", (double)o->next_at_us)) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int push_owed(struct istore *s, const struct istore_owed *o)
+{
+    if (s->n_owed == s->cap_owed) {
+        size_t cap = s->cap_owed ? s->cap_owed * 2 : 8;
+        struct istore_owed *v = realloc(s->owed, cap * sizeof *v);
+        if (!v)
+            return TL_ENOMEM;
+        s->owed = v;
+        s->cap_owed = cap;
+    }
+    s->owed[s->n_owed++] = *o;
+    return 0;
+}
+
+/* A copy of o in the store; the strings are duplicated. */
+static int add_owed(struct istore *s, const struct istore_owed *o)
+{
+    struct istore_owed c = *o;
+    c.probe = strdup(o->probe);
+    c.region = strdup(o->region);
+    c.action = strdup(o->action);
+    c.running = false;
+    int rc = c.probe && c.region && c.action && strlen(o->incident_id) == 36 ? push_owed(s, &c) : TL_ENOMEM;
+    if (rc)
+        owed_clear(&c);
+    return rc;
+}
 
 void istore_rec_clear(struct istore_rec *r)
 {
@@ -149,6 +201,31 @@ static int push_rec(struct istore *s, const struct istore_rec *r)
     return 0;
 }
 
+static int parse_owed(struct istore *s, const cJSON *arr)
+{
+    const cJSON *j;
+    if (!arr)
+        return 0; /* a file of an older version */
+    if (!cJSON_IsArray(arr))
+        return TL_ESYNTAX;
+    cJSON_ArrayForEach(j, arr)
+    {
+        struct istore_owed o = {
+            .probe = (char *)J_STR(j, "probe"), .region = (char *)J_STR(j, "region"),
+            .action = (char *)J_STR(j, "action"), .attempts = (int)J_NUM(j, "attempts"),
+            .next_at_us = (int64_t)J_NUM(j, "nextAtUs"), .level = (enum level)(int)J_NUM(j, "level"),
+        };
+        const char *id = J_STR(j, "incidentId");
+        if (!o.probe || !o.region || !o.action || !id || strlen(id) != 36)
+            return TL_ESYNTAX;
+        memcpy(o.incident_id, id, 37);
+        int rc = add_owed(s, &o);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int parse_all(struct istore *s, const char *text)
 {
     int rc = 0;
@@ -168,6 +245,7 @@ static int parse_all(struct istore *s, const char *text)
         if (rc)
             goto out;
     }
+    rc = parse_owed(s, cJSON_GetObjectItemCaseSensitive(root, "owed"));
 out:
     cJSON_Delete(root);
     return rc;
@@ -211,6 +289,9 @@ static void drop_all(struct istore *s)
     for (size_t i = 0; i < s->n; i++)
         istore_rec_clear(&s->recs[i]);
     s->n = 0;
+    for (size_t i = 0; i < s->n_owed; i++)
+        owed_clear(&s->owed[i]);
+    s->n_owed = 0;
 }
 
 /* A damaged file is kept aside for a human; the agent starts without it
@@ -265,6 +346,7 @@ void istore_free(struct istore *s)
         return;
     drop_all(s);
     free(s->recs);
+    free(s->owed);
     free(s->path);
     free(s->tmp);
     free(s);
@@ -333,7 +415,15 @@ static int save(struct istore *s)
             goto out;
         }
     }
-    if (!(text = cJSON_PrintUnformatted(root)))
+    cJSON *owed = cJSON_AddArrayToObject(root, "owed");
+    for (size_t i = 0; owed && i < s->n_owed; i++) {
+        cJSON *o = owed_json(&s->owed[i]);
+        if (!o || !cJSON_AddItemToArray(owed, o)) {
+            cJSON_Delete(o);
+            goto out;
+        }
+    }
+    if (!owed || !(text = cJSON_PrintUnformatted(root)))
         goto out;
     rc = TL_EIO;
     fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -376,5 +466,46 @@ int istore_del(struct istore *s, const char *probe, const char *region)
         return 0;
     istore_rec_clear(r);
     *r = s->recs[--s->n];
+    return save(s);
+}
+
+size_t istore_owed_count(const struct istore *s)
+{
+    return s ? s->n_owed : 0;
+}
+
+struct istore_owed *istore_owed_at(struct istore *s, size_t i)
+{
+    return i < s->n_owed ? &s->owed[i] : NULL;
+}
+
+struct istore_owed *istore_owed_find(struct istore *s, const char *incident_id, const char *action)
+{
+    for (size_t i = 0; s && i < s->n_owed; i++)
+        if (strcmp(s->owed[i].incident_id, incident_id) == 0 && strcmp(s->owed[i].action, action) == 0)
+            return &s->owed[i];
+    return NULL;
+}
+
+int istore_owe(struct istore *s, const struct istore_owed *o)
+{
+    if (istore_owed_find(s, o->incident_id, o->action))
+        return 0;
+    int rc = add_owed(s, o);
+    return rc ? rc : save(s);
+}
+
+int istore_paid(struct istore *s, const char *incident_id, const char *action)
+{
+    struct istore_owed *o = istore_owed_find(s, incident_id, action);
+    if (!o)
+        return 0;
+    owed_clear(o);
+    *o = s->owed[--s->n_owed];
+    return save(s);
+}
+
+int istore_sync(struct istore *s)
+{
     return save(s);
 }

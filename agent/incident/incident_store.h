@@ -26,6 +26,18 @@ struct istore_rec {
     bool claimed;                /* taken by a running probe since the load */
 };
 
+/* A rollback owed by a resolved incident, kept until it has succeeded. */
+struct istore_owed {
+    char *probe;
+    char *region;
+    char incident_id[37];
+    enum level level;
+    char *action;
+    int attempts;                /* failed runs so far */
+    int64_t next_at_us;          /* wall clock: when to run it again */
+    bool running;                /* in this process (not kept) */
+};
+
 struct istore;
 
 /* Opens dir/incidents.json (none yet: an empty store). A file that cannot
@@ -42,6 +54,16 @@ struct istore_rec *istore_find(struct istore *s, const char *probe, const char *
 int istore_put(struct istore *s, const struct istore_rec *rec);
 /* Drops the record of (probe, region), if any, and writes the file. */
 int istore_del(struct istore *s, const char *probe, const char *region);
+size_t istore_owed_count(const struct istore *s);
+struct istore_owed *istore_owed_at(struct istore *s, size_t i);
+struct istore_owed *istore_owed_find(struct istore *s, const char *incident_id, const char *action);
+/* Records a rollback owed (once per incident and action) and writes the file. */
+int istore_owe(struct istore *s, const struct istore_owed *o);
+/* The rollback succeeded (or is given up): drops it and writes the file. */
+int istore_paid(struct istore *s, const char *incident_id, const char *action);
+/* Writes the file after a change made through istore_owed_at/_find. */
+int istore_sync(struct istore *s);
+
 /* Frees the members of a record that is not in a store. */
 void istore_rec_clear(struct istore_rec *r);
 
