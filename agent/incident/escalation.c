@@ -245,6 +245,16 @@ static int resolve_successes(const struct esc_state *st)
     return st->esc && st->esc->resolve_successes > 0 ? st->esc->resolve_successes : ESC_DEFAULT_RESOLVE;
 }
 
+/* The latest failure, for a transition or a snapshot. */
+static void latest_failure(const struct esc_state *st, enum bucket *bucket, char reason[ESC_REASON_MAX],
+                           char corr[37], char step[ESC_STEP_MAX])
+{
+    *bucket = st->bucket;
+    memcpy(reason, st->reason, ESC_REASON_MAX);
+    memcpy(corr, st->corr, 37);
+    memcpy(step, st->step, ESC_STEP_MAX);
+}
+
 static int emit(struct esc_state *st, enum esc_kind kind, enum level prev, const struct ladder_rung *rung,
                 int64_t now, struct esc_transition *out)
 {
@@ -258,10 +268,7 @@ static int emit(struct esc_state *st, enum esc_kind kind, enum level prev, const
     out->at_us = now;
     out->opened_at_us = st->opened_at;
     out->failing_since_us = st->failing_since;
-    out->bucket = st->bucket;
-    memcpy(out->reason, st->reason, sizeof out->reason);
-    memcpy(out->correlation_id, st->corr, sizeof out->correlation_id);
-    memcpy(out->step, st->step, sizeof out->step);
+    latest_failure(st, &out->bucket, out->reason, out->correlation_id, out->step);
     out->consecutive_failures = st->consec_fail;
     size_t total, failed, breached;
     window_counts(st, now, st->max_window, &total, &failed, &breached);
@@ -383,10 +390,7 @@ bool esc_snapshot(const struct esc_state *st, struct esc_snapshot *out)
     out->failing_since_us = st->failing_since;
     out->consecutive_failures = st->consec_fail;
     out->flapping = st->flapping;
-    out->bucket = st->bucket;
-    memcpy(out->reason, st->reason, sizeof out->reason);
-    memcpy(out->step, st->step, sizeof out->step);
-    memcpy(out->correlation_id, st->corr, sizeof out->correlation_id);
+    latest_failure(st, &out->bucket, out->reason, out->correlation_id, out->step);
     return true;
 }
 

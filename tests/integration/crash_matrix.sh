@@ -36,15 +36,6 @@ mkdir -p "$WORK/am-data"
 PIDS+=($!)
 
 fault() { curl -fsS --noproxy '*' -XPOST "$DEMO/_control/fault" -d "$1" >/dev/null; }
-# wait_until DESC SECONDS CMD...: polls CMD every 100 ms.
-wait_until() {
-    local desc=$1 secs=$2; shift 2
-    for _ in $(seq $((secs * 10))); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "timed out after ${secs}s waiting for $desc"
-}
 am_ready() { curl -sf --noproxy '*' "http://127.0.0.1:$AM_PORT/-/ready" >/dev/null; }
 wait_until "alertmanager ready" 30 am_ready
 

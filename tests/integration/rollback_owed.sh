@@ -10,14 +10,6 @@ source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 line=$(start_fixture demo_api --port 0)
 DEMO=${line#listening on }
 fault() { curl -fsS --noproxy '*' -XPOST "$DEMO/_control/fault" -d "$1" >/dev/null; }
-wait_until() {
-    local desc=$1 secs=$2; shift 2
-    for _ in $(seq $((secs * 10))); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "timed out after ${secs}s waiting for $desc"
-}
 has() { [ -f "$1" ] && grep -q "$2" "$1"; }
 count() { if [ -f "$1" ]; then grep -c "$2" "$1" || true; else echo 0; fi; }
 at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
