@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "agent/actions/actions_int.h"
 
@@ -136,6 +138,45 @@ static void test_timeout_sigkill(void **state)
     assert_non_null(strstr(e->last.detail, "killed by signal 9"));
 }
 
+/* The leader exits on SIGTERM, its child ignores it and holds the output
+ * pipe: after the grace period the whole group gets SIGKILL, the child too. */
+static void test_timeout_kills_the_group(void **state)
+{
+    struct env *e = *state;
+    char pidfile[] = "/tmp/tl-act-pg.XXXXXX", cmd[256], stat[64], buf[64] = "";
+    int fd = mkstemp(pidfile);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "(trap '' TERM; exec sleep 30) & echo $! >%s; wait", pidfile);
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    run_cmd(e, argv, 200 * MS);
+    assert_string_equal(e->last.outcome, "timed_out");
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    unlink(pidfile);
+    long pid = strtol(buf, NULL, 10);
+    assert_true(pid > 0);
+    /* gone, or a zombie waiting for a reaper: not running */
+    snprintf(stat, sizeof stat, "/proc/%ld/stat", pid);
+    for (int i = 0; i < 100; i++) {
+        char st[512] = "";
+        f = fopen(stat, "r");
+        if (!f)
+            return;
+        size_t n = fread(st, 1, sizeof st - 1, f);
+        fclose(f);
+        st[n] = '\0';
+        char *close_paren = strrchr(st, ')');
+        if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z')
+            return;
+        usleep(20000);
+    }
+    kill((pid_t)pid, SIGKILL);
+    fail_msg("the child that ignored SIGTERM outlived its command");
+}
+
 static void test_output_capped(void **state)
 {
     struct env *e = *state;
@@ -185,6 +226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_environment_is_bare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_kills_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_argv, setup, teardown),

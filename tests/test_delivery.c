@@ -184,6 +184,25 @@ static struct delivery_stats two_events(struct fx *f, const enum sink_outcome *s
     return stats(f);
 }
 
+/* Retry-After: 0 on every answer still waits the jittered backoff: seven
+ * retries with a 100 ms cap take well over 50 ms (odds against: 1e-6). */
+static void test_retry_after_zero_keeps_the_backoff(void **state)
+{
+    struct fx *f = *state;
+    struct delivery_opts o = {.batch_max = 10, .backoff_min = 100000, .backoff_max = 100000,
+                              .dead_letter_dir = f->dir, .log = quiet_log, .log_arg = f};
+    for (size_t i = 0; i < 7; i++)
+        f->sink->script[i] = SINK_RETRY;
+    f->sink->n_script = 7;
+    assert_int_equal(delivery_new(&f->d, &f->loop, f->sp, &o), 0);
+    assert_int_equal(delivery_add(f->d, "fake", &f->sink->base), 0);
+    append(f, "{\"a\":1}");
+    uint64_t t0 = uv_hrtime();
+    drain(f);
+    assert_int_equal(f->sink->sends, 8);
+    assert_true(uv_hrtime() - t0 >= 50 * 1000000ULL);
+}
+
 static void test_batches_are_capped_and_acked(void **state)
 {
     struct fx *f = *state;
@@ -314,6 +333,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batches_are_capped_and_acked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_zero_keeps_the_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_sends_the_same_events_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_batch_is_dead_lettered_then_acked, setup,
                                         teardown),

@@ -230,6 +230,30 @@ static void two_sinks_independent(void **state)
     spool_free(sp);
 }
 
+/* An empty or garbage cursor file reads as 0: the sink starts again at the
+ * oldest record kept instead of the spool refusing to open. */
+static void unreadable_cursor_is_zero(void **state)
+{
+    struct fx *f = *state;
+    struct spool *sp = open_or_die(f->dir, NULL, ONE, 1);
+    for (uint64_t i = 1; i <= 3; i++)
+        append_fmt(sp, i);
+    assert_int_equal(spool_ack(sp, "out", 2), 0);
+    spool_free(sp);
+    const char *const garbage[] = {"", "garbage\n", "12"};
+    for (size_t g = 0; g < 3; g++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/out.cursor", f->dir);
+        FILE *c = fopen(p, "w");
+        assert_non_null(c);
+        fputs(garbage[g], c);
+        fclose(c);
+        sp = open_or_die(f->dir, NULL, ONE, 1);
+        assert_int_equal(spool_sink_depth(sp, "out"), 3);
+        spool_free(sp);
+    }
+}
+
 static void bad_sink_names_and_lock(void **state)
 {
     struct fx *f = *state;
@@ -563,6 +587,7 @@ int main(void)
         cmocka_unit_test(crc32c_known_value),
         cmocka_unit_test_setup_teardown(append_next_ack_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(two_sinks_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreadable_cursor_is_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_sink_names_and_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(too_big_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_truncated, setup, teardown),

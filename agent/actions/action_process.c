@@ -73,6 +73,10 @@ static void cmd_outcome(struct act_run *run)
 static void cmd_maybe_done(struct act_run *run)
 {
     if (run->exited && run->eof) {
+        /* Terminated on timeout: whatever the leader left in its group
+         * goes now, even when the leader went quietly. */
+        if (run->phase == PH_TERM)
+            act_cmd_kill(run, SIGKILL);
         cmd_outcome(run);
         cmd_close_timer(run);
     }
@@ -82,8 +86,8 @@ void act_cmd_kill(struct act_run *run, int sig)
 {
     /* The child leads its own process group (UV_PROCESS_DETACHED), so
      * whatever it started goes too. */
-    if (run->proc.pid > 0)
-        (void)uv_kill(-run->proc.pid, sig);
+    if (run->pgid > 0)
+        (void)uv_kill(-run->pgid, sig);
 }
 
 static void cmd_timer_cb(uv_timer_t *t)
@@ -145,7 +149,9 @@ static void cmd_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
     run->exit_status = exit_status;
     run->term_signal = term_signal;
     uv_close((uv_handle_t *)&run->proc, cmd_close_cb);
-    if (!run->eof) {
+    /* After SIGTERM the grace timer keeps running: when it fires, the whole
+     * group gets SIGKILL, children that ignore SIGTERM included. */
+    if (!run->eof && run->phase != PH_TERM) {
         run->phase = PH_DRAIN;
         uv_timer_start(&run->timer, cmd_timer_cb, (uint64_t)(run->r->opts.drain / 1000), 0);
     }
@@ -250,6 +256,8 @@ static int cmd_spawn(struct act_run *run, const struct action_do *d, const char 
     po.exit_cb = cmd_exit_cb;
     po.flags = UV_PROCESS_DETACHED;
     rc = uv_spawn(run->r->loop, &run->proc, &po);
+    if (rc == 0)
+        run->pgid = run->proc.pid; /* kept: the handle may be closed before the group is gone */
     fd_close(run->r->loop, wfd);
     /* A failed uv_spawn still leaves an initialised handle to close. */
     run->open_handles++;

@@ -61,6 +61,26 @@ static void run_unlink(struct actions *r, struct act_run *run)
     r->in_flight--;
 }
 
+static void report(struct actions *r, const struct act_incident *inc, const struct act_entry *e)
+{
+    if (!r->opts.report)
+        return;
+    struct actions_report rep = {
+        .probe = inc->probe_id, .region = inc->region, .incident_id = inc->id, .action = e->action,
+        .kind = e->kind == ACT_ROLLBACK ? "rollback" : "run", .outcome = e->outcome, .detail = e->detail,
+    };
+    r->opts.report(r->opts.report_arg, &rep);
+}
+
+/* An entry that needs no run, reported like a run's. */
+static void note(struct actions *r, struct act_incident *inc, const char *action, enum act_kind kind,
+                 const char *outcome, const char *detail)
+{
+    struct act_entry e = {.action = (char *)action, .kind = kind, .outcome = outcome, .detail = (char *)detail};
+    act_timeline_note(inc, action, kind, outcome, detail);
+    report(r, inc, &e);
+}
+
 /* Every run ends here, exactly once: its entry goes on the timeline. */
 static void run_finish(struct act_run *run)
 {
@@ -68,6 +88,7 @@ static void run_finish(struct act_run *run)
     struct act_incident *inc = run->inc;
 
     run_unlink(r, run);
+    report(r, inc, &run->e);
     act_timeline_push(inc, &run->e);
     inc->pending--;
     batch_done(r, run->batch);
@@ -176,14 +197,14 @@ static void fire_one(struct fire_ctx *fc, const char *name, enum act_kind kind)
 
     if (!a) {
         snprintf(detail, sizeof detail, "no action named %s in probe %s", name, fc->p->id);
-        act_timeline_note(fc->inc, name, kind, "error", detail);
+        note(fc->r, fc->inc, name, kind, "error", detail);
         return;
     }
     if (kind == ACT_RUN) {
         struct act_cool *c = cool_get(fc->r, fc->p->id, name);
         uint64_t now = uv_hrtime();
         if (!c) {
-            act_timeline_note(fc->inc, name, kind, "error", "out of memory");
+            note(fc->r, fc->inc, name, kind, "error", "out of memory");
             return;
         }
         /* The cooldown stops a flapping incident from toggling a flag on
@@ -193,12 +214,12 @@ static void fire_one(struct fire_ctx *fc, const char *name, enum act_kind kind)
             snprintf(detail, sizeof detail, "cooldown: last ran %s ago, cooldown %s",
                      act_fmt_dur(ago, sizeof ago, (now - c->last_ns) / 1000),
                      act_fmt_dur(cd, sizeof cd, (uint64_t)a->cooldown));
-            act_timeline_note(fc->inc, name, kind, "skipped", detail);
+            note(fc->r, fc->inc, name, kind, "skipped", detail);
             return;
         }
         c->last_ns = now;
         if (!strv_has(&fc->inc->fired, name) && strv_push(&fc->inc->fired, name) != 0) {
-            act_timeline_note(fc->inc, name, kind, "error", "out of memory");
+            note(fc->r, fc->inc, name, kind, "error", "out of memory");
             return;
         }
         d = &a->run;
@@ -209,13 +230,13 @@ static void fire_one(struct fire_ctx *fc, const char *name, enum act_kind kind)
     }
     if (a->dry_run) {
         char *s = dry_detail(d, fc->vs);
-        act_timeline_note(fc->inc, name, kind, "dry_run", s ? s : "would run");
+        note(fc->r, fc->inc, name, kind, "dry_run", s ? s : "would run");
         free(s);
         return;
     }
     run = run_new(fc->r, fc->inc, fc->batch, name, kind);
     if (!run) {
-        act_timeline_note(fc->inc, name, kind, "error", "out of memory");
+        note(fc->r, fc->inc, name, kind, "error", "out of memory");
         return;
     }
     if (d->kind == ACTION_COMMAND)
@@ -324,6 +345,29 @@ out:
     free(b);
     tpl_vars_free(&vs);
     return rc;
+}
+
+int actions_fired(const struct actions *r, const char *incident_id, struct strv *out)
+{
+    const struct act_incident *inc = r ? act_incident_find(r, incident_id) : NULL;
+    for (size_t i = 0; inc && i < inc->fired.n; i++)
+        if (!strv_has(out, inc->fired.v[i]) && strv_push(out, inc->fired.v[i]))
+            return TL_ENOMEM;
+    return 0;
+}
+
+int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
+                   const struct strv *fired)
+{
+    if (!r || r->dying)
+        return TL_EINVAL;
+    struct act_incident *inc = act_incident_get(r, incident_id, probe_id, region ? region : "");
+    if (!inc)
+        return TL_ENOMEM;
+    for (size_t i = 0; i < fired->n; i++)
+        if (!strv_has(&inc->fired, fired->v[i]) && strv_push(&inc->fired, fired->v[i]))
+            return TL_ENOMEM;
+    return 0;
 }
 
 /* --- the runner --------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "agent/incident/escalation.h"
+#include "base/buf.h"
 #include "probes/probe.h"
 #include "probes/http/transfer.h"
 
@@ -43,9 +44,20 @@ struct action_fields {
 
 struct actions;
 
+/* What became of one run, rollback, skip or dry run (strings borrowed). */
+struct actions_report {
+    const char *probe, *region, *incident_id, *action;
+    const char *kind;            /* run, rollback */
+    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error */
+    const char *detail;
+};
+
 struct actions_opts {
     tl_usec kill_grace;          /* SIGTERM -> SIGKILL after a timeout; default 2 s */
     tl_usec drain;               /* wait for output after the command exited; default 1 s */
+    /* Called as each timeline entry is written: its log line and counter. */
+    void (*report)(void *arg, const struct actions_report *rep);
+    void *report_arg;
 };
 
 /* engine is borrowed and must outlive the runner's webhooks in flight.
@@ -74,6 +86,14 @@ typedef void (*actions_done_cb)(void *arg);
  * to run), or a negative TL_E* code (cb is not called). */
 int actions_fire(struct actions *r, const struct probe *p, const struct esc_transition *t,
                  const struct action_fields *f, actions_done_cb cb, void *arg);
+
+/* The actions that ran during an incident (their rollbacks are owed), copied
+ * into out (initialised by the caller). 0 also when the incident is unknown. */
+int actions_fired(const struct actions *r, const char *incident_id, struct strv *out);
+/* An incident carried over a restart (incident_store.h): its rollbacks owed
+ * run at its resolution as if its actions had run in this process. */
+int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
+                   const struct strv *fired);
 
 /* The timeline of an incident as a new JSON array of entries
  * {at, action, kind: run|rollback, outcome, detail[, status][, output]},

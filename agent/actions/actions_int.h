@@ -73,6 +73,7 @@ struct act_run {
     int open_handles;
     bool exited, eof, timed_out, timer_closed, out_closed;
     enum act_phase phase;
+    int pgid;                    /* the command's process group; 0 before the spawn */
     int64_t exit_status;
     int term_signal;
     tl_usec timeout;

@@ -19,6 +19,7 @@
 #include "agent/outbox/delivery.h"
 #include "agent/outbox/spool.h"
 #include "agent/fleet/peers.h"
+#include "agent/incident/incident_store.h"
 #include "agent/config/sinks_config.h"
 #include "schedules/shard.h"
 
@@ -107,6 +108,7 @@ void agent_reload(struct agent *a)
     metric_inc(a->handles->m_reloads);
     if (probe_table_load(a->probes, false))
         metric_inc(a->handles->m_reload_errors);
+    agent_incidents_reconcile(a, false);
     if (a->delivery && delivery_reload(a->delivery))
         log_warn(a->log, "a sink could not re-read its token or key; it keeps the old ones");
     notify_systemd("READY=1");
@@ -296,7 +298,8 @@ static int start_engines(struct agent *a)
         .max_per_host = (unsigned)a->cfg.per_host,
         .start = runs_on_start,
     };
-    if (scheduler_new(a->loop, &so, &a->sched) || actions_new(&a->actions, a->loop, a->engine, NULL))
+    struct actions_opts ao = {.report = agent_action_report, .report_arg = a};
+    if (scheduler_new(a->loop, &so, &a->sched) || actions_new(&a->actions, a->loop, a->engine, &ao))
         return -1;
     return open_spool_and_sinks(a);
 }
@@ -323,19 +326,20 @@ static int load_probes(struct agent *a)
         .sched = a->sched,
         .log = a->log,
         .owner = a,
-        .added = status_probe_added,
-        .removed = status_probe_removed,
+        .added = agent_probe_added,
+        .removed = agent_probe_removed,
     };
-    if (probe_table_new(&po, &a->probes))
+    if (agent_incidents_open(a) || probe_table_new(&po, &a->probes))
         return -1;
     src.probes = a->probes;
     if (status_new(a->metrics, &src, &a->status))
         return -1;
-    probe_table_set_hook_arg(a->probes, a->status);
+    probe_table_set_hook_arg(a->probes, a);
     if (probe_table_load(a->probes, true) && probe_table_count(a->probes) == 0) {
         log_error(a->log, "no probe could be loaded");
         return -1;
     }
+    agent_incidents_reconcile(a, true);
     return 0;
 }
 
@@ -435,6 +439,7 @@ void agent_free(struct agent *a)
     runs_free(a->runs);
     events_free(a->events);
     status_free(a->status);
+    istore_free(a->istore);
     spool_free(a->spool);
     metrics_free(a->metrics);
     if (a->handles)

@@ -36,6 +36,8 @@ struct agent {
     struct delivery *delivery;
     struct actions *actions;
     struct peers *peers;         /* NULL without `peers:` (agent_peers.c) */
+    struct istore *istore;       /* open incidents across restarts (agent_incidents.c) */
+    struct agent_orphan *orphans; /* incidents a reload took the probe of */
     struct peer_run *peer_waiting; /* peer runs waiting for a limiter slot */
     struct agent_handles *handles; /* signals, tick, drain timers (agent.c) */
     bool draining;
@@ -46,6 +48,26 @@ struct agent {
 void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_result *r);
 void agent_tick_escalations(struct agent *a);
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
+/* The same for a probe that may have no state any more (last may be NULL). */
+void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
+                          const struct esc_transition *t);
+
+/* agent_incidents.c: open incidents kept in the spool directory */
+int agent_incidents_open(struct agent *a);
+/* Around a transition's actions: the intent, then what ran (or resolved). */
+void agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
+void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
+/* The probe table's hooks (arg: the agent): resume / set aside incidents. */
+void agent_probe_added(void *arg, struct probe_state *ps);
+void agent_probe_removed(void *arg, struct probe_state *ps);
+/* After a load: resolves what a reload took away, and after the first load
+ * the stored incidents of probes no longer loaded. */
+void agent_incidents_reconcile(struct agent *a, bool initial);
+/* Runs again the rollbacks owed that failed or whose outcome a crash lost. */
+void agent_incidents_retry(struct agent *a);
+/* actions_opts.report (arg: the agent): logs and counts every action run. */
+struct actions_report;
+void agent_action_report(void *arg, const struct actions_report *rep);
 
 /* agent_peers.c: second opinions (agent/fleet/peers.h) and POST /peer/run */
 int agent_peers_init(struct agent *a);

@@ -19,37 +19,46 @@
 
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
+    agent_emit_event_for(a, ps->probe, ps->region, ps->last, t);
+}
+
+void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
+                          const struct esc_transition *t)
+{
     cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
     struct event_in in = {
-        .probe = ps->probe,
+        .probe = p,
         .t = t,
-        .last = ps->last,
-        .region = ps->region,
+        .last = last,
+        .region = region,
         .agent = a->cfg.name,
         .timeline = timeline,
     };
     cJSON *ev = event_build(&in);
     cJSON_Delete(timeline);
     if (!ev) {
-        log_error(a->log, "probe %s: out of memory building a %s event", ps->probe->id, esc_kind_str(t->kind));
+        log_error(a->log, "probe %s: out of memory building a %s event", p->id, esc_kind_str(t->kind));
         return;
     }
     /* A new or worse incident waits for the peers' second opinion; every
      * event passes through the peers so none overtakes one waiting. */
     if (a->peers)
-        peers_submit(a->peers, ev, ps->probe->id, ps->region, t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
+        peers_submit(a->peers, ev, p->id, region, t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
     else
         events_spool(a->events, ev);
 }
 
 static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
-    /* Actions first, so the event carries what they did on its timeline. */
+    /* Actions first, so the event carries what they did on its timeline;
+     * the incident store records them before they run and after. */
+    agent_incidents_before(a, ps, t);
     if (a->actions) {
         struct action_fields f = {.region = ps->region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);
     }
+    agent_incidents_after(a, ps, t);
     agent_emit_event(a, ps, t);
 }
 
@@ -116,6 +125,7 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t no
 void agent_tick_escalations(struct agent *a)
 {
     events_retry(a->events);
+    agent_incidents_retry(a);
     int64_t now = tl_wall_us();
     size_t n = probe_table_count(a->probes);
     for (size_t i = 0; i < n; i++) {

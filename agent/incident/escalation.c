@@ -245,6 +245,16 @@ static int resolve_successes(const struct esc_state *st)
     return st->esc && st->esc->resolve_successes > 0 ? st->esc->resolve_successes : ESC_DEFAULT_RESOLVE;
 }
 
+/* The latest failure, for a transition or a snapshot. */
+static void latest_failure(const struct esc_state *st, enum bucket *bucket, char reason[ESC_REASON_MAX],
+                           char corr[37], char step[ESC_STEP_MAX])
+{
+    *bucket = st->bucket;
+    memcpy(reason, st->reason, ESC_REASON_MAX);
+    memcpy(corr, st->corr, 37);
+    memcpy(step, st->step, ESC_STEP_MAX);
+}
+
 static int emit(struct esc_state *st, enum esc_kind kind, enum level prev, const struct ladder_rung *rung,
                 int64_t now, struct esc_transition *out)
 {
@@ -258,21 +268,35 @@ static int emit(struct esc_state *st, enum esc_kind kind, enum level prev, const
     out->at_us = now;
     out->opened_at_us = st->opened_at;
     out->failing_since_us = st->failing_since;
-    out->bucket = st->bucket;
-    memcpy(out->reason, st->reason, sizeof out->reason);
-    memcpy(out->correlation_id, st->corr, sizeof out->correlation_id);
-    memcpy(out->step, st->step, sizeof out->step);
+    latest_failure(st, &out->bucket, out->reason, out->correlation_id, out->step);
     out->consecutive_failures = st->consec_fail;
     size_t total, failed, breached;
     window_counts(st, now, st->max_window, &total, &failed, &breached);
     out->window_observations = total;
     out->failure_ratio = total ? (double)failed / (double)total : 0.0;
     out->flapping = st->flapping;
+    out->resolution = kind == ESC_RESOLVED ? "recovered" : NULL;
     out->rung = rung;
     out->n_actions = rung ? rung->n_actions : 0;
     out->actions = rung ? rung->actions : NULL;
     st->last_notify = now;
     return 1;
+}
+
+static int resolve(struct esc_state *st, int64_t now, struct esc_transition *out)
+{
+    int rc = emit(st, ESC_RESOLVED, st->level, NULL, now, out);
+    if (rc < 0)
+        return rc;
+    st->phase = ESC_PHASE_OK;
+    st->level = LEVEL_NONE;
+    st->ever_resolved = true;
+    st->resolved_at = now;
+    /* Flap damping: the next incident must earn its full condition
+     * from observations made after this resolution. */
+    st->n = 0;
+    st->head = 0;
+    return rc;
 }
 
 /* Decides what the counters now mean. Called after every observation and
@@ -281,21 +305,8 @@ static int evaluate(struct esc_state *st, int64_t now, struct esc_transition *ou
 {
     const struct ladder_rung *rung;
     if (st->phase == ESC_PHASE_OPEN) {
-        if (st->consec_ok >= resolve_successes(st)) {
-            enum level prev = st->level;
-            int rc = emit(st, ESC_RESOLVED, prev, NULL, now, out);
-            if (rc < 0)
-                return rc;
-            st->phase = ESC_PHASE_OK;
-            st->level = LEVEL_NONE;
-            st->ever_resolved = true;
-            st->resolved_at = now;
-            /* Flap damping: the next incident must earn its full condition
-             * from observations made after this resolution. */
-            st->n = 0;
-            st->head = 0;
-            return rc;
-        }
+        if (st->consec_ok >= resolve_successes(st))
+            return resolve(st, now, out);
         if (st->consec_fail == 0)
             return 0;
         enum level target = target_level(st, now, &rung);
@@ -367,4 +378,54 @@ int esc_set_maintenance(struct esc_state *st, bool on, int64_t now_us, struct es
         return 0;
     ring_prune(st, now_us);
     return evaluate(st, now_us, out);
+}
+
+bool esc_snapshot(const struct esc_state *st, struct esc_snapshot *out)
+{
+    if (st->phase != ESC_PHASE_OPEN)
+        return false;
+    memcpy(out->incident_id, st->incident_id, sizeof out->incident_id);
+    out->level = st->level;
+    out->opened_at_us = st->opened_at;
+    out->failing_since_us = st->failing_since;
+    out->consecutive_failures = st->consec_fail;
+    out->flapping = st->flapping;
+    latest_failure(st, &out->bucket, out->reason, out->correlation_id, out->step);
+    return true;
+}
+
+void esc_resume(struct esc_state *st, const struct esc_snapshot *snap, int64_t now_us)
+{
+    memcpy(st->incident_id, snap->incident_id, sizeof st->incident_id);
+    st->incident_id[sizeof st->incident_id - 1] = '\0';
+    st->phase = ESC_PHASE_OPEN;
+    st->level = snap->level;
+    st->opened_at = snap->opened_at_us;
+    st->failing_since = snap->failing_since_us;
+    st->consec_fail = snap->consecutive_failures;
+    st->consec_ok = 0;
+    st->flapping = snap->flapping;
+    st->bucket = snap->bucket;
+    copy_capped(st->reason, sizeof st->reason, snap->reason);
+    copy_capped(st->step, sizeof st->step, snap->step);
+    copy_capped(st->corr, sizeof st->corr, snap->correlation_id);
+    /* The restart does not renotify at once: the last notice was before it. */
+    st->last_notify = now_us;
+}
+
+int esc_force_resolve(struct esc_state *st, const char *why, int64_t now_us, struct esc_transition *out)
+{
+    if (st->phase != ESC_PHASE_OPEN)
+        return 0;
+    int rc = resolve(st, now_us, out);
+    if (rc == 1)
+        out->resolution = why;
+    return rc;
+}
+
+int esc_renotify_now(struct esc_state *st, int64_t now_us, struct esc_transition *out)
+{
+    if (st->phase != ESC_PHASE_OPEN)
+        return 0;
+    return emit(st, ESC_RENOTIFIED, st->level, NULL, now_us, out);
 }

@@ -60,6 +60,9 @@ struct esc_transition {
     double failure_ratio;         /* failed / all observations in the window, 0..1 */
     size_t window_observations;   /* how many the ratio is over */
     bool flapping;                /* opened soon after the previous resolution */
+    /* Why a resolved incident ended: "recovered", or "probe_removed" /
+     * "probe_changed" from esc_force_resolve(); NULL on other kinds. */
+    const char *resolution;
     /* Actions to fire: the target rung's on opened/escalated, none otherwise.
      * Borrowed from the escalation the state was made from. */
     const struct ladder_rung *rung;
@@ -92,6 +95,34 @@ int esc_tick(struct esc_state *st, int64_t now_us, struct esc_transition *out);
 /* While on, observations are still counted but nothing is emitted. Turning it
  * off re-evaluates the state at now_us (and may emit). Same return convention. */
 int esc_set_maintenance(struct esc_state *st, bool on, int64_t now_us, struct esc_transition *out);
+
+/* What an open incident needs to go on after a restart (incident_store.h). */
+struct esc_snapshot {
+    char incident_id[37];
+    enum level level;
+    int64_t opened_at_us;
+    int64_t failing_since_us;
+    int consecutive_failures;
+    bool flapping;
+    /* the latest failure: resolved events carry the labels it opened with */
+    enum bucket bucket;
+    char reason[ESC_REASON_MAX];
+    char step[ESC_STEP_MAX];
+    char correlation_id[37];
+};
+
+/* Fills *out and returns true when an incident is open. */
+bool esc_snapshot(const struct esc_state *st, struct esc_snapshot *out);
+/* Reopens a stored incident under its id; the probe's next runs carry it on
+ * (resolve_successes successes resolve it). now_us starts its renotify clock. */
+void esc_resume(struct esc_state *st, const struct esc_snapshot *snap, int64_t now_us);
+/* A renotified transition of the open incident now (after a restart, so the
+ * sinks hear of it at once). Same return convention; 0 when nothing is open. */
+int esc_renotify_now(struct esc_state *st, int64_t now_us, struct esc_transition *out);
+/* Resolves the open incident whatever the observations say (its probe was
+ * removed or changed); why is a static string kept in out->resolution.
+ * Same return convention as esc_observe(); 0 when nothing is open. */
+int esc_force_resolve(struct esc_state *st, const char *why, int64_t now_us, struct esc_transition *out);
 
 enum esc_phase esc_phase(const struct esc_state *st);
 enum level esc_level(const struct esc_state *st);  /* LEVEL_NONE unless open */

@@ -60,6 +60,8 @@ cJSON *event_build(const struct event_in *in)
         snprintf(detail, sizeof(detail), "%s", in->last->steps[in->last->failed_step].failures.v[0]);
     else if (in->last && in->last->failures.n)
         snprintf(detail, sizeof(detail), "%s", in->last->failures.v[0]);
+    else if (resolved && t->resolution && strcmp(t->resolution, "recovered") != 0)
+        snprintf(detail, sizeof(detail), "resolved without recovery: %s", t->resolution);
     else if (resolved)
         snprintf(detail, sizeof(detail), "%d consecutive successful runs", p->escalation.resolve_successes);
 
@@ -94,6 +96,8 @@ cJSON *event_build(const struct event_in *in)
     cJSON_AddStringToObject(e, "bucket", bucket);
     cJSON_AddStringToObject(e, "reason", t->reason);
     cJSON_AddBoolToObject(e, "flapping", t->flapping);
+    if (resolved && t->resolution)
+        cJSON_AddStringToObject(e, "resolution", t->resolution);
     cJSON *labels = cJSON_AddObjectToObject(e, "labels");
     for (size_t i = 0; labels && i < p->n_labels; i++)
         cJSON_AddStringToObject(labels, p->labels[i].key, p->labels[i].value);

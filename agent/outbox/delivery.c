@@ -189,7 +189,8 @@ static void after_failure(struct entry *en, tl_usec retry_after)
     tl_usec delay;
 
     en->st.failures++;
-    if (retry_after >= 0)
+    /* Retry-After: 0 is no licence to hammer the server: the backoff holds. */
+    if (retry_after > 0)
         delay = retry_after < d->retry_after_max ? retry_after : d->retry_after_max;
     else
         delay = delivery_backoff(d->backoff_min, d->backoff_max, en->st.failures, &d->rng);

@@ -224,8 +224,11 @@ static int load_cursor(struct spool *sp, struct sink *k)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
+    /* Empty or garbage (a crash, a full disk): from the oldest record kept.
+     * Duplicates, which receivers dedup by eventId, beat an agent that
+     * cannot start. */
     if (errno || end == buf || *end != '\n')
-        return fail(sp, TL_EINVAL, "%s: not a cursor", name);
+        v = 0;
     k->cursor = v;
     return 0;
 }

@@ -162,6 +162,13 @@ static int apply(struct am_impl *s, const cJSON *ev, const char *now, cJSON *out
         return TL_ENOMEM;
     slot = find(s, incident);
     cur = *slot;
+    /* A resolution of an incident fired before a restart: it started when
+     * its failures did, not when it resolved (after endsAt: a 400). */
+    if (resolved && !cur) {
+        const char *since = get_str(cJSON_GetObjectItemCaseSensitive(ev, "impact"), "since");
+        if (since)
+            at = since;
+    }
     /* The label set the incident fired with, if it changed, is resolved. */
     if (cur && !same_labels(cur->alert, alert)) {
         rc = emit(out, cur->alert, now);
@@ -388,7 +395,9 @@ static int am_send(struct sink *base, const char *const *events, const size_t *l
         out = cJSON_CreateArray();
         if (!out)
             return TL_ENOMEM;
-        tl_iso8601_now(false, now);
+        /* to the millisecond, as startsAt: an incident resolved within the
+         * second it opened must not end before it started */
+        tl_iso8601_now(true, now);
         for (i = 0; i < n && rc == 0; i++) {
             ev = cJSON_ParseWithLength(events[i], lens[i]);
             rc = ev ? apply(s, ev, now, out) : TL_EINVAL;

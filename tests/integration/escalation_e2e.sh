@@ -61,15 +61,6 @@ service_mode() { curl -fsS --noproxy '*' -XPOST "$SVC/_control" -d "$1" >/dev/nu
 svc_stat() { curl -fsS --noproxy '*' "$SVC/_stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 count() { if [ -f "$1" ]; then grep -c "$2" "$1" || true; else echo 0; fi; }
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
-# wait_until DESC SECONDS CMD...: polls CMD every 100 ms.
-wait_until() {
-    local desc=$1 secs=$2; shift 2
-    for _ in $(seq $((secs * 10))); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "timed out after ${secs}s waiting for $desc"
-}
 at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 lines_at_least() { [ "$(lines "$1")" -ge "$2" ]; }
 

@@ -59,3 +59,13 @@ stop_agent() {
     wait "$AGENT_PID" || rc=$?
     [ "$rc" -eq 0 ] || fail "agent exited $rc after SIGTERM: $(tail -20 "$WORK"/*.log)"
 }
+
+# wait_until DESC SECONDS CMD...: polls CMD every 100 ms until it succeeds.
+wait_until() {
+    local desc=$1 secs=$2; shift 2
+    for _ in $(seq $((secs * 10))); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    fail "timed out after ${secs}s waiting for $desc"
+}

@@ -1,0 +1,325 @@
+/* Incidents across restarts and reloads: every open incident is kept in the
+ * incident store (agent/incident/incident_store.h) and reconciled with the
+ * probes loaded. An incident of an unchanged probe resumes under its id; one
+ * whose probe was changed or removed is resolved with that reason and its
+ * actions rolled back. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/actions/actions.h"
+#include "agent/daemon/agent_int.h"
+#include "agent/endpoint/status.h"
+#include "agent/incident/incident_store.h"
+#include "base/time.h"
+#include "base/uuid.h"
+
+/* An open incident whose probe a reload took away: resolved once the reload
+ * is over, with the old definition (held by lf) for its rollbacks. */
+struct agent_orphan {
+    struct esc_transition t;
+    struct lfile *lf;
+    const struct probe *probe;
+    const char *region;
+    struct agent_orphan *next;
+};
+
+int agent_incidents_open(struct agent *a)
+{
+    char err[600];
+    int rc = istore_open(a->cfg.spool_dir, &a->istore, err, sizeof err);
+    if (rc)
+        log_error(a->log, "cannot open the incident store in %s (%s)", a->cfg.spool_dir, tl_strerror(rc));
+    else if (err[0])
+        log_error(a->log, "damaged incident store: %s", err);
+    else if (istore_count(a->istore))
+        log_info(a->log, "resuming %zu open incidents of the last run", istore_count(a->istore));
+    return rc;
+}
+
+static void store_failed(struct agent *a, const char *probe, int rc)
+{
+    log_error(a->log, "probe %s: cannot write the incident store (%s): a restart would forget its incident", probe,
+              tl_strerror(rc));
+}
+
+/* Writes the open incident of ps; extra: actions about to run (the intent,
+ * so their rollbacks are owed even if the agent dies while they run). */
+static void record_open(struct agent *a, struct probe_state *ps, char *const *extra, size_t n_extra)
+{
+    struct istore_rec rec = {.probe = ps->probe->id, .region = (char *)ps->region, .def_hash = ps->probe->def_hash};
+    strv_init(&rec.fired);
+    if (!esc_snapshot(ps->esc, &rec.snap))
+        goto out;
+    int rc = actions_fired(a->actions, rec.snap.incident_id, &rec.fired);
+    for (size_t i = 0; rc == 0 && i < n_extra; i++)
+        rc = strv_push(&rec.fired, extra[i]) ? TL_ENOMEM : 0;
+    if (rc == 0)
+        rc = istore_put(a->istore, &rec);
+    if (rc)
+        store_failed(a, ps->probe->id, rc);
+    else
+        istore_find(a->istore, rec.probe, rec.region)->claimed = true;
+out:
+    strv_free(&rec.fired);
+}
+
+static bool has_rollback(const struct probe *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (strcmp(p->actions[i].name, name) == 0)
+            return p->actions[i].has_rollback;
+    return false;
+}
+
+/* The intent of a resolution: every rollback it is about to run is owed
+ * until it has succeeded, across restarts. */
+static void owe_rollbacks(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
+{
+    struct strv fired;
+    strv_init(&fired);
+    int rc = a->actions ? actions_fired(a->actions, t->incident_id, &fired) : 0;
+    for (size_t i = 0; rc == 0 && i < fired.n; i++) {
+        if (!has_rollback(p, fired.v[i]))
+            continue;
+        struct istore_owed o = {.probe = p->id, .region = (char *)region, .level = t->level, .action = fired.v[i]};
+        memcpy(o.incident_id, t->incident_id, sizeof o.incident_id);
+        rc = istore_owe(a->istore, &o);
+        struct istore_owed *in = istore_owed_find(a->istore, t->incident_id, fired.v[i]);
+        if (in)
+            in->running = true; /* its outcome comes through agent_action_report */
+    }
+    if (rc)
+        store_failed(a, p->id, rc);
+    strv_free(&fired);
+}
+
+void agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    if (a->istore && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED))
+        record_open(a, ps, t->actions, t->n_actions);
+    else if (a->istore && t->kind == ESC_RESOLVED)
+        owe_rollbacks(a, ps->probe, ps->region, t);
+}
+
+void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    if (!a->istore)
+        return;
+    if (t->kind == ESC_RESOLVED) {
+        int rc = istore_del(a->istore, ps->probe->id, ps->region);
+        if (rc)
+            store_failed(a, ps->probe->id, rc);
+    } else if (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED) {
+        record_open(a, ps, NULL, 0);
+    }
+}
+
+/* Rolls back and reports an incident resolved without its probe recovering. */
+static void resolve_now(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
+{
+    log_warn(a->log, "probe %s: incident %s resolved: %s", p->id, t->incident_id, t->resolution);
+    owe_rollbacks(a, p, region, t);
+    if (a->actions) {
+        struct action_fields f = {.region = region, .bucket = bucket_str(t->bucket)};
+        if (actions_fire(a->actions, p, t, &f, NULL, NULL) < 0)
+            log_error(a->log, "probe %s: cannot roll back the actions of %s", p->id, t->incident_id);
+    }
+    agent_emit_event_for(a, p, region, NULL, t);
+    int rc = istore_del(a->istore, p->id, region);
+    if (rc)
+        store_failed(a, p->id, rc);
+}
+
+static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *rec)
+{
+    int64_t now = tl_wall_us();
+    rec->claimed = true;
+    esc_resume(ps->esc, &rec->snap, now);
+    if (a->actions && actions_resume(a->actions, rec->snap.incident_id, ps->probe->id, ps->region, &rec->fired))
+        log_error(a->log, "probe %s: out of memory restoring the rollbacks of %s", ps->probe->id,
+                  rec->snap.incident_id);
+    if (rec->def_hash != ps->probe->def_hash) {
+        struct esc_transition t;
+        /* resolve_now deletes rec: nothing of it is read after this */
+        if (esc_force_resolve(ps->esc, "probe_changed", now, &t) == 1)
+            resolve_now(a, ps->probe, ps->region, &t);
+        return;
+    }
+    log_kv(a->log, LOG_INFO,
+           LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("region", ps->region),
+                      LOG_STR("incident", rec->snap.incident_id), LOG_STR("level", level_str(rec->snap.level))),
+           "resumed an open incident");
+    status_probe_level(ps, (int)esc_level(ps->esc));
+    /* The sinks hear of it at once: Alertmanager fires it again before its
+     * resolve_timeout, whatever the downtime was. */
+    struct esc_transition t;
+    if (esc_renotify_now(ps->esc, now, &t) == 1)
+        agent_emit_event(a, ps, &t);
+}
+
+void agent_probe_added(void *arg, struct probe_state *ps)
+{
+    struct agent *a = arg;
+    status_probe_added(a->status, ps);
+    struct istore_rec *rec = istore_find(a->istore, ps->probe->id, ps->region);
+    if (rec && !rec->claimed)
+        resume(a, ps, rec);
+}
+
+void agent_probe_removed(void *arg, struct probe_state *ps)
+{
+    struct agent *a = arg;
+    struct agent_orphan *o = NULL;
+    status_probe_removed(a->status, ps);
+    if (esc_phase(ps->esc) != ESC_PHASE_OPEN || !(o = calloc(1, sizeof *o)))
+        goto out;
+    /* removed or changed: which one is known once the reload is over */
+    if (esc_force_resolve(ps->esc, "probe_removed", tl_wall_us(), &o->t) != 1)
+        goto out;
+    o->lf = lfile_ref(ps->lf);
+    o->probe = ps->probe;
+    o->region = ps->region;
+    o->next = a->orphans;
+    a->orphans = o;
+    o = NULL;
+out:
+    free(o);
+}
+
+/* A stored incident no loaded probe claimed: its probe is gone. Its actions
+ * cannot be rolled back without their definition; the timeline says so. */
+static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
+{
+    struct probe stub;
+    struct esc_state *st = NULL;
+    struct esc_transition t;
+    char *probe = strdup(rec->probe), *region = strdup(rec->region);
+    memset(&stub, 0, sizeof stub);
+    stub.id = probe;
+    if (!probe || !region || esc_new(NULL, NULL, &st)) {
+        rec->claimed = true; /* left in the store: the next start tries again */
+        goto out;
+    }
+    esc_resume(st, &rec->snap, tl_wall_us());
+    if (a->actions)
+        actions_resume(a->actions, rec->snap.incident_id, probe, region, &rec->fired);
+    for (size_t i = 0; i < rec->fired.n; i++)
+        log_error(a->log, "probe %s: action %s of incident %s cannot be rolled back: the probe is gone", probe,
+                  rec->fired.v[i], rec->snap.incident_id);
+    rec = NULL; /* resolve_now deletes it */
+    if (esc_force_resolve(st, "probe_removed", tl_wall_us(), &t) == 1)
+        resolve_now(a, &stub, region, &t);
+out:
+    esc_free(st);
+    free(probe);
+    free(region);
+}
+
+void agent_incidents_reconcile(struct agent *a, bool initial)
+{
+    while (a->orphans) {
+        struct agent_orphan *o = a->orphans;
+        a->orphans = o->next;
+        if (probe_table_find(a->probes, o->probe->id, o->region))
+            o->t.resolution = "probe_changed";
+        resolve_now(a, o->probe, o->region, &o->t);
+        lfile_unref(o->lf);
+        free(o);
+    }
+    if (initial)
+        agent_incidents_retry(a);
+    for (size_t i = 0; initial && i < istore_count(a->istore);) {
+        struct istore_rec *rec = istore_at(a->istore, i);
+        if (rec->claimed) {
+            i++;
+            continue;
+        }
+        resolve_unclaimed(a, rec);
+    }
+}
+
+#define OWED_BACKOFF_MAX_US ((int64_t)300 * 1000000)
+
+/* A rollback owed ended: paid, or due again after a backoff (1 s doubling
+ * to 5 min). */
+static void rollback_outcome(struct agent *a, const struct actions_report *rep, bool bad)
+{
+    struct istore_owed *o = istore_owed_find(a->istore, rep->incident_id, rep->action);
+    if (!o)
+        return;
+    int rc;
+    if (!bad) {
+        rc = istore_paid(a->istore, rep->incident_id, rep->action);
+    } else {
+        o->running = false;
+        o->attempts++;
+        int64_t backoff = (int64_t)1000000 << (o->attempts < 9 ? o->attempts - 1 : 8);
+        o->next_at_us = tl_wall_us() + (backoff < OWED_BACKOFF_MAX_US ? backoff : OWED_BACKOFF_MAX_US);
+        rc = istore_sync(a->istore);
+    }
+    if (rc)
+        store_failed(a, rep->probe, rc);
+}
+
+/* Runs one owed rollback again with its probe's current definition. */
+static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
+{
+    struct probe_state *ps = probe_table_find(a->probes, o->probe, o->region);
+    if (!ps || !has_rollback(ps->probe, o->action)) {
+        log_error(a->log, "probe %s: rollback %s of incident %s is owed but its probe or action is gone: given up",
+                  o->probe, o->action, o->incident_id);
+        istore_paid(a->istore, o->incident_id, o->action);
+        return;
+    }
+    if (o->attempts == 0)
+        log_warn(a->log, "probe %s: rollback %s of incident %s: outcome unknown after a restart, running it again",
+                 o->probe, o->action, o->incident_id);
+    struct strv one = {.v = &o->action, .n = 1};
+    struct esc_transition t = {.kind = ESC_RESOLVED, .level = o->level, .prev_level = o->level, .at_us = now,
+                               .resolution = "recovered"};
+    memcpy(t.incident_id, o->incident_id, sizeof t.incident_id);
+    struct action_fields f = {.region = o->region, .bucket = "none"};
+    o->running = true;
+    if (uuid_v4(t.event_id) || actions_resume(a->actions, o->incident_id, o->probe, o->region, &one) ||
+        actions_fire(a->actions, ps->probe, &t, &f, NULL, NULL)) {
+        o->running = false;
+        log_error(a->log, "probe %s: cannot run rollback %s of incident %s", o->probe, o->action, o->incident_id);
+    }
+}
+
+void agent_incidents_retry(struct agent *a)
+{
+    int64_t now = tl_wall_us();
+    /* rollback_again may drop entries: walk from the end */
+    for (size_t i = istore_owed_count(a->istore); a->actions && i-- > 0;) {
+        struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (o && !o->running && o->next_at_us <= now)
+            rollback_again(a, o, now);
+    }
+}
+
+/* Every action run, rollback, skip and dry run: a log line and a count. A
+ * failed rollback leaves a mitigation applied: an error. */
+void agent_action_report(void *arg, const struct actions_report *rep)
+{
+    struct agent *a = arg;
+    static const char *const labels[] = {"probe", "action", "kind", "outcome"};
+    bool bad = strcmp(rep->outcome, "failed") == 0 || strcmp(rep->outcome, "timed_out") == 0 ||
+               strcmp(rep->outcome, "error") == 0;
+    bool rollback = strcmp(rep->kind, "rollback") == 0;
+    log_kv(a->log, bad ? (rollback ? LOG_ERROR : LOG_WARN) : LOG_INFO,
+           LOG_FIELDS(LOG_STR("probe", rep->probe), LOG_STR("region", rep->region),
+                      LOG_STR("incident", rep->incident_id), LOG_STR("action", rep->action),
+                      LOG_STR("kind", rep->kind), LOG_STR("outcome", rep->outcome),
+                      LOG_STR("detail", rep->detail ? rep->detail : "")),
+           "%s %s", rollback ? "rollback" : "action", bad && rollback ? "failed: the mitigation may still be applied"
+                                                                        : rep->outcome);
+    struct metric_family *f = metrics_counter(a->metrics, "tripline_action_runs_total",
+                                              "Action runs, rollbacks, skips and dry runs by outcome", labels, 4);
+    struct metric *m = f ? metrics_series(f, (const char *const[]){rep->probe, rep->action, rep->kind, rep->outcome})
+                         : NULL;
+    if (m)
+        metric_inc(m);
+    if (rollback)
+        rollback_outcome(a, rep, bad);
+}
