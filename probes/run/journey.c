@@ -509,6 +509,10 @@ static int start_step(struct journey *j)
         char *v;
         if (render(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, sizeof(err)))
             goto render_failed;
+        if (transfer_header_check(rq->headers[i].name, v, err, sizeof(err))) {
+            free(v);
+            goto render_failed;
+        }
         int rc = add_header(j, rq->headers[i].name, v);
         free(v);
         if (rc) {
