@@ -153,6 +153,14 @@ char *redact_url(const struct redactor *r, const char *url)
 
 void redact_json(const struct redactor *r, cJSON *v)
 {
+    /* a bare string body ("invalid credential <tok>") has no children */
+    if (cJSON_IsString(v) && v->valuestring && r && r->secrets.n) {
+        char *t = redact_text(r, v->valuestring);
+        if (t && strcmp(t, v->valuestring) != 0)
+            cJSON_SetValuestring(v, t);
+        free(t);
+        return;
+    }
     for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
         if (c->string && redact_name_sensitive(c->string) && !cJSON_IsObject(c) && !cJSON_IsArray(c)) {
             if (cJSON_IsString(c)) {
