@@ -300,6 +300,44 @@ static void test_text_snippet_cap(void **state)
     fx_free(&f);
 }
 
+/* A JSON body that re-prints to 513 or 514 bytes: the "..." goes past the
+ * printed text's own allocation unless the cut makes room for it. */
+static void test_json_snippet_just_over_cap(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    f.resp.status = 500;
+    for (size_t total = 513; total <= 515; total++) {
+        char body[600], want[600];
+        size_t n = total - 8; /* {"m":"...."} */
+        memcpy(body, "{\"m\":\"", 6);
+        memset(body + 6, 'z', n);
+        memcpy(body + 6 + n, "\"}", 2);
+        char *s = snippet_of(&f, body, total);
+        memcpy(want, body, 512);
+        memcpy(want + 512, "...", 4);
+        assert_string_equal(s, want);
+        free(s);
+    }
+    fx_free(&f);
+}
+
+/* A JSON body that is one bare string echoing a secret (found by fuzzing). */
+static void test_bare_string_body_redacted(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    f.resp.status = 401;
+    static const char body[] = "\"invalid credential " SECRET "\"";
+    char *s = snippet_of(&f, body, sizeof(body) - 1);
+    assert_null(strstr(s, SECRET));
+    assert_non_null(strstr(s, "invalid credential"));
+    free(s);
+    fx_free(&f);
+}
+
 /* The cut never splits a UTF-8 character: it backs up to its first byte. */
 static void test_snippet_utf8_boundary(void **state)
 {
@@ -482,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_request_body_kinds),
         cmocka_unit_test(test_text_snippet_cap),
         cmocka_unit_test(test_snippet_utf8_boundary),
+        cmocka_unit_test(test_json_snippet_just_over_cap),
+        cmocka_unit_test(test_bare_string_body_redacted),
         cmocka_unit_test(test_big_json_redacted_by_key),
         cmocka_unit_test(test_text_pairs_redacted),
         cmocka_unit_test(test_transport_failure),

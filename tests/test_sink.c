@@ -58,6 +58,10 @@ static void test_retry_after_parsing(void **state)
     assert_int_equal(sink_parse_retry_after("2x", now), -1);
     assert_int_equal(sink_parse_retry_after("soon", now), -1);
     assert_int_equal(sink_parse_retry_after("", now), -1);
+    /* A date far in the future is capped like a huge delay, never overflows. */
+    assert_int_equal(sink_parse_retry_after("Fri, 31 Dec 999999 23:59:59 GMT", now),
+                     sink_parse_retry_after("99999999999999", now));
+    assert_true(sink_parse_retry_after("Fri, 31 Dec 999999 23:59:59 GMT", now) > 0);
 }
 
 static void test_signature_matches_openssl(void **state)

@@ -287,10 +287,66 @@ static void test_suggest(void **state)
     assert_int_equal(yu_edit_distance("kitten", "sitting"), 3);
 }
 
+static char *repeat(const char *unit, size_t times, const char *tail)
+{
+    size_t ul = strlen(unit), tl = strlen(tail);
+    char *s = malloc(ul * times + tl + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * ul, unit, ul);
+    memcpy(s + ul * times, tail, tl + 1);
+    return s;
+}
+
+/* Nesting deeper than 64 levels is refused, with its position, before
+ * libyaml spends time quadratic in the depth on it. */
+static void test_nesting_depth(void **state)
+{
+    (void)state;
+    struct doc d;
+    char *text = repeat("[", 100000, "\n");
+    doc_load(&d, text, 4u << 20);
+    assert_int_equal(d.rc, TL_EINVAL);
+    assert_string_equal(err_at(&d, 0), "1:64: nested deeper than 64 levels; refused before parsing");
+    doc_done(&d);
+    free(text);
+
+    text = repeat("- ", 100000, "x\n");
+    doc_load(&d, text, 4u << 20);
+    assert_int_equal(d.rc, TL_EINVAL);
+    assert_non_null(strstr(err_at(&d, 0), "nested deeper than 64 levels"));
+    doc_done(&d);
+    free(text);
+
+    /* block nesting by indentation: line 64 opens the 65th level */
+    char *deep = calloc(1, 70 * 80);
+    assert_non_null(deep);
+    for (int i = 0; i < 70; i++)
+        snprintf(deep + strlen(deep), 80, "%*sk:\n", i, "");
+    doc_load(&d, deep, 1 << 20);
+    assert_int_equal(d.rc, TL_EINVAL);
+    assert_non_null(strstr(err_at(&d, 0), "nested deeper than 64 levels"));
+    assert_int_equal(strncmp(err_at(&d, 0), "64:", 3), 0);
+    doc_done(&d);
+    free(deep);
+
+    /* brackets in quotes, comments and block scalars are not nesting */
+    char *brackets = repeat("[", 100, "");
+    char ok[1024];
+    snprintf(ok, sizeof(ok),
+             "a: \"%s\"\nb: '%s'\n# %s\nc: |\n  %s\n  it's\nd: [[[[1]]]]\ne: {f: [g, {h: i}]}\n",
+             brackets, brackets, brackets, brackets);
+    doc_load(&d, ok, 1 << 20);
+    assert_int_equal(d.rc, 0);
+    doc_done(&d);
+    free(brackets);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_nesting_depth),
         cmocka_unit_test(test_key_table),
         cmocka_unit_test(test_positions_and_sort),
         cmocka_unit_test(test_node_hash),

@@ -63,6 +63,9 @@ const char *sink_error(const struct sink *s)
     return s ? s->err : "";
 }
 
+/* About 31 years: longer than any sink means, short enough for microseconds. */
+#define RETRY_AFTER_MAX_S 1000000000LL
+
 tl_usec sink_parse_retry_after(const char *value, long long now_s)
 {
     const char *p = value;
@@ -76,10 +79,12 @@ tl_usec sink_parse_retry_after(const char *value, long long now_s)
     if (*p >= '0' && *p <= '9') {
         /* delay-seconds: digits only, capped so the product cannot overflow. */
         while (*p >= '0' && *p <= '9') {
-            if (secs < 1000000000LL)
+            if (secs < RETRY_AFTER_MAX_S)
                 secs = secs * 10 + (*p - '0');
             p++;
         }
+        if (secs > RETRY_AFTER_MAX_S)
+            secs = RETRY_AFTER_MAX_S;
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p != '\0')
@@ -92,6 +97,9 @@ tl_usec sink_parse_retry_after(const char *value, long long now_s)
         return -1;
     if ((long long)when <= now_s)
         return 0;
+    /* a date in year 999999 must not overflow the microsecond product */
+    if ((long long)when - now_s > RETRY_AFTER_MAX_S)
+        return (tl_usec)RETRY_AFTER_MAX_S * 1000000;
     return (tl_usec)((long long)when - now_s) * 1000000;
 }
 

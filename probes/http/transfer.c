@@ -6,6 +6,8 @@
  * are drained from curl_multi_info_read and handed to their done callbacks. */
 #include "probes/http/transfer.h"
 
+#include "base/err.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +455,29 @@ static int add_header(struct curl_slist **l, const char *line)
     return 0;
 }
 
+int transfer_header_check(const char *name, const char *value, char *err, size_t errlen)
+{
+    const unsigned char *p;
+    int rc = 0;
+
+    for (p = (const unsigned char *)(name ? name : ""); *p && rc == 0; p++)
+        if (*p <= 0x20 || *p == 0x7F || *p == ':')
+            rc = TL_EINVAL;
+    if (rc) {
+        snprintf(err, errlen, "a header name holds a control byte, a space or ':'; not sent");
+        goto out;
+    }
+    for (p = (const unsigned char *)(value ? value : ""); *p && rc == 0; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
+            rc = TL_EINVAL;
+    if (rc)
+        snprintf(err, errlen,
+                 "header %s: the rendered value holds CR, LF or another control byte "
+                 "(header injection); not sent", name);
+out:
+    return rc;
+}
+
 static int build_headers(struct xfer *x, const struct transfer_req *req)
 {
     bool has_expect = false;
@@ -464,6 +489,11 @@ static int build_headers(struct xfer *x, const struct transfer_req *req)
         const struct http_header *h = &req->headers[i];
         if (!h->name || !h->name[0])
             continue;
+        char why[160];
+        if (transfer_header_check(h->name, h->value, why, sizeof why)) {
+            rc = -1;
+            break;
+        }
         if (strcasecmp(h->name, "Expect") == 0)
             has_expect = true;
         buf_reset(&line);

@@ -95,7 +95,14 @@ struct transfer_req {
  * resp belongs to the callee: it must response_free() it and free() it. */
 typedef void (*transfer_done_cb)(struct response *resp, void *arg);
 
-/* Starts a transfer. Everything in req is copied. Returns 0, or a negative
+/* A header as it goes on the wire must stay one header line: a name of
+ * visible characters without ':', a value without CR, LF, NUL or other
+ * control bytes (a tab is allowed). Returns 0, or TL_EINVAL with a message
+ * naming the header (never the value, which may hold a secret) in err. */
+int transfer_header_check(const char *name, const char *value, char *err, size_t errlen);
+
+/* Starts a transfer. Everything in req is copied. A header that fails
+ * transfer_header_check() refuses the whole transfer: it is never sent. Returns 0, or a negative
  * value when the transfer could not be started (then cb is never called). */
 int transfer_start(struct transfer_session *s, const struct transfer_req *req,
                    transfer_done_cb cb, void *arg);

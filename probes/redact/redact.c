@@ -316,6 +316,11 @@ static void redact_string(const struct redactor *r, cJSON *c)
 
 void redact_json(const struct redactor *r, cJSON *v)
 {
+    /* a bare string body ("invalid credential <tok>") has no children */
+    if (cJSON_IsString(v) && v->valuestring) {
+        redact_string(r, v);
+        return;
+    }
     for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
         if (split_secret(r, c)) {
             set_key(c, REDACTED);

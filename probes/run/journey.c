@@ -529,6 +529,28 @@ static void step_agent_fault(struct journey *j, const char *msg, enum reason why
 }
 
 static const struct triage_input DEADLINE_PASSED = { .deadline_passed = true };
+/* A captured value that would inject header lines: the expected answer came
+ * back, but its data breaks what the journey needs (contract, check). */
+static const struct triage_input UNSAFE_CAPTURED_VALUE = {
+    .status = 200, .status_expected = true, .checks_failed = true,
+};
+#define UNSAFE_CAPTURE 1 /* render_request: not a TL_E* code, a verdict */
+
+/* True when t names a variable the probe does not define: a capture, a
+ * value the API handed over in an earlier step. */
+static bool uses_capture(const struct probe *p, const struct tpl *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->segs[i].kind != TPL_VAR)
+            continue;
+        bool defined = strcmp(t->segs[i].text, "correlation_id") == 0;
+        for (size_t v = 0; !defined && v < p->n_vars; v++)
+            defined = strcmp(p->vars[v].name, t->segs[i].text) == 0;
+        if (!defined)
+            return true;
+    }
+    return false;
+}
 
 /* Renders the step's URL, headers and body into the journey. Returns 0 or
  * the TL_E* code of the first render that failed, the reason in err. */
@@ -538,6 +560,9 @@ static int render_request(struct journey *j, const struct request *rq, const cha
     for (size_t i = 0; rc == 0 && i < rq->n_headers; i++) {
         char *v;
         rc = render(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, errlen);
+        /* CR/LF in a header would let a value write headers of its own */
+        if (rc == 0 && transfer_header_check(rq->headers[i].name, v, err, errlen))
+            rc = uses_capture(j->probe, &rq->headers[i].value) ? UNSAFE_CAPTURE : TL_EINVAL;
         if (rc == 0)
             rc = add_header(j, rq->headers[i].name, v);
         free(v);
@@ -589,6 +614,11 @@ static int start_step(struct journey *j)
     int rc = render_request(j, rq, sr->correlation_id, err, sizeof(err));
     if (rc == TL_ENOTFOUND && st->is_finally) {
         skip_step(j);
+        return -1;
+    }
+    if (rc == UNSAFE_CAPTURE) {
+        /* the API's own data cannot be sent back safely: its contract */
+        step_failed_early(j, err, &UNSAFE_CAPTURED_VALUE);
         return -1;
     }
     if (rc) {

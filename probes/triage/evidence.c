@@ -152,7 +152,14 @@ static cJSON *response_part(const struct evidence_in *in)
             size_t cut = EVIDENCE_SNIPPET_MAX;
             while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
                 cut--;
-            memcpy(text + cut, "...", 4);
+            /* the text may end 1 or 2 bytes past the cut: make room for "..." */
+            char *room = realloc(text, cut + 4);
+            if (room) {
+                text = room;
+                memcpy(text + cut, "...", 4);
+            } else {
+                text[cut] = '\0';
+            }
         }
         cJSON_AddStringToObject(o, "body_snippet", text ? text : "");
         free(text);

@@ -1,4 +1,5 @@
 #include "probes/yaml/yaml_util.h"
+#include "probes/yaml/yaml_depth.h"
 #include "base/hash.h"
 
 #include "base/err.h"
@@ -278,6 +279,17 @@ out:
     return rc;
 }
 
+/* Refuses a file nested deeper than YU_DEPTH_MAX before libyaml, whose
+ * scanner is quadratic in the depth, spends seconds on it. */
+static int check_depth(struct yu *y, const struct buf *b)
+{
+    int line = 0, col = 0;
+    if (yaml_depth_scan(b->data, b->len, YU_DEPTH_MAX, &line, &col) == 0)
+        return 0;
+    yu_error_at(y, line, col, "nested deeper than %d levels; refused before parsing", YU_DEPTH_MAX);
+    return TL_EINVAL;
+}
+
 int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
 {
     int rc = 0;
@@ -324,7 +336,9 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
     if (hash)
         hex_sha256((const unsigned char *)(b.data ? b.data : ""), b.len, hash);
 
-    rc = parse_one(y, &b);
+    rc = check_depth(y, &b);
+    if (rc == 0)
+        rc = parse_one(y, &b);
 out:
     if (f)
         fclose(f);

@@ -1,10 +1,12 @@
 /* libFuzzer harness for the cron parser: any bytes give 0 or TL_ESYNTAX
  * with a terminated message, and an accepted expression fires (its next
- * time exists and is later). Build and run: see Makefile in this folder. */
+ * time exists and is later). Build and run: see README.md in this folder. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tests/fuzz/fuzz_util.h"
 
 #include "schedules/cron.h"
 
