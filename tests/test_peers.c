@@ -1,5 +1,6 @@
 /* Peers: which /peer/run requests are accepted (signature, freshness,
- * replays), the summary's wording, and the answer's shape. */
+ * destination agent, replays), the summary's wording, the answer's shape,
+ * and the peers keys of the config. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/config/config.h"
 #include "agent/fleet/peers.h"
 #include "agent/sinks/sink.h"
 
@@ -72,7 +74,7 @@ static void test_check(void **state)
 {
     struct fx *fx = *state;
     char probe[64], why[256];
-    char *body = peers_request_json("checkout", NOW, "nonce-1", "b", "agent-b");
+    char *body = peers_request_json("checkout", NOW, "nonce-1", "b", "agent-b", NULL);
     assert_non_null(body);
     assert_int_equal(check(fx, body, KEY, NOW + 5, probe), 200);
     assert_string_equal(probe, "checkout");
@@ -80,7 +82,7 @@ static void test_check(void **state)
     assert_int_equal(check(fx, body, KEY, NOW + 6, probe), 401);
     free(body);
 
-    body = peers_request_json("checkout", NOW, "nonce-2", "b", "agent-b");
+    body = peers_request_json("checkout", NOW, "nonce-2", "b", "agent-b", NULL);
     assert_int_equal(check(fx, body, "another key", NOW, probe), 401);
     char nonce[64];
     assert_int_equal(peers_check(fx->p, NULL, body, strlen(body), NOW, probe, 64, nonce, 64, why, sizeof(why)), 401);
@@ -103,12 +105,12 @@ static void test_replay_after_many(void **state)
 {
     struct fx *fx = *state;
     char probe[64], nonce[32];
-    char *first = peers_request_json("checkout", NOW, "first", "b", "agent-b");
+    char *first = peers_request_json("checkout", NOW, "first", "b", "agent-b", NULL);
     assert_non_null(first);
     assert_int_equal(check(fx, first, KEY, NOW, probe), 200);
     for (int i = 0; i < 5000; i++) {
         snprintf(nonce, sizeof(nonce), "n-%d", i);
-        char *body = peers_request_json("checkout", NOW + i / 100, nonce, "b", "agent-b");
+        char *body = peers_request_json("checkout", NOW + i / 100, nonce, "b", "agent-b", NULL);
         assert_non_null(body);
         assert_int_equal(check(fx, body, KEY, NOW + i / 100, probe), 200);
         free(body);
@@ -125,7 +127,7 @@ static void test_refusal_log(void **state)
 {
     struct fx *fx = *state;
     char probe[64], line[256];
-    char *body = peers_request_json("checkout", NOW, "r", "b", "agent-b");
+    char *body = peers_request_json("checkout", NOW, "r", "b", "agent-b", NULL);
     assert_non_null(body);
     assert_int_equal(check(fx, body, KEY, NOW, probe), 200);
     assert_null(peers_refusal(fx->p));
@@ -142,6 +144,80 @@ static void test_refusal_log(void **state)
     assert_true(peers_refusal_log(fx->p, NOW + PEERS_REFUSAL_LOG_S, line, sizeof(line)));
     assert_string_equal(line, "signature 1000, replay 1000");
     free(body);
+}
+
+/* A request naming its destination is taken only by that agent: another
+ * agent holding the same key refuses it (421), under its own reason, and
+ * does not remember it (the right agent may still take it). */
+static void test_bound(void **state)
+{
+    struct fx *fx = *state;
+    char probe[64];
+    char *body = peers_request_json("checkout", NOW, "bound-1", "b", "agent-b", "agent-z");
+    assert_non_null(body);
+    assert_non_null(strstr(body, "\"to\":\"agent-z\""));
+    assert_int_equal(check(fx, body, KEY, NOW, probe), 421);
+    assert_string_equal(peers_refusal(fx->p), "other_agent");
+    assert_string_equal(probe, "");
+    free(body);
+    assert_int_equal(check(fx, "{\"probe\": \"x\", \"ts\": 1800000000, \"to\": 7}", KEY, NOW, probe), 421);
+    body = peers_request_json("checkout", NOW, "bound-2", "b", "agent-b", "agent-a");
+    assert_int_equal(check(fx, body, KEY, NOW, probe), 200);
+    assert_string_equal(probe, "checkout");
+    free(body);
+    char line[256];
+    assert_true(peers_refusal_log(fx->p, NOW, line, sizeof(line)));
+    assert_string_equal(line, "other_agent 2");
+}
+
+static int load_config(struct config *cfg, const char *yaml, struct strv *errors)
+{
+    char path[] = "/tmp/tripline-peers-cfg.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    config_defaults(cfg);
+    strv_init(errors);
+    int rc = config_load(cfg, path, errors);
+    unlink(path);
+    return rc;
+}
+
+/* peers.urls items: a URL (unbound) or {url, agent}; peers.listen. */
+static void test_config_urls(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct strv errors;
+    assert_int_equal(load_config(&cfg,
+                                 "peers:\n  key_file: /k\n  listen: 127.0.0.1:9465\n  urls:\n"
+                                 "    - http://10.0.0.2:9464\n    - {url: http://10.0.0.3:9464, agent: edge-3}\n",
+                                 &errors),
+                     0);
+    assert_int_equal(cfg.peers.n_urls, 2);
+    assert_string_equal(cfg.peers.urls[0], "http://10.0.0.2:9464");
+    assert_null(cfg.peers.agents[0]);
+    assert_string_equal(cfg.peers.urls[1], "http://10.0.0.3:9464");
+    assert_string_equal(cfg.peers.agents[1], "edge-3");
+    assert_string_equal(cfg.peers.listen, "127.0.0.1:9465");
+    config_free(&cfg);
+    strv_free(&errors);
+
+    static const char *const bad[] = {
+        "peers: {key_file: /k, urls: [{url: http://10.0.0.3:9464}]}\n",
+        "peers: {key_file: /k, urls: [{url: http://10.0.0.3:9464, agent: \"a b\"}]}\n",
+        "peers: {key_file: /k, urls: [{url: ftp://x, agent: a}]}\n",
+        "peers: {key_file: /k, urls: [{url: http://x, agent: a, region: b}]}\n",
+        "peers: {key_file: /k, urls: [[http://x]]}\n",
+        "peers: {key_file: /k, urls: [http://x], listen: nowhere}\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_not_equal(load_config(&cfg, bad[i], &errors), 0);
+        assert_true(errors.n > 0);
+        config_free(&cfg);
+        strv_free(&errors);
+    }
 }
 
 static void test_summary(void **state)
@@ -215,6 +291,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+        cmocka_unit_test(test_config_urls),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_answer),
         cmocka_unit_test_setup_teardown(test_submit_without_ask, setup, teardown),

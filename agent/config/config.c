@@ -103,9 +103,13 @@ void config_free(struct config *cfg)
     free(cfg->vantages);
     free(cfg->peers.key_file);
     free(cfg->status_token_file);
-    for (size_t i = 0; i < cfg->peers.n_urls; i++)
+    for (size_t i = 0; i < cfg->peers.n_urls; i++) {
         free(cfg->peers.urls[i]);
+        free(cfg->peers.agents ? cfg->peers.agents[i] : NULL);
+    }
     free(cfg->peers.urls);
+    free(cfg->peers.agents);
+    free(cfg->peers.listen);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -531,16 +535,86 @@ static int c_vantages(struct yu *y, void *obj, yaml_node_t *v)
     return yu_each_item(y, v, &how, (void **)&cfg->vantages, &cfg->n_vantages, vantage_item, cfg);
 }
 
+/* A peer is a URL, or {url, agent} naming the agent behind it: requests
+ * to a named agent carry the name, signed, and no other agent takes them. */
+struct peer_url {
+    char *url;
+    char *agent;
+};
+
+static int pu_url(struct yu *y, void *obj, yaml_node_t *v)
+{
+    return url_into(y, v, &((struct peer_url *)obj)->url);
+}
+
+static int pu_agent(struct yu *y, void *obj, yaml_node_t *v)
+{
+    if (!is_ident(yu_str(v))) {
+        yu_error(y, v, "bad agent name \"%s\" (expected the peer's name: letters, digits, ., _ and -)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &((struct peer_url *)obj)->agent);
+}
+
+static const struct yu_key peer_url_keys[] = {
+    {"url", YU_FN_SCALAR, 0, pu_url, YU_REQUIRED},
+    {"agent", YU_FN_SCALAR, 0, pu_agent, YU_REQUIRED},
+    {NULL, 0, 0, NULL, 0},
+};
+
+/* elem is a slot of pc->urls; the agent goes in the same slot of pc->agents. */
+static int peer_url_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
+{
+    struct peers_config *pc = ctx;
+    size_t at = (size_t)((char **)elem - pc->urls);
+    if (item->type == YAML_SCALAR_NODE && !yu_is_null(item))
+        return url_item(y, k, item, elem, ctx);
+    if (item->type != YAML_MAPPING_NODE) {
+        yu_error(y, item, "expected a URL or {url: ..., agent: NAME}, got %s", yu_type_name(item));
+        return YU_ITEM_DROP;
+    }
+    struct peer_url pu = {NULL, NULL};
+    if (yu_walk_map(y, item, peer_url_keys, &pu)) {
+        free(pu.url);
+        free(pu.agent);
+        return YU_ITEM_DROP;
+    }
+    *(char **)elem = pu.url;
+    pc->agents[at] = pu.agent;
+    return 0;
+}
+
 static int p_urls(struct yu *y, void *obj, yaml_node_t *v)
 {
+    static const struct yu_each how = {sizeof(char *), 0, false, NULL};
     struct peers_config *pc = obj;
-    return url_list(y, v, &pc->urls, &pc->n_urls, "peer URL like http://10.0.0.2:9464");
+    if (yu_len(v) == 0) {
+        yu_error(y, v, "empty list (expected at least one peer URL like http://10.0.0.2:9464)");
+        return -1;
+    }
+    /* both arrays sized once: yu_each_item fills urls in place */
+    pc->urls = calloc(yu_len(v), sizeof(char *));
+    pc->agents = calloc(yu_len(v), sizeof(char *));
+    if (!pc->urls || !pc->agents)
+        return -1;
+    return yu_each_item(y, v, &how, (void **)&pc->urls, &pc->n_urls, peer_url_item, pc);
+}
+
+static int p_listen(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct peers_config *pc = obj;
+    if (!listen_ok(yu_str(v))) {
+        yu_error(y, v, "bad address \"%s\" (expected host:port like 10.0.0.5:9465 or [::1]:9465)", yu_str(v));
+        return -1;
+    }
+    return yu_get_str(y, v, &pc->listen);
 }
 
 static const struct yu_key peers_keys[] = {
     {"key_file", YU_STR, offsetof(struct peers_config, key_file), NULL, YU_REQUIRED},
     {"timeout", YU_DUR_POS, offsetof(struct peers_config, timeout), NULL, 0},
     {"urls", YU_FN_SEQ, 0, p_urls, YU_REQUIRED},
+    {"listen", YU_FN_SCALAR, 0, p_listen, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

@@ -43,6 +43,8 @@ struct peers_config {
     tl_usec timeout;            /* default 2s */
     size_t n_urls;
     char **urls;
+    char **agents;              /* per URL: the agent it reaches, or NULL (unbound) */
+    char *listen;               /* /peer/run on its own address, or NULL (the endpoint's) */
 };
 
 struct config {

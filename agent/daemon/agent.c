@@ -143,6 +143,8 @@ static void close_all(struct agent *a)
     close_handles(a->handles);
     http_free(a->http);
     a->http = NULL;
+    http_free(a->peer_http);
+    a->peer_http = NULL;
     actions_free(a->actions);
     a->actions = NULL;
     events_forget_delivery(a->events);
@@ -427,6 +429,7 @@ void agent_free(struct agent *a)
     if (a->handles && a->handles->tick.loop && !a->handles->closed)
         close_all(a);
     http_free(a->http);
+    http_free(a->peer_http);
     actions_free(a->actions);
     events_forget_delivery(a->events);
     delivery_free(a->delivery);

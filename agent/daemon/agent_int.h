@@ -31,6 +31,7 @@ struct agent {
     struct scheduler *sched;     /* owns the limiter every kind of run shares */
     struct transfer_engine *engine;
     struct http *http;
+    struct http *peer_http;      /* peers.listen: /peer/run's own server, or NULL */
     struct metrics *metrics;
     struct spool *spool;
     struct delivery *delivery;

@@ -181,6 +181,50 @@ void agent_peers_drain(struct agent *a)
     }
 }
 
+/* Bare URLs are accepted for compatibility, but said once: any agent with
+ * the key would take requests sent to them. */
+static void log_unbound(struct agent *a)
+{
+    char urls[512];
+    size_t off = 0, n = 0;
+    urls[0] = '\0';
+    for (size_t i = 0; i < a->cfg.peers.n_urls; i++) {
+        if (a->cfg.peers.agents && a->cfg.peers.agents[i])
+            continue;
+        if (off < sizeof(urls)) {
+            int w = snprintf(urls + off, sizeof(urls) - off, "%s%s", n ? ", " : "", a->cfg.peers.urls[i]);
+            off += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    if (n)
+        log_warn(a->log,
+                 "peers: %zu URL%s without an agent name, so requests to them are not bound to one agent "
+                 "(write {url: ..., agent: NAME}): %s",
+                 n, n == 1 ? "" : "s", urls);
+}
+
+/* peers.listen: /peer/run alone on a server of its own, so the peers'
+ * port can be opened to other regions without /status and /metrics. */
+static int peer_route(struct agent *a)
+{
+    struct http *h = a->http;
+    if (a->cfg.peers.listen) {
+        struct http_opts ho = {.listen = a->cfg.peers.listen, .log = a->log};
+        int rc = http_new(a->loop, &ho, &a->peer_http);
+        if (rc) {
+            log_error(a->log, "peers: cannot listen on %s (%s)", a->cfg.peers.listen, tl_strerror(rc));
+            return -1;
+        }
+        h = a->peer_http;
+    }
+    if (http_route_post(h, PEERS_PATH, peer_run_serve, a)) {
+        log_error(a->log, "peers: cannot add the %s route", PEERS_PATH);
+        return -1;
+    }
+    return 0;
+}
+
 int agent_peers_init(struct agent *a)
 {
     if (!a->cfg.has_peers)
@@ -198,10 +242,13 @@ int agent_peers_init(struct agent *a)
         log_error(a->log, "%s", err);
         return -1;
     }
-    if (http_route_post(a->http, PEERS_PATH, peer_run_serve, a)) {
-        log_error(a->log, "peers: cannot add the %s route", PEERS_PATH);
+    if (peer_route(a))
         return -1;
-    }
-    log_kv(a->log, LOG_INFO, LOG_FIELDS(LOG_INT("peers", a->cfg.peers.n_urls)), "peers: second opinions on");
+    log_unbound(a);
+    const char *listen = a->cfg.peers.listen ? a->cfg.peers.listen : a->cfg.listen;
+    uint16_t port = http_port(a->peer_http ? a->peer_http : a->http);
+    log_kv(a->log, LOG_INFO,
+           LOG_FIELDS(LOG_INT("peers", a->cfg.peers.n_urls), LOG_STR("peer_listen", listen), LOG_INT("peer_port", port)),
+           "peers: second opinions on");
     return 0;
 }

@@ -22,6 +22,7 @@
 struct peers_call {
     struct pending *pe;
     const char *url;       /* borrowed from cfg */
+    const char *agent;     /* the agent behind url (cfg), or NULL: unbound */
     char nonce[UUID_STR_LEN]; /* the answer must carry it, signed */
     char *body;
     bool done;
@@ -50,7 +51,8 @@ struct peers {
     int64_t refusal_logged_s;
 };
 
-const char *const peers_refusal_names[PEERS_REFUSAL_N] = {"signature", "malformed", "stale", "replay", "busy"};
+const char *const peers_refusal_names[PEERS_REFUSAL_N] = {"signature", "malformed", "stale", "other_agent", "replay",
+                                                               "busy"};
 
 static void refuse(struct peers *p, enum peers_refusal why)
 {
@@ -185,8 +187,8 @@ static void no_answer(struct pending *pe, const char *url, const char *why)
 static bool hex_sig_equal(const char *a, const char *b);
 
 /* The answer's signature header is the key's HMAC of its body, and the body
- * names the nonce this call sent: neither a tampered answer nor one
- * replayed from another request passes. */
+ * names the nonce this call sent (and the agent, when bound): neither a
+ * tampered answer nor one replayed from another request passes. */
 static bool answer_signed(const struct peers *p, const struct peers_call *call, const struct response *resp)
 {
     char want[72];
@@ -196,7 +198,11 @@ static bool answer_signed(const struct peers *p, const struct peers_call *call, 
         return false;
     cJSON *doc = cJSON_ParseWithLength(body, resp->body.len);
     const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "nonce"));
+    const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "agent"));
     bool same = n && strcmp(n, call->nonce) == 0;
+    /* a bound call also wants its answer from the agent it named */
+    if (call->agent && (!from || strcmp(from, call->agent) != 0))
+        same = false;
     cJSON_Delete(doc);
     return same;
 }
@@ -216,7 +222,10 @@ static void on_answer(struct response *resp, void *arg)
             snprintf(why, sizeof(why), "%s", resp->error[0] ? resp->error : transfer_fail_str(resp->fail));
         no_answer(pe, call->url, why);
     } else if (resp->status != 200) {
-        snprintf(why, sizeof(why), "HTTP %ld%s", resp->status, resp->status == 404 ? ": probe not known there" : "");
+        snprintf(why, sizeof(why), "HTTP %ld%s", resp->status,
+                 resp->status == 404   ? ": probe not known there"
+                 : resp->status == 421 ? ": another agent answers at this URL"
+                                       : "");
         no_answer(pe, call->url, why);
     } else if (!answer_signed(pe->p, call, resp)) {
         no_answer(pe, call->url, "answer not signed with the peers' key, or not for this request");
@@ -239,7 +248,7 @@ static void on_answer(struct response *resp, void *arg)
 }
 
 char *peers_request_json(const char *probe_id, int64_t now_s, const char *nonce, const char *region,
-                         const char *agent)
+                         const char *agent, const char *to)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -249,6 +258,8 @@ char *peers_request_json(const char *probe_id, int64_t now_s, const char *nonce,
     cJSON_AddStringToObject(o, "nonce", nonce);
     cJSON_AddStringToObject(o, "region", region);
     cJSON_AddStringToObject(o, "agent", agent);
+    if (to)
+        cJSON_AddStringToObject(o, "to", to);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -279,7 +290,7 @@ static void ask_one(struct peers *p, struct pending *pe, struct transfer_session
     char *url = endpoint(call->url);
     if (uuid_v4(call->nonce))
         call->nonce[0] = '\0';
-    call->body = peers_request_json(probe_id, (int64_t)time(NULL), call->nonce, region, p->o.agent);
+    call->body = peers_request_json(probe_id, (int64_t)time(NULL), call->nonce, region, p->o.agent, call->agent);
     int rc = url && call->body ? 0 : TL_ENOMEM;
     if (rc == 0)
         rc = sink_signature(p->key.data, p->key.len, call->body, strlen(call->body), sig);
@@ -348,6 +359,7 @@ void peers_submit(struct peers *p, cJSON *ev, const char *probe_id, const char *
         for (size_t i = 0; i < pe->n_calls; i++) {
             pe->calls[i].pe = pe;
             pe->calls[i].url = p->o.cfg->urls[i];
+            pe->calls[i].agent = p->o.cfg->agents ? p->o.cfg->agents[i] : NULL;
             if (have_session) {
                 ask_one(p, pe, s, &pe->calls[i], probe_id, region);
             } else {
@@ -444,6 +456,15 @@ int peers_check(struct peers *p, const char *signature, const char *body, size_t
         snprintf(why, whylen, "stale request (ts %.0f is %.0f s from now; clocks must agree within %d s)",
                  ts->valuedouble, skew, PEERS_MAX_SKEW_S);
         refuse(p, PEERS_REFUSED_STALE);
+        goto out;
+    }
+    /* the destination inside the signed body: a request for another agent
+     * cannot be redirected here (a bare URL's request names none) */
+    cJSON *to = cJSON_GetObjectItemCaseSensitive(doc, "to");
+    if (to && (!cJSON_IsString(to) || strcmp(to->valuestring, p->o.agent ? p->o.agent : "") != 0)) {
+        status = 421;
+        snprintf(why, whylen, "request for another agent (this is %s)", p->o.agent ? p->o.agent : "?");
+        refuse(p, PEERS_REFUSED_AGENT);
         goto out;
     }
     /* a signed request is good once: the same bytes again, while they are

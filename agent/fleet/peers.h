@@ -60,9 +60,11 @@ void peers_hold(struct peers *p);
 void peers_release(struct peers *p);
 
 /* Checks a POST /peer/run: the signature header over body, the body
- * {"probe": id, "ts": unix seconds, "nonce": ...}, its age against now_s and
- * whether this exact request was seen before. Returns the HTTP status to
- * answer (200: go on, probe and nonce filled in); why says what was wrong. */
+ * {"probe": id, "ts": unix seconds, "nonce": ..., "to": agent}, its age
+ * against now_s, that "to" (when present) names this agent, and whether this
+ * exact request was seen before. Returns the HTTP status to answer (200: go
+ * on, probe and nonce filled in; 421: meant for another agent); why says
+ * what was wrong. */
 int peers_check(struct peers *p, const char *signature, const char *body, size_t len, int64_t now_s, char *probe,
                 size_t probelen, char *nonce, size_t noncelen, char *why, size_t whylen);
 /* Why requests are refused: each refusal counts under one reason. */
@@ -70,6 +72,7 @@ enum peers_refusal {
     PEERS_REFUSED_SIGNATURE, /* missing, malformed or wrong signature */
     PEERS_REFUSED_MALFORMED, /* signed, but not a request */
     PEERS_REFUSED_STALE,     /* ts too far from now */
+    PEERS_REFUSED_AGENT,     /* bound to another agent ("to") */
     PEERS_REFUSED_REPLAY,
     PEERS_REFUSED_BUSY,      /* the replay cache is full */
     PEERS_REFUSAL_N
@@ -89,9 +92,11 @@ bool peers_refusal_log(struct peers *p, int64_t now_s, char *line, size_t len);
 char *peers_answer_json(const struct run_result *r, const char *region, const char *agent, const char *nonce);
 /* "sha256=<hex HMAC>" of body with the peers' key into sig. */
 int peers_sign(const struct peers *p, const char *body, size_t len, char sig[72]);
-/* The request body asking for probe_id (caller frees), and its signature. */
+/* The request body asking for probe_id (caller frees), from agent in
+ * region; with to (the destination agent's name, NULL: unbound) no other
+ * agent accepts it. */
 char *peers_request_json(const char *probe_id, int64_t now_s, const char *nonce, const char *region,
-                         const char *agent);
+                         const char *agent, const char *to);
 /* "failing in 2 of 3 regions", with "; no answer from N peers" when some
  * did not answer. */
 void peers_summary(size_t failing, size_t ok, size_t no_answer, char *out, size_t outlen);

@@ -10,7 +10,7 @@ code, man = (open(p).read() for p in sys.argv[1:3])
 prefix = {"config_keys": "", "spool_keys": "spool.", "sinks_keys": "sinks.",
           "service_keys": "sinks.service.", "alertmanager_keys": "sinks.alertmanager.",
           "limits_keys": "limits.", "tls_keys": "tls.", "vantage_keys": "vantages[].",
-          "peers_keys": "peers.", "endpoint_keys": "endpoint."}
+          "peers_keys": "peers.", "peer_url_keys": "peers.urls[].", "endpoint_keys": "endpoint."}
 loader, errors = set(), []
 for name, body in re.findall(r"static const struct yu_key (\w+)\[\] = \{(.*?)\n\};", code, re.S):
     if name not in prefix:

@@ -3,7 +3,10 @@
 # regions". Then a peer that is down and one that never answers in time:
 # the event still goes out, naming them under noAnswer. An answer altered on
 # the way is not taken. And /peer/run refuses unsigned, badly signed, stale
-# and replayed requests, and signs its answers.
+# and replayed requests, and signs its answers. A peer named in peers.urls
+# ({url, agent}) gets requests bound to it: another agent refuses them (421),
+# and a bare URL is logged as unbound. With peers.listen, /peer/run is
+# answered on that address only (404 on the main port).
 source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 
 line=$(start_fixture hostile_server)
@@ -47,7 +50,7 @@ wait_opened() {
     fail "agent $1 opened no incident: $(tail -5 "$WORK/$1.log")"
 }
 
-agent_config a a "$B_URL, $C_URL" 5s
+agent_config a a "{url: $B_URL, agent: agent-b}, $C_URL" 5s
 start_agent a --config "$WORK/a.yaml" --spool-dir "$WORK/spool-a" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a
 stop_agent
@@ -91,10 +94,59 @@ start_agent a3 --config "$WORK/a3.yaml" --spool-dir "$WORK/spool-a3" --var "$BAD
 wait_opened a3
 stop_agent
 
-# Phase 3: requests straight to b's /peer/run.
-python3 - "$WORK" "$B_URL" <<'PY'
+# Phase 2c: the URL of b named as agent-c: b refuses the bound request
+# (421), so a counts it as no answer rather than as agent-c's opinion.
+agent_config a4 a "{url: $B_URL, agent: agent-c}" 5s
+start_agent a4 --config "$WORK/a4.yaml" --spool-dir "$WORK/spool-a4" --var "$BAD" "$WORK/probes.yaml"
+wait_opened a4
+stop_agent
+
+# Phase 2d: d serves /peer/run on its own address (port 0: the log says which).
+cat >"$WORK/d.yaml" <<YAML
+region: d
+name: agent-d
+peers: {key_file: $WORK/peer.key, timeout: 1s, listen: "127.0.0.1:0", urls: ["http://127.0.0.1:1"]}
+YAML
+start_agent d --config "$WORK/d.yaml" --spool-dir "$WORK/spool-d" "$WORK/probes.yaml"
+D_URL=$AGENT_URL
+D_PEER=$(sed -n 's/.*"msg":"peers: second opinions on".*"peer_port":\([0-9]*\).*/\1/p' "$WORK/d.log" | head -n1)
+[ -n "$D_PEER" ] && [ "http://127.0.0.1:$D_PEER" != "$D_URL" ] || fail "d: no peer port of its own: $(cat "$WORK/d.log")"
+python3 - "$WORK" "$D_URL" "http://127.0.0.1:$D_PEER" <<'PY'
 import hashlib, hmac, json, sys, time, urllib.request, urllib.error
-w, base = sys.argv[1], sys.argv[2]
+w, main, peer = sys.argv[1:4]
+key = open(f"{w}/peer.key", "rb").read()
+errors = []
+def post(base, body):
+    req = urllib.request.Request(base + "/peer/run", data=body, method="POST")
+    req.add_header("X-Tripline-Signature", "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r: return r.status, r.read()
+    except urllib.error.HTTPError as e: return e.code, e.read()
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r: return r.status, r.read().decode()
+    except urllib.error.HTTPError as e: return e.code, ""
+def req(nonce, to):
+    return json.dumps({"probe": "api", "ts": int(time.time()), "nonce": nonce, "to": to}).encode()
+st, out = post(main, req("d-1", "agent-d"))
+if st != 404: errors.append(f"/peer/run on the main port: {st}")
+st, out = post(peer, req("d-2", "agent-d"))
+if st != 200 or json.loads(out).get("agent") != "agent-d": errors.append(f"/peer/run on its own port: {st} {out}")
+st, out = post(peer, req("d-3", "agent-b"))
+if st != 421: errors.append(f"a request for agent-b taken by agent-d: {st} {out}")
+if get(peer + "/healthz")[0] != 404: errors.append("/healthz on the peer port")
+st, m = get(main + "/metrics")
+if 'tripline_peer_refused_total{reason="other_agent"} 1' not in m: errors.append("no other_agent refusal counted")
+if errors:
+    print("\n".join(errors)); sys.exit(1)
+PY
+stop_agent
+
+# Phase 3: requests straight to b's /peer/run.
+python3 - "$WORK" "$B_URL" "$C_URL" <<'PY'
+import hashlib, hmac, json, sys, time, urllib.request, urllib.error
+w, base, c_url = sys.argv[1], sys.argv[2], sys.argv[3]
+b_url = base
 key = open(f"{w}/peer.key", "rb").read()
 errors = []
 def post(body, sig=None, method="POST"):
@@ -123,6 +175,13 @@ else:
         errors.append(f"answer {a}")
 st, _ = post(body, sign(body))
 if st != 401: errors.append(f"replayed request: {st}")
+# bound requests: b takes its own, refuses one for c
+mine = json.dumps({"probe": "api", "ts": int(time.time()), "nonce": "n-b", "to": "agent-b"}).encode()
+st, _ = post(mine, sign(mine))
+if st != 200: errors.append(f"request bound to agent-b: {st}")
+other = json.dumps({"probe": "api", "ts": int(time.time()), "nonce": "n-c", "to": "agent-c"}).encode()
+st, _ = post(other, sign(other))
+if st != 421: errors.append(f"request bound to agent-c sent to b: {st}")
 st, _ = post(body, "sha256=" + "0" * 64)
 if st != 401: errors.append(f"bad signature: {st}")
 st, _ = post(body, None)
@@ -176,6 +235,16 @@ else:
     na = so.get("noAnswer", [])
     if so.get("okRegions") != [] or len(na) != 1 or "not signed" not in na[0]:
         errors.append(f"a3: a tampered answer was taken: {so}")
+ev = opened("a4")
+if not ev: errors.append("a4: no opened event")
+else:
+    so = ev[0].get("secondOpinion", {})
+    na = so.get("noAnswer", [])
+    if so.get("okRegions") != [] or so.get("failingRegions") != ["a"] or len(na) != 1 or "HTTP 421" not in na[0]:
+        errors.append(f"a4: a request bound to agent-c answered by b: {so}")
+# a's bare URL (c) is logged once as unbound, b's named one is not
+unbound = [l for l in open(f"{w}/a.log") if "without an agent name" in l]
+if len(unbound) != 1 or c_url not in unbound[0] or b_url in unbound[0]: errors.append(f"a: unbound log {unbound}")
 # the peers were asked with the event held back, not after it
 log = [json.loads(l) for l in open(f"{w}/a2.log") if l.strip()]
 if not any(l.get("msg") == "incident opened" and "2 of 2" in l.get("second_opinion", "") for l in log):
