@@ -61,15 +61,6 @@ service_mode() { curl -fsS --noproxy '*' -XPOST "$SVC/_control" -d "$1" >/dev/nu
 svc_stat() { curl -fsS --noproxy '*' "$SVC/_stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 count() { if [ -f "$1" ]; then grep -c "$2" "$1" || true; else echo 0; fi; }
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
-# wait_until DESC SECONDS CMD...: polls CMD every 100 ms.
-wait_until() {
-    local desc=$1 secs=$2; shift 2
-    for _ in $(seq $((secs * 10))); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    fail "timed out after ${secs}s waiting for $desc"
-}
 at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 lines_at_least() { [ "$(lines "$1")" -ge "$2" ]; }
 
@@ -83,7 +74,8 @@ incident() {
 }
 
 start_agent e2e --config "$WORK/config.yaml" "$WORK/probes.yaml"
-sleep 1
+# five healthy runs: twice what it takes to open an incident
+wait_until "five healthy runs" 30 runs_at_least "$AGENT_URL" health-api 5
 [ "$(lines "$WORK/events.jsonl")" = 0 ] || fail "events while the target is healthy"
 
 # --- 1. one incident, delivered in order -----------------------------------
@@ -91,7 +83,9 @@ incident 1
 wait_until "the resolved event at the service" 30 at_least "$WORK/service.jsonl" '"transition":"resolved"' 1
 wait_until "the rollback" 30 lines_at_least "$WORK/rollback.txt" 1
 curl -fsS --noproxy '*' "$AGENT_URL/status" >"$WORK/status1.json"
-sleep 1  # nothing more may run once the incident is over
+# nothing more may run once the incident is over: five more healthy runs
+wait_until "five runs after the incident" 30 runs_at_least "$AGENT_URL" health-api \
+    $(($(probe_runs "$AGENT_URL" health-api) + 5))
 [ "$(lines "$WORK/action.txt")" = 1 ] || fail "action ran $(lines "$WORK/action.txt") times: $(cat "$WORK/action.txt")"
 [ "$(lines "$WORK/rollback.txt")" = 1 ] || fail "rollback ran $(lines "$WORK/rollback.txt") times"
 curl -fsS --noproxy '*' "$SVC/_stats" >"$WORK/stats1.json"
@@ -168,10 +162,10 @@ PY
 before=$(lines "$WORK/service.jsonl")
 service_mode '{"mode":"down"}'
 incident 2
-sleep 1
+service_tried() { [ "$(svc_stat downs)" -ge 1 ]; }
+wait_until "the agent trying the service while it is down" 30 service_tried
+wait_until "a retry logged for the service sink" 30 grep -q 'retry: .*"sink":"service"' "$WORK/e2e.log"
 [ "$(lines "$WORK/service.jsonl")" = "$before" ] || fail "the service recorded events while down"
-[ "$(svc_stat downs)" -ge 1 ] || fail "the agent did not try the service while it was down"
-grep -q 'retry: .*"sink":"service"' "$WORK/e2e.log" || fail "no retry logged for the service sink"
 service_mode '{"mode":"ok"}'
 same_ids() {
     python3 - "$WORK" <<'PY'
