@@ -91,3 +91,7 @@ metric() {
     echo "${v:-0}"
 }
 metric_at_least() { awk -v v="$(metric "$1" "$2")" -v n="$3" 'BEGIN { exit !(v >= n) }'; }
+# spool_empty: the agent at $AGENT_URL has delivered every spooled event.
+spool_empty() { curl -fsS --noproxy '*' "$AGENT_URL/status" | grep -q '"spool":{"depth":0,'; }
+# log_count FILE PATTERN: lines of FILE matching PATTERN (0 if none or no file).
+log_count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
