@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libyaml-d
       libssl-dev libmicrohttpd-dev ca-certificates)
 if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
-           prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base)
+           prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base
+           stress-ng)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
