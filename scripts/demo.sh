@@ -18,7 +18,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/d
 say "[3/4] building tripline and the demo API"
 # a progress line every quarter instead of a silent build
 cmake --build "$build" -j2 --target tripline demo_api |
-    awk '/^\[ *[0-9]+%\]/ { p = substr($0, 2, 3) + 0; if (p >= next_p) { printf "   %d%%\n", p; next_p = p - p % 25 + 25 } }' >&2
+    awk '/^\[ *[0-9]+%\]/ { p = substr($0, 2, 3) + 0; if (p >= next_p) { printf "   %d%%\n", p; fflush(); next_p = p - p % 25 + 25 } }' >&2
 [ -x "$build/tripline" ] || { say "the build failed"; exit 1; }
 
 # The demo password travels as a secret: from the environment, never in a file.
