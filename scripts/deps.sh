@@ -11,7 +11,8 @@ if [ "$what" = package ]; then
 fi
 if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
-           prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base clang)
+           prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base clang
+           stress-ng)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -106,6 +106,28 @@ static void test_service_replaces_stdout(void **state)
     strv_free(&errors);
 }
 
+/* `stdout: line` turns the stdout sink on in its short line format, beside a file. */
+static void test_stdout_line_format(void **state)
+{
+    char path[] = "/tmp/tripline-config-XXXXXX";
+    struct config cfg;
+    struct strv errors;
+    int fd = mkstemp(path);
+    (void)state;
+    assert_true(fd >= 0);
+    const char *text = "sinks: {file: /tmp/events.jsonl, stdout: line}\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, path, &errors), 0);
+    assert_true(cfg.sink_stdout);
+    assert_true(cfg.sink_stdout_lines);
+    config_free(&cfg);
+    strv_free(&errors);
+    unlink(path);
+}
+
 static void test_broken(void **state)
 {
     struct config cfg;
@@ -208,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_service_replaces_stdout),
+        cmocka_unit_test(test_stdout_line_format),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_missing_and_not_a_mapping),
         cmocka_unit_test(test_vantages_and_peers),

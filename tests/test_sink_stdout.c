@@ -1,5 +1,5 @@
 /* The stdout / file sink: one compact line per event, rotation followed on
- * reload, write errors reported as "retry". */
+ * reload, write errors reported as "retry"; `stdout: line` short human lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,47 @@ static void test_unopenable_path_fails_with_a_message(void **state)
     assert_non_null(strstr(err, "cannot open /nonexistent-dir/x.jsonl"));
 }
 
+/* The line format writes to stdout: the test points fd 1 at a file meanwhile. */
+static void test_line_format_is_one_short_line(void **state)
+{
+    char path[512], text[1024];
+    struct sink *s = NULL;
+    struct got g = {0};
+    int saved, fd;
+
+    (void)state;
+    tmp_path(path, sizeof(path), "lines.txt");
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+    assert_int_equal(sink_stdout_new(&s, NULL, NULL, 0), 0);
+    sink_stdout_set_lines(s);
+    send1(s, "{\"dateTime\":\"2026-11-30T12:00:01Z\",\"probe\":\"health-api\",\"region\":\"eu\","
+             "\"level\":\"warning\",\"transition\":\"opened\",\"bucket\":\"upstream\","
+             "\"reason\":\"status_503\",\"evidence\":{\"big\":\"not shown\"}}", &g);
+    send1(s, "{\"dateTime\":\"2026-11-30T12:00:05Z\",\"probe\":\"health-api\",\"region\":\"eu\","
+             "\"level\":\"critical\",\"transition\":\"resolved\",\"bucket\":\"upstream\","
+             "\"reason\":\"status_503\",\"timeline\":[{\"action\":\"restart\",\"kind\":\"run\","
+             "\"outcome\":\"ok\"},{\"action\":\"restart\",\"kind\":\"rollback\",\"outcome\":\"failed\"}]}",
+          &g);
+    send1(s, "not json", &g);
+    sink_free(s);
+    assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+    close(saved);
+    close(fd);
+    assert_int_equal(g.calls, 3);
+    assert_int_equal(g.res.outcome, SINK_RETRY);
+    slurp(path, text, sizeof(text));
+    assert_string_equal(text,
+                        "2026-11-30T12:00:01Z health-api eu warning opened upstream/status_503\n"
+                        "2026-11-30T12:00:05Z health-api eu critical resolved upstream/status_503"
+                        " actions: restart run ok, restart rollback failed\n");
+    remove_tmp(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_reload_follows_a_rotated_file),
         cmocka_unit_test(test_full_disk_is_a_retry),
         cmocka_unit_test(test_unopenable_path_fails_with_a_message),
+        cmocka_unit_test(test_line_format_is_one_short_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -315,6 +315,13 @@ static int sink_stdout(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct config *cfg = obj;
     ctx_of(y)->stdout_set = true;
+    /* `line` and `json` name a format and turn the sink on; else a boolean */
+    const char *s = (const char *)v->data.scalar.value;
+    cfg->sink_stdout_lines = strcmp(s, "line") == 0;
+    if (cfg->sink_stdout_lines || strcmp(s, "json") == 0) {
+        cfg->sink_stdout = true;
+        return 0;
+    }
     return yu_get_bool(y, v, &cfg->sink_stdout);
 }
 

@@ -60,6 +60,7 @@ struct config {
     enum log_level log_level;   /* default info */
     /* sinks: stdout is the default when none is configured */
     bool sink_stdout;
+    bool sink_stdout_lines;     /* `stdout: line`: short human lines, not JSON */
     char *sink_file;            /* JSON lines appended to this file */
     bool has_service;
     struct sink_service service;

@@ -43,6 +43,8 @@ int sinks_config_build(struct sinks_config *sc, const struct config *cfg, uv_loo
     /* stdout: when asked, or as the embedded default when nothing else is */
     if (cfg->sink_stdout || sc->n == 0) {
         rc = sink_stdout_new(&s, NULL, err, sizeof(err));
+        if (rc == 0 && cfg->sink_stdout_lines)
+            sink_stdout_set_lines(s);
         if (add(sc, "stdout", rc, s, err))
             return -1;
     }

@@ -89,6 +89,8 @@ unsigned long sink_alertmanager_reposts(const struct sink *s);
 
 /* JSON lines to stdout (path NULL) or appended to path. */
 int sink_stdout_new(struct sink **out, const char *path, char *err, size_t errlen);
+/* Short human lines instead of JSON: time probe region level transition bucket/reason actions. */
+void sink_stdout_set_lines(struct sink *s);
 
 /* Shared by the HTTP sinks. */
 /* Implementations reach their own struct from the embedded struct sink. */

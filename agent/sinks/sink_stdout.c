@@ -1,5 +1,6 @@
-/* The stdout / file sink: each event as one JSON line. The embedded default
- * when nothing else is configured. No fsync: the spool is the durable copy. */
+/* The stdout / file sink: each event as one JSON line, or as one short human
+ * line (sink_stdout_set_lines). The embedded default when nothing else is
+ * configured. No fsync: the spool is the durable copy. */
 #include "agent/sinks/sink.h"
 #include "base/io.h"
 
@@ -19,7 +20,56 @@ struct sink_stdout {
     int fd;
     bool own_fd;
     char *path;
+    bool lines;
 };
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return v ? v : "-";
+}
+
+/* The actions on the incident's timeline so far, as "name kind outcome, ...". */
+static void timeline_text(const cJSON *ev, char *out, size_t cap)
+{
+    const cJSON *x;
+    size_t len = 0;
+
+    out[0] = '\0';
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(ev, "timeline")) {
+        int n = snprintf(out + len, cap - len, "%s%s %s %s", len ? ", " : "", str_of(x, "action"),
+                         str_of(x, "kind"), str_of(x, "outcome"));
+        if (n < 0 || (size_t)n >= cap - len)
+            break;
+        len += (size_t)n;
+    }
+}
+
+/* One line per transition: time probe region level transition bucket/reason actions. */
+static int write_line(int fd, const char *ev, size_t len)
+{
+    char line[1024], acts[512];
+    cJSON *doc = cJSON_ParseWithLength(ev, len);
+    int rc = TL_EINVAL, n;
+
+    if (!doc)
+        goto out;
+    timeline_text(doc, acts, sizeof(acts));
+    n = snprintf(line, sizeof(line), "%s %s %s %s %s %s/%s%s%s\n", str_of(doc, "dateTime"),
+                 str_of(doc, "probe"), str_of(doc, "region"), str_of(doc, "level"),
+                 str_of(doc, "transition"), str_of(doc, "bucket"), str_of(doc, "reason"),
+                 acts[0] ? " actions: " : "", acts);
+    if (n < 0)
+        goto out;
+    if ((size_t)n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+        line[n - 1] = '\n'; /* cut, still one line */
+    }
+    rc = tl_write_all(fd, line, (size_t)n);
+out:
+    cJSON_Delete(doc);
+    return rc;
+}
 
 /* One event, one line: an event that was pretty-printed is compacted. */
 static int write_event(int fd, const char *ev, size_t len)
@@ -61,7 +111,9 @@ static int stdout_send(struct sink *base, const char *const *events, const size_
     res.retry_after = -1;
     res.outcome = SINK_DELIVERED;
     for (i = 0; i < n; i++) {
-        if (write_event(s->fd, events[i], lens[i]) != 0) {
+        int rc = s->lines ? write_line(s->fd, events[i], lens[i])
+                          : write_event(s->fd, events[i], lens[i]);
+        if (rc != 0) {
             /* A full disk or a closed pipe may heal; the spool keeps the batch. */
             res.outcome = SINK_RETRY;
             snprintf(res.reason, sizeof(res.reason), "write to %s: %s",
@@ -108,6 +160,11 @@ static const struct sink_ops stdout_ops = {
     .reload = stdout_reload,
     .free = stdout_free,
 };
+
+void sink_stdout_set_lines(struct sink *base)
+{
+    sink_impl(base, struct sink_stdout)->lines = true;
+}
 
 int sink_stdout_new(struct sink **out, const char *path, char *err, size_t errlen)
 {

@@ -57,8 +57,9 @@ PIDS+=($FLAP_PID)
 
 for i in $(seq "$RUNS"); do
     start_agent "run$i" --config "$WORK/config.yaml" "$WORK/probes.yaml"
-    # 0.3 to 1.5 s after the start message
-    sleep "$(python3 -c 'import random; print(round(random.uniform(0.3, 1.5), 3))')"
+    # once this run has emitted an event, then 0 to 1.2 s later: a kill that proves something
+    wait_until "run $i's first event" 60 grep -q '"msg":"incident ' "$WORK/run$i.log"
+    sleep "$(python3 -c 'import random; print(round(random.uniform(0, 1.2), 3))')"
     kill -KILL "$AGENT_PID"
     rc=0
     wait "$AGENT_PID" 2>/dev/null || rc=$?
@@ -69,7 +70,7 @@ kill "$FLAP_PID"
 wait "$FLAP_PID" 2>/dev/null || true
 curl -fsS --noproxy '*' -XPOST "$DEMO/_control/fault" -d '{"mode":"none"}' >/dev/null
 start_agent final --config "$WORK/config.yaml" "$WORK/probes.yaml"
-sleep 1
+wait_until "the spool delivered" 60 spool_empty
 stop_agent
 grep -q '"msg":"drained: stopping"' "$WORK/final.log" || fail "the final run did not drain: $(tail -5 "$WORK/final.log")"
 

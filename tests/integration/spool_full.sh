@@ -38,19 +38,21 @@ flap() { # toggles the demo API between failing and healthy
 flap &
 FLAP=$!
 PIDS+=($FLAP)
-sleep 1
+events_since() { [ "$(log_count "$WORK/f.log" '"msg":"incident ')" -ge "$1" ]; }
+wait_until "incidents flapping" 30 events_since 4
 # Fill the spool's filesystem.
 dd if=/dev/zero of="$SP/filler" bs=4k 2>/dev/null || true
 for _ in $(seq 100); do grep -q "holding it in memory" "$WORK/f.log" && break; sleep 0.1; done
 grep -q "holding it in memory" "$WORK/f.log" || fail "the spool never refused an event"
 held=$(curl -fsS "$AGENT_URL/metrics" | sed -n 's/^tripline_events_unspooled //p')
-sleep 1
+# more events while the disk is full
+wait_until "four more events" 30 events_since $(($(log_count "$WORK/f.log" '"msg":"incident ') + 4))
 kill "$FLAP"; wait "$FLAP" 2>/dev/null || true
 curl -fsS -XPOST "$D/_control/fault" -d '{"mode":"none"}' >/dev/null
 rm -f "$SP/filler"
 for _ in $(seq 100); do grep -q "spooled [0-9]* held events (0 still held)" "$WORK/f.log" && break; sleep 0.1; done
 grep -q "spooled [0-9]* held events (0 still held)" "$WORK/f.log" || fail "held events were never spooled: $(tail -5 "$WORK/f.log")"
-sleep 1
+wait_until "the spool delivered" 30 spool_empty
 stop_agent
 python3 - "$WORK" "$held" <<'PY'
 import json, sys

@@ -61,11 +61,37 @@ stop_agent() {
 }
 
 # wait_until DESC SECONDS CMD...: polls CMD every 100 ms until it succeeds.
+# SECONDS only bounds a failure: keep it generous, the machine may be loaded.
 wait_until() {
     local desc=$1 secs=$2; shift 2
-    for _ in $(seq $((secs * 10))); do
+    local end=$((SECONDS + secs))
+    while [ "$SECONDS" -lt "$end" ]; do
         "$@" && return 0
         sleep 0.1
     done
-    fail "timed out after ${secs}s waiting for $desc"
+    "$@" || fail "timed out after ${secs}s waiting for $desc"
 }
+
+# status_to URL FILE: the agent's /status, saved.
+status_to() { curl -fsS --noproxy '*' "$1/status" >"$2"; }
+
+# probe_runs URL PROBE: runs completed by PROBE per the agent's /status (0 if absent).
+probe_runs() {
+    curl -fsS --noproxy '*' "$1/status" | python3 -c '
+import json, sys
+p = [p for p in json.load(sys.stdin)["probes"] if p["probe"] == sys.argv[1]]
+print(p[0]["runs"] if p else 0)' "$2"
+}
+runs_at_least() { [ "$(probe_runs "$1" "$2")" -ge "$3" ]; }
+
+# metric URL NAME: the value of an unlabelled series in /metrics (0 if absent).
+metric() {
+    local v
+    v=$(curl -fsS --noproxy '*' "$1/metrics" | sed -n "s/^$2 //p" | head -n1)
+    echo "${v:-0}"
+}
+metric_at_least() { awk -v v="$(metric "$1" "$2")" -v n="$3" 'BEGIN { exit !(v >= n) }'; }
+# spool_empty: the agent at $AGENT_URL has delivered every spooled event.
+spool_empty() { curl -fsS --noproxy '*' "$AGENT_URL/status" | grep -q '"spool":{"depth":0,'; }
+# log_count FILE PATTERN: lines of FILE matching PATTERN (0 if none or no file).
+log_count() { grep -c -- "$2" "$1" 2>/dev/null || true; }
