@@ -68,7 +68,7 @@ struct scheduler {
     struct scheduler_entry **buckets;
     size_t n_buckets, n_entries;
     bool in_tick, closing;
-    uint64_t started, skipped, missed, timeouts;
+    uint64_t started, skipped, skipped_late, missed, timeouts;
     struct scheduler_hist lateness;
 };
 
@@ -302,9 +302,25 @@ static void plan_next(struct scheduler *s, struct scheduler_entry *e, bool first
         e->nominal = -1;
 }
 
+/* How late a run may start: a run later than its own interval (cron: a
+ * minute) is stale, and starting it would only push the next ones later. */
+static tl_usec late_limit(const struct scheduler_entry *e)
+{
+    return e->every > 0 ? e->every : SCHEDULER_LATE_CRON;
+}
+
 static void start_run(struct scheduler *s, struct scheduler_entry *e)
 {
     tl_usec now = scheduler_now();
+    if (now - e->scheduled > late_limit(e)) {
+        /* Shed: the slot goes to the next waiter, oldest first (FIFO). */
+        e->state = ENTRY_IDLE;
+        e->skipped++;
+        s->skipped++;
+        s->skipped_late++;
+        limiter_release(s->limiter, &e->waiter);
+        return;
+    }
     e->state = ENTRY_RUNNING;
     e->runs++;
     s->started++;
@@ -711,6 +727,7 @@ void scheduler_stats(const struct scheduler *s, struct scheduler_stats *st)
     memset(st, 0, sizeof *st);
     st->started = s->started;
     st->skipped = s->skipped;
+    st->skipped_late = s->skipped_late;
     st->missed = s->missed;
     st->timeouts = s->timeouts;
     st->entries = s->n_entries;

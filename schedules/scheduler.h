@@ -13,8 +13,10 @@
  * When an entry is due and its previous run is still going (running, or
  * waiting for a slot), the new run is skipped and counted: a probe never
  * overlaps itself. Otherwise the run asks the limiter for a slot (total and
- * per-host limits; runs wait in a FIFO queue, never dropped) and then the
- * start callback is called. The owner calls scheduler_done() when the run
+ * per-host limits; runs wait in a FIFO queue) and then the start callback is
+ * called. Load shedding: a run whose slot comes later than its interval (a
+ * cron: SCHEDULER_LATE_CRON) after its due time is skipped and counted as
+ * late instead of started, so the oldest waiters are shed first. The owner calls scheduler_done() when the run
  * ends, whatever its outcome. A run still going `timeout` after it started
  * gets the timeout callback (the owner aborts it and still calls done).
  *
@@ -36,6 +38,9 @@
 
 struct scheduler;
 struct scheduler_entry;
+
+/* A cron run later than this is skipped (an `every` run: its interval). */
+#define SCHEDULER_LATE_CRON 60000000
 
 /* A run may start: scheduled is when it was due (monotonic, jitter
  * included); lateness is measured from it. */
@@ -65,7 +70,8 @@ struct scheduler_hist {
 
 struct scheduler_stats {
     uint64_t started;     /* runs started */
-    uint64_t skipped;     /* due while the previous run was still going */
+    uint64_t skipped;     /* due while the previous run was still going, or late */
+    uint64_t skipped_late; /* of skipped: could not start within its interval */
     uint64_t missed;      /* due times passed over after the loop stalled */
     uint64_t timeouts;    /* timeout callbacks */
     size_t entries;       /* scheduled entries */

@@ -233,6 +233,29 @@ static void test_limiter_queue(void **state)
     teardown_ctx(&c);
 }
 
+/* Load shedding: a run held in the queue past its own interval is skipped
+ * and counted late, never started late; the slot goes to the next one. */
+static void test_shed_late(void **state)
+{
+    (void)state;
+    struct tctx c;
+    struct rec r[2] = {{.id = "hog", .run_for = 300 * MS}, {.id = "quick"}};
+    setup_ctx(&c, 1, 0, r, 2);
+    add(&c, &r[0], 400 * MS, 0, 0, NULL);
+    add(&c, &r[1], 50 * MS, 0, 0, NULL);
+    run_for(&c, 1200 * MS);
+
+    struct scheduler_stats st;
+    scheduler_stats(c.s, &st);
+    assert_true(st.skipped_late >= 1);
+    assert_true(st.skipped >= st.skipped_late);
+    assert_true(r[1].n >= 1);
+    /* nothing started later than its interval: the histogram's top buckets */
+    assert_int_equal(st.lateness.counts[SCHEDULER_HIST_BUCKETS - 1], 0);
+    assert_int_equal(st.lateness.counts[SCHEDULER_HIST_BUCKETS - 2], 0);
+    teardown_ctx(&c);
+}
+
 /* The same under a per-host limit: two hosts, one slot each. */
 static void test_per_host_limit(void **state)
 {
@@ -486,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_fixed_rate),
         cmocka_unit_test(test_no_overlap),
         cmocka_unit_test(test_limiter_queue),
+        cmocka_unit_test(test_shed_late),
         cmocka_unit_test(test_per_host_limit),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_timeout),

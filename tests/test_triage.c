@@ -334,9 +334,29 @@ static void test_agent_faults(void **state)
         assert_false(bucket_is_agent(b));
 }
 
+/* A timeout while the agent's loop stalled is the agent's (overloaded);
+ * the same stall leaves an answer from the API as it was. */
+static void test_overloaded(void **state)
+{
+    (void)state;
+    struct triage_input to = {.curl_code = CURLE_OPERATION_TIMEDOUT, .transport_failed = true, .loop_stalled = true};
+    struct verdict v = triage_step(&to);
+    assert_int_equal(v.bucket, BUCKET_AGENT);
+    assert_string_equal(verdict_reason(&v), "overloaded");
+    to.loop_stalled = false;
+    assert_int_equal(triage_step(&to).bucket, BUCKET_UPSTREAM);
+    struct triage_input dl = {.deadline_passed = true, .loop_stalled = true};
+    assert_int_equal(triage_step(&dl).reason, REASON_OVERLOADED);
+    struct triage_input s503 = {.status = 503, .loop_stalled = true};
+    assert_int_equal(triage_step(&s503).bucket, BUCKET_UPSTREAM);
+    struct run_facts f = {.journey_failures = true, .loop_stalled = true};
+    assert_int_equal(triage_run(&f).reason, REASON_OVERLOADED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overloaded),
         cmocka_unit_test(test_bucket_names),
         cmocka_unit_test(test_ok),
         cmocka_unit_test(test_client_row),

@@ -13,6 +13,8 @@
 #include "agent/actions/actions.h"
 #include "agent/daemon/agent_int.h"
 #include "agent/daemon/events.h"
+#include "agent/daemon/loop_lag.h"
+#include "agent/daemon/config_diff.h"
 #include "agent/daemon/runs.h"
 #include "agent/endpoint/status.h"
 #include "agent/endpoint/metrics.h"
@@ -38,6 +40,9 @@ struct agent_handles {
     unsigned shard_i, shard_n;   /* cfg.shard parsed; shard_n 0: no sharding */
     struct metric *m_reloads, *m_reload_errors;
     bool spool_down;             /* the spool would not open: events held in memory */
+    struct loop_lag *lag;        /* the loop's own lag; closed with the handles */
+    struct config file_cfg;      /* the config file as last loaded: what SIGHUP compares */
+    bool has_file_cfg;
 };
 
 static void on_tick(uv_timer_t *t)
@@ -99,10 +104,67 @@ void agent_stop(struct agent *a)
                    (uint64_t)(a->cfg.drain_timeout > 0 ? a->cfg.drain_timeout / 1000 : 10000), 0);
 }
 
+/* Applies what the new file changed of the keys SIGHUP can apply; the
+ * command line's own values (--listen, --region...) are not touched. */
+static void apply_config(struct agent *a, const struct config *o, const struct config *n)
+{
+    if (o->concurrency != n->concurrency || o->per_host != n->per_host) {
+        a->cfg.concurrency = n->concurrency;
+        a->cfg.per_host = n->per_host;
+        scheduler_set_limits(a->sched, (unsigned)n->concurrency, (unsigned)n->per_host);
+    }
+    if (o->body_max != n->body_max)
+        a->cfg.body_max = a->env.body_max = n->body_max;
+    if (o->log_level != n->log_level)
+        log_set_level(a->log, a->cfg.log_level = n->log_level);
+    if (o->drain_timeout != n->drain_timeout)
+        a->cfg.drain_timeout = n->drain_timeout;
+}
+
+/* Re-reads the config file: applies the reloadable keys and names, in one
+ * line, the changed keys that only a restart applies. */
+static void reload_config(struct agent *a)
+{
+    struct agent_handles *h = a->handles;
+    struct config nc;
+    struct strv errors;
+    struct buf restart, applied;
+    if (!h->has_file_cfg)
+        return;
+    config_defaults(&nc);
+    strv_init(&errors);
+    buf_init(&restart, 4096);
+    buf_init(&applied, 4096);
+    if (config_load(&nc, a->cfg.file, &errors)) {
+        log_warn(a->log, "config %s not reloaded (%s); the running config is kept", a->cfg.file,
+                 errors.n ? errors.v[0] : "unreadable");
+        goto out;
+    }
+    if (config_diff(&h->file_cfg, &nc, &restart, &applied)) {
+        log_warn(a->log, "config %s not reloaded (out of memory)", a->cfg.file);
+        goto out;
+    }
+    if (restart.len)
+        log_kv(a->log, LOG_WARN, LOG_FIELDS(LOG_STR("keys", restart.data)),
+               "config changed keys that need a restart to apply: %s", restart.data);
+    if (applied.len)
+        log_kv(a->log, LOG_INFO, LOG_FIELDS(LOG_STR("keys", applied.data)), "config applied: %s", applied.data);
+    apply_config(a, &h->file_cfg, &nc);
+    config_free(&h->file_cfg);
+    h->file_cfg = nc;
+    memset(&nc, 0, sizeof(nc)); /* its strings belong to file_cfg now */
+out:
+    config_free(&nc);
+    strv_free(&errors);
+    buf_free(&restart);
+    buf_free(&applied);
+}
+
 void agent_reload(struct agent *a)
 {
     if (a->draining)
         return;
+    reload_config(a);
     log_info(a->log, "reloading probe files");
     notify_systemd("RELOADING=1");
     metric_inc(a->handles->m_reloads);
@@ -135,6 +197,8 @@ static void close_handles(struct agent_handles *h)
                           (uv_handle_t *)&h->sig_int,    (uv_handle_t *)&h->sig_hup};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         uv_close(all[i], close_cb);
+    loop_lag_close(h->lag);
+    h->lag = NULL;
     h->closed = true;
 }
 
@@ -274,6 +338,14 @@ static int agent_setup(struct agent *a, const struct strv *probe_files)
         log_error(a->log, "bad shard \"%s\" (expected i/n with 0 <= i < n)", a->cfg.shard);
         return TL_EINVAL;
     }
+    if (a->cfg.file) {
+        /* The file as loaded, before the command line's overrides. */
+        struct strv errors;
+        strv_init(&errors);
+        config_defaults(&h->file_cfg);
+        h->has_file_cfg = config_load(&h->file_cfg, a->cfg.file, &errors) == 0;
+        strv_free(&errors);
+    }
     struct metric_family *rl = metrics_counter(a->metrics, "tripline_reloads_total", "Probe file reloads", NULL, 0);
     struct metric_family *re = metrics_counter(a->metrics, "tripline_reload_errors_total",
                                                "Reloads where a file was rejected (its last good version kept)",
@@ -375,6 +447,16 @@ static void start_handles(struct agent *a)
     uv_signal_start(&h->sig_hup, on_signal, SIGHUP);
 }
 
+/* The loop's lag; runs ask it whether a timeout was the agent's own. */
+static int start_lag(struct agent *a)
+{
+    if (loop_lag_new(a->loop, a->metrics, a->log, a->sched, &a->handles->lag))
+        return TL_ENOMEM;
+    a->env.stalled = loop_lag_stalled;
+    a->env.stalled_arg = a->handles->lag;
+    return 0;
+}
+
 int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_files, struct agent **out)
 {
     /* No core dumps and no ptrace by other users: the process holds keys
@@ -389,7 +471,8 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     int rc = -1;
     a->handles = calloc(1, sizeof(*a->handles));
     a->metrics = metrics_new();
-    if (!a->handles || !a->metrics || agent_setup(a, probe_files) || start_engines(a) || load_probes(a))
+    if (!a->handles || !a->metrics || agent_setup(a, probe_files) || start_engines(a) || start_lag(a) ||
+        load_probes(a))
         goto fail;
     if ((rc = start_endpoint(a)))
         goto fail;
@@ -437,6 +520,10 @@ void agent_free(struct agent *a)
     peers_free(a->peers);
     a->peers = NULL;
     transfer_engine_free(a->engine);
+    if (a->handles) {
+        loop_lag_close(a->handles->lag); /* a start that failed early */
+        a->handles->lag = NULL;
+    }
     uv_run(a->loop, UV_RUN_DEFAULT);
     probe_table_free(a->probes);
     runs_free(a->runs);
@@ -445,8 +532,11 @@ void agent_free(struct agent *a)
     istore_free(a->istore);
     spool_free(a->spool);
     metrics_free(a->metrics);
-    if (a->handles)
+    if (a->handles) {
         strv_free(&a->handles->files);
+        if (a->cfg.file)
+            config_free(&a->handles->file_cfg);
+    }
     free(a->handles);
     config_free(&a->cfg);
     free(a);

@@ -27,7 +27,7 @@ struct status {
     struct metrics *metrics;
     struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase,
         *f_phase_hist;
-    struct metric *m_queued, *m_skipped, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes, *m_rejected;
+    struct metric *m_queued, *m_skipped, *m_skipped_late, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes, *m_rejected;
     struct metric_family *f_agent_faults;
     uint64_t agent_faults[REASON_COUNT]; /* runs in bucket agent, by reason */
 };
@@ -101,8 +101,12 @@ static int mirror_families(struct status *st)
     struct metrics *m = st->metrics;
     st->m_queued = single(metrics_gauge(m, "tripline_runs_queued", "Probe runs waiting for a concurrency slot",
                                         NULL, 0));
-    st->m_skipped = single(metrics_counter(m, "tripline_runs_skipped_total",
-                                           "Runs skipped because the previous run was still going", NULL, 0));
+    struct metric_family *sk = metrics_counter(
+        m, "tripline_runs_skipped_total",
+        "Runs skipped: the previous run was still going (overlap) or the run could not start within its interval (late)",
+        (const char *const[]){"reason"}, 1);
+    st->m_skipped = sk ? metrics_series(sk, (const char *const[]){"overlap"}) : NULL;
+    st->m_skipped_late = sk ? metrics_series(sk, (const char *const[]){"late"}) : NULL;
     st->m_missed = single(metrics_counter(m, "tripline_runs_missed_total",
                                           "Due times passed over after the loop stalled", NULL, 0));
     st->m_probes = single(metrics_gauge(m, "tripline_probes", "Probes scheduled in this region", NULL, 0));
@@ -117,7 +121,7 @@ static int mirror_families(struct status *st)
     struct metric *mi_info = info ? metrics_series(info, (const char *const[]){TRIPLINE_VERSION, cfg->region,
                                                                               cfg->name})
                                   : NULL;
-    if (!st->m_queued || !st->m_skipped || !st->m_missed || !st->m_probes || !st->m_spool_depth ||
+    if (!st->m_queued || !st->m_skipped || !st->m_skipped_late || !st->m_missed || !st->m_probes || !st->m_spool_depth ||
         !st->m_spool_bytes || !mi_info || !st->m_rejected)
         return TL_ENOMEM;
     metric_set(mi_info, 1);
@@ -274,7 +278,8 @@ static int metrics_open(void *arg, void **stream, const char **content_type)
     scheduler_stats(st->src.sched, &ss);
     metric_set(st->m_queued, (double)ss.queued);
     /* counters follow the scheduler's own totals */
-    metric_add(st->m_skipped, (double)ss.skipped - metric_value(st->m_skipped));
+    metric_add(st->m_skipped, (double)(ss.skipped - ss.skipped_late) - metric_value(st->m_skipped));
+    metric_add(st->m_skipped_late, (double)ss.skipped_late - metric_value(st->m_skipped_late));
     metric_add(st->m_missed, (double)ss.missed - metric_value(st->m_missed));
     metric_set(st->m_probes, (double)probe_table_count(st->src.probes));
     size_t rejected = 0;
@@ -351,6 +356,7 @@ static void agent_json(const struct status *st, cJSON *o)
     if (sch) {
         cJSON_AddNumberToObject(sch, "started", (double)ss.started);
         cJSON_AddNumberToObject(sch, "skipped", (double)ss.skipped);
+        cJSON_AddNumberToObject(sch, "skipped_late", (double)ss.skipped_late);
         cJSON_AddNumberToObject(sch, "in_flight", (double)ss.in_flight);
         cJSON_AddNumberToObject(sch, "queued", (double)ss.queued);
         cJSON_AddNumberToObject(sch, "lateness_p99_ms", (double)ss.lateness_p99 / 1000.0);

@@ -48,6 +48,12 @@ struct journey {
 
 static void journey_next(struct journey *j);
 
+/* Whether the loop stalled during this run: the overloaded verdict's input. */
+static bool loop_stalled(const struct journey *j)
+{
+    return j->env->stalled && j->env->stalled(j->env->stalled_arg, (tl_usec)(j->started_ns / 1000));
+}
+
 static void free_request(struct journey *j)
 {
     for (size_t i = 0; i < j->n_req_headers; i++) {
@@ -134,6 +140,7 @@ static void run_done(struct journey *j)
         .agent_fault = j->config_reason,
         .journey_failures = r->failures.n > 0,
         .budget_breached = r->budget_breached,
+        .loop_stalled = !r->ok && loop_stalled(j),
     };
     r->verdict = triage_run(&f);
     r->bucket = r->verdict.bucket;
@@ -485,6 +492,7 @@ static void on_response(struct response *resp, void *arg)
         .schema_violated = co.schema_violations > 0,
         .budget_phase = co.budget_phase,
         .transport_failed = transport_failed,
+        .loop_stalled = resp->status == 0 && loop_stalled(j),
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {
@@ -597,7 +605,9 @@ static int start_step(struct journey *j)
 
     uint64_t now = uv_hrtime();
     if (now >= j->deadline_ns) {
-        step_failed_early(j, "journey deadline exceeded before this step", &DEADLINE_PASSED);
+        struct triage_input ti = DEADLINE_PASSED;
+        ti.loop_stalled = loop_stalled(j);
+        step_failed_early(j, "journey deadline exceeded before this step", &ti);
         return -1;
     }
     tl_usec timeout = st->timeout ? st->timeout : j->probe->schedule.timeout;

@@ -6,6 +6,10 @@
 #ifndef TRIPLINE_JOURNEY_H
 #define TRIPLINE_JOURNEY_H
 
+#include <stdbool.h>
+
+#include "base/time.h"
+
 #include <stddef.h>
 
 #include "probes/probe.h"
@@ -25,6 +29,10 @@ struct journey_env {
     const char *resolve;
     const char *proxy;
     const char *interface;
+    /* Optional: true when the agent's loop stalled at or after since
+     * (uv_hrtime in microseconds); a timeout then is the agent's fault. */
+    bool (*stalled)(void *arg, tl_usec since);
+    void *stalled_arg;
 };
 
 /* Called once when the run ends; the callee owns r (run_result_free). */

@@ -215,7 +215,23 @@ static enum reason curl_agent_reason(int code)
     return REASON_OK;
 }
 
+/* A timeout while the agent's own loop stalled measured the agent, not the
+ * API: it is inconclusive (agent, overloaded), never escalated. */
+static struct verdict overloaded_or(struct verdict v, bool loop_stalled)
+{
+    if (loop_stalled && (v.reason == REASON_TIMEOUT || v.reason == REASON_DEADLINE))
+        return verdict(BUCKET_AGENT, REASON_OVERLOADED, 0);
+    return v;
+}
+
+static struct verdict step_verdict(const struct triage_input *in);
+
 struct verdict triage_step(const struct triage_input *in)
+{
+    return overloaded_or(step_verdict(in), in->loop_stalled);
+}
+
+static struct verdict step_verdict(const struct triage_input *in)
 {
     if (in->agent_fault != REASON_OK)
         return verdict(BUCKET_AGENT, in->agent_fault, 0);
@@ -238,10 +254,10 @@ struct verdict triage_run(const struct run_facts *f)
     if (f->config_error)
         return verdict(BUCKET_AGENT, f->agent_fault != REASON_OK ? f->agent_fault : REASON_PROBE_CONFIG, 0);
     if (f->first_failure)
-        return *f->first_failure;
+        return overloaded_or(*f->first_failure, f->loop_stalled);
     if (f->journey_failures)
         return f->budget_breached ? verdict(BUCKET_BUDGET, REASON_JOURNEY_BUDGET, 0)
-                                  : verdict(BUCKET_UPSTREAM, REASON_DEADLINE, 0);
+                                  : overloaded_or(verdict(BUCKET_UPSTREAM, REASON_DEADLINE, 0), f->loop_stalled);
     return verdict(BUCKET_NONE, REASON_OK, 0);
 }
 

@@ -94,6 +94,7 @@ struct triage_input {
     bool config_error;      /* the request could not be formed: agent, probe_config */
     bool deadline_passed;   /* the journey deadline passed before the step: upstream, timeout */
     enum reason agent_fault; /* nonzero: the agent failed before asking (bucket agent) */
+    bool loop_stalled;      /* the agent's loop stalled during the run: a timeout is agent/overloaded */
 };
 
 /* The verdict of one step. Rules, in order:
@@ -107,7 +108,8 @@ struct triage_input {
  *    and unlisted 4xx an issue class (validation, unauthorized, rate_limit,
  *    internal) refines it; an unexpected 1xx/2xx/3xx is contract;
  *  - expected status but a failed check or an oversized body: contract;
- *  - only a budget breached: budget. */
+ *  - only a budget breached: budget;
+ *  - a timeout (either kind) while the loop stalled: agent, overloaded. */
 struct verdict triage_step(const struct triage_input *in);
 
 /* What happened to one run, once every step is done. */
@@ -117,6 +119,7 @@ struct run_facts {
     enum reason agent_fault; /* why, when known (else probe_config) */
     bool journey_failures;  /* journey-level failures (the journey budget) */
     bool budget_breached;   /* the journey budget or any step budget */
+    bool loop_stalled;      /* the agent's loop stalled during the run */
 };
 /* The verdict of a run: config error, else the first failing step's, else
  * journey_budget (budget) or deadline (upstream) for journey failures. */
