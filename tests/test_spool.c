@@ -345,13 +345,16 @@ static void torn_tail_truncated(void **state)
     spool_free(sp);
 }
 
-static void damaged_middle_record_cuts_rest(void **state)
+/* One damaged record in the middle loses that record only: the rest is kept
+ * in a segment of its own and the damaged bytes go to <segment>.corrupt. */
+static void damaged_middle_record_loses_only_it(void **state)
 {
     struct fx *f = *state;
     struct spool *sp = open_or_die(f->dir, NULL, ONE, 1);
     append_str(sp, "aaaa");
     append_str(sp, "bbbb");
     append_str(sp, "cccc");
+    append_str(sp, "dddd");
     spool_free(sp);
     char names[4][64], path[512];
     assert_int_equal(count_files(f->dir, ".seg", names, 4), 1);
@@ -362,11 +365,32 @@ static void damaged_middle_record_cuts_rest(void **state)
     assert_int_equal(pwrite(fd, "X", 1, 20 + 16 + 1), 1);
     close(fd);
     sp = open_or_die(f->dir, NULL, ONE, 1);
-    assert_int_equal(spool_depth(sp), 1);
+    assert_int_equal(spool_depth(sp), 3);
+    assert_int_equal(spool_corrupt_bytes(sp), 20);
+    assert_int_equal(spool_corrupt_records(sp), 1);
+    assert_int_equal(spool_truncated(sp), 0);
+    assert_int_equal(count_files(f->dir, ".seg", names, 4), 2);
+    assert_int_equal(count_files(f->dir, ".corrupt", names, 4), 1);
+    assert_int_equal(file_size(f->dir, names[0]), 20);
     struct spool_batch b;
     assert_int_equal(spool_next(sp, "out", 10, &b), 0);
-    assert_int_equal(b.n, 1);
+    assert_int_equal(b.n, 3);
     assert_string_equal(b.recs[0].data, "aaaa");
+    assert_int_equal(b.recs[1].seq, 3);
+    assert_string_equal(b.recs[1].data, "cccc");
+    assert_string_equal(b.recs[2].data, "dddd");
+    spool_batch_free(&b);
+    /* Numbering goes on after the last record kept, and a reopen finds no more damage. */
+    assert_int_equal(append_str(sp, "eeee"), 5);
+    assert_int_equal(spool_ack(sp, "out", 3), 0);
+    spool_free(sp);
+    sp = open_or_die(f->dir, NULL, ONE, 1);
+    assert_int_equal(spool_corrupt_bytes(sp), 0);
+    assert_int_equal(spool_depth(sp), 2);
+    assert_int_equal(spool_next(sp, "out", 10, &b), 0);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.recs[0].data, "dddd");
+    assert_string_equal(b.recs[1].data, "eeee");
     spool_batch_free(&b);
     spool_free(sp);
 }
@@ -591,7 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_sink_names_and_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(too_big_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(damaged_middle_record_cuts_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_middle_record_loses_only_it, setup, teardown),
         cmocka_unit_test_setup_teardown(segments_roll_and_are_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_drops_oldest_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_with_single_segment, setup, teardown),
