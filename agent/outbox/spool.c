@@ -143,7 +143,8 @@ static int write_file(struct spool *sp, const char *name, int flags, const void 
 
 /* Damage at off of segment i: the records after it that still check out move
  * to a segment of their own, the damaged bytes to <segment>.corrupt, and the
- * segment is cut at off. With nothing valid after it this is a torn tail. */
+ * segment is cut at off. With nothing valid after it in the last segment,
+ * this is a torn tail (a crash in an append): cut and counted as truncated. */
 static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t size)
 {
     int rc = 0;
@@ -158,27 +159,31 @@ static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t si
         goto out;
     }
     p = find_resync(buf, n, lo, hi, &q);
-    if (p < n) {
+    /* Only the active segment takes appends, so only it can end torn. */
+    bool torn = p == n && i + 1 == sp->n_segs;
+    if (torn)
+        sp->truncated += n;
+    else {
         char name[SEG_NAME_LEN + 16];
         /* O_TRUNC: a crash before the cut below makes the next open redo this */
         seg_name(name, sizeof name, q);
-        rc = write_file(sp, name, O_TRUNC, buf + p, n - p);
+        if (p < n)
+            rc = write_file(sp, name, O_TRUNC, buf + p, n - p);
         seg_name(name, sizeof name, sp->segs[i].first);
         memcpy(name + SEG_NAME_LEN, ".corrupt", sizeof ".corrupt");
         if (rc == 0 && p > 0)
             rc = write_file(sp, name, O_APPEND, buf, p);
-        if (rc == 0)
+        if (rc == 0 && p < n)
             rc = push_seg(sp, q);
         if (rc)
             goto out;
         sp->corrupt_bytes += p;
-        sp->corrupt_records += q - lo;
+        sp->corrupt_records += (p < n ? q : hi) - lo;
         qsort(sp->segs, sp->n_segs, sizeof *sp->segs, seg_cmp);
-    } else
-        sp->truncated += n;
+    }
     if (ftruncate(fd, (off_t)off) != 0 || fsync(fd) != 0)
         rc = fail(sp, TL_EIO, "truncate segment %020" PRIu64, sp->segs[i].first);
-    else if (p < n)
+    else if (!torn)
         rc = sync_dir(sp);
 out:
     free(buf);
