@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/actions/actions_int.h"
@@ -119,6 +121,24 @@ static void test_environment_is_bare(void **state)
     assert_non_null(strstr(e->last.output, "TRIPLINE_INCIDENT_ID=inc-1\n"));
 }
 
+/* Descriptors the agent holds without close-on-exec (a library's socketpair,
+ * a plain open) do not reach the command: it sees only 0, 1 and 2. */
+static void test_no_inherited_descriptors(void **state)
+{
+    struct env *e = *state;
+    int sv[2];
+    int leak = open("/dev/null", O_RDONLY);
+    assert_true(leak > 2);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *argv[] = { "/bin/sh", "-c", "ls /proc/$$/fd; true", NULL };
+    run_cmd(e, argv, 0);
+    close(leak);
+    close(sv[0]);
+    close(sv[1]);
+    assert_string_equal(e->last.outcome, "ok");
+    assert_string_equal(e->last.output, "0\n1\n2\n");
+}
+
 static void test_timeout_sigterm(void **state)
 {
     struct env *e = *state;
@@ -224,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exit_status_and_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ok_without_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_environment_is_bare, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_inherited_descriptors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_kills_the_group, setup, teardown),

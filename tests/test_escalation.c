@@ -203,6 +203,36 @@ static void renotify_timing(void **state)
     esc_free(st);
 }
 
+/* The machine runs on the monotonic clock: wall clock steps (an NTP jump, an
+ * operator's date) move the timestamps of transitions, never renotify or the
+ * windows. */
+static void wall_clock_steps_move_only_timestamps(void **state)
+{
+    const int64_t wall = 1800000000 * SEC, hour = 3600 * SEC;
+    struct esc_state *st = mk(&esc_wc, NULL);
+    struct esc_transition tr;
+    esc_set_wall_offset(st, wall);
+    feed(st, &FAIL, 0, &tr);
+    assert_int_equal(feed(st, &FAIL, 10 * SEC, &tr), ESC_OPENED);
+    assert_true(tr.at_us == wall + 10 * SEC);
+    assert_true(tr.opened_at_us == wall + 10 * SEC);
+    assert_true(tr.failing_since_us == wall);
+    /* An hour backwards: renotify still comes 60 s after the last notice. */
+    esc_set_wall_offset(st, wall - hour);
+    assert_int_equal(esc_tick(st, 69 * SEC, &tr), 0);
+    assert_int_equal(esc_tick(st, 70 * SEC, &tr), 1);
+    assert_int_equal(tr.kind, ESC_RENOTIFIED);
+    assert_true(tr.at_us == wall - hour + 70 * SEC);
+    assert_true(tr.opened_at_us == wall + 10 * SEC);
+    /* An hour forwards: the 5-minute window still holds all three failures. */
+    esc_set_wall_offset(st, wall + hour);
+    assert_int_equal(feed(st, &FAIL, 80 * SEC, &tr), ESC_ESCALATED);
+    assert_int_equal(tr.level, LEVEL_CRITICAL);
+    assert_int_equal(tr.window_observations, 3);
+    assert_true(tr.at_us == wall + hour + 80 * SEC);
+    esc_free(st);
+}
+
 static void renotify_never_when_zero(void **state)
 {
     struct escalation esc = esc_wc;
@@ -433,6 +463,7 @@ int main(void)
         cmocka_unit_test(ratio_escalates_to_critical_never_lowered),
         cmocka_unit_test(resolves_after_n_successes),
         cmocka_unit_test(renotify_timing),
+        cmocka_unit_test(wall_clock_steps_move_only_timestamps),
         cmocka_unit_test(renotify_never_when_zero),
         cmocka_unit_test(maintenance_silences_then_reevaluates),
         cmocka_unit_test(maintenance_ends_healthy_emits_nothing),

@@ -345,13 +345,16 @@ static void torn_tail_truncated(void **state)
     spool_free(sp);
 }
 
-static void damaged_middle_record_cuts_rest(void **state)
+/* One damaged record in the middle loses that record only: the rest is kept
+ * in a segment of its own and the damaged bytes go to <segment>.corrupt. */
+static void damaged_middle_record_loses_only_it(void **state)
 {
     struct fx *f = *state;
     struct spool *sp = open_or_die(f->dir, NULL, ONE, 1);
     append_str(sp, "aaaa");
     append_str(sp, "bbbb");
     append_str(sp, "cccc");
+    append_str(sp, "dddd");
     spool_free(sp);
     char names[4][64], path[512];
     assert_int_equal(count_files(f->dir, ".seg", names, 4), 1);
@@ -362,12 +365,99 @@ static void damaged_middle_record_cuts_rest(void **state)
     assert_int_equal(pwrite(fd, "X", 1, 20 + 16 + 1), 1);
     close(fd);
     sp = open_or_die(f->dir, NULL, ONE, 1);
-    assert_int_equal(spool_depth(sp), 1);
+    assert_int_equal(spool_depth(sp), 3);
+    assert_int_equal(spool_corrupt_bytes(sp), 20);
+    assert_int_equal(spool_corrupt_records(sp), 1);
+    assert_int_equal(spool_truncated(sp), 0);
+    assert_int_equal(count_files(f->dir, ".seg", names, 4), 2);
+    assert_int_equal(count_files(f->dir, ".corrupt", names, 4), 1);
+    assert_int_equal(file_size(f->dir, names[0]), 20);
     struct spool_batch b;
     assert_int_equal(spool_next(sp, "out", 10, &b), 0);
-    assert_int_equal(b.n, 1);
+    assert_int_equal(b.n, 3);
     assert_string_equal(b.recs[0].data, "aaaa");
+    assert_int_equal(b.recs[1].seq, 3);
+    assert_string_equal(b.recs[1].data, "cccc");
+    assert_string_equal(b.recs[2].data, "dddd");
     spool_batch_free(&b);
+    /* Numbering goes on after the last record kept, and a reopen finds no more damage. */
+    assert_int_equal(append_str(sp, "eeee"), 5);
+    assert_int_equal(spool_ack(sp, "out", 3), 0);
+    spool_free(sp);
+    sp = open_or_die(f->dir, NULL, ONE, 1);
+    assert_int_equal(spool_corrupt_bytes(sp), 0);
+    assert_int_equal(spool_depth(sp), 2);
+    assert_int_equal(spool_next(sp, "out", 10, &b), 0);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.recs[0].data, "dddd");
+    assert_string_equal(b.recs[1].data, "eeee");
+    spool_batch_free(&b);
+    spool_free(sp);
+}
+
+/* Offset of the k-th record (0-based) of a segment file, and how many it holds. */
+static long rec_offset(const char *path, int k, int *count)
+{
+    unsigned char hdr[16];
+    long off = 0, at = -1;
+    int n = 0;
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    while (fseek(fp, off, SEEK_SET) == 0 && fread(hdr, 1, 16, fp) == 16) {
+        if (n == k)
+            at = off;
+        off += 16 + (long)(hdr[0] | hdr[1] << 8 | hdr[2] << 16 | (uint32_t)hdr[3] << 24);
+        n++;
+    }
+    fclose(fp);
+    *count = n;
+    return at;
+}
+
+/* A damaged length field mid-segment and a damaged last record of an older
+ * segment: exactly those two records are lost, every other one is kept. */
+static void damage_in_two_segments_loses_two_records(void **state)
+{
+    struct fx *f = *state;
+    struct spool_opts o = { .segment_bytes = 1024 };
+    struct spool *sp = open_or_die(f->dir, &o, ONE, 1);
+    for (uint64_t i = 1; i <= 100; i++)
+        append_fmt(sp, i);
+    spool_free(sp);
+    char names[16][64], path[512];
+    assert_true(count_files(f->dir, ".seg", names, 16) >= 3);
+    int count;
+    snprintf(path, sizeof path, "%s/%s", f->dir, names[0]);
+    long at = rec_offset(path, 4, &count); /* record 5 */
+    int fd = open(path, O_RDWR);
+    assert_int_equal(pwrite(fd, "\x7f", 1, at + 1), 1);
+    close(fd);
+    snprintf(path, sizeof path, "%s/%s", f->dir, names[1]);
+    at = rec_offset(path, 0, &count);
+    uint64_t lost = strtoull(names[1], NULL, 10) + (uint64_t)count - 1;
+    at = rec_offset(path, count - 1, &count);
+    fd = open(path, O_RDWR);
+    assert_int_equal(pwrite(fd, "\x00\x00", 2, at + 4), 2);
+    close(fd);
+
+    sp = open_or_die(f->dir, &o, ONE, 1);
+    assert_int_equal(spool_corrupt_records(sp), 2);
+    assert_int_equal(spool_truncated(sp), 0);
+    assert_int_equal(spool_depth(sp), 98);
+    struct spool_batch b;
+    assert_int_equal(spool_next(sp, "out", 1000, &b), 0);
+    assert_int_equal(b.n, 98);
+    uint64_t want = 1;
+    for (size_t i = 0; i < b.n; i++, want++) {
+        if (want == 5 || want == lost)
+            want++;
+        assert_int_equal(b.recs[i].seq, want);
+        char text[64];
+        snprintf(text, sizeof text, "{\"event\":%llu}", (unsigned long long)want);
+        assert_string_equal(b.recs[i].data, text);
+    }
+    spool_batch_free(&b);
+    assert_int_equal(count_files(f->dir, ".corrupt", NULL, 0), 2);
     spool_free(sp);
 }
 
@@ -591,7 +681,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_sink_names_and_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(too_big_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(damaged_middle_record_cuts_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_middle_record_loses_only_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(damage_in_two_segments_loses_two_records, setup, teardown),
         cmocka_unit_test_setup_teardown(segments_roll_and_are_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_drops_oldest_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_with_single_segment, setup, teardown),

@@ -1,12 +1,16 @@
 /* Commands: the configured argv spawned with uv_spawn in a process group of
  * its own, the event as TRIPLINE_* environment variables, stdout and stderr
  * captured (capped), SIGTERM then SIGKILL on timeout. */
+#define _GNU_SOURCE /* close_range */
 #include "agent/actions/actions_int.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ACT_PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin"
 #define ACT_N_ENV (ACT_N_FIELDS + 1)
@@ -223,6 +227,28 @@ static void fd_close(uv_loop_t *loop, uv_file *fd)
     *fd = -1;
 }
 
+/* Marks every descriptor above stderr close-on-exec, so a command inherits
+ * none of the agent's: the agent opens its own with O_CLOEXEC, but libraries
+ * (curl, TLS, resolvers) may not. */
+static void cmd_cloexec_all(void)
+{
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    DIR *d = opendir("/proc/self/fd"); /* kernels before 5.11 */
+    if (!d)
+        return;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        char *end = NULL;
+        long fd = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end || fd < 3 || fd == dirfd(d))
+            continue;
+        int fl = fcntl((int)fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC))
+            (void)fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 /* Spawns the configured argv with its output on *wfd, which is closed here:
  * the child has its copy, and ours must go or EOF never comes. */
 static int cmd_spawn(struct act_run *run, const struct action_do *d, const char *const *vals,
@@ -255,6 +281,7 @@ static int cmd_spawn(struct act_run *run, const struct action_do *d, const char 
     po.stdio_count = 3;
     po.exit_cb = cmd_exit_cb;
     po.flags = UV_PROCESS_DETACHED;
+    cmd_cloexec_all();
     rc = uv_spawn(run->r->loop, &run->proc, &po);
     if (rc == 0)
         run->pgid = run->proc.pid; /* kept: the handle may be closed before the group is gone */

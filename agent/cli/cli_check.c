@@ -116,7 +116,7 @@ static bool readable(const char *file)
     struct stat st;
     if (stat(file, &st) != 0 || S_ISDIR(st.st_mode))
         return false;
-    FILE *f = fopen(file, "rb");
+    FILE *f = fopen(file, "rbe");
     if (!f)
         return false;
     fclose(f);

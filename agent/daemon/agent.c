@@ -259,8 +259,13 @@ static int open_spool(struct agent *a, const struct sinks_config *sc)
     else {
         struct spool_opts so = {.max_bytes = a->cfg.spool_max_bytes};
         if (spool_open(a->cfg.spool_dir, &so, (const char *const *)sc->names, sc->n, &a->spool, err,
-                       sizeof(err)) == 0)
+                       sizeof(err)) == 0) {
+            if (spool_corrupt_bytes(a->spool) > 0)
+                log_error(a->log, "spool: %llu damaged bytes moved aside to *.corrupt, %llu events lost with them",
+                          (unsigned long long)spool_corrupt_bytes(a->spool),
+                          (unsigned long long)spool_corrupt_records(a->spool));
             return 0;
+        }
     }
     a->spool = NULL;
     a->handles->spool_down = true;

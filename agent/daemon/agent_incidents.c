@@ -132,7 +132,7 @@ static void resolve_now(struct agent *a, const struct probe *p, const char *regi
 
 static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *rec)
 {
-    int64_t now = tl_wall_us();
+    tl_usec now = esc_clock_now(ps->esc);
     rec->claimed = true;
     esc_resume(ps->esc, &rec->snap, now);
     if (a->actions && actions_resume(a->actions, rec->snap.incident_id, ps->probe->id, ps->region, &rec->fired))
@@ -174,7 +174,7 @@ void agent_probe_removed(void *arg, struct probe_state *ps)
     if (esc_phase(ps->esc) != ESC_PHASE_OPEN || !(o = calloc(1, sizeof *o)))
         goto out;
     /* removed or changed: which one is known once the reload is over */
-    if (esc_force_resolve(ps->esc, "probe_removed", tl_wall_us(), &o->t) != 1)
+    if (esc_force_resolve(ps->esc, "probe_removed", esc_clock_now(ps->esc), &o->t) != 1)
         goto out;
     o->lf = lfile_ref(ps->lf);
     o->probe = ps->probe;
@@ -200,14 +200,14 @@ static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
         rec->claimed = true; /* left in the store: the next start tries again */
         goto out;
     }
-    esc_resume(st, &rec->snap, tl_wall_us());
+    esc_resume(st, &rec->snap, esc_clock_now(st));
     if (a->actions)
         actions_resume(a->actions, rec->snap.incident_id, probe, region, &rec->fired);
     for (size_t i = 0; i < rec->fired.n; i++)
         log_error(a->log, "probe %s: action %s of incident %s cannot be rolled back: the probe is gone", probe,
                   rec->fired.v[i], rec->snap.incident_id);
     rec = NULL; /* resolve_now deletes it */
-    if (esc_force_resolve(st, "probe_removed", tl_wall_us(), &t) == 1)
+    if (esc_force_resolve(st, "probe_removed", esc_clock_now(st), &t) == 1)
         resolve_now(a, &stub, region, &t);
 out:
     esc_free(st);

@@ -62,7 +62,7 @@ static void handle_transition(struct agent *a, struct probe_state *ps, const str
     agent_emit_event(a, ps, t);
 }
 
-static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now);
+static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t wall, tl_usec now);
 
 void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_result *r)
 {
@@ -84,8 +84,8 @@ void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_re
         .step = step,
     };
     struct esc_transition t;
-    int64_t now = tl_wall_us();
-    sync_maintenance(a, ps, now);
+    tl_usec now = esc_clock_now(ps->esc); /* windows on the monotonic clock */
+    sync_maintenance(a, ps, tl_wall_us(), now);
     int rc = esc_observe(ps->esc, &obs, now, &t);
     if (rc == 1)
         handle_transition(a, ps, &t);
@@ -108,11 +108,11 @@ static bool in_maintenance(const struct probe *p, int64_t now)
     return false;
 }
 
-static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t now)
+static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t wall, tl_usec now)
 {
     if (!ps->probe->escalation.n_maintenance)
         return;
-    bool on = in_maintenance(ps->probe, now);
+    bool on = in_maintenance(ps->probe, wall);
     if (on == esc_in_maintenance(ps->esc))
         return;
     log_info(a->log, "probe %s: maintenance window %s", ps->probe->id, on ? "opened" : "closed");
@@ -126,12 +126,13 @@ void agent_tick_escalations(struct agent *a)
 {
     events_retry(a->events);
     agent_incidents_retry(a);
-    int64_t now = tl_wall_us();
+    int64_t wall = tl_wall_us();
     size_t n = probe_table_count(a->probes);
     for (size_t i = 0; i < n; i++) {
         struct probe_state *ps = probe_table_at(a->probes, i);
         struct esc_transition t;
-        sync_maintenance(a, ps, now);
+        tl_usec now = esc_clock_now(ps->esc);
+        sync_maintenance(a, ps, wall, now);
         if (esc_tick(ps->esc, now, &t) == 1)
             handle_transition(a, ps, &t);
     }

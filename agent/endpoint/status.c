@@ -28,6 +28,7 @@ struct status {
     struct metric_family *f_success, *f_runs, *f_fail, *f_budget, *f_last_run, *f_level, *f_duration, *f_phase,
         *f_phase_hist;
     struct metric *m_queued, *m_skipped, *m_skipped_late, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes, *m_rejected;
+    struct metric *m_corrupt_bytes, *m_corrupt_records;
     struct metric_family *f_agent_faults;
     uint64_t agent_faults[REASON_COUNT]; /* runs in bucket agent, by reason */
 };
@@ -85,9 +86,12 @@ static int sink_families(struct metrics *m)
                                                SINK_LABELS, 1);
     struct metric_family *dr = metrics_counter(m, "tripline_sink_retries_total",
                                                "Sends that ended in retry later", SINK_LABELS, 1);
+    struct metric_family *da = metrics_counter(m, "tripline_sink_auth_failures_total",
+                                               "Sends refused with 401 or 403 (retried, not dead-lettered)",
+                                               SINK_LABELS, 1);
     struct metric_family *df = metrics_gauge(m, "tripline_sink_consecutive_failures",
                                              "Failed sends in a row (0 once one succeeds)", SINK_LABELS, 1);
-    return dd && dl && dr && df ? 0 : TL_ENOMEM;
+    return dd && dl && dr && da && df ? 0 : TL_ENOMEM;
 }
 
 /* One unlabelled series of a new family (NULL when out of memory). */
@@ -115,6 +119,10 @@ static int mirror_families(struct status *st)
     st->m_spool_depth = single(metrics_gauge(m, "tripline_spool_depth",
                                              "Events not yet delivered to the slowest sink", NULL, 0));
     st->m_spool_bytes = single(metrics_gauge(m, "tripline_spool_bytes", "Bytes in spool segment files", NULL, 0));
+    st->m_corrupt_bytes = single(metrics_counter(m, "tripline_spool_corrupt_bytes_total",
+                                                 "Damaged spool bytes moved aside to <segment>.corrupt", NULL, 0));
+    st->m_corrupt_records = single(metrics_counter(m, "tripline_spool_corrupt_records_total",
+                                                   "Events lost to spool damage", NULL, 0));
     struct metric_family *info = metrics_gauge(m, "tripline_agent_info", "Agent identity",
                                                (const char *const[]){"version", "region", "agent"}, 3);
     const struct config *cfg = st->src.cfg;
@@ -122,7 +130,7 @@ static int mirror_families(struct status *st)
                                                                               cfg->name})
                                   : NULL;
     if (!st->m_queued || !st->m_skipped || !st->m_skipped_late || !st->m_missed || !st->m_probes || !st->m_spool_depth ||
-        !st->m_spool_bytes || !mi_info || !st->m_rejected)
+        !st->m_spool_bytes || !mi_info || !st->m_rejected || !st->m_corrupt_bytes || !st->m_corrupt_records)
         return TL_ENOMEM;
     metric_set(mi_info, 1);
     return 0;
@@ -265,6 +273,7 @@ static void sink_metrics(struct status *st)
         follow(st->metrics, "tripline_sink_dead_lettered_events_total", SINK_NAMES[i], (double)ds.dead_lettered,
                true);
         follow(st->metrics, "tripline_sink_retries_total", SINK_NAMES[i], (double)ds.retried, true);
+        follow(st->metrics, "tripline_sink_auth_failures_total", SINK_NAMES[i], (double)ds.auth_failures, true);
         follow(st->metrics, "tripline_sink_consecutive_failures", SINK_NAMES[i], (double)ds.failures, false);
     }
 }
@@ -291,6 +300,9 @@ static int metrics_open(void *arg, void **stream, const char **content_type)
     if (st->src.spool) {
         metric_set(st->m_spool_depth, (double)spool_depth(st->src.spool));
         metric_set(st->m_spool_bytes, (double)spool_bytes(st->src.spool));
+        double cb = (double)spool_corrupt_bytes(st->src.spool), cr = (double)spool_corrupt_records(st->src.spool);
+        metric_add(st->m_corrupt_bytes, cb - metric_value(st->m_corrupt_bytes));
+        metric_add(st->m_corrupt_records, cr - metric_value(st->m_corrupt_records));
     }
     sink_metrics(st);
     *stream = metrics_cursor_new(st->metrics);

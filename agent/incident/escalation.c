@@ -1,4 +1,5 @@
 #include "agent/incident/escalation.h"
+#include "base/time.h"
 #include "base/uuid.h"
 
 #include <stdio.h>
@@ -30,8 +31,9 @@ struct esc_state {
     bool flapping;
     int consec_fail;
     int consec_ok;
-    int64_t failing_since;
-    int64_t opened_at;
+    int64_t failing_since;        /* wall */
+    int64_t opened_at;            /* wall */
+    int64_t wall_off;             /* wall - monotonic, from esc_set_wall_offset */
     int64_t last_notify;
     bool ever_resolved;
     int64_t resolved_at;
@@ -265,7 +267,7 @@ static int emit(struct esc_state *st, enum esc_kind kind, enum level prev, const
     out->level = st->level;
     out->prev_level = prev;
     memcpy(out->incident_id, st->incident_id, sizeof out->incident_id);
-    out->at_us = now;
+    out->at_us = now + st->wall_off;
     out->opened_at_us = st->opened_at;
     out->failing_since_us = st->failing_since;
     latest_failure(st, &out->bucket, out->reason, out->correlation_id, out->step);
@@ -330,7 +332,7 @@ static int evaluate(struct esc_state *st, int64_t now, struct esc_transition *ou
         return rc;
     st->phase = ESC_PHASE_OPEN;
     st->level = target;
-    st->opened_at = now;
+    st->opened_at = now + st->wall_off;
     st->flapping = st->ever_resolved && now - st->resolved_at <= st->opts.flap_window;
     return emit(st, ESC_OPENED, LEVEL_NONE, rung, now, out);
 }
@@ -348,7 +350,7 @@ int esc_observe(struct esc_state *st, const struct esc_obs *obs, int64_t now_us,
         st->consec_fail++;
         if (st->phase == ESC_PHASE_OK) {
             st->phase = ESC_PHASE_FAILING;
-            st->failing_since = now_us;
+            st->failing_since = now_us + st->wall_off;
         }
         st->bucket = obs->bucket;
         copy_capped(st->reason, sizeof st->reason, obs->reason);
@@ -421,6 +423,18 @@ int esc_force_resolve(struct esc_state *st, const char *why, int64_t now_us, str
     if (rc == 1)
         out->resolution = why;
     return rc;
+}
+
+void esc_set_wall_offset(struct esc_state *st, int64_t wall_minus_mono)
+{
+    st->wall_off = wall_minus_mono;
+}
+
+tl_usec esc_clock_now(struct esc_state *st)
+{
+    tl_usec mono = tl_mono_us();
+    st->wall_off = tl_wall_us() - mono;
+    return mono;
 }
 
 int esc_renotify_now(struct esc_state *st, int64_t now_us, struct esc_transition *out)

@@ -6,7 +6,9 @@
  *
  * The machine is pure apart from the UUIDs it draws (OpenSSL RAND_bytes): it
  * is fed observations and the time, and returns at most one transition per
- * call. The integrator turns a transition into an event, spools it, and runs
+ * call. Every now_us below is on the monotonic clock (tl_mono_us), so windows,
+ * renotify and flap damping ignore wall clock steps; the wall times of a
+ * transition are now_us plus the offset of esc_set_wall_offset(). The integrator turns a transition into an event, spools it, and runs
  * the rung's actions (and, on resolution, their rollbacks).
  * See docs/internals/escalation.md.
  */
@@ -49,9 +51,9 @@ struct esc_transition {
     enum level prev_level;        /* LEVEL_NONE on opened */
     char incident_id[37];         /* UUID v4, the same for every transition of an incident */
     char event_id[37];            /* UUID v4, fresh per transition: the idempotency key */
-    int64_t at_us;                /* when it happened (the `now` passed in) */
-    int64_t opened_at_us;         /* when the incident opened */
-    int64_t failing_since_us;     /* when the failing streak leading to it began */
+    int64_t at_us;                /* wall: when it happened (now_us + the wall offset) */
+    int64_t opened_at_us;         /* wall: when the incident opened */
+    int64_t failing_since_us;     /* wall: when the failing streak leading to it began */
     enum bucket bucket;           /* of the latest failure */
     char reason[ESC_REASON_MAX];  /* of the latest failure */
     char correlation_id[37];      /* of the latest failing request ("" if none) */
@@ -85,6 +87,14 @@ void esc_free(struct esc_state *st);
 /* Points the state at a reloaded, unchanged ladder; the incident carries on. */
 void esc_rebind(struct esc_state *st, const struct escalation *esc);
 
+/* The wall clock minus the monotonic clock now (tl_wall_us() - tl_mono_us()):
+ * the integrator sets it before each call, so a step of the wall clock moves
+ * only the timestamps. 0 until set (then wall and monotonic times coincide). */
+void esc_set_wall_offset(struct esc_state *st, int64_t wall_minus_mono);
+/* Reads both clocks (the only function here that does), sets the offset and
+ * returns the monotonic now_us to pass to the next call. */
+tl_usec esc_clock_now(struct esc_state *st);
+
 /* Records one observation at now_us. Returns 1 and fills *out when a
  * transition happened, 0 when none, a negative TL_E* code on failure. */
 int esc_observe(struct esc_state *st, const struct esc_obs *obs, int64_t now_us,
@@ -100,8 +110,8 @@ int esc_set_maintenance(struct esc_state *st, bool on, int64_t now_us, struct es
 struct esc_snapshot {
     char incident_id[37];
     enum level level;
-    int64_t opened_at_us;
-    int64_t failing_since_us;
+    int64_t opened_at_us;         /* wall */
+    int64_t failing_since_us;     /* wall */
     int consecutive_failures;
     bool flapping;
     /* the latest failure: resolved events carry the labels it opened with */

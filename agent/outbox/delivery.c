@@ -228,6 +228,13 @@ static void sent(const struct sink_result *res, void *arg)
         return;
     case SINK_RETRY:
         en->st.retried++;
+        if (res->status == 401 || res->status == 403) {
+            en->st.auth_failures++;
+            logf_(en, LOG_ERROR, "%zu events, retry: %s (check the sink's token)", n, res->reason);
+            /* a Retry-After does not hurry a credential fix */
+            after_failure(en, -1);
+            return;
+        }
         logf_(en, LOG_WARN, "%zu events, retry: %s", n, res->reason);
         after_failure(en, res->retry_after);
         return;

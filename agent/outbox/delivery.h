@@ -40,6 +40,7 @@ struct delivery_stats {
     uint64_t delivered;
     uint64_t batches;           /* batches delivered */
     uint64_t retried;           /* attempts that ended in "retry later" */
+    uint64_t auth_failures;     /* of those, answered 401 or 403 (retried, never dead-lettered) */
     uint64_t dead_lettered;
     uint64_t in_flight;         /* events of the batch being sent now */
     uint64_t attempts;          /* sends started */

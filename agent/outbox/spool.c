@@ -1,5 +1,6 @@
 #include "agent/outbox/spool.h"
 #include "agent/outbox/spool_record.h"
+#include "base/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,6 +51,8 @@ struct spool {
     uint64_t bytes;
     uint64_t dropped;
     uint64_t truncated;
+    uint64_t corrupt_bytes;    /* damaged bytes moved aside on open */
+    uint64_t corrupt_records;  /* records lost with them */
     char err[256];
 };
 
@@ -109,11 +112,90 @@ static int open_seg(struct spool *sp, const struct seg *s, int flags)
     return openat(sp->dirfd, name, flags | O_CLOEXEC, 0600);
 }
 
-/* Validates a segment record by record and cuts it at the first record that
- * is torn, damaged or out of sequence: that is where a crash stopped. */
-static int scan_seg(struct spool *sp, struct seg *s)
+static int seg_cmp(const void *a, const void *b);
+static int push_seg(struct spool *sp, uint64_t first);
+static int sync_dir(struct spool *sp);
+
+/* The first whole valid record in buf (n bytes after a damaged one) whose
+ * number is in [lo, hi): its offset, or n when there is none. */
+static size_t find_resync(const unsigned char *buf, size_t n, uint64_t lo, uint64_t hi, uint64_t *seq)
+{
+    for (size_t p = 0; p + SPOOL_REC_HDR <= n; p++) {
+        uint32_t len;
+        if (spool_rec_check(buf + p, n - p, seq, &len) == 0 && *seq >= lo && *seq < hi)
+            return p;
+    }
+    return n;
+}
+
+/* Writes n bytes to a file of the spool directory and syncs it. */
+static int write_file(struct spool *sp, const char *name, int flags, const void *p, size_t n)
+{
+    int fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
+    if (fd < 0)
+        return fail(sp, TL_EIO, "create %s", name);
+    int rc = 0;
+    if (tl_write_all(fd, p, n) != 0 || fsync(fd) != 0)
+        rc = fail(sp, TL_EIO, "write %s", name);
+    close(fd);
+    return rc;
+}
+
+/* Damage at off of segment i: the records after it that still check out move
+ * to a segment of their own, the damaged bytes to <segment>.corrupt, and the
+ * segment is cut at off. With nothing valid after it in the last segment,
+ * this is a torn tail (a crash in an append): cut and counted as truncated. */
+static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t size)
 {
     int rc = 0;
+    size_t n = (size_t)(size - off), p = n;
+    uint64_t lo = sp->segs[i].first + sp->segs[i].n, q = 0;
+    uint64_t hi = i + 1 < sp->n_segs ? sp->segs[i + 1].first : UINT64_MAX;
+    unsigned char *buf = malloc(n);
+    if (!buf)
+        return fail(sp, TL_ENOMEM, "out of memory");
+    if (spool_rec_pread(fd, buf, n, off) != 0) {
+        rc = fail(sp, TL_EIO, "read segment %020" PRIu64, sp->segs[i].first);
+        goto out;
+    }
+    p = find_resync(buf, n, lo, hi, &q);
+    /* Only the active segment takes appends, so only it can end torn. */
+    bool torn = p == n && i + 1 == sp->n_segs;
+    if (torn)
+        sp->truncated += n;
+    else {
+        char name[SEG_NAME_LEN + 16];
+        /* O_TRUNC: a crash before the cut below makes the next open redo this */
+        seg_name(name, sizeof name, q);
+        if (p < n)
+            rc = write_file(sp, name, O_TRUNC, buf + p, n - p);
+        seg_name(name, sizeof name, sp->segs[i].first);
+        memcpy(name + SEG_NAME_LEN, ".corrupt", sizeof ".corrupt");
+        if (rc == 0 && p > 0)
+            rc = write_file(sp, name, O_APPEND, buf, p);
+        if (rc == 0 && p < n)
+            rc = push_seg(sp, q);
+        if (rc)
+            goto out;
+        sp->corrupt_bytes += p;
+        sp->corrupt_records += (p < n ? q : hi) - lo;
+        qsort(sp->segs, sp->n_segs, sizeof *sp->segs, seg_cmp);
+    }
+    if (ftruncate(fd, (off_t)off) != 0 || fsync(fd) != 0)
+        rc = fail(sp, TL_EIO, "truncate segment %020" PRIu64, sp->segs[i].first);
+    else if (!torn)
+        rc = sync_dir(sp);
+out:
+    free(buf);
+    return rc;
+}
+
+/* Validates segment i record by record; where a record is torn, damaged or
+ * out of sequence, cut_seg keeps what it can of the rest. */
+static int scan_seg(struct spool *sp, size_t i)
+{
+    int rc = 0;
+    struct seg *s = &sp->segs[i];
     int fd = open_seg(sp, s, O_RDWR);
     if (fd < 0)
         return fail(sp, TL_EIO, "open segment %020" PRIu64, s->first);
@@ -138,14 +220,9 @@ static int scan_seg(struct spool *sp, struct seg *s)
         off += SPOOL_REC_HDR + (uint64_t)len;
         s->n++;
     }
-    if (off < size) {
-        if (ftruncate(fd, (off_t)off) != 0 || fsync(fd) != 0) {
-            rc = fail(sp, TL_EIO, "truncate segment %020" PRIu64, s->first);
-            goto out;
-        }
-        sp->truncated += size - off;
-    }
     s->size = off;
+    if (off < size)
+        rc = cut_seg(sp, i, fd, off, size); /* may move sp->segs */
 out:
     close(fd);
     return rc;
@@ -174,7 +251,7 @@ static int push_seg(struct spool *sp, uint64_t first)
 static int list_segs(struct spool *sp)
 {
     int rc = 0;
-    int fd = dup(sp->dirfd);
+    int fd = fcntl(sp->dirfd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0)
         return fail(sp, TL_EIO, "dup");
     DIR *d = fdopendir(fd);
@@ -367,7 +444,7 @@ static int recover(struct spool *sp)
     if (rc)
         return rc;
     for (size_t i = 0; i < sp->n_segs; i++) {
-        rc = scan_seg(sp, &sp->segs[i]);
+        rc = scan_seg(sp, i);
         if (rc)
             return rc;
         sp->bytes += sp->segs[i].size;
@@ -709,5 +786,7 @@ uint64_t spool_sink_depth(const struct spool *sp, const char *sink)
 uint64_t spool_bytes(const struct spool *sp) { return sp->bytes; }
 uint64_t spool_dropped(const struct spool *sp) { return sp->dropped; }
 uint64_t spool_truncated(const struct spool *sp) { return sp->truncated; }
+uint64_t spool_corrupt_bytes(const struct spool *sp) { return sp->corrupt_bytes; }
+uint64_t spool_corrupt_records(const struct spool *sp) { return sp->corrupt_records; }
 size_t spool_segments(const struct spool *sp) { return sp->n_segs; }
 const char *spool_error(const struct spool *sp) { return sp->err; }

@@ -5,8 +5,8 @@
  * spool_append returns. Each sink has a cursor (the last sequence number it
  * acknowledged) kept in the same directory and replaced atomically. A crash,
  * even in the middle of a write, loses nothing that was acknowledged to the
- * caller: a torn tail is cut off on open, and every sink replays from its
- * cursor. Delivery is at least once. See docs/internals/spool.md.
+ * caller: a torn tail is cut off on open, damage in the middle loses only
+ * the damaged records, and every sink replays from its cursor. Delivery is at least once. See docs/internals/spool.md.
  */
 #ifndef TRIPLINE_SPOOL_H
 #define TRIPLINE_SPOOL_H
@@ -63,6 +63,10 @@ uint64_t spool_sink_depth(const struct spool *sp, const char *sink); /* not yet 
 uint64_t spool_bytes(const struct spool *sp);                     /* all segment files */
 uint64_t spool_dropped(const struct spool *sp);                   /* records dropped by the bound since open */
 uint64_t spool_truncated(const struct spool *sp);                 /* bytes of torn tails cut on open */
+/* Damage in the middle of a segment found on open: the damaged bytes go to
+ * <segment>.corrupt and the valid records after them are kept. */
+uint64_t spool_corrupt_bytes(const struct spool *sp);             /* bytes moved aside */
+uint64_t spool_corrupt_records(const struct spool *sp);           /* records lost with them */
 size_t spool_segments(const struct spool *sp);
 const char *spool_error(const struct spool *sp);                  /* the last error message */
 

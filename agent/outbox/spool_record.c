@@ -110,6 +110,17 @@ int spool_rec_pwrite(int fd, const void *buf, size_t n, uint64_t off)
     return 0;
 }
 
+int spool_rec_check(const unsigned char *p, size_t avail, uint64_t *seq, uint32_t *len)
+{
+    if (avail < SPOOL_REC_HDR)
+        return 1;
+    *len = get32(p);
+    *seq = get64(p + 8);
+    if ((uint64_t)*len > avail - SPOOL_REC_HDR)
+        return 1;
+    return record_crc(p, p + SPOOL_REC_HDR, *len) == get32(p + 4) ? 0 : 1;
+}
+
 int spool_rec_read(int fd, uint64_t off, uint64_t size, uint64_t *seq, uint32_t *len, char **payload)
 {
     unsigned char hdr[SPOOL_REC_HDR];

@@ -26,4 +26,8 @@ int spool_rec_pwrite(int fd, const void *buf, size_t n, uint64_t off);
  * when the bytes there are not a whole valid record, or a negative code. */
 int spool_rec_read(int fd, uint64_t off, uint64_t size, uint64_t *seq, uint32_t *len, char **payload);
 
+/* Whether a whole valid record starts at p, with avail bytes readable there:
+ * 0 with *seq and *len, or 1. Recovery uses it to find where damage ends. */
+int spool_rec_check(const unsigned char *p, size_t avail, uint64_t *seq, uint32_t *len);
+
 #endif

@@ -83,7 +83,12 @@ static void classify(const struct response *r, struct sink_result *res)
     res->retry_after = -1;
     res->status = st;
     res->outcome = sink_http_outcome(st);
-    if (st == 0) {
+    if (st == 401 || st == 403) {
+        /* A token rotated on one side only: fixed by a reload or on the
+         * service, so the events wait in the spool rather than die. */
+        res->outcome = SINK_RETRY;
+        snprintf(res->reason, sizeof(res->reason), "HTTP %ld: credentials refused", st);
+    } else if (st == 0) {
         /* No answer at all: refused, reset, timed out. The server may come back. */
         snprintf(res->reason, sizeof(res->reason), "no response: %.200s",
                  r->error[0] ? r->error : transfer_fail_str(r->fail));

@@ -318,7 +318,7 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
         rc = TL_EINVAL;
         goto out;
     }
-    f = fopen(file, "rb");
+    f = fopen(file, "rbe");
     if (!f) {
         yu_error_at(y, 0, 0, "cannot read: %s", strerror(errno));
         rc = TL_EIO;
