@@ -34,8 +34,10 @@ build_image() {
     done
     mkdir -p "$cache"
     echo "fresh-debian: building the bookworm image in $image (once)" >&2
-    mmdebstrap --quiet --variant=apt --mode=root bookworm "$image.partial" "${sources[@]}"
-    mv "$image.partial" "$image"
+    # mmdebstrap picks the output format from the name: keep it ending in .tar
+    rm -rf "$cache/partial.tar"
+    mmdebstrap --quiet --variant=apt --mode=root bookworm "$cache/partial.tar" "${sources[@]}"
+    mv "$cache/partial.tar" "$image"
 }
 
 root=""
@@ -52,7 +54,8 @@ teardown() {
 trap teardown EXIT
 
 need_mmdebstrap
-[ -s "$image" ] || build_image
+[ -d "$image" ] && rm -rf "$image" # an earlier bug left a folder here
+[ -f "$image" ] && [ -s "$image" ] || build_image
 root=$(mktemp -d "${TMPDIR:-/tmp}/tripline-fresh.XXXXXX")
 tar -C "$root" -xf "$image"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
