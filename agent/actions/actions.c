@@ -88,9 +88,10 @@ static void run_finish(struct act_run *run)
     struct act_incident *inc = run->inc;
 
     run_unlink(r, run);
-    report(r, inc, &run->e);
-    act_timeline_push(inc, &run->e);
+    /* The entry is on the timeline and the run no longer pending when it is
+     * reported: the report of the last run can send the whole timeline. */
     inc->pending--;
+    report(r, inc, act_timeline_push(inc, &run->e));
     batch_done(r, run->batch);
     act_entry_clear(&run->e);
     buf_free(&run->output);

@@ -95,6 +95,9 @@ int actions_fired(const struct actions *r, const char *incident_id, struct strv 
 int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
                    const struct strv *fired);
 
+/* Runs of the incident still in flight: 0 once every outcome is on its
+ * timeline (the report of the last one sees 0). */
+size_t actions_pending(const struct actions *r, const char *incident_id);
 /* The timeline of an incident as a new JSON array of entries
  * {at, action, kind: run|rollback, outcome, detail[, status][, output]},
  * oldest first; NULL when the incident is not (or no longer) known. */

@@ -427,6 +427,7 @@ void agent_free(struct agent *a)
     if (a->handles && a->handles->tick.loop && !a->handles->closed)
         close_all(a);
     http_free(a->http);
+    agent_incidents_close(a);
     actions_free(a->actions);
     events_forget_delivery(a->events);
     delivery_free(a->delivery);

@@ -125,6 +125,7 @@ static void resolve_now(struct agent *a, const struct probe *p, const char *regi
             log_error(a->log, "probe %s: cannot roll back the actions of %s", p->id, t->incident_id);
     }
     agent_emit_event_for(a, p, region, NULL, t);
+    agent_followup_watch(a, p->id, region, t);
     int rc = istore_del(a->istore, p->id, region);
     if (rc)
         store_failed(a, p->id, rc);
@@ -284,7 +285,9 @@ static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
         actions_fire(a->actions, ps->probe, &t, &f, NULL, NULL)) {
         o->running = false;
         log_error(a->log, "probe %s: cannot run rollback %s of incident %s", o->probe, o->action, o->incident_id);
+        return;
     }
+    agent_followup_watch(a, o->probe, o->region, &t);
 }
 
 void agent_incidents_retry(struct agent *a)
@@ -295,6 +298,109 @@ void agent_incidents_retry(struct agent *a)
         struct istore_owed *o = istore_owed_at(a->istore, i);
         if (o && !o->running && o->next_at_us <= now)
             rollback_again(a, o, now);
+    }
+}
+
+/* A transition whose actions are still running: once the last has ended, a
+ * follow-up event carries their outcomes (the transition's own event only
+ * had the timeline known when it was sent). */
+struct agent_followup {
+    struct esc_transition t;     /* pointers into the probe cleared */
+    char *probe, *region;
+    struct agent_followup *next;
+};
+
+static struct agent_followup **followup_find(struct agent *a, const char *incident_id)
+{
+    struct agent_followup **pp = &a->followups;
+    while (*pp && strcmp((*pp)->t.incident_id, incident_id) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void followup_free(struct agent_followup *f)
+{
+    free(f->probe);
+    free(f->region);
+    free(f);
+}
+
+void agent_followup_watch(struct agent *a, const char *probe, const char *region, const struct esc_transition *t)
+{
+    if (!a->actions || actions_pending(a->actions, t->incident_id) == 0)
+        return;
+    struct agent_followup **pp = followup_find(a, t->incident_id), *f = *pp;
+    if (!f) {
+        f = calloc(1, sizeof *f);
+        if (!f || !(f->probe = strdup(probe)) || !(f->region = strdup(region))) {
+            log_error(a->log, "probe %s: out of memory: the outcomes of its actions will not be sent", probe);
+            if (f)
+                followup_free(f);
+            return;
+        }
+        *pp = f;
+    }
+    /* a later transition of the same incident (escalated, resolved) wins */
+    if (!(f->t.kind == ESC_RESOLVED && t->kind != ESC_RESOLVED)) {
+        f->t = *t;
+        f->t.rung = NULL;
+        f->t.n_actions = 0;
+        f->t.actions = NULL;
+    }
+}
+
+/* The first failure of a rollback owed by the incident: a stuck mitigation.
+ * Later failures of its retries say nothing new. */
+static int rollback_stuck(struct agent *a, const char *incident_id)
+{
+    int stuck = 0;
+    for (size_t i = 0; i < istore_owed_count(a->istore); i++) {
+        const struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (o && strcmp(o->incident_id, incident_id) == 0 && o->attempts > 0)
+            stuck = stuck == 1 || o->attempts == 1 ? 1 : 2;
+    }
+    return stuck;
+}
+
+static bool still_open(struct probe_state *ps, const char *incident_id)
+{
+    struct esc_snapshot snap;
+    return ps && esc_snapshot(ps->esc, &snap) && strcmp(snap.incident_id, incident_id) == 0;
+}
+
+static void followup_send(struct agent *a, struct agent_followup *f)
+{
+    struct probe_state *ps = probe_table_find(a->probes, f->probe, f->region);
+    struct probe stub = {.id = f->probe};
+    int stuck = a->istore ? rollback_stuck(a, f->t.incident_id) : 0;
+    if (stuck == 2)
+        return;
+    f->t.at_us = tl_wall_us();
+    if (uuid_v4(f->t.event_id)) {
+        log_error(a->log, "probe %s: no event id for the outcomes of its actions", f->probe);
+        return;
+    }
+    const char *kind = stuck ? "rollback_failed" : "updated";
+    bool active = stuck || (f->t.kind != ESC_RESOLVED && still_open(ps, f->t.incident_id));
+    agent_emit_follow_up(a, ps ? ps->probe : &stub, f->region, &f->t, kind, active);
+}
+
+static void followup_check(struct agent *a, const char *incident_id)
+{
+    struct agent_followup **pp = followup_find(a, incident_id), *f = *pp;
+    if (!f || actions_pending(a->actions, incident_id) > 0)
+        return;
+    *pp = f->next;
+    followup_send(a, f);
+    followup_free(f);
+}
+
+void agent_incidents_close(struct agent *a)
+{
+    while (a->followups) {
+        struct agent_followup *f = a->followups;
+        a->followups = f->next;
+        followup_free(f);
     }
 }
 
@@ -322,4 +428,5 @@ void agent_action_report(void *arg, const struct actions_report *rep)
         metric_inc(m);
     if (rollback)
         rollback_outcome(a, rep, bad);
+    followup_check(a, rep->incident_id);
 }
