@@ -172,6 +172,27 @@ static struct act_cool *cool_get(struct actions *r, const char *probe_id, const 
     return c;
 }
 
+int actions_cool_age(const struct actions *r, const char *probe_id, const char *action, tl_usec *age)
+{
+    for (const struct act_cool *c = r ? r->cools : NULL; c; c = c->next)
+        if (c->last_ns && strcmp(c->probe_id, probe_id) == 0 && strcmp(c->action, action) == 0) {
+            *age = (tl_usec)((uv_hrtime() - c->last_ns) / 1000);
+            return 0;
+        }
+    return TL_ENOTFOUND;
+}
+
+int actions_cool_restore(struct actions *r, const char *probe_id, const char *action, tl_usec ago)
+{
+    struct act_cool *c = r ? cool_get(r, probe_id, action) : NULL;
+    uint64_t now = uv_hrtime();
+    if (!c)
+        return TL_ENOMEM;
+    /* a clock older than this process's: as old as the clock allows */
+    c->last_ns = ago >= 0 && (uint64_t)ago * 1000 < now ? now - (uint64_t)ago * 1000 : 1;
+    return 0;
+}
+
 struct fire_ctx {
     struct actions *r;
     const struct probe *p;

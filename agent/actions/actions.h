@@ -95,6 +95,11 @@ int actions_fired(const struct actions *r, const char *incident_id, struct strv 
 int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
                    const struct strv *fired);
 
+/* How long ago (probe, action) last ran or dry-ran, its cooldown clock:
+ * TL_ENOTFOUND when it has not in this process. */
+int actions_cool_age(const struct actions *r, const char *probe_id, const char *action, tl_usec *age);
+/* Sets that clock to `ago` before now: a cooldown carried over a restart. */
+int actions_cool_restore(struct actions *r, const char *probe_id, const char *action, tl_usec ago);
 /* Runs of the incident still in flight: 0 once every outcome is on its
  * timeline (the report of the last one sees 0). */
 size_t actions_pending(const struct actions *r, const char *incident_id);

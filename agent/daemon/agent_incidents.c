@@ -33,6 +33,13 @@ int agent_incidents_open(struct agent *a)
         log_error(a->log, "damaged incident store: %s", err);
     else if (istore_count(a->istore))
         log_info(a->log, "resuming %zu open incidents of the last run", istore_count(a->istore));
+    /* cooldowns go on from the last run's wall clock */
+    int64_t now = tl_wall_us();
+    for (size_t i = 0; rc == 0 && i < istore_cool_count(a->istore); i++) {
+        const struct istore_cool *c = istore_cool_at(a->istore, i);
+        if (a->actions && actions_cool_restore(a->actions, c->probe, c->action, now - c->at_us))
+            log_error(a->log, "probe %s: out of memory restoring the cooldown of %s", c->probe, c->action);
+    }
     return rc;
 }
 
@@ -40,6 +47,20 @@ static void store_failed(struct agent *a, const char *probe, int rc)
 {
     log_error(a->log, "probe %s: cannot write the incident store (%s): a restart would forget its incident", probe,
               tl_strerror(rc));
+}
+
+/* The cooldown clocks of the actions a transition named, kept. */
+static void record_cools(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    int64_t now = tl_wall_us();
+    for (size_t i = 0; a->actions && i < t->n_actions; i++) {
+        tl_usec age;
+        if (actions_cool_age(a->actions, ps->probe->id, t->actions[i], &age))
+            continue;
+        int rc = istore_cool_set(a->istore, ps->probe->id, t->actions[i], now - age);
+        if (rc)
+            store_failed(a, ps->probe->id, rc);
+    }
 }
 
 /* Writes the open incident of ps; extra: actions about to run (the intent,
@@ -111,6 +132,7 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
             store_failed(a, ps->probe->id, rc);
     } else if (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED) {
         record_open(a, ps, NULL, 0);
+        record_cools(a, ps, t);
     }
 }
 

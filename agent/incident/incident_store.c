@@ -22,6 +22,8 @@ struct istore {
     struct istore_rec *recs;
     size_t n_owed, cap_owed;
     struct istore_owed *owed;
+    size_t n_cool, cap_cool;
+    struct istore_cool *cools;
 };
 
 static void owed_clear(struct istore_owed *o)
@@ -226,6 +228,45 @@ static int parse_owed(struct istore *s, const cJSON *arr)
     return 0;
 }
 
+static int cool_add(struct istore *s, const char *probe, const char *action, int64_t at_us)
+{
+    if (s->n_cool == s->cap_cool) {
+        size_t cap = s->cap_cool ? s->cap_cool * 2 : 8;
+        struct istore_cool *v = realloc(s->cools, cap * sizeof *v);
+        if (!v)
+            return TL_ENOMEM;
+        s->cools = v;
+        s->cap_cool = cap;
+    }
+    struct istore_cool c = {.probe = strdup(probe), .action = strdup(action), .at_us = at_us};
+    if (!c.probe || !c.action) {
+        free(c.probe);
+        free(c.action);
+        return TL_ENOMEM;
+    }
+    s->cools[s->n_cool++] = c;
+    return 0;
+}
+
+static int parse_cools(struct istore *s, const cJSON *arr)
+{
+    const cJSON *j;
+    if (!arr)
+        return 0; /* a file of an older version */
+    if (!cJSON_IsArray(arr))
+        return TL_ESYNTAX;
+    cJSON_ArrayForEach(j, arr)
+    {
+        const char *probe = J_STR(j, "probe"), *action = J_STR(j, "action");
+        if (!probe || !action)
+            return TL_ESYNTAX;
+        int rc = cool_add(s, probe, action, (int64_t)J_NUM(j, "lastRunAtUs"));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int parse_all(struct istore *s, const char *text)
 {
     int rc = 0;
@@ -246,6 +287,8 @@ static int parse_all(struct istore *s, const char *text)
             goto out;
     }
     rc = parse_owed(s, cJSON_GetObjectItemCaseSensitive(root, "owed"));
+    if (rc == 0)
+        rc = parse_cools(s, cJSON_GetObjectItemCaseSensitive(root, "cooldowns"));
 out:
     cJSON_Delete(root);
     return rc;
@@ -292,6 +335,11 @@ static void drop_all(struct istore *s)
     for (size_t i = 0; i < s->n_owed; i++)
         owed_clear(&s->owed[i]);
     s->n_owed = 0;
+    for (size_t i = 0; i < s->n_cool; i++) {
+        free(s->cools[i].probe);
+        free(s->cools[i].action);
+    }
+    s->n_cool = 0;
 }
 
 /* A damaged file is kept aside for a human; the agent starts without it
@@ -347,6 +395,7 @@ void istore_free(struct istore *s)
     drop_all(s);
     free(s->recs);
     free(s->owed);
+    free(s->cools);
     free(s->path);
     free(s->tmp);
     free(s);
@@ -423,7 +472,15 @@ static int save(struct istore *s)
             goto out;
         }
     }
-    if (!owed || !(text = cJSON_PrintUnformatted(root)))
+    cJSON *cools = owed ? cJSON_AddArrayToObject(root, "cooldowns") : NULL;
+    for (size_t i = 0; cools && i < s->n_cool; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(cools, o) || !cJSON_AddStringToObject(o, "probe", s->cools[i].probe) ||
+            !cJSON_AddStringToObject(o, "action", s->cools[i].action) ||
+            !cJSON_AddNumberToObject(o, "lastRunAtUs", (double)s->cools[i].at_us))
+            goto out;
+    }
+    if (!cools || !(text = cJSON_PrintUnformatted(root)))
         goto out;
     rc = TL_EIO;
     fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -508,4 +565,30 @@ int istore_paid(struct istore *s, const char *incident_id, const char *action)
 int istore_sync(struct istore *s)
 {
     return save(s);
+}
+
+size_t istore_cool_count(const struct istore *s)
+{
+    return s ? s->n_cool : 0;
+}
+
+const struct istore_cool *istore_cool_at(const struct istore *s, size_t i)
+{
+    return s && i < s->n_cool ? &s->cools[i] : NULL;
+}
+
+int istore_cool_set(struct istore *s, const char *probe, const char *action, int64_t at_us)
+{
+    for (size_t i = 0; i < s->n_cool; i++) {
+        struct istore_cool *c = &s->cools[i];
+        if (strcmp(c->probe, probe) != 0 || strcmp(c->action, action) != 0)
+            continue;
+        /* the same run seen again (a skip re-reads the clock): no write */
+        if (c->at_us - at_us < 500000 && at_us - c->at_us < 500000)
+            return 0;
+        c->at_us = at_us;
+        return save(s);
+    }
+    int rc = cool_add(s, probe, action, at_us);
+    return rc ? rc : save(s);
 }

@@ -38,6 +38,14 @@ struct istore_owed {
     bool running;                /* in this process (not kept) */
 };
 
+/* When an action of a probe last ran (wall clock): its cooldown goes on
+ * across restarts. */
+struct istore_cool {
+    char *probe;
+    char *action;
+    int64_t at_us;
+};
+
 struct istore;
 
 /* Opens dir/incidents.json (none yet: an empty store). A file that cannot
@@ -63,6 +71,12 @@ int istore_owe(struct istore *s, const struct istore_owed *o);
 int istore_paid(struct istore *s, const char *incident_id, const char *action);
 /* Writes the file after a change made through istore_owed_at/_find. */
 int istore_sync(struct istore *s);
+
+size_t istore_cool_count(const struct istore *s);
+const struct istore_cool *istore_cool_at(const struct istore *s, size_t i);
+/* Records when (probe, action) last ran and writes the file (unless that
+ * time is already kept). */
+int istore_cool_set(struct istore *s, const char *probe, const char *action, int64_t at_us);
 
 /* Frees the members of a record that is not in a store. */
 void istore_rec_clear(struct istore_rec *r);
