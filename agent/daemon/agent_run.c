@@ -70,8 +70,10 @@ static void handle_transition(struct agent *a, struct probe_state *ps, const str
         if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);
     }
-    agent_incidents_after(a, ps, t);
+    /* The event is spooled before a resolved incident leaves the store: a
+     * crash in between repeats the resolution rather than losing it. */
     agent_emit_event(a, ps, t);
+    agent_incidents_after(a, ps, t);
     agent_followup_watch(a, ps->probe->id, ps->region, t);
 }
 
