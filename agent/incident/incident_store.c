@@ -26,6 +26,20 @@ struct istore {
     struct istore_cool *cools;
 };
 
+/* Makes room for one more element in *v (n used of *cap, each size bytes). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *p = realloc(*v, c * size);
+    if (!p)
+        return TL_ENOMEM;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
 static void owed_clear(struct istore_owed *o)
 {
     free(o->probe);
@@ -50,14 +64,8 @@ static cJSON *owed_json(const struct istore_owed *o)
 
 static int push_owed(struct istore *s, const struct istore_owed *o)
 {
-    if (s->n_owed == s->cap_owed) {
-        size_t cap = s->cap_owed ? s->cap_owed * 2 : 8;
-        struct istore_owed *v = realloc(s->owed, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        s->owed = v;
-        s->cap_owed = cap;
-    }
+    if (grow((void **)&s->owed, &s->cap_owed, s->n_owed, sizeof *s->owed))
+        return TL_ENOMEM;
     s->owed[s->n_owed++] = *o;
     return 0;
 }
@@ -191,19 +199,14 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
 
 static int push_rec(struct istore *s, const struct istore_rec *r)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        struct istore_rec *v = realloc(s->recs, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        s->recs = v;
-        s->cap = cap;
-    }
+    if (grow((void **)&s->recs, &s->cap, s->n, sizeof *s->recs))
+        return TL_ENOMEM;
     s->recs[s->n++] = *r;
     return 0;
 }
 
-static int parse_owed(struct istore *s, const cJSON *arr)
+/* Calls one(s, item) for each item of arr, an optional array. */
+static int parse_each(struct istore *s, const cJSON *arr, int (*one)(struct istore *s, const cJSON *j))
 {
     const cJSON *j;
     if (!arr)
@@ -212,32 +215,31 @@ static int parse_owed(struct istore *s, const cJSON *arr)
         return TL_ESYNTAX;
     cJSON_ArrayForEach(j, arr)
     {
-        struct istore_owed o = {
-            .probe = (char *)J_STR(j, "probe"), .region = (char *)J_STR(j, "region"),
-            .action = (char *)J_STR(j, "action"), .attempts = (int)J_NUM(j, "attempts"),
-            .next_at_us = (int64_t)J_NUM(j, "nextAtUs"), .level = (enum level)(int)J_NUM(j, "level"),
-        };
-        const char *id = J_STR(j, "incidentId");
-        if (!o.probe || !o.region || !o.action || !id || strlen(id) != 36)
-            return TL_ESYNTAX;
-        memcpy(o.incident_id, id, 37);
-        int rc = add_owed(s, &o);
+        int rc = one(s, j);
         if (rc)
             return rc;
     }
     return 0;
 }
 
+static int parse_owed(struct istore *s, const cJSON *j)
+{
+    struct istore_owed o = {
+        .probe = (char *)J_STR(j, "probe"), .region = (char *)J_STR(j, "region"),
+        .action = (char *)J_STR(j, "action"), .attempts = (int)J_NUM(j, "attempts"),
+        .next_at_us = (int64_t)J_NUM(j, "nextAtUs"), .level = (enum level)(int)J_NUM(j, "level"),
+    };
+    const char *id = J_STR(j, "incidentId");
+    if (!o.probe || !o.region || !o.action || !id || strlen(id) != 36)
+        return TL_ESYNTAX;
+    memcpy(o.incident_id, id, 37);
+    return add_owed(s, &o);
+}
+
 static int cool_add(struct istore *s, const char *probe, const char *action, int64_t at_us)
 {
-    if (s->n_cool == s->cap_cool) {
-        size_t cap = s->cap_cool ? s->cap_cool * 2 : 8;
-        struct istore_cool *v = realloc(s->cools, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        s->cools = v;
-        s->cap_cool = cap;
-    }
+    if (grow((void **)&s->cools, &s->cap_cool, s->n_cool, sizeof *s->cools))
+        return TL_ENOMEM;
     struct istore_cool c = {.probe = strdup(probe), .action = strdup(action), .at_us = at_us};
     if (!c.probe || !c.action) {
         free(c.probe);
@@ -248,23 +250,12 @@ static int cool_add(struct istore *s, const char *probe, const char *action, int
     return 0;
 }
 
-static int parse_cools(struct istore *s, const cJSON *arr)
+static int parse_cool(struct istore *s, const cJSON *j)
 {
-    const cJSON *j;
-    if (!arr)
-        return 0; /* a file of an older version */
-    if (!cJSON_IsArray(arr))
+    const char *probe = J_STR(j, "probe"), *action = J_STR(j, "action");
+    if (!probe || !action)
         return TL_ESYNTAX;
-    cJSON_ArrayForEach(j, arr)
-    {
-        const char *probe = J_STR(j, "probe"), *action = J_STR(j, "action");
-        if (!probe || !action)
-            return TL_ESYNTAX;
-        int rc = cool_add(s, probe, action, (int64_t)J_NUM(j, "lastRunAtUs"));
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return cool_add(s, probe, action, (int64_t)J_NUM(j, "lastRunAtUs"));
 }
 
 static int parse_all(struct istore *s, const char *text)
@@ -286,9 +277,9 @@ static int parse_all(struct istore *s, const char *text)
         if (rc)
             goto out;
     }
-    rc = parse_owed(s, cJSON_GetObjectItemCaseSensitive(root, "owed"));
+    rc = parse_each(s, cJSON_GetObjectItemCaseSensitive(root, "owed"), parse_owed);
     if (rc == 0)
-        rc = parse_cools(s, cJSON_GetObjectItemCaseSensitive(root, "cooldowns"));
+        rc = parse_each(s, cJSON_GetObjectItemCaseSensitive(root, "cooldowns"), parse_cool);
 out:
     cJSON_Delete(root);
     return rc;
