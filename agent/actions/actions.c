@@ -369,6 +369,23 @@ out:
     return rc;
 }
 
+int actions_rerun(struct actions *r, const struct probe *p, const struct esc_transition *t,
+                  const struct action_fields *f)
+{
+    const char *region = f && f->region ? f->region : "";
+    struct act_incident *inc = r && p && t ? act_incident_get(r, t->incident_id, p->id, region) : NULL;
+    if (!inc)
+        return TL_ENOMEM;
+    for (size_t i = 0; i < t->n_actions; i++) {
+        struct act_cool *c = cool_get(r, p->id, t->actions[i]);
+        /* it may well have run: its cooldown must not hold back the rerun */
+        if (c)
+            c->last_ns = 0;
+        note(r, inc, t->actions[i], ACT_RUN, "unknown", "the agent stopped while it ran: run again");
+    }
+    return actions_fire(r, p, t, f, NULL, NULL);
+}
+
 int actions_fired(const struct actions *r, const char *incident_id, struct strv *out)
 {
     const struct act_incident *inc = r ? act_incident_find(r, incident_id) : NULL;

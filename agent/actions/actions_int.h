@@ -25,7 +25,7 @@ struct act_entry {
     char at[32];                 /* ISO 8601 UTC, when the run started */
     char *action;
     enum act_kind kind;
-    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error */
+    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error, unknown */
     char *detail;
     long status;                 /* exit status or HTTP status; -1 = none */
     char *output;                /* captured output or response snippet; may be NULL */

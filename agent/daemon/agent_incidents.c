@@ -3,6 +3,7 @@
  * probes loaded. An incident of an unchanged probe resumes under its id; one
  * whose probe was changed or removed is resolved with that reason and its
  * actions rolled back. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,11 +70,17 @@ static void record_open(struct agent *a, struct probe_state *ps, char *const *ex
 {
     struct istore_rec rec = {.probe = ps->probe->id, .region = (char *)ps->region, .def_hash = ps->probe->def_hash};
     strv_init(&rec.fired);
+    strv_init(&rec.running);
     if (!esc_snapshot(ps->esc, &rec.snap))
         goto out;
     int rc = actions_fired(a->actions, rec.snap.incident_id, &rec.fired);
+    const struct istore_rec *old = istore_find(a->istore, rec.probe, rec.region);
+    /* still running from before: their outcomes are not known yet */
+    for (size_t i = 0; rc == 0 && old && strcmp(old->snap.incident_id, rec.snap.incident_id) == 0 &&
+                       i < old->running.n; i++)
+        rc = strv_push(&rec.running, old->running.v[i]) ? TL_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < n_extra; i++)
-        rc = strv_push(&rec.fired, extra[i]) ? TL_ENOMEM : 0;
+        rc = strv_push(&rec.fired, extra[i]) || strv_push(&rec.running, extra[i]) ? TL_ENOMEM : 0;
     if (rc == 0)
         rc = istore_put(a->istore, &rec);
     if (rc)
@@ -82,6 +89,50 @@ static void record_open(struct agent *a, struct probe_state *ps, char *const *ex
         istore_find(a->istore, rec.probe, rec.region)->claimed = true;
 out:
     strv_free(&rec.fired);
+    strv_free(&rec.running);
+}
+
+/* An action's outcome is known: no rerun after a restart. */
+static void record_outcome(struct agent *a, const struct actions_report *rep)
+{
+    struct istore_rec *rec = istore_find(a->istore, rep->probe, rep->region);
+    if (!rec || strcmp(rec->snap.incident_id, rep->incident_id) != 0)
+        return;
+    for (size_t i = 0; i < rec->running.n; i++) {
+        if (strcmp(rec->running.v[i], rep->action) != 0)
+            continue;
+        free(rec->running.v[i]);
+        rec->running.v[i] = rec->running.v[--rec->running.n];
+        int rc = istore_sync(a->istore);
+        if (rc)
+            store_failed(a, rep->probe, rc);
+        return;
+    }
+}
+
+/* Actions a crash interrupted (started, no outcome kept) run again. */
+static void rerun_unknown(struct agent *a, struct probe_state *ps, const struct istore_rec *rec)
+{
+    struct strv names;
+    strv_init(&names);
+    for (size_t i = 0; i < rec->running.n; i++) {
+        if (strv_push(&names, rec->running.v[i]))
+            goto out;
+        log_warn(a->log, "probe %s: action %s of incident %s: outcome unknown after a restart, running it again",
+                 ps->probe->id, rec->running.v[i], rec->snap.incident_id);
+    }
+    struct esc_transition t = {.kind = ESC_OPENED, .level = rec->snap.level, .at_us = tl_wall_us(),
+                               .bucket = rec->snap.bucket, .n_actions = names.n, .actions = names.v};
+    memcpy(t.incident_id, rec->snap.incident_id, sizeof t.incident_id);
+    snprintf(t.reason, sizeof t.reason, "%s", rec->snap.reason);
+    snprintf(t.step, sizeof t.step, "%s", rec->snap.step);
+    struct action_fields f = {.region = ps->region, .bucket = bucket_str(rec->snap.bucket)};
+    if (uuid_v4(t.event_id) || actions_rerun(a->actions, ps->probe, &t, &f))
+        log_error(a->log, "probe %s: cannot run again the actions of %s", ps->probe->id, t.incident_id);
+    else
+        agent_followup_watch(a, ps->probe->id, ps->region, &t);
+out:
+    strv_free(&names);
 }
 
 static bool has_rollback(const struct probe *p, const char *name)
@@ -178,6 +229,8 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
     struct esc_transition t;
     if (esc_renotify_now(ps->esc, now, &t) == 1)
         agent_emit_event(a, ps, &t);
+    if (a->actions && rec->running.n)
+        rerun_unknown(a, ps, rec);
 }
 
 void agent_probe_added(void *arg, struct probe_state *ps)
@@ -450,5 +503,7 @@ void agent_action_report(void *arg, const struct actions_report *rep)
         metric_inc(m);
     if (rollback)
         rollback_outcome(a, rep, bad);
+    else if (a->istore && strcmp(rep->outcome, "unknown") != 0)
+        record_outcome(a, rep);
     followup_check(a, rep->incident_id);
 }

@@ -89,21 +89,46 @@ void istore_rec_clear(struct istore_rec *r)
     free(r->probe);
     free(r->region);
     strv_free(&r->fired);
+    strv_free(&r->running);
     r->probe = r->region = NULL;
+}
+
+static int strv_copy(struct strv *dst, const struct strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (strv_push(dst, src->v[i]))
+            return TL_ENOMEM;
+    return 0;
 }
 
 static int rec_copy(struct istore_rec *dst, const struct istore_rec *src)
 {
     *dst = *src;
     strv_init(&dst->fired);
+    strv_init(&dst->running);
     dst->probe = strdup(src->probe);
     dst->region = strdup(src->region);
     int rc = dst->probe && dst->region ? 0 : TL_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < src->fired.n; i++)
-        rc = strv_push(&dst->fired, src->fired.v[i]) ? TL_ENOMEM : 0;
+    if (rc == 0)
+        rc = strv_copy(&dst->fired, &src->fired);
+    if (rc == 0)
+        rc = strv_copy(&dst->running, &src->running);
     if (rc)
         istore_rec_clear(dst);
     return rc;
+}
+
+static int add_strv(cJSON *o, const char *key, const struct strv *sv)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, key);
+    for (size_t i = 0; arr && i < sv->n; i++) {
+        cJSON *v = cJSON_CreateString(sv->v[i]);
+        if (!v || !cJSON_AddItemToArray(arr, v)) {
+            cJSON_Delete(v);
+            return TL_ENOMEM;
+        }
+    }
+    return arr ? 0 : TL_ENOMEM;
 }
 
 static cJSON *rec_json(const struct istore_rec *r)
@@ -125,15 +150,7 @@ static cJSON *rec_json(const struct istore_rec *r)
         cJSON_Delete(o);
         return NULL;
     }
-    cJSON *fired = cJSON_AddArrayToObject(o, "fired");
-    for (size_t i = 0; fired && i < r->fired.n; i++) {
-        cJSON *v = cJSON_CreateString(r->fired.v[i]);
-        if (!v || !cJSON_AddItemToArray(fired, v)) {
-            cJSON_Delete(v);
-            fired = NULL;
-        }
-    }
-    if (!fired) {
+    if (add_strv(o, "fired", &r->fired) || add_strv(o, "running", &r->running)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -164,6 +181,7 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
     const cJSON *fired = cJSON_GetObjectItemCaseSensitive(o, "fired");
     memset(r, 0, sizeof *r);
     strv_init(&r->fired);
+    strv_init(&r->running);
     if (!probe || !region || !hash || !id || strlen(id) != 36 || !cJSON_IsArray(fired))
         return TL_ESYNTAX;
     char *end = NULL;
@@ -190,6 +208,12 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
     cJSON_ArrayForEach(f, fired)
     {
         if (rc == 0 && cJSON_IsString(f) && strv_push(&r->fired, f->valuestring))
+            rc = TL_ENOMEM;
+    }
+    /* absent in a file of an older version */
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "running"))
+    {
+        if (rc == 0 && cJSON_IsString(f) && strv_push(&r->running, f->valuestring))
             rc = TL_ENOMEM;
     }
     if (rc)

@@ -23,6 +23,7 @@ struct istore_rec {
     uint64_t def_hash;           /* the probe's definition when it opened */
     struct esc_snapshot snap;
     struct strv fired;           /* actions run: their rollbacks are owed */
+    struct strv running;         /* actions started whose outcome is not known yet */
     bool claimed;                /* taken by a running probe since the load */
 };
 
