@@ -124,6 +124,33 @@ static void test_force_resolve(void **unused)
     esc_free(st);
 }
 
+/* Cooldown clocks survive a reopen; setting the same time again keeps one. */
+static void test_cooldowns_kept(void **unused)
+{
+    (void)unused;
+    char *dir = tmpdir();
+    struct istore *s = NULL;
+    assert_int_equal(istore_open(dir, &s, NULL, 0), 0);
+    assert_int_equal(istore_cool_set(s, "api", "throttle", 1000000), 0);
+    assert_int_equal(istore_cool_set(s, "api", "throttle", 1000100), 0);
+    assert_int_equal(istore_cool_set(s, "api", "flag", 5000000), 0);
+    assert_int_equal(istore_cool_set(s, "api", "flag", 9000000), 0);
+    istore_free(s);
+    assert_int_equal(istore_open(dir, &s, NULL, 0), 0);
+    assert_int_equal(istore_cool_count(s), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct istore_cool *c = istore_cool_at(s, i);
+        assert_string_equal(c->probe, "api");
+        if (strcmp(c->action, "throttle") == 0)
+            assert_int_equal(c->at_us, 1000000);
+        else
+            assert_int_equal(c->at_us, 9000000);
+    }
+    assert_null(istore_cool_at(s, 2));
+    istore_free(s);
+    rmdir_all(dir);
+}
+
 static void test_damaged_file_set_aside(void **unused)
 {
     (void)unused;
@@ -149,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_reopen_resume),
         cmocka_unit_test(test_force_resolve),
+        cmocka_unit_test(test_cooldowns_kept),
         cmocka_unit_test(test_damaged_file_set_aside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -154,7 +154,7 @@ struct act_incident *act_incident_get(struct actions *r, const char *id, const c
 
 /* Moves e into the timeline (e is left empty). The oldest entry goes when
  * the ring is full: a flapping action must not grow memory. */
-void act_timeline_push(struct act_incident *inc, struct act_entry *e)
+struct act_entry *act_timeline_push(struct act_incident *inc, struct act_entry *e)
 {
     size_t slot;
     if (inc->n == ACTIONS_TIMELINE_MAX) {
@@ -168,6 +168,7 @@ void act_timeline_push(struct act_incident *inc, struct act_entry *e)
     }
     inc->ring[slot] = *e;
     memset(e, 0, sizeof *e);
+    return &inc->ring[slot];
 }
 
 /* An entry that needs no run: skipped, dry run, or an error before starting. */
@@ -222,6 +223,12 @@ static cJSON *timeline_json(const struct act_incident *inc)
             cJSON_AddStringToObject(o, "output", e->output);
     }
     return arr;
+}
+
+size_t actions_pending(const struct actions *r, const char *incident_id)
+{
+    const struct act_incident *inc = r && incident_id ? act_incident_find(r, incident_id) : NULL;
+    return inc && inc->pending > 0 ? (size_t)inc->pending : 0;
 }
 
 cJSON *actions_timeline_json(const struct actions *r, const char *incident_id)

@@ -88,9 +88,10 @@ static void run_finish(struct act_run *run)
     struct act_incident *inc = run->inc;
 
     run_unlink(r, run);
-    report(r, inc, &run->e);
-    act_timeline_push(inc, &run->e);
+    /* The entry is on the timeline and the run no longer pending when it is
+     * reported: the report of the last run can send the whole timeline. */
     inc->pending--;
+    report(r, inc, act_timeline_push(inc, &run->e));
     batch_done(r, run->batch);
     act_entry_clear(&run->e);
     buf_free(&run->output);
@@ -169,6 +170,27 @@ static struct act_cool *cool_get(struct actions *r, const char *probe_id, const 
     c->next = r->cools;
     r->cools = c;
     return c;
+}
+
+int actions_cool_age(const struct actions *r, const char *probe_id, const char *action, tl_usec *age)
+{
+    for (const struct act_cool *c = r ? r->cools : NULL; c; c = c->next)
+        if (c->last_ns && strcmp(c->probe_id, probe_id) == 0 && strcmp(c->action, action) == 0) {
+            *age = (tl_usec)((uv_hrtime() - c->last_ns) / 1000);
+            return 0;
+        }
+    return TL_ENOTFOUND;
+}
+
+int actions_cool_restore(struct actions *r, const char *probe_id, const char *action, tl_usec ago)
+{
+    struct act_cool *c = r ? cool_get(r, probe_id, action) : NULL;
+    uint64_t now = uv_hrtime();
+    if (!c)
+        return TL_ENOMEM;
+    /* a clock older than this process's: as old as the clock allows */
+    c->last_ns = ago >= 0 && (uint64_t)ago * 1000 < now ? now - (uint64_t)ago * 1000 : 1;
+    return 0;
 }
 
 struct fire_ctx {
@@ -345,6 +367,23 @@ out:
     free(b);
     tpl_vars_free(&vs);
     return rc;
+}
+
+int actions_rerun(struct actions *r, const struct probe *p, const struct esc_transition *t,
+                  const struct action_fields *f)
+{
+    const char *region = f && f->region ? f->region : "";
+    struct act_incident *inc = r && p && t ? act_incident_get(r, t->incident_id, p->id, region) : NULL;
+    if (!inc)
+        return TL_ENOMEM;
+    for (size_t i = 0; i < t->n_actions; i++) {
+        struct act_cool *c = cool_get(r, p->id, t->actions[i]);
+        /* it may well have run: its cooldown must not hold back the rerun */
+        if (c)
+            c->last_ns = 0;
+        note(r, inc, t->actions[i], ACT_RUN, "unknown", "the agent stopped while it ran: run again");
+    }
+    return actions_fire(r, p, t, f, NULL, NULL);
 }
 
 int actions_fired(const struct actions *r, const char *incident_id, struct strv *out)

@@ -48,7 +48,7 @@ struct actions;
 struct actions_report {
     const char *probe, *region, *incident_id, *action;
     const char *kind;            /* run, rollback */
-    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error */
+    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error, unknown */
     const char *detail;
 };
 
@@ -87,6 +87,11 @@ typedef void (*actions_done_cb)(void *arg);
 int actions_fire(struct actions *r, const struct probe *p, const struct esc_transition *t,
                  const struct action_fields *f, actions_done_cb cb, void *arg);
 
+/* Runs again the actions t names (opened/escalated) of an incident whose
+ * outcome a crash lost: an `unknown` entry on the timeline says so, and the
+ * cooldown does not hold them back. */
+int actions_rerun(struct actions *r, const struct probe *p, const struct esc_transition *t,
+                  const struct action_fields *f);
 /* The actions that ran during an incident (their rollbacks are owed), copied
  * into out (initialised by the caller). 0 also when the incident is unknown. */
 int actions_fired(const struct actions *r, const char *incident_id, struct strv *out);
@@ -95,6 +100,14 @@ int actions_fired(const struct actions *r, const char *incident_id, struct strv 
 int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
                    const struct strv *fired);
 
+/* How long ago (probe, action) last ran or dry-ran, its cooldown clock:
+ * TL_ENOTFOUND when it has not in this process. */
+int actions_cool_age(const struct actions *r, const char *probe_id, const char *action, tl_usec *age);
+/* Sets that clock to `ago` before now: a cooldown carried over a restart. */
+int actions_cool_restore(struct actions *r, const char *probe_id, const char *action, tl_usec ago);
+/* Runs of the incident still in flight: 0 once every outcome is on its
+ * timeline (the report of the last one sees 0). */
+size_t actions_pending(const struct actions *r, const char *incident_id);
 /* The timeline of an incident as a new JSON array of entries
  * {at, action, kind: run|rollback, outcome, detail[, status][, output]},
  * oldest first; NULL when the incident is not (or no longer) known. */

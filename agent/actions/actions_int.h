@@ -25,7 +25,7 @@ struct act_entry {
     char at[32];                 /* ISO 8601 UTC, when the run started */
     char *action;
     enum act_kind kind;
-    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error */
+    const char *outcome;         /* ok, failed, timed_out, skipped, dry_run, error, unknown */
     char *detail;
     long status;                 /* exit status or HTTP status; -1 = none */
     char *output;                /* captured output or response snippet; may be NULL */
@@ -102,8 +102,9 @@ struct act_incident *act_incident_get(struct actions *r, const char *id, const c
 /* Frees a superseded incident once its last run has ended. */
 void act_incident_settle(struct actions *r, struct act_incident *inc);
 void act_incident_free(struct act_incident *inc);
-/* Moves e into the timeline (e is left empty); the oldest entry goes when full. */
-void act_timeline_push(struct act_incident *inc, struct act_entry *e);
+/* Moves e into the timeline (e is left empty) and returns where it went;
+ * the oldest entry goes when full. */
+struct act_entry *act_timeline_push(struct act_incident *inc, struct act_entry *e);
 /* An entry that needs no run: skipped, dry run, or an error before starting. */
 void act_timeline_note(struct act_incident *inc, const char *action, enum act_kind kind,
                        const char *outcome, const char *detail);

@@ -518,6 +518,7 @@ void agent_free(struct agent *a)
         close_all(a);
     http_free(a->http);
     http_free(a->peer_http);
+    agent_incidents_close(a);
     actions_free(a->actions);
     events_forget_delivery(a->events);
     delivery_free(a->delivery);

@@ -3,6 +3,7 @@
  * probes loaded. An incident of an unchanged probe resumes under its id; one
  * whose probe was changed or removed is resolved with that reason and its
  * actions rolled back. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,13 @@ int agent_incidents_open(struct agent *a)
         log_error(a->log, "damaged incident store: %s", err);
     else if (istore_count(a->istore))
         log_info(a->log, "resuming %zu open incidents of the last run", istore_count(a->istore));
+    /* cooldowns go on from the last run's wall clock */
+    int64_t now = tl_wall_us();
+    for (size_t i = 0; rc == 0 && i < istore_cool_count(a->istore); i++) {
+        const struct istore_cool *c = istore_cool_at(a->istore, i);
+        if (a->actions && actions_cool_restore(a->actions, c->probe, c->action, now - c->at_us))
+            log_error(a->log, "probe %s: out of memory restoring the cooldown of %s", c->probe, c->action);
+    }
     return rc;
 }
 
@@ -42,17 +50,37 @@ static void store_failed(struct agent *a, const char *probe, int rc)
               tl_strerror(rc));
 }
 
+/* The cooldown clocks of the actions a transition named, kept. */
+static void record_cools(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    int64_t now = tl_wall_us();
+    for (size_t i = 0; a->actions && i < t->n_actions; i++) {
+        tl_usec age;
+        if (actions_cool_age(a->actions, ps->probe->id, t->actions[i], &age))
+            continue;
+        int rc = istore_cool_set(a->istore, ps->probe->id, t->actions[i], now - age);
+        if (rc)
+            store_failed(a, ps->probe->id, rc);
+    }
+}
+
 /* Writes the open incident of ps; extra: actions about to run (the intent,
  * so their rollbacks are owed even if the agent dies while they run). */
 static void record_open(struct agent *a, struct probe_state *ps, char *const *extra, size_t n_extra)
 {
     struct istore_rec rec = {.probe = ps->probe->id, .region = (char *)ps->region, .def_hash = ps->probe->def_hash};
     strv_init(&rec.fired);
+    strv_init(&rec.running);
     if (!esc_snapshot(ps->esc, &rec.snap))
         goto out;
     int rc = actions_fired(a->actions, rec.snap.incident_id, &rec.fired);
+    const struct istore_rec *old = istore_find(a->istore, rec.probe, rec.region);
+    /* still running from before: their outcomes are not known yet */
+    for (size_t i = 0; rc == 0 && old && strcmp(old->snap.incident_id, rec.snap.incident_id) == 0 &&
+                       i < old->running.n; i++)
+        rc = strv_push(&rec.running, old->running.v[i]) ? TL_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < n_extra; i++)
-        rc = strv_push(&rec.fired, extra[i]) ? TL_ENOMEM : 0;
+        rc = strv_push(&rec.fired, extra[i]) || strv_push(&rec.running, extra[i]) ? TL_ENOMEM : 0;
     if (rc == 0)
         rc = istore_put(a->istore, &rec);
     if (rc)
@@ -61,6 +89,50 @@ static void record_open(struct agent *a, struct probe_state *ps, char *const *ex
         istore_find(a->istore, rec.probe, rec.region)->claimed = true;
 out:
     strv_free(&rec.fired);
+    strv_free(&rec.running);
+}
+
+/* An action's outcome is known: no rerun after a restart. */
+static void record_outcome(struct agent *a, const struct actions_report *rep)
+{
+    struct istore_rec *rec = istore_find(a->istore, rep->probe, rep->region);
+    if (!rec || strcmp(rec->snap.incident_id, rep->incident_id) != 0)
+        return;
+    for (size_t i = 0; i < rec->running.n; i++) {
+        if (strcmp(rec->running.v[i], rep->action) != 0)
+            continue;
+        free(rec->running.v[i]);
+        rec->running.v[i] = rec->running.v[--rec->running.n];
+        int rc = istore_sync(a->istore);
+        if (rc)
+            store_failed(a, rep->probe, rc);
+        return;
+    }
+}
+
+/* Actions a crash interrupted (started, no outcome kept) run again. */
+static void rerun_unknown(struct agent *a, struct probe_state *ps, const struct istore_rec *rec)
+{
+    struct strv names;
+    strv_init(&names);
+    for (size_t i = 0; i < rec->running.n; i++) {
+        if (strv_push(&names, rec->running.v[i]))
+            goto out;
+        log_warn(a->log, "probe %s: action %s of incident %s: outcome unknown after a restart, running it again",
+                 ps->probe->id, rec->running.v[i], rec->snap.incident_id);
+    }
+    struct esc_transition t = {.kind = ESC_OPENED, .level = rec->snap.level, .at_us = tl_wall_us(),
+                               .bucket = rec->snap.bucket, .n_actions = names.n, .actions = names.v};
+    memcpy(t.incident_id, rec->snap.incident_id, sizeof t.incident_id);
+    snprintf(t.reason, sizeof t.reason, "%s", rec->snap.reason);
+    snprintf(t.step, sizeof t.step, "%s", rec->snap.step);
+    struct action_fields f = {.region = ps->region, .bucket = bucket_str(rec->snap.bucket)};
+    if (uuid_v4(t.event_id) || actions_rerun(a->actions, ps->probe, &t, &f))
+        log_error(a->log, "probe %s: cannot run again the actions of %s", ps->probe->id, t.incident_id);
+    else
+        agent_followup_watch(a, ps->probe->id, ps->region, &t);
+out:
+    strv_free(&names);
 }
 
 static bool has_rollback(const struct probe *p, const char *name)
@@ -111,6 +183,7 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
             store_failed(a, ps->probe->id, rc);
     } else if (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED) {
         record_open(a, ps, NULL, 0);
+        record_cools(a, ps, t);
     }
 }
 
@@ -125,6 +198,7 @@ static void resolve_now(struct agent *a, const struct probe *p, const char *regi
             log_error(a->log, "probe %s: cannot roll back the actions of %s", p->id, t->incident_id);
     }
     agent_emit_event_for(a, p, region, NULL, t);
+    agent_followup_watch(a, p->id, region, t);
     int rc = istore_del(a->istore, p->id, region);
     if (rc)
         store_failed(a, p->id, rc);
@@ -155,6 +229,8 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
     struct esc_transition t;
     if (esc_renotify_now(ps->esc, now, &t) == 1)
         agent_emit_event(a, ps, &t);
+    if (a->actions && rec->running.n)
+        rerun_unknown(a, ps, rec);
 }
 
 void agent_probe_added(void *arg, struct probe_state *ps)
@@ -284,7 +360,9 @@ static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
         actions_fire(a->actions, ps->probe, &t, &f, NULL, NULL)) {
         o->running = false;
         log_error(a->log, "probe %s: cannot run rollback %s of incident %s", o->probe, o->action, o->incident_id);
+        return;
     }
+    agent_followup_watch(a, o->probe, o->region, &t);
 }
 
 void agent_incidents_retry(struct agent *a)
@@ -295,6 +373,109 @@ void agent_incidents_retry(struct agent *a)
         struct istore_owed *o = istore_owed_at(a->istore, i);
         if (o && !o->running && o->next_at_us <= now)
             rollback_again(a, o, now);
+    }
+}
+
+/* A transition whose actions are still running: once the last has ended, a
+ * follow-up event carries their outcomes (the transition's own event only
+ * had the timeline known when it was sent). */
+struct agent_followup {
+    struct esc_transition t;     /* pointers into the probe cleared */
+    char *probe, *region;
+    struct agent_followup *next;
+};
+
+static struct agent_followup **followup_find(struct agent *a, const char *incident_id)
+{
+    struct agent_followup **pp = &a->followups;
+    while (*pp && strcmp((*pp)->t.incident_id, incident_id) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void followup_free(struct agent_followup *f)
+{
+    free(f->probe);
+    free(f->region);
+    free(f);
+}
+
+void agent_followup_watch(struct agent *a, const char *probe, const char *region, const struct esc_transition *t)
+{
+    if (!a->actions || actions_pending(a->actions, t->incident_id) == 0)
+        return;
+    struct agent_followup **pp = followup_find(a, t->incident_id), *f = *pp;
+    if (!f) {
+        f = calloc(1, sizeof *f);
+        if (!f || !(f->probe = strdup(probe)) || !(f->region = strdup(region))) {
+            log_error(a->log, "probe %s: out of memory: the outcomes of its actions will not be sent", probe);
+            if (f)
+                followup_free(f);
+            return;
+        }
+        *pp = f;
+    }
+    /* a later transition of the same incident (escalated, resolved) wins */
+    if (!(f->t.kind == ESC_RESOLVED && t->kind != ESC_RESOLVED)) {
+        f->t = *t;
+        f->t.rung = NULL;
+        f->t.n_actions = 0;
+        f->t.actions = NULL;
+    }
+}
+
+/* The first failure of a rollback owed by the incident: a stuck mitigation.
+ * Later failures of its retries say nothing new. */
+static int rollback_stuck(struct agent *a, const char *incident_id)
+{
+    int stuck = 0;
+    for (size_t i = 0; i < istore_owed_count(a->istore); i++) {
+        const struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (o && strcmp(o->incident_id, incident_id) == 0 && o->attempts > 0)
+            stuck = stuck == 1 || o->attempts == 1 ? 1 : 2;
+    }
+    return stuck;
+}
+
+static bool still_open(struct probe_state *ps, const char *incident_id)
+{
+    struct esc_snapshot snap;
+    return ps && esc_snapshot(ps->esc, &snap) && strcmp(snap.incident_id, incident_id) == 0;
+}
+
+static void followup_send(struct agent *a, struct agent_followup *f)
+{
+    struct probe_state *ps = probe_table_find(a->probes, f->probe, f->region);
+    struct probe stub = {.id = f->probe};
+    int stuck = a->istore ? rollback_stuck(a, f->t.incident_id) : 0;
+    if (stuck == 2)
+        return;
+    f->t.at_us = tl_wall_us();
+    if (uuid_v4(f->t.event_id)) {
+        log_error(a->log, "probe %s: no event id for the outcomes of its actions", f->probe);
+        return;
+    }
+    const char *kind = stuck ? "rollback_failed" : "updated";
+    bool active = stuck || (f->t.kind != ESC_RESOLVED && still_open(ps, f->t.incident_id));
+    agent_emit_follow_up(a, ps ? ps->probe : &stub, f->region, &f->t, kind, active);
+}
+
+static void followup_check(struct agent *a, const char *incident_id)
+{
+    struct agent_followup **pp = followup_find(a, incident_id), *f = *pp;
+    if (!f || actions_pending(a->actions, incident_id) > 0)
+        return;
+    *pp = f->next;
+    followup_send(a, f);
+    followup_free(f);
+}
+
+void agent_incidents_close(struct agent *a)
+{
+    while (a->followups) {
+        struct agent_followup *f = a->followups;
+        a->followups = f->next;
+        followup_free(f);
     }
 }
 
@@ -322,4 +503,7 @@ void agent_action_report(void *arg, const struct actions_report *rep)
         metric_inc(m);
     if (rollback)
         rollback_outcome(a, rep, bad);
+    else if (a->istore && strcmp(rep->outcome, "unknown") != 0)
+        record_outcome(a, rep);
+    followup_check(a, rep->incident_id);
 }

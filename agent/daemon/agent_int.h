@@ -39,6 +39,7 @@ struct agent {
     struct peers *peers;         /* NULL without `peers:` (agent_peers.c) */
     struct istore *istore;       /* open incidents across restarts (agent_incidents.c) */
     struct agent_orphan *orphans; /* incidents a reload took the probe of */
+    struct agent_followup *followups; /* transitions whose actions still run */
     struct peer_run *peer_waiting; /* peer runs waiting for a limiter slot */
     struct agent_handles *handles; /* signals, tick, drain timers (agent.c) */
     bool draining;
@@ -53,6 +54,10 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
 void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
                           const struct esc_transition *t);
 
+/* A follow-up event of t: kind "updated" or "rollback_failed". */
+void agent_emit_follow_up(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t,
+                          const char *kind, bool active);
+
 /* agent_incidents.c: open incidents kept in the spool directory */
 int agent_incidents_open(struct agent *a);
 /* Around a transition's actions: the intent, then what ran (or resolved). */
@@ -64,6 +69,10 @@ void agent_probe_removed(void *arg, struct probe_state *ps);
 /* After a load: resolves what a reload took away, and after the first load
  * the stored incidents of probes no longer loaded. */
 void agent_incidents_reconcile(struct agent *a, bool initial);
+/* After actions_fire(t): a follow-up event goes once its runs have ended. */
+void agent_followup_watch(struct agent *a, const char *probe, const char *region, const struct esc_transition *t);
+/* Drops the follow-ups still waiting (shutdown). */
+void agent_incidents_close(struct agent *a);
 /* Runs again the rollbacks owed that failed or whose outcome a crash lost. */
 void agent_incidents_retry(struct agent *a);
 /* actions_opts.report (arg: the agent): logs and counts every action run. */

@@ -22,19 +22,15 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
     agent_emit_event_for(a, ps->probe, ps->region, ps->last, t);
 }
 
-void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
-                          const struct esc_transition *t)
+static void emit(struct agent *a, struct event_in *in)
 {
+    const struct esc_transition *t = in->t;
+    const struct probe *p = in->probe;
+    const char *region = in->region;
     cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
-    struct event_in in = {
-        .probe = p,
-        .t = t,
-        .last = last,
-        .region = region,
-        .agent = a->cfg.name,
-        .timeline = timeline,
-    };
-    cJSON *ev = event_build(&in);
+    in->agent = a->cfg.name;
+    in->timeline = timeline;
+    cJSON *ev = event_build(in);
     cJSON_Delete(timeline);
     if (!ev) {
         log_error(a->log, "probe %s: out of memory building a %s event", p->id, esc_kind_str(t->kind));
@@ -42,24 +38,43 @@ void agent_emit_event_for(struct agent *a, const struct probe *p, const char *re
     }
     /* A new or worse incident waits for the peers' second opinion; every
      * event passes through the peers so none overtakes one waiting. */
+    bool wait = !in->follow_up && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
     if (a->peers)
-        peers_submit(a->peers, ev, p->id, region, t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
+        peers_submit(a->peers, ev, p->id, region, wait);
     else
         events_spool(a->events, ev);
 }
 
+void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
+                          const struct esc_transition *t)
+{
+    struct event_in in = {.probe = p, .t = t, .last = last, .region = region};
+    emit(a, &in);
+}
+
+void agent_emit_follow_up(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t,
+                          const char *kind, bool active)
+{
+    struct event_in in = {.probe = p, .t = t, .region = region, .follow_up = kind, .active = active};
+    emit(a, &in);
+}
+
 static void handle_transition(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
-    /* Actions first, so the event carries what they did on its timeline;
-     * the incident store records them before they run and after. */
+    /* Actions first, so the event carries the timeline known now; what
+     * they did once they end goes in a follow-up event. The incident store
+     * records them before they run and after. */
     agent_incidents_before(a, ps, t);
     if (a->actions) {
         struct action_fields f = {.region = ps->region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);
     }
-    agent_incidents_after(a, ps, t);
+    /* The event is spooled before a resolved incident leaves the store: a
+     * crash in between repeats the resolution rather than losing it. */
     agent_emit_event(a, ps, t);
+    agent_incidents_after(a, ps, t);
+    agent_followup_watch(a, ps->probe->id, ps->region, t);
 }
 
 static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t wall, tl_usec now);

@@ -50,7 +50,13 @@ cJSON *event_build(const struct event_in *in)
     tl_iso8601(t->at_us, true, when);
     tl_iso8601(t->failing_since_us ? t->failing_since_us : t->opened_at_us, true, since);
     bool resolved = t->kind == ESC_RESOLVED;
-    if (resolved)
+    bool active = in->follow_up ? in->active : !resolved;
+    if (in->follow_up && strcmp(in->follow_up, "rollback_failed") == 0)
+        snprintf(title, sizeof(title), "%s in %s: a rollback failed, a mitigation may still be applied", p->id,
+                 in->region);
+    else if (in->follow_up)
+        snprintf(title, sizeof(title), "%s in %s: the outcomes of its actions", p->id, in->region);
+    else if (resolved)
         snprintf(title, sizeof(title), "%s recovered in %s", p->id, in->region);
     else
         snprintf(title, sizeof(title), "%s failing in %s: %s %s", p->id, in->region, bucket, t->reason);
@@ -67,7 +73,7 @@ cJSON *event_build(const struct event_in *in)
 
     cJSON_AddStringToObject(e, "issue", code);
     cJSON_AddStringToObject(e, "severity", severity_of(t->level));
-    cJSON_AddBoolToObject(e, "active", !resolved);
+    cJSON_AddBoolToObject(e, "active", active);
     if (t->correlation_id[0])
         cJSON_AddStringToObject(e, "correlationId", t->correlation_id);
     else
@@ -85,7 +91,7 @@ cJSON *event_build(const struct event_in *in)
     }
     cJSON_AddStringToObject(e, "eventId", t->event_id);
     cJSON_AddStringToObject(e, "incidentId", t->incident_id);
-    cJSON_AddStringToObject(e, "transition", esc_kind_str(t->kind));
+    cJSON_AddStringToObject(e, "transition", in->follow_up ? in->follow_up : esc_kind_str(t->kind));
     cJSON_AddStringToObject(e, "level", level_str(t->level));
     cJSON_AddStringToObject(e, "previousLevel", level_str(t->prev_level));
     cJSON_AddStringToObject(e, "probe", p->id);

@@ -15,6 +15,10 @@ struct event_in {
     const char *region;
     const char *agent;
     const cJSON *timeline;           /* the incident's action timeline, may be NULL */
+    /* A follow-up of t, sent once its actions have ended: "updated" or
+     * "rollback_failed" (NULL: the event of t itself), active as given. */
+    const char *follow_up;
+    bool active;
 };
 
 /* A new event object; NULL when out of memory. */

@@ -22,7 +22,23 @@ struct istore {
     struct istore_rec *recs;
     size_t n_owed, cap_owed;
     struct istore_owed *owed;
+    size_t n_cool, cap_cool;
+    struct istore_cool *cools;
 };
+
+/* Makes room for one more element in *v (n used of *cap, each size bytes). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *p = realloc(*v, c * size);
+    if (!p)
+        return TL_ENOMEM;
+    *v = p;
+    *cap = c;
+    return 0;
+}
 
 static void owed_clear(struct istore_owed *o)
 {
@@ -48,14 +64,8 @@ static cJSON *owed_json(const struct istore_owed *o)
 
 static int push_owed(struct istore *s, const struct istore_owed *o)
 {
-    if (s->n_owed == s->cap_owed) {
-        size_t cap = s->cap_owed ? s->cap_owed * 2 : 8;
-        struct istore_owed *v = realloc(s->owed, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        s->owed = v;
-        s->cap_owed = cap;
-    }
+    if (grow((void **)&s->owed, &s->cap_owed, s->n_owed, sizeof *s->owed))
+        return TL_ENOMEM;
     s->owed[s->n_owed++] = *o;
     return 0;
 }
@@ -79,21 +89,46 @@ void istore_rec_clear(struct istore_rec *r)
     free(r->probe);
     free(r->region);
     strv_free(&r->fired);
+    strv_free(&r->running);
     r->probe = r->region = NULL;
+}
+
+static int strv_copy(struct strv *dst, const struct strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (strv_push(dst, src->v[i]))
+            return TL_ENOMEM;
+    return 0;
 }
 
 static int rec_copy(struct istore_rec *dst, const struct istore_rec *src)
 {
     *dst = *src;
     strv_init(&dst->fired);
+    strv_init(&dst->running);
     dst->probe = strdup(src->probe);
     dst->region = strdup(src->region);
     int rc = dst->probe && dst->region ? 0 : TL_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < src->fired.n; i++)
-        rc = strv_push(&dst->fired, src->fired.v[i]) ? TL_ENOMEM : 0;
+    if (rc == 0)
+        rc = strv_copy(&dst->fired, &src->fired);
+    if (rc == 0)
+        rc = strv_copy(&dst->running, &src->running);
     if (rc)
         istore_rec_clear(dst);
     return rc;
+}
+
+static int add_strv(cJSON *o, const char *key, const struct strv *sv)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, key);
+    for (size_t i = 0; arr && i < sv->n; i++) {
+        cJSON *v = cJSON_CreateString(sv->v[i]);
+        if (!v || !cJSON_AddItemToArray(arr, v)) {
+            cJSON_Delete(v);
+            return TL_ENOMEM;
+        }
+    }
+    return arr ? 0 : TL_ENOMEM;
 }
 
 static cJSON *rec_json(const struct istore_rec *r)
@@ -115,15 +150,7 @@ static cJSON *rec_json(const struct istore_rec *r)
         cJSON_Delete(o);
         return NULL;
     }
-    cJSON *fired = cJSON_AddArrayToObject(o, "fired");
-    for (size_t i = 0; fired && i < r->fired.n; i++) {
-        cJSON *v = cJSON_CreateString(r->fired.v[i]);
-        if (!v || !cJSON_AddItemToArray(fired, v)) {
-            cJSON_Delete(v);
-            fired = NULL;
-        }
-    }
-    if (!fired) {
+    if (add_strv(o, "fired", &r->fired) || add_strv(o, "running", &r->running)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -154,6 +181,7 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
     const cJSON *fired = cJSON_GetObjectItemCaseSensitive(o, "fired");
     memset(r, 0, sizeof *r);
     strv_init(&r->fired);
+    strv_init(&r->running);
     if (!probe || !region || !hash || !id || strlen(id) != 36 || !cJSON_IsArray(fired))
         return TL_ESYNTAX;
     char *end = NULL;
@@ -182,6 +210,12 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
         if (rc == 0 && cJSON_IsString(f) && strv_push(&r->fired, f->valuestring))
             rc = TL_ENOMEM;
     }
+    /* absent in a file of an older version */
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "running"))
+    {
+        if (rc == 0 && cJSON_IsString(f) && strv_push(&r->running, f->valuestring))
+            rc = TL_ENOMEM;
+    }
     if (rc)
         istore_rec_clear(r);
     return rc;
@@ -189,19 +223,14 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
 
 static int push_rec(struct istore *s, const struct istore_rec *r)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        struct istore_rec *v = realloc(s->recs, cap * sizeof *v);
-        if (!v)
-            return TL_ENOMEM;
-        s->recs = v;
-        s->cap = cap;
-    }
+    if (grow((void **)&s->recs, &s->cap, s->n, sizeof *s->recs))
+        return TL_ENOMEM;
     s->recs[s->n++] = *r;
     return 0;
 }
 
-static int parse_owed(struct istore *s, const cJSON *arr)
+/* Calls one(s, item) for each item of arr, an optional array. */
+static int parse_each(struct istore *s, const cJSON *arr, int (*one)(struct istore *s, const cJSON *j))
 {
     const cJSON *j;
     if (!arr)
@@ -210,20 +239,47 @@ static int parse_owed(struct istore *s, const cJSON *arr)
         return TL_ESYNTAX;
     cJSON_ArrayForEach(j, arr)
     {
-        struct istore_owed o = {
-            .probe = (char *)J_STR(j, "probe"), .region = (char *)J_STR(j, "region"),
-            .action = (char *)J_STR(j, "action"), .attempts = (int)J_NUM(j, "attempts"),
-            .next_at_us = (int64_t)J_NUM(j, "nextAtUs"), .level = (enum level)(int)J_NUM(j, "level"),
-        };
-        const char *id = J_STR(j, "incidentId");
-        if (!o.probe || !o.region || !o.action || !id || strlen(id) != 36)
-            return TL_ESYNTAX;
-        memcpy(o.incident_id, id, 37);
-        int rc = add_owed(s, &o);
+        int rc = one(s, j);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+static int parse_owed(struct istore *s, const cJSON *j)
+{
+    struct istore_owed o = {
+        .probe = (char *)J_STR(j, "probe"), .region = (char *)J_STR(j, "region"),
+        .action = (char *)J_STR(j, "action"), .attempts = (int)J_NUM(j, "attempts"),
+        .next_at_us = (int64_t)J_NUM(j, "nextAtUs"), .level = (enum level)(int)J_NUM(j, "level"),
+    };
+    const char *id = J_STR(j, "incidentId");
+    if (!o.probe || !o.region || !o.action || !id || strlen(id) != 36)
+        return TL_ESYNTAX;
+    memcpy(o.incident_id, id, 37);
+    return add_owed(s, &o);
+}
+
+static int cool_add(struct istore *s, const char *probe, const char *action, int64_t at_us)
+{
+    if (grow((void **)&s->cools, &s->cap_cool, s->n_cool, sizeof *s->cools))
+        return TL_ENOMEM;
+    struct istore_cool c = {.probe = strdup(probe), .action = strdup(action), .at_us = at_us};
+    if (!c.probe || !c.action) {
+        free(c.probe);
+        free(c.action);
+        return TL_ENOMEM;
+    }
+    s->cools[s->n_cool++] = c;
+    return 0;
+}
+
+static int parse_cool(struct istore *s, const cJSON *j)
+{
+    const char *probe = J_STR(j, "probe"), *action = J_STR(j, "action");
+    if (!probe || !action)
+        return TL_ESYNTAX;
+    return cool_add(s, probe, action, (int64_t)J_NUM(j, "lastRunAtUs"));
 }
 
 static int parse_all(struct istore *s, const char *text)
@@ -245,7 +301,9 @@ static int parse_all(struct istore *s, const char *text)
         if (rc)
             goto out;
     }
-    rc = parse_owed(s, cJSON_GetObjectItemCaseSensitive(root, "owed"));
+    rc = parse_each(s, cJSON_GetObjectItemCaseSensitive(root, "owed"), parse_owed);
+    if (rc == 0)
+        rc = parse_each(s, cJSON_GetObjectItemCaseSensitive(root, "cooldowns"), parse_cool);
 out:
     cJSON_Delete(root);
     return rc;
@@ -292,6 +350,11 @@ static void drop_all(struct istore *s)
     for (size_t i = 0; i < s->n_owed; i++)
         owed_clear(&s->owed[i]);
     s->n_owed = 0;
+    for (size_t i = 0; i < s->n_cool; i++) {
+        free(s->cools[i].probe);
+        free(s->cools[i].action);
+    }
+    s->n_cool = 0;
 }
 
 /* A damaged file is kept aside for a human; the agent starts without it
@@ -347,6 +410,7 @@ void istore_free(struct istore *s)
     drop_all(s);
     free(s->recs);
     free(s->owed);
+    free(s->cools);
     free(s->path);
     free(s->tmp);
     free(s);
@@ -423,7 +487,15 @@ static int save(struct istore *s)
             goto out;
         }
     }
-    if (!owed || !(text = cJSON_PrintUnformatted(root)))
+    cJSON *cools = owed ? cJSON_AddArrayToObject(root, "cooldowns") : NULL;
+    for (size_t i = 0; cools && i < s->n_cool; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(cools, o) || !cJSON_AddStringToObject(o, "probe", s->cools[i].probe) ||
+            !cJSON_AddStringToObject(o, "action", s->cools[i].action) ||
+            !cJSON_AddNumberToObject(o, "lastRunAtUs", (double)s->cools[i].at_us))
+            goto out;
+    }
+    if (!cools || !(text = cJSON_PrintUnformatted(root)))
         goto out;
     rc = TL_EIO;
     fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -508,4 +580,30 @@ int istore_paid(struct istore *s, const char *incident_id, const char *action)
 int istore_sync(struct istore *s)
 {
     return save(s);
+}
+
+size_t istore_cool_count(const struct istore *s)
+{
+    return s ? s->n_cool : 0;
+}
+
+const struct istore_cool *istore_cool_at(const struct istore *s, size_t i)
+{
+    return s && i < s->n_cool ? &s->cools[i] : NULL;
+}
+
+int istore_cool_set(struct istore *s, const char *probe, const char *action, int64_t at_us)
+{
+    for (size_t i = 0; i < s->n_cool; i++) {
+        struct istore_cool *c = &s->cools[i];
+        if (strcmp(c->probe, probe) != 0 || strcmp(c->action, action) != 0)
+            continue;
+        /* the same run seen again (a skip re-reads the clock): no write */
+        if (c->at_us - at_us < 500000 && at_us - c->at_us < 500000)
+            return 0;
+        c->at_us = at_us;
+        return save(s);
+    }
+    int rc = cool_add(s, probe, action, at_us);
+    return rc ? rc : save(s);
 }

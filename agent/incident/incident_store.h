@@ -23,6 +23,7 @@ struct istore_rec {
     uint64_t def_hash;           /* the probe's definition when it opened */
     struct esc_snapshot snap;
     struct strv fired;           /* actions run: their rollbacks are owed */
+    struct strv running;         /* actions started whose outcome is not known yet */
     bool claimed;                /* taken by a running probe since the load */
 };
 
@@ -36,6 +37,14 @@ struct istore_owed {
     int attempts;                /* failed runs so far */
     int64_t next_at_us;          /* wall clock: when to run it again */
     bool running;                /* in this process (not kept) */
+};
+
+/* When an action of a probe last ran (wall clock): its cooldown goes on
+ * across restarts. */
+struct istore_cool {
+    char *probe;
+    char *action;
+    int64_t at_us;
 };
 
 struct istore;
@@ -63,6 +72,12 @@ int istore_owe(struct istore *s, const struct istore_owed *o);
 int istore_paid(struct istore *s, const char *incident_id, const char *action);
 /* Writes the file after a change made through istore_owed_at/_find. */
 int istore_sync(struct istore *s);
+
+size_t istore_cool_count(const struct istore *s);
+const struct istore_cool *istore_cool_at(const struct istore *s, size_t i);
+/* Records when (probe, action) last ran and writes the file (unless that
+ * time is already kept). */
+int istore_cool_set(struct istore *s, const char *probe, const char *action, int64_t at_us);
 
 /* Frees the members of a record that is not in a store. */
 void istore_rec_clear(struct istore_rec *r);

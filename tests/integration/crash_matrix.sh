@@ -108,6 +108,8 @@ scenario() {
     start_agent "s$i-a" --config "$WORK/config-$i.yaml" "$files"
     wait_until "$probe: opened" 20 has "$WORK/events-$i.jsonl" '"transition":"opened"'
     wait_until "$probe: throttle" 20 has "$WORK/throttle.log" "^run $probe "
+    # its outcome kept: a crash before that would (rightly) run it again
+    wait_until "$probe: throttle outcome kept" 20 has "$WORK/spool-$i/incidents.json" '"running":\[\]'
     case $mode in
     kill)
         kill -KILL "$AGENT_PID"

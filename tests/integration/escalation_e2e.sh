@@ -100,6 +100,12 @@ for line in open(f"{w}/service.jsonl"):
     e = json.loads(line)
     if e["eventId"] not in seen:  # at least once: dedup by eventId
         seen.add(e["eventId"]); events.append(e)
+# follow-ups carry the outcomes of the actions once they have ended
+follow = [e for e in events if e["transition"] in ("updated", "rollback_failed")]
+events = [e for e in events if e not in follow]
+if [(e["transition"], e["active"]) for e in follow][-1:] != [("updated", False)] or \
+        [(x["kind"], x["outcome"]) for x in follow[-1].get("timeline", [])] != [("run", "ok"), ("rollback", "ok")]:
+    errors.append(f"follow-up events: {follow}")
 kinds = [(e["transition"], e["level"], e["previousLevel"]) for e in events]
 if kinds != [("opened", "warning", "none"), ("escalated", "critical", "warning"), ("resolved", "critical", "critical")]:
     errors.append(f"transitions at the service: {kinds}")
