@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,12 +496,15 @@ static void client_flood(struct fixture *fx)
     const char *slow = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     char tmp[256];
     for (size_t i = 0; sl >= 0 && i < strlen(slow); i++) {
-        if (send(sl, slow + i, 1, MSG_NOSIGNAL) != 1)
-            break; /* the server cut it: what we want */
+        if (send(sl, slow + i, 1, MSG_NOSIGNAL) != 1) {
+            fx->slowloris_cut = true; /* the server cut it (EPIPE, ECONNRESET): what we want */
+            break;
+        }
         struct timeval tv = {.tv_sec = 1};
         setsockopt(sl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         ssize_t n = recv(sl, tmp, sizeof(tmp), 0);
-        if (n == 0) {
+        /* a cut shows as end of stream or, when bytes were unread, a reset */
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             fx->slowloris_cut = true;
             break;
         }
