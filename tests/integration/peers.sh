@@ -299,3 +299,8 @@ if errors:
     print("\n".join(errors)); sys.exit(1)
 print("ok")
 PY
+# the opened events and their follow-ups with a second opinion match the schema
+for n in a0 a a2 a3 a4; do
+    python3 "$S/tests/lib/check_schema.py" "$S/docs/events.schema.json" --events "$WORK/$n.out" ||
+        fail "$n: events do not match docs/events.schema.json"
+done
