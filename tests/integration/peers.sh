@@ -44,23 +44,14 @@ B_PID=$AGENT_PID B_URL=$AGENT_URL
 start_agent c --config "$WORK/c.yaml" --spool-dir "$WORK/spool-c" "$WORK/probes.yaml"
 C_PID=$AGENT_PID C_URL=$AGENT_URL
 
-# wait_opened NAME: until NAME's stdout has an opened event (generous deadline)
+# wait_opened NAME: until NAME's stdout has an opened event; wait_second_opinion
+# NAME: until it has the updated follow-up with the peers' answers (the opened
+# event went out before it). wait_until bounds both generously.
 wait_opened() {
-    for _ in $(seq 150); do
-        grep -q '"transition":"opened"' "$WORK/$1.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "agent $1 opened no incident: $(tail -5 "$WORK/$1.log")"
+    wait_until "agent $1 to open an incident" 15 grep -q '"transition":"opened"' "$WORK/$1.out"
 }
-
-# wait_second_opinion NAME: until NAME's stdout has the updated follow-up with
-# the peers' answers (the opened event went out before it)
 wait_second_opinion() {
-    for _ in $(seq 150); do
-        grep -q '"secondOpinion"' "$WORK/$1.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "agent $1 sent no second opinion: $(tail -5 "$WORK/$1.log")"
+    wait_until "agent $1 to send a second opinion" 15 grep -q '"secondOpinion"' "$WORK/$1.out"
 }
 
 # Phase 0: the only peer holds every request for 30 s, within a 50 s timeout.
