@@ -443,6 +443,11 @@ static bool still_open(struct probe_state *ps, const char *incident_id)
     return ps && esc_snapshot(ps->esc, &snap) && strcmp(snap.incident_id, incident_id) == 0;
 }
 
+bool agent_incident_open(struct agent *a, const char *probe, const char *region, const char *incident_id)
+{
+    return probe && region && incident_id && still_open(probe_table_find(a->probes, probe, region), incident_id);
+}
+
 static void followup_send(struct agent *a, struct agent_followup *f)
 {
     struct probe_state *ps = probe_table_find(a->probes, f->probe, f->region);

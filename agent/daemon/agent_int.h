@@ -71,6 +71,8 @@ void agent_probe_removed(void *arg, struct probe_state *ps);
 void agent_incidents_reconcile(struct agent *a, bool initial);
 /* After actions_fire(t): a follow-up event goes once its runs have ended. */
 void agent_followup_watch(struct agent *a, const char *probe, const char *region, const struct esc_transition *t);
+/* The incident is the one open now for the probe in region. */
+bool agent_incident_open(struct agent *a, const char *probe, const char *region, const char *incident_id);
 /* Drops the follow-ups still waiting (shutdown). */
 void agent_incidents_close(struct agent *a);
 /* Runs again the rollbacks owed that failed or whose outcome a crash lost. */

@@ -1,13 +1,14 @@
 /* A run's hand-off to escalation: its result is observed, maintenance
  * windows are followed, and each transition fires the probe's actions and
- * becomes an event, which waits for the peers' second opinion when they are
- * on and then goes to the spool (events.h). */
+ * becomes an event, spooled at once (events.h); with peers on, their second
+ * opinion follows as an `updated` event of the same incident. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "base/err.h"
 #include "base/time.h"
+#include "base/uuid.h"
 #include "agent/actions/actions.h"
 #include "agent/daemon/agent_int.h"
 #include "agent/daemon/events.h"
@@ -22,27 +23,47 @@ void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_
     agent_emit_event_for(a, ps->probe, ps->region, ps->last, t);
 }
 
+/* The follow-up that carries the peers' second opinion: built now, with a
+ * new eventId, it waits in the peers for their answers (the event it
+ * follows is already in the spool, so a crash loses only the opinion). */
+static void ask_peers(struct agent *a, const struct event_in *in)
+{
+    struct esc_transition t = *in->t;
+    struct event_in fu = *in;
+    fu.t = &t;
+    fu.follow_up = "updated";
+    fu.active = true; /* set again when it leaves (agent_peers.c) */
+    cJSON *ev = uuid_v4(t.event_id) ? NULL : event_build(&fu);
+    cJSON *msg = cJSON_GetObjectItemCaseSensitive(ev, "message");
+    char title[512];
+    snprintf(title, sizeof(title), "%s in %s: second opinion from the peers", in->probe->id, in->region);
+    if (!ev || !msg || !cJSON_ReplaceItemInObjectCaseSensitive(msg, "title", cJSON_CreateString(title))) {
+        log_error(a->log, "probe %s: out of memory: no second opinion for %s", in->probe->id, t.incident_id);
+        cJSON_Delete(ev);
+        return;
+    }
+    peers_submit(a->peers, ev, in->probe->id, in->region, true);
+}
+
 static void emit(struct agent *a, struct event_in *in)
 {
     const struct esc_transition *t = in->t;
     const struct probe *p = in->probe;
-    const char *region = in->region;
     cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
     in->agent = a->cfg.name;
     in->timeline = timeline;
     cJSON *ev = event_build(in);
-    cJSON_Delete(timeline);
     if (!ev) {
         log_error(a->log, "probe %s: out of memory building a %s event", p->id, esc_kind_str(t->kind));
-        return;
+        goto out;
     }
-    /* A new or worse incident waits for the peers' second opinion; every
-     * event passes through the peers so none overtakes one waiting. */
-    bool wait = !in->follow_up && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED);
-    if (a->peers)
-        peers_submit(a->peers, ev, p->id, region, wait);
-    else
-        events_spool(a->events, ev);
+    /* Spooled first, whatever the peers say later: a new or worse incident
+     * asks them, and their answer travels as a follow-up. */
+    events_spool(a->events, ev);
+    if (a->peers && !in->follow_up && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED))
+        ask_peers(a, in);
+out:
+    cJSON_Delete(timeline);
 }
 
 void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,

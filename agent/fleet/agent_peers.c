@@ -24,9 +24,15 @@ struct peer_run {
     struct peer_run *prev, *next; /* in the agent's list of waiting runs */
 };
 
+#define EV_STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive((o), (k)))
+
+/* A second opinion's follow-up leaves: it says whether its incident is
+ * still open now, since it may have resolved while the peers ran. */
 static void emit(void *arg, cJSON *ev)
 {
     struct agent *a = arg;
+    bool open = agent_incident_open(a, EV_STR(ev, "probe"), EV_STR(ev, "region"), EV_STR(ev, "incidentId"));
+    cJSON_ReplaceItemInObjectCaseSensitive(ev, "active", cJSON_CreateBool(open));
     events_spool(a->events, ev);
 }
 

@@ -1,10 +1,10 @@
 /* A second opinion from peers: agents in other regions that, asked with an
  * HMAC-signed POST /peer/run, run a probe once now and say whether it
  * passed. An agent asks every peer in parallel when an incident opens or
- * escalates, waits up to the peers' timeout, and only then lets the event go,
- * with a secondOpinion object saying how many regions see the fault
- * (docs/events.md). Events go out in the order they were submitted, so one
- * waiting for answers holds back those behind it.
+ * escalates; the event of the transition is already spooled, and what the
+ * peers saw (a secondOpinion object, docs/events.md) goes in a follow-up
+ * event submitted here, which waits up to the peers' timeout. Follow-ups go
+ * out in the order they were submitted.
  *
  * The serving half checks requests (signature, freshness, replays) and
  * shapes answers; running the probe is the agent's (agent_peers.c). */
@@ -44,16 +44,17 @@ struct peers_opts {
 
 /* Reads the key file. On failure err says why (never the key's bytes). */
 int peers_new(struct peers **out, const struct peers_opts *o, char *err, size_t errlen);
-/* Events still waiting go out now, the peers that had not answered listed
+/* Follow-ups still waiting go out now, the peers that had not answered listed
  * as "(agent stopping)". Call before freeing the transfer engine, with no
  * loop run in between. peers_free(NULL) is a no-op. */
 void peers_free(struct peers *p);
 
-/* Hands ev over. With ask, the peers are asked to run probe_id now and ev
- * waits for their answers (or the timeout); region is this side's failing
- * region. Without ask, ev goes out as soon as those before it have. */
+/* Hands ev (a follow-up event) over. With ask, the peers are asked to run
+ * probe_id now and ev waits for their answers (or the timeout), then goes
+ * with secondOpinion; region is this side's failing region. Without ask, ev
+ * goes out as soon as those before it have. */
 void peers_submit(struct peers *p, cJSON *ev, const char *probe_id, const char *region, bool ask);
-/* No event waiting and no run for a peer in flight. NULL is idle. */
+/* No follow-up waiting and no run for a peer in flight. NULL is idle. */
 bool peers_idle(const struct peers *p);
 /* Runs for peers in flight: the agent counts them so a drain waits. */
 void peers_hold(struct peers *p);

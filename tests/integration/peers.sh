@@ -1,7 +1,10 @@
 # A second opinion: three agents in regions a, b and c; the probe fails for
 # a and b and passes for c, so a's opened event says "failing in 2 of 3
-# regions". Then a peer that is down and one that never answers in time:
-# the event still goes out, naming them under noAnswer. An answer altered on
+# regions" in the `updated` follow-up of the same incident (the opened event
+# itself is spooled at once, before any peer answers: a peer that holds the
+# request shows it, and a kill -9 meanwhile leaves it in the spool). Then a
+# peer that is down and one that never answers in time: the second opinion
+# still goes out, naming them under noAnswer. An answer altered on
 # the way is not taken. And /peer/run refuses unsigned, badly signed, stale
 # and replayed requests, and signs its answers. A peer named in peers.urls
 # ({url, agent}) gets requests bound to it: another agent refuses them (421),
@@ -41,18 +44,32 @@ B_PID=$AGENT_PID B_URL=$AGENT_URL
 start_agent c --config "$WORK/c.yaml" --spool-dir "$WORK/spool-c" "$WORK/probes.yaml"
 C_PID=$AGENT_PID C_URL=$AGENT_URL
 
-# wait_opened NAME: until NAME's stdout has an opened event (generous deadline)
+# wait_opened NAME: until NAME's stdout has an opened event; wait_second_opinion
+# NAME: until it has the updated follow-up with the peers' answers (the opened
+# event went out before it). wait_until bounds both generously.
 wait_opened() {
-    for _ in $(seq 150); do
-        grep -q '"transition":"opened"' "$WORK/$1.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "agent $1 opened no incident: $(tail -5 "$WORK/$1.log")"
+    wait_until "agent $1 to open an incident" 15 grep -q '"transition":"opened"' "$WORK/$1.out"
 }
+wait_second_opinion() {
+    wait_until "agent $1 to send a second opinion" 15 grep -q '"secondOpinion"' "$WORK/$1.out"
+}
+
+# Phase 0: the only peer holds every request for 30 s, within a 50 s timeout.
+# The opened event is delivered meanwhile, without a second opinion; a kill -9
+# before the peer answers leaves it in the spool, not lost in memory.
+agent_config a0 a "$H/delay?ms=30000" 50s
+start_agent a0 --config "$WORK/a0.yaml" --spool-dir "$WORK/spool-a0" --var "$BAD" "$WORK/probes.yaml"
+wait_opened a0
+A0_ID=$(grep '"transition":"opened"' "$WORK/a0.out" | head -n1 | sed -n 's/.*"eventId":"\([0-9a-f-]*\)".*/\1/p')
+[ -n "$A0_ID" ] || fail "a0: no eventId in $(cat "$WORK/a0.out")"
+grep -q '"secondOpinion"' "$WORK/a0.out" && fail "a0: a second opinion before the peer answered"
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+grep -rqa "$A0_ID" "$WORK/spool-a0" || fail "a0: the opened event $A0_ID is not in the spool after kill -9"
 
 agent_config a a "{url: $B_URL, agent: agent-b}, $C_URL" 5s
 start_agent a --config "$WORK/a.yaml" --spool-dir "$WORK/spool-a" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a
+wait_second_opinion a
 stop_agent
 
 # Phase 2: c is down, the third peer holds every request for 30 s (past the 4 s timeout).
@@ -60,6 +77,7 @@ kill "$C_PID"; wait "$C_PID" 2>/dev/null || true
 agent_config a2 a "$B_URL, $C_URL, $H/delay?ms=30000" 4s
 start_agent a2 --config "$WORK/a2.yaml" --spool-dir "$WORK/spool-a2" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a2
+wait_second_opinion a2
 stop_agent
 
 # Phase 2b: a man in the middle turns b's "ok": false into true. The answer's
@@ -92,6 +110,7 @@ for _ in $(seq 100); do [ -s "$WORK/mitm.port" ] && break; sleep 0.1; done
 agent_config a3 a "http://127.0.0.1:$(cat "$WORK/mitm.port")" 5s
 start_agent a3 --config "$WORK/a3.yaml" --spool-dir "$WORK/spool-a3" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a3
+wait_second_opinion a3
 stop_agent
 
 # Phase 2c: the URL of b named as agent-c: b refuses the bound request
@@ -99,6 +118,7 @@ stop_agent
 agent_config a4 a "{url: $B_URL, agent: agent-c}" 5s
 start_agent a4 --config "$WORK/a4.yaml" --spool-dir "$WORK/spool-a4" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a4
+wait_second_opinion a4
 stop_agent
 
 # Phase 2d: d serves /peer/run on its own address (port 0: the log says which).
@@ -208,8 +228,23 @@ with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
     if r.status != 200: errors.append("/healthz")
 
 def opened(name):
+    """The opened event with its second opinion copied from the updated
+    follow-up of the same incident, which must come after it under a new
+    eventId; the opened event carries none itself."""
     evs = [json.loads(l) for l in open(f"{w}/{name}.out") if l.strip()]
-    return [e for e in evs if e["transition"] == "opened"]
+    out = []
+    for i, e in enumerate(evs):
+        if e["transition"] != "opened":
+            continue
+        if "secondOpinion" in e: errors.append(f"{name}: the opened event waited for the peers")
+        fu = [f for f in evs[i + 1:] if f["incidentId"] == e["incidentId"] and "secondOpinion" in f]
+        if not fu: errors.append(f"{name}: no follow-up with the second opinion"); continue
+        f = fu[0]
+        if f["transition"] != "updated" or f["eventId"] == e["eventId"] or f["active"] is not True:
+            errors.append(f"{name}: follow-up {f['transition']} {f['eventId']} active={f['active']}")
+        e = dict(e, secondOpinion=f["secondOpinion"], message=f["message"])
+        out.append(e)
+    return out
 ev = opened("a")
 if not ev: errors.append("a: no opened event")
 else:
@@ -245,11 +280,18 @@ else:
 # a's bare URL (c) is logged once as unbound, b's named one is not
 unbound = [l for l in open(f"{w}/a.log") if "without an agent name" in l]
 if len(unbound) != 1 or c_url not in unbound[0] or b_url in unbound[0]: errors.append(f"a: unbound log {unbound}")
-# the peers were asked with the event held back, not after it
+# the opened event is logged at once, the follow-up with the second opinion
 log = [json.loads(l) for l in open(f"{w}/a2.log") if l.strip()]
-if not any(l.get("msg") == "incident opened" and "2 of 2" in l.get("second_opinion", "") for l in log):
-    errors.append("a2: the log line of the event lacks the second opinion")
+if not any(l.get("msg") == "incident opened" for l in log):
+    errors.append("a2: no log line of the opened event")
+if not any(l.get("msg") == "incident updated" and "2 of 2" in l.get("second_opinion", "") for l in log):
+    errors.append("a2: the log line of the follow-up lacks the second opinion")
 if errors:
     print("\n".join(errors)); sys.exit(1)
 print("ok")
 PY
+# the opened events and their follow-ups with a second opinion match the schema
+for n in a0 a a2 a3 a4; do
+    python3 "$S/tests/lib/check_schema.py" "$S/docs/events.schema.json" --events "$WORK/$n.out" ||
+        fail "$n: events do not match docs/events.schema.json"
+done
