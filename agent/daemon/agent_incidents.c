@@ -188,20 +188,23 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
 }
 
 /* Rolls back and reports an incident resolved without its probe recovering. */
-static void resolve_now(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
+/* p is NULL when the probe's definition is gone. */
+static void resolve_now(struct agent *a, const char *id, const struct probe *p, const char *region,
+                        const struct esc_transition *t)
 {
-    log_warn(a->log, "probe %s: incident %s resolved: %s", p->id, t->incident_id, t->resolution);
-    owe_rollbacks(a, p, region, t);
-    if (a->actions) {
+    log_warn(a->log, "probe %s: incident %s resolved: %s", id, t->incident_id, t->resolution);
+    if (p)
+        owe_rollbacks(a, p, region, t);
+    if (a->actions && p) { /* without a definition there is nothing to roll back */
         struct action_fields f = {.region = region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, p, t, &f, NULL, NULL) < 0)
-            log_error(a->log, "probe %s: cannot roll back the actions of %s", p->id, t->incident_id);
+            log_error(a->log, "probe %s: cannot roll back the actions of %s", id, t->incident_id);
     }
-    agent_emit_event_for(a, p, region, NULL, t);
-    agent_followup_watch(a, p->id, region, t);
-    int rc = istore_del(a->istore, p->id, region);
+    agent_emit_event_for(a, id, p, region, NULL, t);
+    agent_followup_watch(a, id, region, t);
+    int rc = istore_del(a->istore, id, region);
     if (rc)
-        store_failed(a, p->id, rc);
+        store_failed(a, id, rc);
 }
 
 static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *rec)
@@ -216,7 +219,7 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
         struct esc_transition t;
         /* resolve_now deletes rec: nothing of it is read after this */
         if (esc_force_resolve(ps->esc, "probe_changed", now, &t) == 1)
-            resolve_now(a, ps->probe, ps->region, &t);
+            resolve_now(a, ps->probe->id, ps->probe, ps->region, &t);
         return;
     }
     log_kv(a->log, LOG_INFO,
@@ -266,12 +269,9 @@ out:
  * cannot be rolled back without their definition; the timeline says so. */
 static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
 {
-    struct probe stub;
     struct esc_state *st = NULL;
     struct esc_transition t;
     char *probe = strdup(rec->probe), *region = strdup(rec->region);
-    memset(&stub, 0, sizeof stub);
-    stub.id = probe;
     if (!probe || !region || esc_new(NULL, NULL, &st)) {
         rec->claimed = true; /* left in the store: the next start tries again */
         goto out;
@@ -284,7 +284,7 @@ static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
                   rec->fired.v[i], rec->snap.incident_id);
     rec = NULL; /* resolve_now deletes it */
     if (esc_force_resolve(st, "probe_removed", esc_clock_now(st), &t) == 1)
-        resolve_now(a, &stub, region, &t);
+        resolve_now(a, probe, NULL, region, &t);
 out:
     esc_free(st);
     free(probe);
@@ -298,7 +298,7 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
         a->orphans = o->next;
         if (probe_table_find(a->probes, o->probe->id, o->region))
             o->t.resolution = "probe_changed";
-        resolve_now(a, o->probe, o->region, &o->t);
+        resolve_now(a, o->probe->id, o->probe, o->region, &o->t);
         lfile_unref(o->lf);
         free(o);
     }
@@ -451,7 +451,6 @@ bool agent_incident_open(struct agent *a, const char *probe, const char *region,
 static void followup_send(struct agent *a, struct agent_followup *f)
 {
     struct probe_state *ps = probe_table_find(a->probes, f->probe, f->region);
-    struct probe stub = {.id = f->probe};
     int stuck = a->istore ? rollback_stuck(a, f->t.incident_id) : 0;
     if (stuck == 2)
         return;
@@ -462,7 +461,7 @@ static void followup_send(struct agent *a, struct agent_followup *f)
     }
     const char *kind = stuck ? "rollback_failed" : "updated";
     bool active = stuck || (f->t.kind != ESC_RESOLVED && still_open(ps, f->t.incident_id));
-    agent_emit_follow_up(a, ps ? ps->probe : &stub, f->region, &f->t, kind, active);
+    agent_emit_follow_up(a, f->probe, ps ? ps->probe : NULL, f->region, &f->t, kind, active);
 }
 
 static void followup_check(struct agent *a, const char *incident_id)

@@ -50,13 +50,14 @@ struct agent {
 void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_result *r);
 void agent_tick_escalations(struct agent *a);
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
-/* The same for a probe that may have no state any more (last may be NULL). */
-void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
-                          const struct esc_transition *t);
+/* The same for a probe that may have no state any more (last may be NULL)
+ * or no definition (p NULL: a probe removed while the agent was down). */
+void agent_emit_event_for(struct agent *a, const char *probe_id, const struct probe *p, const char *region,
+                          const struct run_result *last, const struct esc_transition *t);
 
 /* A follow-up event of t: kind "updated" or "rollback_failed". */
-void agent_emit_follow_up(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t,
-                          const char *kind, bool active);
+void agent_emit_follow_up(struct agent *a, const char *probe_id, const struct probe *p, const char *region,
+                          const struct esc_transition *t, const char *kind, bool active);
 
 /* agent_incidents.c: open incidents kept in the spool directory */
 int agent_incidents_open(struct agent *a);

@@ -20,7 +20,7 @@
 
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
-    agent_emit_event_for(a, ps->probe, ps->region, ps->last, t);
+    agent_emit_event_for(a, ps->probe->id, ps->probe, ps->region, ps->last, t);
 }
 
 /* The follow-up that carries the peers' second opinion: built now, with a
@@ -36,25 +36,24 @@ static void ask_peers(struct agent *a, const struct event_in *in)
     cJSON *ev = uuid_v4(t.event_id) ? NULL : event_build(&fu);
     cJSON *msg = cJSON_GetObjectItemCaseSensitive(ev, "message");
     char title[512];
-    snprintf(title, sizeof(title), "%s in %s: second opinion from the peers", in->probe->id, in->region);
+    snprintf(title, sizeof(title), "%s in %s: second opinion from the peers", in->probe_id, in->region);
     if (!ev || !msg || !cJSON_ReplaceItemInObjectCaseSensitive(msg, "title", cJSON_CreateString(title))) {
-        log_error(a->log, "probe %s: out of memory: no second opinion for %s", in->probe->id, t.incident_id);
+        log_error(a->log, "probe %s: out of memory: no second opinion for %s", in->probe_id, t.incident_id);
         cJSON_Delete(ev);
         return;
     }
-    peers_submit(a->peers, ev, in->probe->id, in->region, true);
+    peers_submit(a->peers, ev, in->probe_id, in->region, true);
 }
 
 static void emit(struct agent *a, struct event_in *in)
 {
     const struct esc_transition *t = in->t;
-    const struct probe *p = in->probe;
     cJSON *timeline = a->actions ? actions_timeline_json(a->actions, t->incident_id) : NULL;
     in->agent = a->cfg.name;
     in->timeline = timeline;
     cJSON *ev = event_build(in);
     if (!ev) {
-        log_error(a->log, "probe %s: out of memory building a %s event", p->id, esc_kind_str(t->kind));
+        log_error(a->log, "probe %s: out of memory building a %s event", in->probe_id, esc_kind_str(t->kind));
         goto out;
     }
     /* Spooled first, whatever the peers say later: a new or worse incident
@@ -66,17 +65,18 @@ out:
     cJSON_Delete(timeline);
 }
 
-void agent_emit_event_for(struct agent *a, const struct probe *p, const char *region, const struct run_result *last,
-                          const struct esc_transition *t)
+void agent_emit_event_for(struct agent *a, const char *probe_id, const struct probe *p, const char *region,
+                          const struct run_result *last, const struct esc_transition *t)
 {
-    struct event_in in = {.probe = p, .t = t, .last = last, .region = region};
+    struct event_in in = {.probe_id = probe_id, .probe = p, .t = t, .last = last, .region = region};
     emit(a, &in);
 }
 
-void agent_emit_follow_up(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t,
-                          const char *kind, bool active)
+void agent_emit_follow_up(struct agent *a, const char *probe_id, const struct probe *p, const char *region,
+                          const struct esc_transition *t, const char *kind, bool active)
 {
-    struct event_in in = {.probe = p, .t = t, .region = region, .follow_up = kind, .active = active};
+    struct event_in in = {.probe_id = probe_id, .probe = p, .t = t, .region = region, .follow_up = kind,
+                          .active = active};
     emit(a, &in);
 }
 

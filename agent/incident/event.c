@@ -41,25 +41,26 @@ cJSON *event_build(const struct event_in *in)
 {
     const struct esc_transition *t = in->t;
     const struct probe *p = in->probe;
+    const char *id = in->probe_id ? in->probe_id : p->id;
     cJSON *e = cJSON_CreateObject();
     if (!e)
         return NULL;
     char code[256], when[TL_ISO8601_LEN], since[TL_ISO8601_LEN], title[512], detail[1024];
     const char *bucket = bucket_str(t->bucket);
-    event_issue_code(p->id, bucket, t->reason, code, sizeof(code));
+    event_issue_code(id, bucket, t->reason, code, sizeof(code));
     tl_iso8601(t->at_us, true, when);
     tl_iso8601(t->failing_since_us ? t->failing_since_us : t->opened_at_us, true, since);
     bool resolved = t->kind == ESC_RESOLVED;
     bool active = in->follow_up ? in->active : !resolved;
     if (in->follow_up && strcmp(in->follow_up, "rollback_failed") == 0)
-        snprintf(title, sizeof(title), "%s in %s: a rollback failed, a mitigation may still be applied", p->id,
+        snprintf(title, sizeof(title), "%s in %s: a rollback failed, a mitigation may still be applied", id,
                  in->region);
     else if (in->follow_up)
-        snprintf(title, sizeof(title), "%s in %s: the outcomes of its actions", p->id, in->region);
+        snprintf(title, sizeof(title), "%s in %s: the outcomes of its actions", id, in->region);
     else if (resolved)
-        snprintf(title, sizeof(title), "%s recovered in %s", p->id, in->region);
+        snprintf(title, sizeof(title), "%s recovered in %s", id, in->region);
     else
-        snprintf(title, sizeof(title), "%s failing in %s: %s %s", p->id, in->region, bucket, t->reason);
+        snprintf(title, sizeof(title), "%s failing in %s: %s %s", id, in->region, bucket, t->reason);
     detail[0] = '\0';
     if (in->last && !in->last->ok && in->last->failed_step >= 0 &&
         in->last->steps[in->last->failed_step].failures.n)
@@ -68,7 +69,7 @@ cJSON *event_build(const struct event_in *in)
         snprintf(detail, sizeof(detail), "%s", in->last->failures.v[0]);
     else if (resolved && t->resolution && strcmp(t->resolution, "recovered") != 0)
         snprintf(detail, sizeof(detail), "resolved without recovery: %s", t->resolution);
-    else if (resolved)
+    else if (resolved && p)
         snprintf(detail, sizeof(detail), "%d consecutive successful runs", p->escalation.resolve_successes);
 
     cJSON_AddStringToObject(e, "issue", code);
@@ -84,7 +85,7 @@ cJSON *event_build(const struct event_in *in)
         cJSON_AddStringToObject(msg, "title", title);
         cJSON_AddStringToObject(msg, "detail", detail);
     }
-    if (p->runbook) {
+    if (p && p->runbook) {
         cJSON *links = cJSON_AddObjectToObject(e, "links");
         if (links)
             cJSON_AddStringToObject(links, "documentation", p->runbook);
@@ -94,7 +95,7 @@ cJSON *event_build(const struct event_in *in)
     cJSON_AddStringToObject(e, "transition", in->follow_up ? in->follow_up : esc_kind_str(t->kind));
     cJSON_AddStringToObject(e, "level", level_str(t->level));
     cJSON_AddStringToObject(e, "previousLevel", level_str(t->prev_level));
-    cJSON_AddStringToObject(e, "probe", p->id);
+    cJSON_AddStringToObject(e, "probe", id);
     if (t->step[0])
         cJSON_AddStringToObject(e, "step", t->step);
     cJSON_AddStringToObject(e, "region", in->region);
@@ -105,7 +106,7 @@ cJSON *event_build(const struct event_in *in)
     if (resolved && t->resolution)
         cJSON_AddStringToObject(e, "resolution", t->resolution);
     cJSON *labels = cJSON_AddObjectToObject(e, "labels");
-    for (size_t i = 0; labels && i < p->n_labels; i++)
+    for (size_t i = 0; labels && p && i < p->n_labels; i++)
         cJSON_AddStringToObject(labels, p->labels[i].key, p->labels[i].value);
     cJSON *impact = cJSON_AddObjectToObject(e, "impact");
     if (impact) {

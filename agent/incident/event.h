@@ -9,7 +9,8 @@
 #include "probes/run/result.h"
 
 struct event_in {
-    const struct probe *probe;
+    const char *probe_id;            /* always; NULL: probe->id */
+    const struct probe *probe;       /* NULL when its definition is gone (a removed probe) */
     const struct esc_transition *t;
     const struct run_result *last;   /* the run that caused it (may be ok on resolution) */
     const char *region;
