@@ -34,17 +34,18 @@ trap teardown EXIT
 # A chroot (a fresh root filesystem without its own mount namespace) cannot
 # create network namespaces: "mount --make-rslave /" fails. That is the
 # environment, not the product: skip, loudly.
-# Probe first with a namespace of its own: add, run in it, delete.
+# Probe first with a namespace of its own, inside a throwaway mount namespace
+# (unshare -m, private): a failed attempt must not leave /run/netns mounted
+# behind, which would keep a chroot's folder busy after the test.
 PROBE_NS=tlprobe$ID
-if ! { ip netns add "$PROBE_NS" && ip netns exec "$PROBE_NS" true; } >"$WORK/netns.err" 2>&1; then
-    ip netns del "$PROBE_NS" 2>/dev/null || true
+if ! unshare -m sh -c 'ip netns add "$1" && ip netns exec "$1" true; rc=$?; ip netns del "$1" 2>/dev/null; exit $rc' \
+        probe "$PROBE_NS" >"$WORK/netns.err" 2>&1; then
     if grep -q "make-rslave\|Operation not permitted\|Invalid argument\|Permission denied" "$WORK/netns.err"; then
         echo "SKIP: this system cannot create network namespaces ($(head -1 "$WORK/netns.err"))"
         exit 77
     fi
     fail "ip netns add failed: $(cat "$WORK/netns.err")"
 fi
-ip netns del "$PROBE_NS"
 ip netns add "$CORE" || fail "ip netns add $CORE failed"
 NETNS+=("$CORE")
 ip -n "$CORE" link set lo up
