@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "probes/check/jsonpath.h"
+#include "probes/kinds/kind.h"
 
 const char *severity_str(enum severity s)
 {
@@ -94,6 +95,9 @@ static void expect_free(struct expect *e)
 static void step_free(struct step *s)
 {
     struct request *r = &s->request;
+    const struct kind_ops *kind = kind_ops_of(s->kind);
+    if (kind && s->kind_def)
+        kind->free(s->kind_def);
     free(s->name);
     free(r->method);
     tpl_free(&r->url);
@@ -183,6 +187,13 @@ void probe_set_free(struct probe_set *set)
 }
 
 static const char *const phase_names[PHASE_COUNT] = { "dns", "connect", "tls", "ttfb", "total" };
+
+static const char *const step_kind_names[STEP_KIND_COUNT] = { "http", "tcp", "dns", "icmp" };
+
+const char *step_kind_str(enum step_kind k)
+{
+    return (unsigned)k < STEP_KIND_COUNT ? step_kind_names[k] : "unknown";
+}
 
 const char *phase_str(enum phase p)
 {

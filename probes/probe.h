@@ -159,6 +159,11 @@ struct capture {
     struct src_pos pos;
 };
 
+/* What a step talks: HTTP (struct request) or another kind whose module
+ * (probes/kinds/) owns the definition. */
+enum step_kind { STEP_HTTP = 0, STEP_TCP, STEP_DNS, STEP_ICMP, STEP_KIND_COUNT };
+const char *step_kind_str(enum step_kind k); /* "http", "tcp", ...; "unknown" outside the enum */
+
 struct step {
     char *name;
     struct request request;
@@ -169,6 +174,8 @@ struct step {
     bool is_finally;            /* listed under `finally:`; always runs */
     tl_usec timeout;            /* 0 = the probe's timeout */
     struct src_pos pos;
+    enum step_kind kind;        /* STEP_HTTP: request is used; else kind_def */
+    void *kind_def;             /* the kind module's definition, owned; NULL for HTTP */
 };
 
 /* --- schedule, escalation, actions ------------------------------------ */

@@ -353,6 +353,51 @@ static void test_overloaded(void **state)
     assert_int_equal(triage_run(&f).reason, REASON_OVERLOADED);
 }
 
+/* Steps of other kinds: no status line; the exchange's reason, the kind's
+ * own verdict, then checks and budgets. */
+static void test_kind_steps(void **state)
+{
+    (void)state;
+    struct triage_input in = { .kind_step = true, .transport_failed = true, .kind_reason = REASON_CONNECT };
+    struct verdict v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "connect");
+    /* the agent's own resources are never the target's fault */
+    in.kind_reason = REASON_FD_LIMIT;
+    assert_int_equal(triage_step(&in).bucket, BUCKET_AGENT);
+    in.kind_reason = REASON_OK; /* no reason given: still upstream, "transport" */
+    v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "transport");
+    /* a timeout while the loop stalled measured the agent */
+    in.kind_reason = REASON_TIMEOUT;
+    in.loop_stalled = true;
+    assert_int_equal(triage_step(&in).bucket, BUCKET_AGENT);
+
+    struct triage_input ok = { .kind_step = true };
+    assert_int_equal(triage_step(&ok).bucket, BUCKET_NONE);
+    ok.budget_breached = true;
+    ok.budget_phase = "total";
+    v = triage_step(&ok);
+    assert_int_equal(v.bucket, BUCKET_BUDGET);
+    assert_string_equal(verdict_reason(&v), "total");
+    ok.checks_failed = true; /* a failed check beats the budget */
+    v = triage_step(&ok);
+    assert_int_equal(v.bucket, BUCKET_CONTRACT);
+    assert_string_equal(verdict_reason(&v), "check");
+    /* the kind's verdict on the answer beats generic checks */
+    ok.kind_answer = (struct verdict){ BUCKET_UPSTREAM, REASON_DNS, 0 };
+    assert_int_equal(triage_step(&ok).bucket, BUCKET_UPSTREAM);
+    /* more bytes than the cap from a peer that answered */
+    struct triage_input big = { .kind_step = true, .transport_failed = true, .body_too_big = true };
+    v = triage_step(&big);
+    assert_int_equal(v.bucket, BUCKET_CONTRACT);
+    assert_string_equal(verdict_reason(&v), "body_too_big");
+    /* the journey deadline passed before the exchange */
+    struct triage_input late = { .kind_step = true, .deadline_passed = true };
+    assert_int_equal(triage_step(&late).bucket, BUCKET_UPSTREAM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_transport_failed_after_status),
         cmocka_unit_test(test_run_verdict),
         cmocka_unit_test(test_agent_faults),
+        cmocka_unit_test(test_kind_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -608,6 +608,18 @@ int budget_check(const struct budget *b, const struct timings *t, struct strv *o
 
 /* --- all of it ---------------------------------------------------------- */
 
+static void check_budgets(struct cctx *c)
+{
+    const struct expect *e = c->e;
+    struct check_outcome *o = c->o;
+    size_t before = o->budget_failures.n;
+    int breached = budget_check(&e->budget, &c->resp->timings, &o->budget_failures);
+    if (o->budget_failures.n - before != (size_t)breached)
+        c->rc = -1;
+    o->budget_breached = breached > 0;
+    o->budget_phase = first_breach(&e->budget, &c->resp->timings);
+}
+
 int checks_run(const struct expect *e, const struct response *resp, const cJSON *json,
                const char *correlation_id, const struct tpl_vars *vars, struct check_outcome *o)
 {
@@ -629,11 +641,21 @@ int checks_run(const struct expect *e, const struct response *resp, const cJSON 
     if (correlation_id && !e->correlation_id_own)
         check_echo(&c, schema_ran, e->echo_correlation_id);
     o->checks_failed = o->failures.n > status_msgs;
-    size_t before = o->budget_failures.n;
-    int breached = budget_check(&e->budget, &resp->timings, &o->budget_failures);
-    if (o->budget_failures.n - before != (size_t)breached)
-        c.rc = -1;
-    o->budget_breached = breached > 0;
-    o->budget_phase = first_breach(&e->budget, &resp->timings);
+    check_budgets(&c);
+    return c.rc;
+}
+
+int checks_run_data(const struct expect *e, const struct response *resp, const cJSON *facts,
+                    const struct tpl_vars *vars, struct check_outcome *o)
+{
+    struct cctx c = { e, resp, facts, NULL, vars, o, 0 };
+    size_t before = o->failures.n;
+    o->status_ok = true;
+    for (size_t i = 0; i < e->n_json; i++)
+        check_json(&c, &e->json[i]);
+    for (size_t i = 0; i < e->n_body; i++)
+        check_body(&c, &e->body[i]);
+    o->checks_failed = o->failures.n > before;
+    check_budgets(&c);
     return c.rc;
 }

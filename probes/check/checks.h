@@ -42,6 +42,12 @@ void status_expect_str(const struct status_expect *se, char *out, size_t outlen)
 int checks_run(const struct expect *e, const struct response *resp, const cJSON *json,
                const char *correlation_id, const struct tpl_vars *vars, struct check_outcome *o);
 
+/* The checks that make sense without a status line, for steps of other
+ * kinds (probes/kinds): expect.json on the exchange's facts, expect.body on
+ * the bytes read, budgets. Same contract as checks_run. */
+int checks_run_data(const struct expect *e, const struct response *resp, const cJSON *facts,
+                    const struct tpl_vars *vars, struct check_outcome *o);
+
 /* Checks timings against a budget; pushes "ttfb 412.3 ms > budget 200 ms"
  * messages to out; returns how many were breached. */
 int budget_check(const struct budget *b, const struct timings *t, struct strv *out);

@@ -83,6 +83,8 @@ const char *transfer_fail_str(enum transfer_fail f)
         return "body_too_big";
     case TRANSFER_HEADERS_TOO_BIG:
         return "headers_too_big";
+    case TRANSFER_KIND:
+        return "kind";
     }
     return "unknown";
 }
@@ -115,6 +117,8 @@ void response_free(struct response *r)
     free(r->headers);
     r->headers = NULL;
     buf_free(&r->body);
+    cJSON_Delete(r->facts);
+    r->facts = NULL;
 }
 
 /* --- the curl <-> libuv seam ------------------------------------------- */
@@ -736,6 +740,11 @@ void transfer_engine_free(struct transfer_engine *e)
     e->dying = true;
     if (e->depth == 0)
         engine_destroy(e);
+}
+
+uv_loop_t *transfer_engine_loop(const struct transfer_engine *e)
+{
+    return e->loop;
 }
 
 size_t transfer_engine_in_flight(const struct transfer_engine *e)

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "probes/probe.h"
+#include "probes/triage/triage.h"
 
 /* Phase timings in microseconds. dns, connect and tls are the length of each
  * phase; ttfb and total are measured from the start of the transfer. */
@@ -35,6 +36,7 @@ enum transfer_fail {
     TRANSFER_CURL,          /* curl_code says why (DNS, connect, TLS, timeout, ...) */
     TRANSFER_BODY_TOO_BIG,  /* decoded body passed body_max: aborted */
     TRANSFER_HEADERS_TOO_BIG,
+    TRANSFER_KIND,          /* a step kind's exchange failed: kind_reason says why (probes/kinds) */
 };
 const char *transfer_fail_str(enum transfer_fail f);
 
@@ -49,6 +51,9 @@ struct response {
     struct timings timings;
     char primary_ip[64];        /* the address connected to, "" if none */
     long http_version;          /* 10, 11, 20, 30; 0 unknown */
+    /* Step kinds other than HTTP (probes/kinds/kind.h). */
+    enum reason kind_reason;    /* with TRANSFER_KIND: REASON_CONNECT, REASON_TIMEOUT, ... */
+    cJSON *facts;               /* what the exchange learned (answers, banner); owned, may be NULL */
 };
 
 /* The first header named `name` (case-insensitive), or NULL. */
@@ -70,6 +75,8 @@ int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
  * the engine's handles. The caller then runs the loop until it is empty. */
 void transfer_engine_free(struct transfer_engine *e);
 size_t transfer_engine_in_flight(const struct transfer_engine *e);
+/* The loop the engine runs on (step kinds run their exchanges there too). */
+uv_loop_t *transfer_engine_loop(const struct transfer_engine *e);
 
 /* A session: the cookie jar of one probe run. */
 int transfer_session_new(struct transfer_session **out, struct transfer_engine *e);

@@ -3,6 +3,7 @@
  *   load_check.c  checks once the whole probe is read
  *   load_policy.c escalation ladder and actions
  *   load_step.c   steps: request, expect, capture
+ *   load_kind.c   steps of other kinds (tcp, dns, icmp): their blocks go to probes/kinds
  *   load_common.c value readers (templates, URLs, headers, regexes, budgets)
  * Each calls only into the files below it. Not a public API. */
 #ifndef TRIPLINE_LOAD_INT_H
@@ -82,6 +83,14 @@ void ld_set_path(struct yu *y, const char *path);
 
 /* load_step.c: reads the sequence of steps into p->steps[base...]. */
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally);
+
+/* load_kind.c: the step and expect key tables with one more key per step
+ * kind (built once from the given base tables). */
+void ld_kind_tables(const struct yu_key *step_keys, const struct yu_key *expect_keys,
+                    const struct yu_key **step_out, const struct yu_key **expect_out);
+/* After the step mapping item was walked: loads its kind block into s (or
+ * checks that an HTTP step has its request). Returns 0 or -1 after errors. */
+int ld_step_kind(struct yu *y, yaml_node_t *item, struct step *s);
 
 /* load_policy.c: escalation.ladder and actions (yu_fn handlers). */
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);

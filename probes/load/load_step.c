@@ -534,10 +534,12 @@ static const struct yu_key expect_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+static const struct yu_key *step_table, *expect_table; /* with one key per step kind (load_kind.c) */
+
 static int step_expect(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct step *s = obj;
-    return yu_walk_map(y, v, expect_keys, &s->expect) ? -1 : 0;
+    return yu_walk_map(y, v, expect_table, &s->expect) ? -1 : 0;
 }
 
 /* --- capture -------------------------------------------------------------- */
@@ -649,7 +651,7 @@ static int step_capture(struct yu *y, void *obj, yaml_node_t *v)
 
 static const struct yu_key step_keys[] = {
     {"name", YU_STR, offsetof(struct step, name), NULL, YU_REQUIRED},
-    {"request", YU_FN_MAP, 0, step_request, YU_REQUIRED},
+    {"request", YU_FN_MAP, 0, step_request, 0}, /* or a kind's block: ld_step_kind */
     {"expect", YU_FN_MAP, 0, step_expect, 0},
     {"capture", YU_FN_MAP, 0, step_capture, 0},
     {"continue", YU_BOOL, offsetof(struct step, continue_on_failure), NULL, 0},
@@ -670,7 +672,9 @@ static int step_one(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem,
         yu_error(y, item, "expected a step (a mapping with name and request), got %s", yu_type_name(item));
         return -1;
     }
-    return yu_walk_map(y, item, step_keys, s) ? -1 : 0;
+    ld_kind_tables(step_keys, expect_keys, &step_table, &expect_table);
+    int bad = yu_walk_map(y, item, step_table, s);
+    return ld_step_kind(y, item, s) || bad ? -1 : 0;
 }
 
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally)

@@ -16,6 +16,7 @@
 #include "probes/check/checks.h"
 #include "probes/triage/evidence.h"
 #include "probes/check/jsonpath.h"
+#include "probes/kinds/kind.h"
 #include "probes/redact/redact.h"
 #include "base/uuid.h"
 
@@ -592,6 +593,123 @@ static void skip_step(struct journey *j)
     j->step++;
 }
 
+/* --- steps of other kinds (probes/kinds/kind.h) ------------------------ */
+
+static int kind_render(void *arg, const struct tpl *t, char **out, bool *secret, char *err, size_t errlen)
+{
+    return render_ex(arg, t, TPL_ESC_NONE, out, secret, err, errlen);
+}
+
+/* Checks without a status line, then the kind's own judgement. */
+static void judge_kind(struct journey *j, const struct step *st, const struct response *resp,
+                       struct check_outcome *co, struct verdict *answer)
+{
+    struct step_result *sr = &j->result->steps[j->step];
+    const struct kind_ops *ops = kind_ops_of(st->kind);
+    if (checks_run_data(&st->expect, resp, resp->facts, &j->vars, co) != 0 ||
+        (ops->judge && ops->judge(st->kind_def, resp, &j->vars, co, answer) != 0))
+        strv_push(&co->failures, "checks ran out of memory");
+    for (size_t i = 0; i < co->failures.n; i++)
+        push_failure(j, &sr->failures, st->name, co->failures.v[i]);
+    for (size_t i = 0; i < co->budget_failures.n; i++)
+        push_failure(j, &sr->failures, st->name, co->budget_failures.v[i]);
+    if (co->failures.n == 0)
+        run_captures(j, st, resp, resp->facts, co);
+}
+
+static void on_kind_response(struct response *resp, void *arg)
+{
+    struct journey *j = arg;
+    const struct step *st = &j->probe->steps[j->step];
+    struct step_result *sr = &j->result->steps[j->step];
+    struct check_outcome co;
+    check_outcome_init(&co);
+    struct verdict answer = { BUCKET_NONE, REASON_OK, 0 };
+    bool failed = resp->fail != TRANSFER_OK;
+    sr->answered = !failed || resp->fail == TRANSFER_BODY_TOO_BIG;
+    if (failed)
+        push_failure(j, &sr->failures, st->name, resp->error[0] ? resp->error : transfer_fail_str(resp->fail));
+    else
+        judge_kind(j, st, resp, &co, &answer);
+    struct triage_input ti = {
+        .kind_step = true,
+        .kind_reason = resp->kind_reason,
+        .kind_answer = answer,
+        .transport_failed = failed,
+        .body_too_big = resp->fail == TRANSFER_BODY_TOO_BIG,
+        .checks_failed = co.checks_failed || co.failures.n > 0,
+        .budget_breached = co.budget_breached,
+        .budget_phase = co.budget_phase,
+        .loop_stalled = failed && loop_stalled(j),
+    };
+    sr->budget_breached = co.budget_breached;
+    struct evidence_in ev = {
+        .probe = j->probe,
+        .region = j->env->region,
+        .agent = j->env->agent_name,
+        .vantage = j->env->vantage,
+        .step_index = j->step,
+        .method = step_kind_str(st->kind),
+        .url = j->req_url,
+        .resp = resp,
+        .thresholds = &co.budget_failures,
+        .redactor = &j->redactor,
+    };
+    step_done(j, &resp->timings, triage_step(&ti), &ev);
+    check_outcome_free(&co);
+    response_free(resp);
+    free(resp);
+    journey_next(j);
+}
+
+/* Why a kind could not start, as an agent fault. */
+static enum reason kind_start_reason(int rc)
+{
+    switch (rc) {
+    case TL_EKEY:
+    case TL_ENOMEM:
+    case TL_ETOOBIG:
+    case TL_ESYNTAX:
+    case TL_ENOTFOUND: return render_reason(rc);
+    default: break;
+    }
+    return REASON_FD_LIMIT;
+}
+
+static int start_kind_step(struct journey *j, const struct step *st, tl_usec timeout)
+{
+    const struct kind_ops *ops = kind_ops_of(st->kind);
+    char err[512] = "";
+    struct kind_run run = {
+        .loop = transfer_engine_loop(j->env->engine),
+        .step = st,
+        .def = st->kind_def,
+        .timeout = timeout,
+        .data_max = j->env->body_max ? j->env->body_max : DEFAULT_BODY_MAX,
+        .interface = j->env->interface,
+        .render = kind_render,
+        .render_arg = j,
+        .done = on_kind_response,
+        .done_arg = j,
+        .err = err,
+        .errlen = sizeof(err),
+    };
+    if (!ops) {
+        step_agent_fault(j, "this build cannot run this kind of step", REASON_PROBE_CONFIG);
+        return -1;
+    }
+    j->req_url = ops->target ? ops->target(&run) : NULL;
+    int rc = ops->start(&run);
+    if (rc == 0)
+        return 0;
+    if (rc == TL_ENOTFOUND && st->is_finally) {
+        skip_step(j);
+        return -1;
+    }
+    step_agent_fault(j, err[0] ? err : tl_strerror(rc), kind_start_reason(rc));
+    return -1;
+}
+
 static int start_step(struct journey *j)
 {
     const struct step *st = &j->probe->steps[j->step];
@@ -620,6 +738,8 @@ static int start_step(struct journey *j)
     if (timeout < 1000)
         timeout = 1000;
 
+    if (st->kind != STEP_HTTP)
+        return start_kind_step(j, st, timeout);
     const struct request *rq = &st->request;
     int rc = render_request(j, rq, sr->correlation_id, err, sizeof(err));
     if (rc == TL_ENOTFOUND && st->is_finally) {
@@ -737,6 +857,7 @@ int journey_start(const struct journey_env *env, const struct probe *p, journey_
         goto fail;
     for (size_t i = 0; i < p->n_steps; i++) {
         r->steps[i].name = strdup(p->steps[i].name);
+        r->steps[i].kind = p->steps[i].kind;
         strv_init(&r->steps[i].failures);
         if (!r->steps[i].name)
             goto fail;

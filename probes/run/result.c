@@ -143,10 +143,12 @@ cJSON *run_result_json(const struct run_result *r)
             add_ms(so, "status", (tl_usec)s->status * 1000);
         else
             cJSON_AddNullToObject(so, "status");
-        if (s->ran) {
+        if (s->kind != STEP_HTTP)
+            cJSON_AddStringToObject(so, "kind", step_kind_str(s->kind));
+        if (s->ran && s->kind == STEP_HTTP)
             cJSON_AddStringToObject(so, "correlation_id", s->correlation_id);
-            cJSON_AddItemToObject(so, "timings", timings_json(&s->timings, s->status > 0));
-        }
+        if (s->ran)
+            cJSON_AddItemToObject(so, "timings", timings_json(&s->timings, s->status > 0 || s->answered));
         if (s->ran && !s->ok) {
             cJSON_AddStringToObject(so, "bucket", bucket_str(s->bucket));
             if (s->reason)

@@ -28,6 +28,8 @@ struct step_result {
     struct strv failures;       /* every failed check, "step NAME: ..." */
     bool budget_breached;
     cJSON *evidence;            /* evidence pack when failed (redacted), else NULL */
+    enum step_kind kind;        /* STEP_HTTP, or the kind that ran (no status, no correlation id) */
+    bool answered;              /* a kind step's exchange completed (its ttfb is meaningful) */
 };
 
 struct run_result {

@@ -130,6 +130,13 @@ static cJSON *response_part(const struct evidence_in *in)
         }
         add_redacted_string(hs, n, in->redactor, resp->headers[i].value);
     }
+    if (resp->facts) {
+        /* a step kind's findings (answers, banner): redacted like a JSON body */
+        cJSON *facts = cJSON_Duplicate(resp->facts, true);
+        if (facts)
+            redact_json(in->redactor, facts);
+        cJSON_AddItemToObject(o, "facts", facts);
+    }
     cJSON_AddNumberToObject(o, "body_bytes", (double)resp->body.len);
     if (resp->body.len) {
         /* A JSON body is redacted by key before it is cut, so a cut never

@@ -226,6 +226,45 @@ static struct verdict overloaded_or(struct verdict v, bool loop_stalled)
 
 static struct verdict step_verdict(const struct triage_input *in);
 
+/* Reasons that say the agent failed, not the target. */
+static bool reason_is_agent(enum reason r)
+{
+    switch (r) {
+    case REASON_PROBE_CONFIG:
+    case REASON_MISSING_SECRET:
+    case REASON_CA_FILE:
+    case REASON_BAD_VAR:
+    case REASON_OVERLOADED:
+    case REASON_FD_LIMIT:
+    case REASON_OUT_OF_MEMORY:
+    case REASON_CLOCK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A step of another kind: the exchange, the kind's own judgement, checks, budgets. */
+static struct verdict kind_verdict(const struct triage_input *in)
+{
+    if (in->deadline_passed)
+        return verdict(BUCKET_UPSTREAM, REASON_TIMEOUT, 0);
+    if (in->transport_failed && !in->body_too_big) {
+        enum reason r = in->kind_reason != REASON_OK ? in->kind_reason : REASON_TRANSPORT;
+        return verdict(reason_is_agent(r) ? BUCKET_AGENT : BUCKET_UPSTREAM, r, 0);
+    }
+    /* the peer answered, with more than the cap allows */
+    if (in->body_too_big)
+        return verdict(BUCKET_CONTRACT, REASON_BODY_TOO_BIG, 0);
+    if (in->kind_answer.bucket != BUCKET_NONE)
+        return in->kind_answer;
+    if (in->checks_failed)
+        return verdict(BUCKET_CONTRACT, REASON_CHECK, 0);
+    if (in->budget_breached)
+        return verdict(BUCKET_BUDGET, budget_reason(in->budget_phase), 0);
+    return verdict(BUCKET_NONE, REASON_OK, 0);
+}
+
 struct verdict triage_step(const struct triage_input *in)
 {
     return overloaded_or(step_verdict(in), in->loop_stalled);
@@ -237,6 +276,8 @@ static struct verdict step_verdict(const struct triage_input *in)
         return verdict(BUCKET_AGENT, in->agent_fault, 0);
     if (in->config_error)
         return verdict(BUCKET_AGENT, REASON_PROBE_CONFIG, 0);
+    if (in->kind_step)
+        return kind_verdict(in);
     enum reason own = in->status == 0 ? curl_agent_reason(in->curl_code) : REASON_OK;
     if (own != REASON_OK)
         return verdict(BUCKET_AGENT, own, 0);

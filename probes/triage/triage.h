@@ -95,6 +95,13 @@ struct triage_input {
     bool deadline_passed;   /* the journey deadline passed before the step: upstream, timeout */
     enum reason agent_fault; /* nonzero: the agent failed before asking (bucket agent) */
     bool loop_stalled;      /* the agent's loop stalled during the run: a timeout is agent/overloaded */
+    /* Steps of other kinds than HTTP (probes/kinds): no status line. With
+     * kind_step: a failed exchange (transport_failed) is kind_reason's,
+     * upstream or agent by that reason; an answer the kind judged failed is
+     * kind_answer as it is; then checks (contract, check) and budgets. */
+    bool kind_step;
+    enum reason kind_reason;
+    struct verdict kind_answer; /* bucket BUCKET_NONE: the kind has no verdict of its own */
 };
 
 /* The verdict of one step. Rules, in order:

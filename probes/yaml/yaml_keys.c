@@ -7,16 +7,28 @@
 #include <stdio.h>
 #include <string.h>
 
-yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key)
+static yaml_node_pair_t *map_pair(struct yu *y, yaml_node_t *map, const char *key)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
         return NULL;
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
         const char *k = yu_str(yu_node(y, pr->key));
         if (k && strcmp(k, key) == 0)
-            return yu_node(y, pr->value);
+            return pr;
     }
     return NULL;
+}
+
+yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key)
+{
+    yaml_node_pair_t *pr = map_pair(y, map, key);
+    return pr ? yu_node(y, pr->value) : NULL;
+}
+
+yaml_node_t *yu_map_key(struct yu *y, yaml_node_t *map, const char *key)
+{
+    yaml_node_pair_t *pr = map_pair(y, map, key);
+    return pr ? yu_node(y, pr->key) : NULL;
 }
 
 int yu_edit_distance(const char *a, const char *b)

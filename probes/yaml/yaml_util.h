@@ -115,6 +115,8 @@ int yu_each_item(struct yu *y, yaml_node_t *node, const struct yu_each *how, voi
 int yu_item_str(struct yu *y, yaml_node_t *key, yaml_node_t *item, void *elem, void *ctx);
 /* The value of key in a mapping, or NULL. */
 yaml_node_t *yu_map_get(struct yu *y, yaml_node_t *map, const char *key);
+/* The key node of key in map (for errors that point at the key), NULL if absent. */
+yaml_node_t *yu_map_key(struct yu *y, yaml_node_t *map, const char *key);
 size_t yu_len(const yaml_node_t *node);
 
 /* Node kinds for messages: "a mapping", "a sequence", "null", "a boolean",
