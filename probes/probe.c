@@ -216,6 +216,12 @@ void probe_host_key(const struct probe *p, char *out, size_t outlen)
     snprintf(out, outlen, "probe:%s", p->id);
     if (p->n_steps == 0)
         return;
+    if (p->steps[0].kind != STEP_HTTP) {
+        const struct kind_ops *kind = kind_ops_of(p->steps[0].kind);
+        if (kind && kind->host_key)
+            kind->host_key(p->steps[0].kind_def, out, outlen);
+        return;
+    }
     struct tpl_vars vs;
     tpl_vars_init(&vs);
     for (size_t i = 0; i < p->n_vars; i++)

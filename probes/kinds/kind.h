@@ -82,6 +82,10 @@ struct kind_ops {
     /* Describes the target for evidence and logs ("tcp://db:5432",
      * "dns://127.0.0.1:53/example.com?type=A"), rendered; NULL on error. */
     char *(*target)(const struct kind_run *run);
+    /* Optional: writes the "host:port" the exchanges count against for
+     * limits.per_host when it is known at load time (a constant host);
+     * leaves out untouched otherwise. */
+    void (*host_key)(const void *def, char *out, size_t outlen);
 };
 
 /* The module of a kind, NULL for STEP_HTTP or an unknown value. */
