@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "probes/check/jsonpath.h"
+#include "probes/grpc/grpc.h"
 
 const char *severity_str(enum severity s)
 {
@@ -113,6 +114,7 @@ static void step_free(struct step *s)
         free(c->re_src);
     }
     free(s->captures);
+    grpc_def_free(s->grpc);
 }
 
 static void action_do_free(struct action_do *d)

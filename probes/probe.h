@@ -159,6 +159,8 @@ struct capture {
     struct src_pos pos;
 };
 
+struct grpc_def;
+
 struct step {
     char *name;
     struct request request;
@@ -169,6 +171,7 @@ struct step {
     bool is_finally;            /* listed under `finally:`; always runs */
     tl_usec timeout;            /* 0 = the probe's timeout */
     struct src_pos pos;
+    struct grpc_def *grpc;      /* NULL unless a grpc: step (probes/grpc/grpc.h) */
 };
 
 /* --- schedule, escalation, actions ------------------------------------ */

@@ -83,6 +83,15 @@ void ld_set_path(struct yu *y, const char *path);
 /* load_step.c: reads the sequence of steps into p->steps[base...]. */
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally);
 
+/* load_step.c: the tls: {verify} mapping of a request. */
+int ld_request_tls(struct yu *y, struct request *r, yaml_node_t *v);
+
+/* load_grpc.c: the grpc: step key and expect.grpc (yu_fn handlers on the
+ * step and on its expect), and the check that a step has request or grpc. */
+int ld_grpc(struct yu *y, void *obj, yaml_node_t *v);
+int ld_grpc_expect(struct yu *y, void *obj, yaml_node_t *v);
+int ld_grpc_step_check(struct yu *y, yaml_node_t *item, struct step *s);
+
 /* load_policy.c: escalation.ladder and actions (yu_fn handlers). */
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);
 int ld_actions(struct yu *y, void *obj, yaml_node_t *v);
