@@ -167,7 +167,7 @@ int ld_grpc_expect(struct yu *y, void *obj, yaml_node_t *v)
 }
 
 /* A step is an HTTP request or a gRPC health check, never both. */
-int ld_grpc_step_check(struct yu *y, yaml_node_t *item, struct step *s)
+int ld_grpc_step_check(struct yu *y, yaml_node_t *item)
 {
     yaml_node_t *req = yu_map_get(y, item, "request");
     yaml_node_t *grpc = yu_map_get(y, item, "grpc");
@@ -179,7 +179,7 @@ int ld_grpc_step_check(struct yu *y, yaml_node_t *item, struct step *s)
     }
     if (req && grpc) {
         yu_error(y, grpc, "a step has one of request or grpc, not both");
-        return -1;
+        return 1;
     }
     if (!grpc && exp_grpc) {
         yu_error(y, exp_grpc, "expect.grpc applies to grpc steps only (expected a grpc: mapping on the step)");

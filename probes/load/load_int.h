@@ -87,10 +87,12 @@ int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally);
 int ld_request_tls(struct yu *y, struct request *r, yaml_node_t *v);
 
 /* load_grpc.c: the grpc: step key and expect.grpc (yu_fn handlers on the
- * step and on its expect), and the check that a step has request or grpc. */
+ * step and on its expect). ld_grpc_step_check, before a step is read: 0, -1
+ * after an error, 1 after the error of a step with both request and grpc
+ * (then it is not read: they would fill one struct request). */
 int ld_grpc(struct yu *y, void *obj, yaml_node_t *v);
 int ld_grpc_expect(struct yu *y, void *obj, yaml_node_t *v);
-int ld_grpc_step_check(struct yu *y, yaml_node_t *item, struct step *s);
+int ld_grpc_step_check(struct yu *y, yaml_node_t *item);
 
 /* load_policy.c: escalation.ladder and actions (yu_fn handlers). */
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);

@@ -677,8 +677,10 @@ static int step_one(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem,
         yu_error(y, item, "expected a step (a mapping with name and request), got %s", yu_type_name(item));
         return -1;
     }
-    int rc = yu_walk_map(y, item, step_keys, s) ? -1 : 0;
-    return ld_grpc_step_check(y, item, s) ? -1 : rc;
+    int kind = ld_grpc_step_check(y, item); /* 1: both request and grpc, not read */
+    if (kind > 0)
+        return -1;
+    return yu_walk_map(y, item, step_keys, s) || kind ? -1 : 0;
 }
 
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally)
