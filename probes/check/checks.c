@@ -3,6 +3,7 @@
  * message; values from the response are quoted and shortened, values
  * rendered from secrets are never written. */
 #include "probes/check/checks.h"
+#include "probes/check/check_tls.h"
 #include "probes/redact/redact.h"
 
 #include <inttypes.h>
@@ -635,5 +636,7 @@ int checks_run(const struct expect *e, const struct response *resp, const cJSON 
         c.rc = -1;
     o->budget_breached = breached > 0;
     o->budget_phase = first_breach(&e->budget, &resp->timings);
+    if (check_tls_expect(e, resp, tl_wall_us() / 1000000, o))
+        c.rc = -1;
     return c.rc;
 }

@@ -24,6 +24,7 @@ struct check_outcome {
     struct strv failures;   /* contract/status/check messages */
     struct strv budget_failures; /* "ttfb 412.3 ms > budget 200 ms" */
     struct strv issue_codes; /* codes of the issues in the body, in order */
+    bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
 };
 
 void check_outcome_init(struct check_outcome *o);

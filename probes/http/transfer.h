@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "probes/http/tls_facts.h"
 #include "probes/probe.h"
 
 /* Phase timings in microseconds. dns, connect and tls are the length of each
@@ -49,6 +50,7 @@ struct response {
     struct timings timings;
     char primary_ip[64];        /* the address connected to, "" if none */
     long http_version;          /* 10, 11, 20, 30; 0 unknown */
+    struct tls_facts tls;       /* the peer certificate; tls.present false for http:// */
 };
 
 /* The first header named `name` (case-insensitive), or NULL. */
@@ -89,7 +91,17 @@ struct transfer_req {
     const char *resolve;        /* optional CURLOPT_RESOLVE entries "host:port:addr", one per line (vantages) */
     const char *proxy;          /* optional proxy URL (vantages) */
     const char *interface;      /* optional source interface/address (vantages) */
+    /* TLS settings (transfer_tls_pick fills them from a probe file); NULL/0 = default */
+    const char *ca_file;        /* instead of the engine's CA bundle */
+    const char *cert_file;      /* client certificate */
+    const char *key_file;       /* its key: curl reads it, never the agent */
+    const char *pinned_public_key;
+    int tls_min_version;        /* 10..13: TLS 1.0..1.3 */
 };
+
+/* The TLS settings of a step: each from the step's own `tls:` block, else
+ * the probe's. Sets insecure only when one of them says `verify`. */
+void transfer_tls_pick(struct transfer_req *req, const struct tls_opts *step, const struct tls_opts *probe);
 
 /* Called once per transfer, on the loop thread, when it ends for any reason.
  * resp belongs to the callee: it must response_free() it and free() it. */

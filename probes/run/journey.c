@@ -467,6 +467,7 @@ static void on_response(struct response *resp, void *arg)
     struct step_result *sr = &j->result->steps[j->step];
     sr->status = resp->status;
     sr->curl_code = resp->curl_code;
+    sr->tls = resp->tls;
     for (size_t i = 0; i < resp->n_headers; i++)
         if (resp->headers[i].name && strcasecmp(resp->headers[i].name, "set-cookie") == 0)
             redactor_add_set_cookie(&j->redactor, resp->headers[i].value);
@@ -493,6 +494,7 @@ static void on_response(struct response *resp, void *arg)
         .budget_phase = co.budget_phase,
         .transport_failed = transport_failed,
         .loop_stalled = resp->status == 0 && loop_stalled(j),
+        .cert_expiring = co.cert_expiring,
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {
@@ -651,6 +653,7 @@ static int start_step(struct journey *j)
         .proxy = j->env->proxy,
         .interface = j->env->interface,
     };
+    transfer_tls_pick(&req, &rq->tls, &j->probe->tls);
     if (transfer_start(j->session, &req, on_response, j) == 0)
         return 0;
     step_agent_fault(j, "cannot start the transfer", REASON_FD_LIMIT);

@@ -28,6 +28,7 @@ struct step_result {
     struct strv failures;       /* every failed check, "step NAME: ..." */
     bool budget_breached;
     cJSON *evidence;            /* evidence pack when failed (redacted), else NULL */
+    struct tls_facts tls;       /* the peer certificate (tls.present false for http://) */
 };
 
 struct run_result {

@@ -64,6 +64,8 @@ enum reason {
     REASON_FD_LIMIT,        /* "fd_limit": the transfer could not start (descriptors, handles) */
     REASON_OUT_OF_MEMORY,   /* "out_of_memory" */
     REASON_CLOCK,           /* "clock": the random source or the clock failed */
+    REASON_CERT_EXPIRY,     /* "cert_expiry": budget; expect.tls min_days not met, the rest passed */
+    REASON_TLS_FILE,        /* "tls_file": agent; the client certificate or key cannot be used */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
@@ -95,6 +97,7 @@ struct triage_input {
     bool deadline_passed;   /* the journey deadline passed before the step: upstream, timeout */
     enum reason agent_fault; /* nonzero: the agent failed before asking (bucket agent) */
     bool loop_stalled;      /* the agent's loop stalled during the run: a timeout is agent/overloaded */
+    bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
 };
 
 /* The verdict of one step. Rules, in order:
