@@ -164,6 +164,8 @@ cat >"$WORK/tls.yaml" <<YAML
   steps:
     - {name: get, request: {url: "$(U valid)", tls: {pinned_public_key: "sha256//$WRONG_PIN"}}}
 YAML
+"$B/tripline" check "$S/probes/examples/tls/certificate.yaml" >/dev/null 2>"$WORK/check.err" ||
+    fail "the TLS example: $(cat "$WORK/check.err")"
 "$B/tripline" check "$WORK/tls.yaml" >/dev/null 2>"$WORK/check.err" || fail "check: $(cat "$WORK/check.err")"
 rc=0
 "$B/tripline" once --json "$WORK/tls.yaml" >"$WORK/out.json" 2>"$WORK/once.err" || rc=$?
