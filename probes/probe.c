@@ -93,6 +93,14 @@ static void expect_free(struct expect *e)
     free(e->issues);
 }
 
+void tls_opts_free(struct tls_opts *t)
+{
+    free(t->ca_file);
+    free(t->cert_file);
+    free(t->key_file);
+    free(t->pinned_public_key);
+}
+
 static void step_free(struct step *s)
 {
     struct request *r = &s->request;
@@ -107,6 +115,7 @@ static void step_free(struct step *s)
     cJSON_Delete(r->json);
     header_tpls_free(r->form, r->n_form);
     expect_free(&s->expect);
+    tls_opts_free(&r->tls);
     for (size_t i = 0; i < s->n_captures; i++) {
         struct capture *c = &s->captures[i];
         free(c->name);
@@ -172,6 +181,7 @@ void probe_free(struct probe *p)
         action_do_free(&p->actions[i].rollback);
     }
     free(p->actions);
+    tls_opts_free(&p->tls);
     free(p);
 }
 

@@ -121,9 +121,25 @@ struct expect {
     bool issue_schema_on_2xx;      /* `issue_schema: true`: check 2xx bodies too */
     bool echo_correlation_id;      /* `correlation_id: echo`: the response must echo ours */
     bool correlation_id_own;       /* `correlation_id: false`: the API mints its own, none is compared */
+    bool tls_expect;               /* `tls: {min_days: N}` was given */
+    int tls_min_days;              /* the leaf must stay valid this many more days */
 };
 
 /* --- requests, captures, steps ---------------------------------------- */
+
+/* A `tls:` block of a step's request or of a probe (the default for its
+ * steps). A NULL path or 0 is "not set": the step's setting, else the
+ * probe's, else the agent's. Paths are as written (checked readable at
+ * load); curl reads the files. */
+struct tls_opts {
+    char *ca_file;              /* CA bundle (PEM) instead of the agent's */
+    char *cert_file;            /* client certificate (PEM) */
+    char *key_file;             /* its private key (PEM): secret, never read by the agent */
+    char *pinned_public_key;    /* "sha256//BASE64[;sha256//...]" */
+    int min_version;            /* 12 for TLS 1.2, 13 for 1.3; 0 = not set */
+    int verify;                 /* 1 `verify: true`, -1 `verify: false`, 0 = not set */
+};
+void tls_opts_free(struct tls_opts *t); /* frees the members */
 
 struct header_tpl {
     char *name;
@@ -144,6 +160,7 @@ struct request {
     struct header_tpl *form;    /* BODY_FORM: name = value pairs, values are templates */
     bool follow_redirects;      /* default false: a synthetic check sees what a client sees */
     bool insecure;              /* `tls: {verify: false}`; default false */
+    struct tls_opts tls;        /* this step's own `tls:` block */
 };
 
 enum capture_kind { CAPTURE_JSON, CAPTURE_HEADER, CAPTURE_REGEX };
@@ -269,6 +286,7 @@ struct probe {
     char file_hash[65];         /* SHA-256 of the file's bytes, hex */
     uint64_t def_hash;          /* hash of this probe's own definition: reload keeps state when unchanged */
     struct src_pos pos;
+    struct tls_opts tls;        /* the probe's `tls:` block: its steps' default */
 };
 
 /* A set of probes loaded from files. */

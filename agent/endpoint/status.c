@@ -1,5 +1,6 @@
 /* What the agent shows (status.h): /metrics, /status, /healthz. */
 #include "agent/endpoint/status.h"
+#include "agent/endpoint/status_tls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct status {
     struct metric *m_queued, *m_skipped, *m_skipped_late, *m_missed, *m_probes, *m_spool_depth, *m_spool_bytes, *m_rejected;
     struct metric *m_corrupt_bytes, *m_corrupt_records;
     struct metric_family *f_agent_faults;
+    struct metric_family *f_tls_not_after;
     uint64_t agent_faults[REASON_COUNT]; /* runs in bucket agent, by reason */
 };
 
@@ -70,7 +72,8 @@ static int probe_families(struct status *st)
     st->f_agent_faults = metrics_counter(m, "tripline_agent_faults_total",
                                          "Runs the agent could not make (bucket agent), by reason",
                                          (const char *const[]){"reason"}, 1);
-    if (!st->f_success || !st->f_runs || !st->f_fail || !st->f_budget || !st->f_last_run || !st->f_level ||
+    st->f_tls_not_after = status_tls_family(m);
+    if (!st->f_tls_not_after || !st->f_success || !st->f_runs || !st->f_fail || !st->f_budget || !st->f_last_run || !st->f_level ||
         !st->f_duration || !st->f_phase || !st->f_phase_hist || !st->f_agent_faults)
         return TL_ENOMEM;
     return 0;
@@ -184,7 +187,7 @@ void status_probe_removed(void *arg, struct probe_state *ps)
 {
     struct status *st = arg;
     struct metric_family *fams[] = {st->f_success, st->f_runs, st->f_fail, st->f_budget, st->f_last_run,
-                                    st->f_level, st->f_duration, st->f_phase};
+                                    st->f_level, st->f_duration, st->f_phase, st->f_tls_not_after};
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
         metrics_remove_matching(fams[i], 0, ps->probe->id);
     /* the series are gone: a run still in flight must not touch them */
@@ -249,6 +252,7 @@ void status_probe_record(struct status *st, struct probe_state *ps)
             metric_inc(f);
     }
     record_phases(pm, r);
+    status_tls_record(st->f_tls_not_after, ps->probe->id, ps->region, r);
 }
 
 /* Counters follow the delivery's own totals, like the scheduler's. */
@@ -414,6 +418,7 @@ static cJSON *probe_json(const struct status *st, const struct probe_state *ps)
     cJSON_AddNumberToObject(p, "agent_faults", (double)ps->agent_faults);
     cJSON_AddNumberToObject(p, "skipped", ps->entry ? (double)scheduler_entry_skipped(ps->entry) : 0);
     cJSON_AddBoolToObject(p, "running", ps->running);
+    status_tls_json(p, ps->last);
     if (ps->last)
         cJSON_AddItemToObject(p, "last", run_result_json(ps->last));
     else

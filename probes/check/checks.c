@@ -3,6 +3,7 @@
  * message; values from the response are quoted and shortened, values
  * rendered from secrets are never written. */
 #include "probes/check/checks.h"
+#include "probes/check/check_tls.h"
 #include "probes/redact/redact.h"
 
 #include <inttypes.h>
@@ -642,6 +643,8 @@ int checks_run(const struct expect *e, const struct response *resp, const cJSON 
         check_echo(&c, schema_ran, e->echo_correlation_id);
     o->checks_failed = o->failures.n > status_msgs;
     check_budgets(&c);
+    if (check_tls_expect(e, resp, tl_wall_us() / 1000000, o))
+        c.rc = -1;
     return c.rc;
 }
 

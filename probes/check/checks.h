@@ -26,6 +26,7 @@ struct check_outcome {
     struct strv budget_failures; /* "ttfb 412.3 ms > budget 200 ms" */
     struct strv issue_codes; /* codes of the issues in the body, in order */
     struct grpc_answer grpc;  /* a grpc: step's answer (grpc_check); grpc.read false otherwise */
+    bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
 };
 
 void check_outcome_init(struct check_outcome *o);

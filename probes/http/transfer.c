@@ -5,6 +5,7 @@
  * (curl_multi_socket_action). After every call into curl, finished transfers
  * are drained from curl_multi_info_read and handed to their done callbacks. */
 #include "probes/http/transfer.h"
+#include "probes/http/transfer_tls.h"
 
 #include "base/err.h"
 
@@ -557,6 +558,8 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 86400L);
     SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    if (rc == 0)
+        rc = transfer_tls_setup(easy, req, &x->resp->tls);
     SETOPT(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
     SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
     /* An explicit proxy or none at all: never one picked up from the environment. */

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "probes/http/tls_facts.h"
 #include "probes/probe.h"
 #include "probes/triage/triage.h"
 
@@ -54,6 +55,7 @@ struct response {
     /* Step kinds other than HTTP (probes/kinds/kind.h). */
     enum reason kind_reason;    /* with TRANSFER_KIND: REASON_CONNECT, REASON_TIMEOUT, ... */
     cJSON *facts;               /* what the exchange learned (answers, banner); owned, may be NULL */
+    struct tls_facts tls;       /* the peer certificate; tls.present false for http:// */
 };
 
 /* The first header named `name` (case-insensitive), or NULL. */
@@ -98,7 +100,17 @@ struct transfer_req {
     const char *interface;      /* optional source interface/address (vantages) */
     long http_version;          /* CURL_HTTP_VERSION_*; 0 = curl's default (grpc: steps ask for HTTP/2) */
     bool keep_trailers;         /* trailers join the response headers (grpc-status comes in them) */
+    /* TLS settings (transfer_tls_pick fills them from a probe file); NULL/0 = default */
+    const char *ca_file;        /* instead of the engine's CA bundle */
+    const char *cert_file;      /* client certificate */
+    const char *key_file;       /* its key: curl reads it, never the agent */
+    const char *pinned_public_key;
+    int tls_min_version;        /* 10..13: TLS 1.0..1.3 */
 };
+
+/* The TLS settings of a step: each from the step's own `tls:` block, else
+ * the probe's. Sets insecure only when one of them says `verify`. */
+void transfer_tls_pick(struct transfer_req *req, const struct tls_opts *step, const struct tls_opts *probe);
 
 /* Called once per transfer, on the loop thread, when it ends for any reason.
  * resp belongs to the callee: it must response_free() it and free() it. */

@@ -248,6 +248,7 @@ static const struct yu_key probe_keys[] = {
     {"budget", YU_FN_MAP, 0, probe_budget, 0},
     {"escalation", YU_FN_MAP, 0, probe_escalation, 0},
     {"actions", YU_FN_MAP, 0, ld_actions, 0},
+    {"tls", YU_FN_MAP, 0, ld_probe_tls, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

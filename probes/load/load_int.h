@@ -106,6 +106,11 @@ int ld_grpc_step_check(struct yu *y, yaml_node_t *item);
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);
 int ld_actions(struct yu *y, void *obj, yaml_node_t *v);
 
+/* load_tls.c: a `tls:` block (request or probe level) and expect.tls. */
+int ld_tls(struct yu *y, yaml_node_t *v, struct tls_opts *t);
+int ld_probe_tls(struct yu *y, void *obj, yaml_node_t *v);
+int ld_expect_tls(struct yu *y, void *obj, yaml_node_t *v);
+
 /* load_check.c: resolves what was recorded, pushes the errors. */
 void ld_check_probe(struct yu *y, struct ld *ld);
 

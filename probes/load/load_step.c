@@ -67,18 +67,12 @@ static int req_form(struct yu *y, void *obj, yaml_node_t *v)
     return ld_headers(y, v, &r->n_form, &r->form);
 }
 
-static const struct yu_key tls_keys[] = {
-    {"verify", YU_BOOL, 0, NULL, 0},
-    {NULL, 0, 0, NULL, 0},
-};
-
 static int req_tls(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct request *r = obj;
-    bool verify = true;
-    int rc = yu_walk_map(y, v, tls_keys, &verify);
-    r->insecure = !verify;
-    return rc ? -1 : 0;
+    int rc = ld_tls(y, v, &r->tls);
+    r->insecure = r->tls.verify < 0;
+    return rc;
 }
 
 int ld_request_tls(struct yu *y, struct request *r, yaml_node_t *v)
@@ -537,6 +531,7 @@ static const struct yu_key expect_keys[] = {
     {"issue_schema", YU_BOOL, offsetof(struct expect, issue_schema_on_2xx), NULL, 0},
     {"correlation_id", YU_FN_SCALAR, 0, exp_correlation, 0},
     {"grpc", YU_FN_MAP, 0, ld_grpc_expect, 0},
+    {"tls", YU_FN_MAP, 0, ld_expect_tls, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

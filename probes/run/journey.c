@@ -470,6 +470,7 @@ static void on_response(struct response *resp, void *arg)
     struct step_result *sr = &j->result->steps[j->step];
     sr->status = resp->status;
     sr->curl_code = resp->curl_code;
+    sr->tls = resp->tls;
     for (size_t i = 0; i < resp->n_headers; i++)
         if (resp->headers[i].name && strcasecmp(resp->headers[i].name, "set-cookie") == 0)
             redactor_add_set_cookie(&j->redactor, resp->headers[i].value);
@@ -497,6 +498,7 @@ static void on_response(struct response *resp, void *arg)
         .transport_failed = transport_failed,
         .loop_stalled = resp->status == 0 && loop_stalled(j),
         .grpc = co.grpc.read ? &co.grpc : NULL,
+        .cert_expiring = co.cert_expiring,
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {
@@ -777,6 +779,7 @@ static int start_step(struct journey *j)
     };
     if (st->grpc)
         grpc_transfer_req(st->grpc, &req);
+    transfer_tls_pick(&req, &rq->tls, &j->probe->tls);
     if (transfer_start(j->session, &req, on_response, j) == 0)
         return 0;
     step_agent_fault(j, "cannot start the transfer", REASON_FD_LIMIT);

@@ -155,6 +155,8 @@ cJSON *run_result_json(const struct run_result *r)
                 cJSON_AddStringToObject(so, "reason", s->reason);
         }
         cJSON_AddItemToObject(so, "failures", strv_json(&s->failures));
+        if (s->ran && s->tls.present)
+            cJSON_AddItemToObject(so, "tls", tls_facts_json(&s->tls));
         if (s->evidence)
             cJSON_AddItemToObject(so, "evidence", cJSON_Duplicate(s->evidence, 1));
         cJSON_AddItemToArray(steps, so);

@@ -30,6 +30,7 @@ struct step_result {
     cJSON *evidence;            /* evidence pack when failed (redacted), else NULL */
     enum step_kind kind;        /* STEP_HTTP, or the kind that ran (no status, no correlation id) */
     bool answered;              /* a kind step's exchange completed (its ttfb is meaningful) */
+    struct tls_facts tls;       /* the peer certificate (tls.present false for http://) */
 };
 
 struct run_result {

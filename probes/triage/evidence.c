@@ -174,6 +174,22 @@ static cJSON *response_part(const struct evidence_in *in)
     return o;
 }
 
+/* The peer certificate: the server's own text, passed through the
+ * redactor like every other string the server sent. */
+static cJSON *tls_part(const struct evidence_in *in)
+{
+    cJSON *o = tls_facts_json(&in->resp->tls);
+    for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
+        if (!cJSON_IsString(c))
+            continue;
+        char *clean = redact_text(in->redactor, c->valuestring);
+        if (clean)
+            cJSON_SetValuestring(c, clean);
+        free(clean);
+    }
+    return o;
+}
+
 cJSON *evidence_pack(const struct evidence_in *in)
 {
     cJSON *ev = cJSON_CreateObject();
@@ -210,5 +226,7 @@ cJSON *evidence_pack(const struct evidence_in *in)
             cJSON_AddStringToObject(st, "after", in->probe->steps[in->step_index - 1].name);
     }
     cJSON_AddStringToObject(ev, "correlation_id", in->correlation_id);
+    if (in->resp->tls.present)
+        cJSON_AddItemToObject(ev, "tls", tls_part(in));
     return ev;
 }

@@ -99,6 +99,8 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_FD_LIMIT] = "fd_limit",
     [REASON_OUT_OF_MEMORY] = "out_of_memory",
     [REASON_CLOCK] = "clock",
+    [REASON_CERT_EXPIRY] = "cert_expiry",
+    [REASON_TLS_FILE] = "tls_file",
 };
 
 const char *reason_str(enum reason r)
@@ -201,6 +203,9 @@ static struct verdict response_verdict(const struct triage_input *in)
         return verdict(BUCKET_CONTRACT, REASON_BODY_TOO_BIG, in->status);
     if (in->checks_failed)
         return verdict(BUCKET_CONTRACT, in->schema_violated ? REASON_SCHEMA : REASON_CHECK, in->status);
+    /* an expiring certificate is the more specific degradation */
+    if (in->cert_expiring)
+        return verdict(BUCKET_BUDGET, REASON_CERT_EXPIRY, in->status);
     if (in->budget_breached)
         return verdict(BUCKET_BUDGET, budget_reason(in->budget_phase), in->status);
     return verdict(BUCKET_NONE, REASON_OK, in->status);
@@ -212,6 +217,7 @@ static enum reason curl_agent_reason(int code)
 {
     switch ((CURLcode)code) {
     case CURLE_SSL_CACERT_BADFILE: return REASON_CA_FILE;
+    case CURLE_SSL_CERTPROBLEM: return REASON_TLS_FILE; /* the local client certificate or key */
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT: return REASON_BAD_VAR;
     case CURLE_OUT_OF_MEMORY: return REASON_OUT_OF_MEMORY;

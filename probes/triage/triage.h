@@ -87,6 +87,8 @@ enum reason {
     REASON_GRPC_SERVICE_UNKNOWN, /* "grpc_service_unknown" */
     REASON_GRPC_SERVING_UNKNOWN, /* "grpc_serving_unknown": status UNKNOWN */
     REASON_GRPC_BROKEN,         /* "grpc_broken": no grpc-status or a bad message */
+    REASON_CERT_EXPIRY,     /* "cert_expiry": budget; expect.tls min_days not met, the rest passed */
+    REASON_TLS_FILE,        /* "tls_file": agent; the client certificate or key cannot be used */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
@@ -126,6 +128,7 @@ struct triage_input {
     enum reason kind_reason;
     struct verdict kind_answer; /* bucket BUCKET_NONE: the kind has no verdict of its own */
     const struct grpc_answer *grpc; /* a grpc: step's answer once its HTTP status was as expected, else NULL */
+    bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
 };
 
 struct grpc_answer;

@@ -49,7 +49,7 @@ def problems(path):
     return ["%s: %s" % ("/".join(str(p) for p in e.absolute_path) or "(root)", e.message)]
 
 failed = False
-good = sorted(glob.glob("probes/examples/*.yaml")) + ["tests/data/design-example.yaml", os.environ["DOC_EXAMPLE"]]
+good = sorted(glob.glob("probes/examples/*.yaml") + glob.glob("probes/examples/*/*.yaml")) + ["tests/data/design-example.yaml", os.environ["DOC_EXAMPLE"]]
 for path in good:
     p = problems(path)
     if p:

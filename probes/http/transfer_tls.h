@@ -1,0 +1,12 @@
+/* Inside the transfer engine: the TLS options of one easy handle. */
+#ifndef TRIPLINE_TRANSFER_TLS_H
+#define TRIPLINE_TRANSFER_TLS_H
+
+#include "probes/http/transfer.h"
+
+/* Sets req's TLS options on easy (a CURL *) and watches its handshakes
+ * for the peer certificate's facts. Returns 0, or -1 when curl refused an
+ * option. */
+int transfer_tls_setup(void *easy, const struct transfer_req *req, struct tls_facts *facts);
+
+#endif
