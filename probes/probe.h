@@ -159,6 +159,14 @@ struct capture {
     struct src_pos pos;
 };
 
+/* `retry: {attempts: N, delay: D}`: a step that fails for a reason about
+ * the API is tried again after D, N tries in all (probes/run/retry.c). */
+struct retry {
+    int attempts;               /* total tries; 0 = not given (then the probe's, else 1) */
+    tl_usec delay;
+    struct src_pos pos;         /* of the retry mapping, for errors after the walk */
+};
+
 struct step {
     char *name;
     struct request request;
@@ -169,6 +177,7 @@ struct step {
     bool is_finally;            /* listed under `finally:`; always runs */
     tl_usec timeout;            /* 0 = the probe's timeout */
     struct src_pos pos;
+    struct retry retry;         /* the step's own, else the probe's (set by the loader) */
 };
 
 /* --- schedule, escalation, actions ------------------------------------ */
@@ -260,6 +269,7 @@ struct probe {
     char file_hash[65];         /* SHA-256 of the file's bytes, hex */
     uint64_t def_hash;          /* hash of this probe's own definition: reload keeps state when unchanged */
     struct src_pos pos;
+    struct retry retry;         /* the default of its steps */
 };
 
 /* A set of probes loaded from files. */

@@ -108,8 +108,12 @@ static int put_step(struct buf *b, const struct step_result *s)
     if (!s->ok)
         at += snprintf(line + at, sizeof line - (size_t)at, " %s/%s", bucket_str(s->bucket),
                        s->reason ? s->reason : "failed");
-    snprintf(line + at, sizeof line - (size_t)at, " status=%ld ttfb=%.1fms total=%.1fms\n", s->status,
-             s->status > 0 ? (double)s->timings.ttfb / 1000.0 : 0.0, (double)s->timings.total / 1000.0);
+    at += snprintf(line + at, sizeof line - (size_t)at, " status=%ld ttfb=%.1fms total=%.1fms", s->status,
+                   s->status > 0 ? (double)s->timings.ttfb / 1000.0 : 0.0, (double)s->timings.total / 1000.0);
+    /* a pass on a retry is still a pass, but shown as one */
+    if (s->attempts > 1)
+        at += snprintf(line + at, sizeof line - (size_t)at, " attempts=%d", s->attempts);
+    snprintf(line + at, sizeof line - (size_t)at, "\n");
     return xml_escape(b, line, false);
 }
 

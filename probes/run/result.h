@@ -28,6 +28,8 @@ struct step_result {
     struct strv failures;       /* every failed check, "step NAME: ..." */
     bool budget_breached;
     cJSON *evidence;            /* evidence pack when failed (redacted), else NULL */
+    int attempts;               /* tries made (retry:); 1 without a retry, 0 when it never ran */
+    cJSON *failed_attempts;     /* the verdicts of the failed tries before the last; NULL when none */
 };
 
 struct run_result {
