@@ -1,37 +1,18 @@
 #include "agent/cli/xml_escape.h"
 
 #include <stddef.h>
-#include <stdint.h>
+
+#include "base/utf8.h"
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 
-/* The length of the valid UTF-8 sequence at s that XML 1.0 allows, or 0. */
-static size_t utf8_ok(const unsigned char *s)
+/* The length of the valid UTF-8 sequence at p that XML 1.0 allows, or 0:
+ * U+FFFE and U+FFFF are not XML characters either. Reading stops at the
+ * NUL, which is no continuation byte, so 4 is a safe bound. */
+static size_t utf8_ok(const unsigned char *p)
 {
-    size_t n;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        n = 2;
-        cp = s[0] & 0x1Fu;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        n = 3;
-        cp = s[0] & 0x0Fu;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        n = 4;
-        cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    /* overlong forms, surrogates, U+FFFE/U+FFFF and past U+10FFFF */
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+    size_t n = tl_utf8_len(p, 4);
+    if (n == 3 && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
         return 0;
     return n;
 }
