@@ -181,6 +181,13 @@ struct capture {
 enum step_kind { STEP_HTTP = 0, STEP_TCP, STEP_DNS, STEP_ICMP, STEP_KIND_COUNT };
 const char *step_kind_str(enum step_kind k); /* "http", "tcp", ...; "unknown" outside the enum */
 struct grpc_def;
+/* `retry: {attempts: N, delay: D}`: a step that fails for a reason about
+ * the API is tried again after D, N tries in all (probes/run/retry.c). */
+struct retry {
+    int attempts;               /* total tries; 0 = not given (then the probe's, else 1) */
+    tl_usec delay;
+    struct src_pos pos;         /* of the retry mapping, for errors after the walk */
+};
 
 struct step {
     char *name;
@@ -195,6 +202,7 @@ struct step {
     enum step_kind kind;        /* STEP_HTTP: request is used; else kind_def */
     void *kind_def;             /* the kind module's definition, owned; NULL for HTTP */
     struct grpc_def *grpc;      /* NULL unless a grpc: step (probes/grpc/grpc.h) */
+    struct retry retry;         /* the step's own, else the probe's (set by the loader) */
 };
 
 /* --- schedule, escalation, actions ------------------------------------ */
@@ -287,6 +295,7 @@ struct probe {
     uint64_t def_hash;          /* hash of this probe's own definition: reload keeps state when unchanged */
     struct src_pos pos;
     struct tls_opts tls;        /* the probe's `tls:` block: its steps' default */
+    struct retry retry;         /* the default of its steps */
 };
 
 /* A set of probes loaded from files. */

@@ -12,6 +12,7 @@
 #include "base/container.h"
 #include "agent/cli/cli.h"
 #include "agent/cli/cli_vars.h"
+#include "agent/cli/junit.h"
 #include "agent/config/config.h"
 #include "agent/daemon/probe_files.h"
 #include "probes/run/journey.h"
@@ -174,19 +175,20 @@ static void print_table(FILE *f, struct run_result **rs, size_t n, bool color)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tripline once [--json] [--region NAME] [--var NAME=VALUE]... [--var-file NAME=PATH]... "
+    fprintf(stderr, "usage: tripline once [--json] [--junit FILE] [--region NAME] [--var NAME=VALUE]... [--var-file NAME=PATH]... "
                     "[--config FILE] "
                     "[--probe ID]... FILES...\n"
                     "Runs every probe in FILES once (or those of the config's probe globs) and exits 0 when all\n"
                     "passed, 1 when any failed, 2 on usage or file errors, 3 when the agent could not\n"
-                    "run a probe (a missing secret or CA file: bucket agent) and none failed.\n");
+                    "run a probe (a missing secret or CA file: bucket agent) and none failed.\n"
+                    "--junit FILE also writes the results as a JUnit XML report for CI servers.\n");
     return 2;
 }
 
 /* What the command line asks for. */
 struct once_args {
     bool json;
-    const char *region, *config_file;
+    const char *region, *config_file, *junit;
     struct tpl_vars overrides;
     struct strv only, files;
 };
@@ -199,6 +201,7 @@ static int parse_args(struct once_args *a, int argc, char **argv)
         {"var", required_argument, NULL, 'v'},   {"config", required_argument, NULL, 'c'},
         {"var-file", required_argument, NULL, 'V'},
         {"probe", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"junit", required_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -208,6 +211,9 @@ static int parse_args(struct once_args *a, int argc, char **argv)
         switch (c) {
         case 'j':
             a->json = true;
+            break;
+        case 'J':
+            a->junit = optarg;
             break;
         case 'r':
             a->region = optarg;
@@ -307,7 +313,7 @@ static bool select_probes(const struct once_args *a, struct probe_set *set, cons
 /* Prints the results; returns 0 when all passed, 1 when any failed, 3 when
  * none failed but the agent could not run one (bucket agent: inconclusive),
  * 2 when one did not finish or the output cannot be written. */
-static int report(const struct once *o, bool json)
+static int report(const struct once *o, bool json, const char *junit)
 {
     int rc = 0;
     for (size_t i = 0; i < o->n_run; i++) {
@@ -338,11 +344,16 @@ static int report(const struct once *o, bool json)
         fprintf(stderr, "tripline once: cannot write the results\n");
         rc = 2;
     }
+    int jrc = junit ? junit_write(junit, o->results, o->n_run) : 0;
+    if (jrc) {
+        fprintf(stderr, "tripline once: cannot write the JUnit report %s: %s\n", junit, tl_strerror(jrc));
+        rc = 2;
+    }
     return rc;
 }
 
 /* Runs o's probes on a loop of their own and reports; returns the exit code. */
-static int run_all(struct once *o, const struct config *cfg, struct journey_env *env, bool json)
+static int run_all(struct once *o, const struct config *cfg, struct journey_env *env, const struct once_args *a)
 {
     struct transfer_engine *engine = NULL;
     struct transfer_engine_opts eo = {.ca_file = cfg->ca_file};
@@ -361,7 +372,7 @@ static int run_all(struct once *o, const struct config *cfg, struct journey_env 
     start_all(o);
     while (o->pending > 0 && uv_run(&loop, UV_RUN_ONCE))
         ;
-    rc = o->start_failed ? 2 : report(o, json);
+    rc = o->start_failed ? 2 : report(o, a->json, a->junit);
 out:
     if (engine)
         transfer_engine_free(engine);
@@ -406,7 +417,7 @@ int cli_once(int argc, char **argv)
         .body_max = cfg.body_max,
         .overrides = &a.overrides,
     };
-    rc = run_all(&once, &cfg, &env, a.json);
+    rc = run_all(&once, &cfg, &env, &a);
 out:
     for (size_t i = 0; once.results && i < once.n_run; i++)
         run_result_free(once.results[i]);

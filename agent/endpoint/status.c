@@ -32,6 +32,7 @@ struct status {
     struct metric *m_corrupt_bytes, *m_corrupt_records;
     struct metric_family *f_agent_faults;
     struct metric_family *f_tls_not_after;
+    struct metric_family *f_step_retries, *f_passed_after_retry;
     uint64_t agent_faults[REASON_COUNT]; /* runs in bucket agent, by reason */
 };
 
@@ -40,6 +41,8 @@ struct probe_metrics {
     struct metric *success, *runs, *budget, *last_run, *level, *duration;
     struct metric *phase[PHASE_COUNT];
     struct metric *phase_hist[PHASE_COUNT]; /* shared by the probes of a region */
+    struct metric *passed_after_retry;
+    uint64_t retried;                       /* runs in which a step was tried again */
 };
 
 /* Per probe: one duration histogram and the last run's phases as gauges;
@@ -77,6 +80,39 @@ static int probe_families(struct status *st)
         !st->f_duration || !st->f_phase || !st->f_phase_hist || !st->f_agent_faults)
         return TL_ENOMEM;
     return 0;
+}
+
+/* Retries (retry: in probe files) stay visible: a pass on a retry is a pass
+ * that counts here. */
+static int retry_families(struct status *st)
+{
+    st->f_step_retries = metrics_counter(st->metrics, "tripline_step_retries_total",
+                                         "Tries of a step after its first failed (retry:)",
+                                         (const char *const[]){"probe", "region", "step"}, 3);
+    st->f_passed_after_retry = metrics_counter(st->metrics, "tripline_runs_passed_after_retry_total",
+                                               "Runs that passed only because a step passed on a retry",
+                                               PROBE_LABELS, 2);
+    return st->f_step_retries && st->f_passed_after_retry ? 0 : TL_ENOMEM;
+}
+
+static void record_retries(struct status *st, struct probe_metrics *pm, const struct probe_state *ps,
+                           const struct run_result *r)
+{
+    bool retried = false;
+    for (size_t i = 0; i < r->n_steps; i++) {
+        const struct step_result *s = &r->steps[i];
+        if (s->attempts <= 1)
+            continue;
+        retried = true;
+        struct metric *m = metrics_series(st->f_step_retries, (const char *const[]){ps->probe->id, ps->region,
+                                                                                   s->name});
+        if (m)
+            metric_add(m, (double)(s->attempts - 1));
+    }
+    if (retried)
+        pm->retried++;
+    if (retried && r->ok)
+        metric_inc(pm->passed_after_retry);
 }
 
 /* Per-sink delivery counters (docs/sinks.md), refreshed from delivery_stats at scrape. */
@@ -148,7 +184,8 @@ int status_new(struct metrics *m, const struct status_sources *src, struct statu
         goto out;
     st->src = *src;
     st->metrics = m;
-    if ((rc = probe_families(st)) || (rc = mirror_families(st)) || (rc = sink_families(m)))
+    if ((rc = probe_families(st)) || (rc = mirror_families(st)) || (rc = sink_families(m)) ||
+        (rc = retry_families(st)))
         goto out;
     *out = st;
     st = NULL;
@@ -175,6 +212,7 @@ void status_probe_added(void *arg, struct probe_state *ps)
     pm->last_run = metrics_series(st->f_last_run, lv);
     pm->level = metrics_series(st->f_level, lv);
     pm->duration = metrics_series(st->f_duration, lv);
+    pm->passed_after_retry = metrics_series(st->f_passed_after_retry, lv);
     for (int i = 0; i < PHASE_COUNT; i++) {
         pm->phase[i] = metrics_series(st->f_phase, (const char *const[]){ps->probe->id, ps->region, phase_str((enum phase)i)});
         pm->phase_hist[i] = metrics_series(st->f_phase_hist, (const char *const[]){ps->region, phase_str((enum phase)i)});
@@ -187,7 +225,8 @@ void status_probe_removed(void *arg, struct probe_state *ps)
 {
     struct status *st = arg;
     struct metric_family *fams[] = {st->f_success, st->f_runs, st->f_fail, st->f_budget, st->f_last_run,
-                                    st->f_level, st->f_duration, st->f_phase, st->f_tls_not_after};
+                                    st->f_level, st->f_duration, st->f_phase, st->f_tls_not_after,
+                                    st->f_step_retries, st->f_passed_after_retry};
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
         metrics_remove_matching(fams[i], 0, ps->probe->id);
     /* the series are gone: a run still in flight must not touch them */
@@ -236,6 +275,7 @@ void status_probe_record(struct status *st, struct probe_state *ps)
     if (!pm || !r)
         return;
     metric_inc(pm->runs);
+    record_retries(st, pm, ps, r);
     if (bucket_is_agent(r->bucket)) {
         agent_fault(st, &r->verdict);
         return;
@@ -419,6 +459,7 @@ static cJSON *probe_json(const struct status *st, const struct probe_state *ps)
     cJSON_AddNumberToObject(p, "skipped", ps->entry ? (double)scheduler_entry_skipped(ps->entry) : 0);
     cJSON_AddBoolToObject(p, "running", ps->running);
     status_tls_json(p, ps->last);
+    cJSON_AddNumberToObject(p, "retried", ps->metrics ? (double)ps->metrics->retried : 0);
     if (ps->last)
         cJSON_AddItemToObject(p, "last", run_result_json(ps->last));
     else

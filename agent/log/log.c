@@ -1,6 +1,7 @@
 #include "agent/log/log.h"
 #include "base/io.h"
 #include "base/time.h"
+#include "base/utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -103,42 +104,6 @@ static const char *log_name(enum log_level l)
     return (unsigned)l < 4 ? log_names[l] : "error";
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid:
- * logs carry outside data and a JSON line must stay parseable. */
-static size_t log_utf8_len(const unsigned char *p, size_t n)
-{
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-        cp = p[0] & 0x1f;
-        min = 0x80;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        cp = p[0] & 0x0f;
-        min = 0x800;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        cp = p[0] & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Appends s escaped for a JSON string (json) or for one text line (!json):
  * control characters become escapes, invalid UTF-8 becomes U+FFFD. */
 static int log_escape(struct buf *b, const char *s, bool json, bool quote)
@@ -149,7 +114,7 @@ static int log_escape(struct buf *b, const char *s, bool json, bool quote)
     int rc = 0;
     for (size_t i = 0; i < cut && !rc;) {
         unsigned char c = p[i];
-        size_t ulen = log_utf8_len(p + i, n - i);
+        size_t ulen = tl_utf8_len(p + i, n - i);
         if (ulen == 0) {
             rc = buf_puts(b, json ? "\\ufffd" : "\xef\xbf\xbd");
             i++;

@@ -8,6 +8,7 @@
 #include "probes/http/transfer_tls.h"
 
 #include "base/err.h"
+#include "probes/http/transfer_wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct transfer_engine {
     struct sock_ctx *socks;   /* sockets being watched */
     int depth;                /* > 0 while inside a drain (callbacks may free us) */
     bool dying;               /* transfer_engine_free was called during a drain */
+    struct transfer_wait *waits; /* transfer_session_after timers pending */
 };
 
 struct transfer_session {
@@ -720,6 +722,14 @@ static void engine_timer_close_cb(uv_handle_t *h)
     curl_global_cleanup();
 }
 
+/* The loop and the pending-wait list of s's engine (transfer_wait.c); NULL
+ * once the engine is going. */
+struct transfer_wait **transfer_session_waits(struct transfer_session *s, uv_loop_t **loop)
+{
+    *loop = s->e->loop;
+    return s->e->dying ? NULL : &s->e->waits;
+}
+
 static void engine_destroy(struct transfer_engine *e)
 {
     /* Transfers still running end here without their callbacks. */
@@ -736,6 +746,7 @@ static void engine_destroy(struct transfer_engine *e)
     /* curl normally removes every socket before this point; be sure anyway. */
     while (e->socks)
         sock_close(e->socks);
+    transfer_waits_drop(&e->waits);
     uv_timer_stop(&e->timer);
     uv_close((uv_handle_t *)&e->timer, engine_timer_close_cb);
 }

@@ -83,6 +83,10 @@ uv_loop_t *transfer_engine_loop(const struct transfer_engine *e);
 /* A session: the cookie jar of one probe run. */
 int transfer_session_new(struct transfer_session **out, struct transfer_engine *e);
 void transfer_session_free(struct transfer_session *s);
+/* Calls cb(arg) once, delay from now, on the engine's loop (a timer, never
+ * a sleep); never when the engine is freed first, like a transfer in
+ * flight. Returns 0 or a TL_E* code. */
+int transfer_session_after(struct transfer_session *s, tl_usec delay, void (*cb)(void *arg), void *arg);
 
 struct transfer_req {
     const char *method;         /* "GET", "POST", ... */

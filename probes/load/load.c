@@ -235,6 +235,12 @@ static int probe_escalation(struct yu *y, void *obj, yaml_node_t *v)
     return yu_walk_map(y, v, escalation_keys, &p->escalation) ? -1 : 0;
 }
 
+static int probe_retry(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct probe *p = obj;
+    return ld_retry(y, v, &p->retry);
+}
+
 static const struct yu_key probe_keys[] = {
     {"probe", YU_FN_SCALAR, 0, probe_id, YU_REQUIRED},
     {"description", YU_STR, offsetof(struct probe, description), NULL, 0},
@@ -249,6 +255,7 @@ static const struct yu_key probe_keys[] = {
     {"escalation", YU_FN_MAP, 0, probe_escalation, 0},
     {"actions", YU_FN_MAP, 0, ld_actions, 0},
     {"tls", YU_FN_MAP, 0, ld_probe_tls, 0},
+    {"retry", YU_FN_MAP, 0, probe_retry, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

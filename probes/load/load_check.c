@@ -278,6 +278,7 @@ void ld_check_probe(struct yu *y, struct ld *ld)
 {
     check_schedule(y, ld);
     check_step_names(y, ld);
+    ld_check_retry(y, ld);
     spread_secrets(ld->p);
     for (size_t i = 0; i < ld->vars.n; i++) {
         ld_set_path(y, ld->vars.v[i].path);

@@ -105,6 +105,11 @@ int ld_grpc_step_check(struct yu *y, yaml_node_t *item);
 /* load_policy.c: escalation.ladder and actions (yu_fn handlers). */
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);
 int ld_actions(struct yu *y, void *obj, yaml_node_t *v);
+/* load_policy.c: a retry mapping into *r; once the probe is read, the
+ * probe's retry given to steps without one and delays checked against
+ * each step's timeout. */
+int ld_retry(struct yu *y, yaml_node_t *v, struct retry *r);
+void ld_check_retry(struct yu *y, struct ld *ld);
 
 /* load_tls.c: a `tls:` block (request or probe level) and expect.tls. */
 int ld_tls(struct yu *y, yaml_node_t *v, struct tls_opts *t);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,4 +256,70 @@ int ld_actions(struct yu *y, void *obj, yaml_node_t *v)
     struct probe *p = obj;
     ld_of(y)->scope = LD_SCOPE_ACTION;
     return yu_each_item(y, v, &how, (void **)&p->actions, &p->n_actions, action_item, p);
+}
+
+/* --- retry --------------------------------------------------------------- */
+
+#define RETRY_MAX_ATTEMPTS 5
+
+static int retry_attempts(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct retry *r = obj;
+    long n = 1;
+    if (yu_get_int(y, v, 1, RETRY_MAX_ATTEMPTS, &n))
+        return -1;
+    r->attempts = (int)n;
+    return 0;
+}
+
+static const struct yu_key retry_keys[] = {
+    {"attempts", YU_FN_SCALAR, 0, retry_attempts, YU_REQUIRED},
+    {"delay", YU_DUR, offsetof(struct retry, delay), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
+};
+
+int ld_retry(struct yu *y, yaml_node_t *v, struct retry *r)
+{
+    /* later errors are about the delay: point at it */
+    yaml_node_t *delay = yu_map_get(y, v, "delay");
+    r->pos.file = ld_of(y)->p->file;
+    ld_pos(&r->pos, delay ? delay : v);
+    return yu_walk_map(y, v, retry_keys, r) ? -1 : 0;
+}
+
+/* A delay longer than the step's timeout would leave the retry no time:
+ * the timeout is its cap. */
+static void check_delay(struct yu *y, const struct step *s, const struct retry *r, tl_usec timeout, const char *path)
+{
+    char d[32], t[32];
+    if (r->delay <= timeout)
+        return;
+    duration_format(r->delay, d, sizeof d);
+    duration_format(timeout, t, sizeof t);
+    ld_set_path(y, path);
+    yu_error_at(y, r->pos.line, r->pos.column, "delay %s is longer than the timeout %s of step \"%s\" "
+                "(expected a delay of at most the step's timeout)", d, t, s->name ? s->name : "");
+}
+
+void ld_check_retry(struct yu *y, struct ld *ld)
+{
+    struct probe *p = ld->p;
+    bool probe_reported = false;
+    char path[64];
+    for (size_t i = 0; i < p->n_steps; i++) {
+        struct step *s = &p->steps[i];
+        tl_usec timeout = s->timeout ? s->timeout : p->schedule.timeout;
+        if (s->retry.attempts) {
+            snprintf(path, sizeof path, "%s[%zu].retry.delay", i < ld->n_main ? "steps" : "finally",
+                     i < ld->n_main ? i : i - ld->n_main);
+            check_delay(y, s, &s->retry, timeout, path);
+            continue;
+        }
+        s->retry = p->retry;
+        if (p->retry.attempts && p->retry.delay > timeout && !probe_reported) {
+            check_delay(y, s, &p->retry, timeout, "retry.delay");
+            probe_reported = true;
+        }
+    }
+    ld_set_path(y, "");
 }

@@ -650,6 +650,12 @@ static int step_capture(struct yu *y, void *obj, yaml_node_t *v)
 
 /* --- steps --------------------------------------------------------------- */
 
+static int step_retry(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct step *s = obj;
+    return ld_retry(y, v, &s->retry);
+}
+
 static const struct yu_key step_keys[] = {
     {"name", YU_STR, offsetof(struct step, name), NULL, YU_REQUIRED},
     {"request", YU_FN_MAP, 0, step_request, 0}, /* or grpc, or a kind's block: ld_step_kind */
@@ -658,6 +664,7 @@ static const struct yu_key step_keys[] = {
     {"continue", YU_BOOL, offsetof(struct step, continue_on_failure), NULL, 0},
     {"timeout", YU_DUR_POS, offsetof(struct step, timeout), NULL, 0},
     {"grpc", YU_FN_MAP, 0, ld_grpc, 0},
+    {"retry", YU_FN_MAP, 0, step_retry, 0},
     {NULL, 0, 0, NULL, 0},
 };
 

@@ -18,6 +18,7 @@
 #include "probes/check/jsonpath.h"
 #include "probes/kinds/kind.h"
 #include "probes/redact/redact.h"
+#include "probes/run/retry.h"
 #include "base/uuid.h"
 
 #define DEFAULT_BODY_MAX (1u << 20)
@@ -48,6 +49,7 @@ struct journey {
 };
 
 static void journey_next(struct journey *j);
+static int start_step(struct journey *j);
 
 /* Whether the loop stalled during this run: the overloaded verdict's input. */
 static bool loop_stalled(const struct journey *j)
@@ -414,8 +416,30 @@ static void step_done(struct journey *j, const struct timings *t, struct verdict
         if (!st->continue_on_failure && !st->is_finally)
             j->failed = true;
     }
+    retry_finish(sr);
     free_request(j);
     j->step++;
+}
+
+static void retry_fire(void *arg)
+{
+    struct journey *j = arg;
+    if (start_step(j) != 0)
+        journey_next(j);
+}
+
+/* A failed try the step's retry covers: recorded, and the step starts
+ * again after its delay (probes/run/retry.c decides). */
+static bool retry_again(struct journey *j, const struct step *st, const struct verdict *v, tl_usec took)
+{
+    struct step_result *sr = &j->result->steps[j->step];
+    uint64_t now = uv_hrtime();
+    tl_usec left = now < j->deadline_ns ? (tl_usec)((j->deadline_ns - now) / 1000) : 0;
+    if (!retry_wanted(st, sr, v, took, left) || transfer_session_after(j->session, st->retry.delay, retry_fire, j))
+        return false;
+    retry_record(sr, st, v, took, &j->vars);
+    free_request(j);
+    return true;
 }
 
 /* Captures only from a response that passed its checks; a failed capture
@@ -520,12 +544,16 @@ static void on_response(struct response *resp, void *arg)
         .redactor = &j->redactor,
         .grpc = co.grpc.read ? &co.grpc : NULL,
     };
-    step_done(j, &resp->timings, triage_step(&ti), &ev);
+    struct verdict v = triage_step(&ti);
+    bool again = retry_again(j, st, &v, resp->timings.total);
+    if (!again)
+        step_done(j, &resp->timings, v, &ev);
     cJSON_Delete(json);
     check_outcome_free(&co);
     response_free(resp);
     free(resp);
-    journey_next(j);
+    if (!again)
+        journey_next(j);
 }
 
 /* A step that failed before any request went out (a template that cannot
@@ -661,11 +689,15 @@ static void on_kind_response(struct response *resp, void *arg)
         .thresholds = &co.budget_failures,
         .redactor = &j->redactor,
     };
-    step_done(j, &resp->timings, triage_step(&ti), &ev);
+    struct verdict v = triage_step(&ti);
+    bool again = retry_again(j, st, &v, resp->timings.total);
+    if (!again)
+        step_done(j, &resp->timings, v, &ev);
     check_outcome_free(&co);
     response_free(resp);
     free(resp);
-    journey_next(j);
+    if (!again)
+        journey_next(j);
 }
 
 /* Why a kind could not start, as an agent fault. */

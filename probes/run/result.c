@@ -16,6 +16,7 @@ void run_result_free(struct run_result *r)
         free(r->steps[i].reason);
         strv_free(&r->steps[i].failures);
         cJSON_Delete(r->steps[i].evidence);
+        cJSON_Delete(r->steps[i].failed_attempts);
     }
     free(r->steps);
     strv_free(&r->failures);
@@ -159,6 +160,10 @@ cJSON *run_result_json(const struct run_result *r)
             cJSON_AddItemToObject(so, "tls", tls_facts_json(&s->tls));
         if (s->evidence)
             cJSON_AddItemToObject(so, "evidence", cJSON_Duplicate(s->evidence, 1));
+        if (s->ran)
+            add_ms(so, "attempts", (tl_usec)(s->attempts > 0 ? s->attempts : 1) * 1000);
+        if (s->failed_attempts)
+            cJSON_AddItemToObject(so, "failed_attempts", cJSON_Duplicate(s->failed_attempts, 1));
         cJSON_AddItemToArray(steps, so);
     }
     return o;

@@ -31,6 +31,8 @@ struct step_result {
     enum step_kind kind;        /* STEP_HTTP, or the kind that ran (no status, no correlation id) */
     bool answered;              /* a kind step's exchange completed (its ttfb is meaningful) */
     struct tls_facts tls;       /* the peer certificate (tls.present false for http://) */
+    int attempts;               /* tries made (retry:); 1 without a retry, 0 when it never ran */
+    cJSON *failed_attempts;     /* the verdicts of the failed tries before the last; NULL when none */
 };
 
 struct run_result {
