@@ -47,6 +47,7 @@ struct fixture {
     struct logger *log;
     pthread_t loop_thread;
     const char *host; /* "127.0.0.1" or "[::1]" */
+    const char *source; /* the client's own address, NULL: the kernel's choice */
     uint16_t port;
     void (*client)(struct fixture *);
     /* filled by handlers, on the loop thread */
@@ -239,6 +240,8 @@ static void fetch(struct fixture *fx, CURL *c, const char *method, const char *p
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    if (fx->source)
+        curl_easy_setopt(c, CURLOPT_INTERFACE, fx->source);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -511,14 +514,28 @@ static void client_flood(struct fixture *fx)
     }
     if (sl >= 0)
         close(sl);
+    /* Another client (a scraper on another address of the host) is served
+     * at once: the flood used up only its own per-client slots. */
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
     CURL *c = curl_easy_init();
     if (!c)
         return;
+    fx->source = "127.0.0.2";
     fetch(fx, c, "GET", "/healthz");
+    fx->source = NULL;
     gettimeofday(&t1, NULL);
     fx->health_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    /* The flooding client itself gets its slots back once the server has
+     * seen its closes: how soon depends on the machine, so wait for it. */
+    for (int tries = 0; tries < 200; tries++) {
+        size_t at = fx->nr;
+        fetch(fx, c, "GET", "/healthz");
+        if (fx->r[at].status == 200)
+            break;
+        fx->nr = at; /* not kept: try again */
+        usleep(100 * 1000);
+    }
     curl_easy_cleanup(c);
 }
 
@@ -529,9 +546,11 @@ static void flood_and_slowloris(const struct http_opts *o, bool slowloris)
     fx.no_slowloris = !slowloris;
     fx.host = "127.0.0.1";
     fixture_run(&fx, client_flood);
-    assert_int_equal(fx.nr, 1);
-    assert_int_equal(fx.r[0].status, 200);
-    assert_string_equal(fx.r[0].body, "ok\n");
+    assert_int_equal(fx.nr, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fx.r[i].status, 200);
+        assert_string_equal(fx.r[i].body, "ok\n");
+    }
     /* the slowloris was cut by the header deadline, well before its 60
      * bytes ran out */
     assert_true(fx.slowloris_cut || !slowloris);
