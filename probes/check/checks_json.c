@@ -301,7 +301,7 @@ static void check_all(struct jctx *c, const struct jpath_result *r)
     if (j->op == MATCH_EXISTS || j->op == MATCH_LENGTH) {
         bounds_str(&j->bounds, want, sizeof(want));
         if (j->op == MATCH_LENGTH && !bounds_hold(&j->bounds, (double)r->n))
-            fail(c, "%s: %zu matches, expected %s", j->path.src, r->n, want);
+            fail(c, "%s: %zu match%s, expected %s", j->path.src, r->n, r->n == 1 ? "" : "es", want);
         else if (j->op == MATCH_EXISTS && j->exists && r->n == 0)
             fail(c, "%s: no match", j->path.src);
         if (j->op == MATCH_EXISTS && !j->exists && r->n) {
