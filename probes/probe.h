@@ -46,6 +46,16 @@ enum match_op {
     MATCH_MATCHES,    /* POSIX extended regex */
     MATCH_CONTAINS,   /* substring */
     MATCH_TYPE,       /* JSON type name: string, number, boolean, null, object, array */
+    MATCH_LENGTH,     /* JSON: length of an array, string or object, or the match count */
+    MATCH_COMPARE,    /* JSON: a number within gt/gte/lt/lte bounds */
+};
+
+/* Numeric bounds of `length: 3`, `length: {gte: 1}`, `{gt: 0, lte: 10}`:
+ * every bound given must hold. */
+enum bound_op { BOUND_EQ, BOUND_GT, BOUND_GTE, BOUND_LT, BOUND_LTE, BOUND_COUNT };
+struct num_bounds {
+    unsigned has;          /* bit (1u << enum bound_op) for each bound given */
+    double v[BOUND_COUNT];
 };
 
 struct header_check {
@@ -57,10 +67,18 @@ struct header_check {
     struct src_pos pos;
 };
 
-/* A compiled JSON path: $.a.b[0]["c d"]. Segments are keys or indices. */
+/* A compiled JSON path: $.a.b[0]["c d"], $.items[*].id, $..name,
+ * $.users[?(@.active == true)]. A segment selects a key, an index, every
+ * child or the children a filter accepts; after `..` it selects so from the
+ * node and every descendant. */
+enum jpath_sel { JSEL_CHILD = 0, JSEL_ALL, JSEL_FILTER };
+struct jpath_filter; /* probes/check/jsonpath.h */
 struct jpath_seg {
     char *key;  /* NULL for an index */
     long index; /* used when key == NULL */
+    enum jpath_sel sel;          /* JSEL_CHILD: the key or index above */
+    bool descend;                /* written after `..` */
+    struct jpath_filter *filter; /* JSEL_FILTER */
 };
 struct jpath {
     char *src;  /* as written, for messages */
@@ -77,6 +95,7 @@ struct json_check {
     char *re_src;
     char *type;        /* for MATCH_TYPE */
     struct src_pos pos;
+    struct num_bounds bounds; /* for MATCH_LENGTH and MATCH_COMPARE */
 };
 
 struct body_check {
@@ -100,7 +119,8 @@ int phase_parse(const char *name);    /* the enum phase named, or -1 */
 enum severity { SEV_ANY = 0, SEV_ERROR, SEV_WARNING, SEV_INFO };
 const char *severity_str(enum severity s);
 
-/* An expected issue: `payment.unauthorized.*` matches by prefix segments. */
+/* An expected issue: `payment.unauthorized.*` matches by prefix segments,
+ * `*.rate_limit.*` with `*` for any one segment before the last. */
 struct issue_expect {
     char *pattern;
     enum severity severity; /* SEV_ANY when not given */

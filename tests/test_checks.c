@@ -100,8 +100,7 @@ static void compile(regex_t *re, const char *src)
 
 static struct jpath key_path(const char *src, struct jpath_seg *seg, const char *key)
 {
-    seg->key = (char *)key;
-    seg->index = 0;
+    *seg = (struct jpath_seg){ .key = (char *)key };
     return (struct jpath){ (char *)src, 1, seg };
 }
 

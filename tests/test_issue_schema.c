@@ -157,6 +157,16 @@ static void test_code_matches(void **state)
     assert_false(issue_code_matches("payment.declined", "payment.declined.card"));
     assert_true(issue_code_matches("*", "anything.at.all"));
     assert_false(issue_code_matches("payment.*", NULL));
+    /* A "*" before the last segment stands for exactly one segment. */
+    assert_true(issue_code_matches("*.rate_limit.*", "pricing.rate_limit.exceeded"));
+    assert_true(issue_code_matches("*.rate_limit.*", "auth.rate_limit.burst.x"));
+    assert_false(issue_code_matches("*.rate_limit.*", "pricing.quota.rate_limit.exceeded"));
+    assert_false(issue_code_matches("*.rate_limit.*", "pricing.rate_limit"));
+    assert_true(issue_code_matches("payment.*.declined", "payment.card.declined"));
+    assert_false(issue_code_matches("payment.*.declined", "payment.card.x.declined"));
+    assert_false(issue_code_matches("payment.*.declined", "payment.declined"));
+    assert_true(issue_code_matches("*.*.declined", "payment.card.declined"));
+    assert_false(issue_code_matches("*.*.declined", "payment.card.declined.x"));
 }
 
 static void test_code_class(void **state)

@@ -502,12 +502,116 @@ static void test_jpath_compile(void **state)
     assert_int_equal(p.segs[4].index, -2);
     assert_string_equal(p.src, "$.a[0].b['c \\' d'][-2]");
     jpath_free(&p);
-    assert_int_equal(jpath_compile(&p, "$.a..b", err, sizeof(err), &off), -1);
-    assert_int_equal(off, 4);
+    /* `..` takes a selector after it; a third dot is an error at that dot. */
+    assert_int_equal(jpath_compile(&p, "$.a...b", err, sizeof(err), &off), -1);
+    assert_int_equal(off, 5);
     assert_int_equal(jpath_compile(&p, "$[\"open", err, sizeof(err), &off), -1);
     assert_int_equal(jpath_compile(&p, "a.b", err, sizeof(err), &off), -1);
     assert_int_equal(off, 0);
     jpath_free(&p);
+}
+
+static void test_json_lengths_ranges_patterns(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_text(
+        "probe: ranges\n"
+        "steps:\n"
+        "  - name: one\n"
+        "    request: {url: 'http://127.0.0.1:8080/v1/items'}\n"
+        "    expect:\n"
+        "      json:\n"
+        "        - {path: '$.items[*]', length: 3}\n"
+        "        - {path: $.items, length: {gte: 1, lt: 10}}\n"
+        "        - {path: '$.items[*].price', gt: 0, lte: 99.5}\n"
+        "        - {path: $.total, gte: -2.5}\n"
+        "        - {path: '$..id', exists: true}\n"
+        "        - {path: '$.items[?(@.qty > 1)].sku', equals: SKU-1}\n"
+        "      issues: ['*.rate_limit.*', payment.*.declined, '*']\n",
+        &errors, 0);
+    struct step *s = &set->probes[0]->steps[0];
+    const struct json_check *j = s->expect.json;
+    assert_int_equal(s->expect.n_json, 6);
+    assert_int_equal(j[0].op, MATCH_LENGTH);
+    assert_int_equal(j[0].bounds.has, 1u << BOUND_EQ);
+    assert_true(j[0].bounds.v[BOUND_EQ] == 3);
+    assert_int_equal(j[1].op, MATCH_LENGTH);
+    assert_int_equal(j[1].bounds.has, (1u << BOUND_GTE) | (1u << BOUND_LT));
+    assert_true(j[1].bounds.v[BOUND_LT] == 10);
+    assert_int_equal(j[2].op, MATCH_COMPARE);
+    assert_int_equal(j[2].bounds.has, (1u << BOUND_GT) | (1u << BOUND_LTE));
+    assert_true(j[2].bounds.v[BOUND_LTE] == 99.5);
+    assert_true(j[3].bounds.v[BOUND_GTE] == -2.5);
+    assert_true(j[4].path.segs[0].descend);
+    assert_int_equal(j[5].path.segs[1].sel, JSEL_FILTER);
+    assert_string_equal(s->expect.issues[0].pattern, "*.rate_limit.*");
+    assert_string_equal(s->expect.issues[1].pattern, "payment.*.declined");
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
+/* Compiles src, expecting an error at offset want_off whose text has want. */
+static void expect_jpath_error(const char *src, int want_off, const char *want)
+{
+    struct jpath p;
+    char err[200];
+    int off = -1;
+    assert_int_equal(jpath_compile(&p, src, err, sizeof(err), &off), -1);
+    if (off != want_off || !strstr(err, want))
+        fail_msg("%s: error \"%s\" at %d, expected \"%s\" at %d", src, err, off, want, want_off);
+    assert_int_equal(p.n, 0);
+}
+
+static void test_jpath_compile_multi(void **state)
+{
+    struct jpath p;
+    char err[200];
+    int off = 0;
+    assert_int_equal(jpath_compile(&p, "$.a..b[*].*..[0]..*", err, sizeof(err), &off), 0);
+    assert_int_equal(p.n, 6);
+    assert_true(jpath_is_multi(&p));
+    assert_string_equal(p.segs[0].key, "a");
+    assert_false(p.segs[0].descend);
+    assert_string_equal(p.segs[1].key, "b");
+    assert_true(p.segs[1].descend);
+    assert_int_equal(p.segs[2].sel, JSEL_ALL);
+    assert_int_equal(p.segs[3].sel, JSEL_ALL);
+    assert_false(p.segs[3].descend);
+    assert_int_equal(p.segs[4].sel, JSEL_CHILD);
+    assert_null(p.segs[4].key);
+    assert_true(p.segs[4].descend);
+    assert_int_equal(p.segs[5].sel, JSEL_ALL);
+    assert_true(p.segs[5].descend);
+    jpath_free(&p);
+    assert_int_equal(jpath_compile(&p, "$.u[?(@.a.b[0] <= -1.5e2)]", err, sizeof(err), &off), 0);
+    assert_int_equal(p.segs[1].sel, JSEL_FILTER);
+    assert_int_equal(p.segs[1].filter->op, JCMP_LE);
+    assert_int_equal(p.segs[1].filter->rel.n, 3);
+    assert_true(p.segs[1].filter->value->valuedouble == -150.0);
+    jpath_free(&p);
+    assert_int_equal(jpath_compile(&p, "$[? @.s=='x y' ]", err, sizeof(err), &off), 0);
+    assert_string_equal(p.segs[0].filter->value->valuestring, "x y");
+    jpath_free(&p);
+    assert_int_equal(jpath_compile(&p, "$.a", err, sizeof(err), &off), 0);
+    assert_false(jpath_is_multi(&p));
+    jpath_free(&p);
+
+    expect_jpath_error("$..", 3, "after \"..\"");
+    expect_jpath_error("$.a[*", 5, "expected \"]\" after \"*\"");
+    expect_jpath_error("$.a[0:2]", 5, "slices");
+    expect_jpath_error("$.a[?(@.b = 1)]", 10, "expected \")\"");
+    expect_jpath_error("$.a[?(@.b == )]", 13, "expected a value");
+    expect_jpath_error("$.a[?(@.b == 01)]", 13, "expected a value");
+    expect_jpath_error("$.a[?(@.b == tru)]", 13, "expected a value");
+    expect_jpath_error("$.a[?(@.b == 'open)]", 13, "expected a value");
+    expect_jpath_error("$.a[?(@.b == @.c)]", 13, "not a path");
+    expect_jpath_error("$.a[?(@.b == 1 || @.c)]", 15, "&& and ||");
+    expect_jpath_error("$.a[?(b == 1)]", 6, "each child as @");
+    expect_jpath_error("$.a[?(@.b[*] == 1)]", 10, "expected an index");
+    expect_jpath_error("$.a[?(@..b)]", 8, "expected a key name");
+    expect_jpath_error("$.a[?(@.b == 1)", 15, "expected \"]\" after the filter");
+    expect_jpath_error("$.a[?@.b == 1", 13, "expected \"]\"");
 }
 
 int main(void)
@@ -522,6 +626,8 @@ int main(void)
         cmocka_unit_test(test_def_hash),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_jpath_compile),
+        cmocka_unit_test(test_jpath_compile_multi),
+        cmocka_unit_test(test_json_lengths_ranges_patterns),
         cmocka_unit_test(test_cron_verdicts),
     };
     return cmocka_run_group_tests(tests, to_source_dir, NULL);

@@ -14,13 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "probes/check/checks_json.h"
 #include "probes/check/issue_schema.h"
-#include "probes/check/jsonpath.h"
 
-/* The longest piece of a value quoted in a message. */
-#define QUOTE_MAX 80
-#define QBUF (QUOTE_MAX * 2 + 16)
-#define SECRET_SHOWN "<secret>"
 
 struct cctx {
     const struct expect *e;
@@ -41,11 +37,17 @@ static void fail(struct cctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (checks_fail_push(&c->o->failures, msg))
+        c->rc = -1;
+}
+
+int checks_fail_push(struct strv *failures, const char *msg)
+{
     /* messages quote server text: a secret it echoes goes no further */
     char *clean = redact_text(NULL, msg);
-    if (!clean || strv_push(&c->o->failures, clean))
-        c->rc = -1;
+    int rc = !clean || strv_push(failures, clean) ? -1 : 0;
     free(clean);
+    return rc;
 }
 
 /* "text" with quotes and backslashes escaped, control bytes as '?', cut
@@ -66,21 +68,6 @@ static void quote(const char *s, char *out, size_t outlen)
     }
     out[o++] = '"';
     out[o] = '\0';
-}
-
-/* A JSON value as compact text, cut like quote() (no added quotes). */
-static void json_text(const cJSON *v, char *out, size_t outlen)
-{
-    char *s = cJSON_PrintUnformatted(v);
-    if (!s) {
-        snprintf(out, outlen, "%s", json_type_name(v));
-        return;
-    }
-    if (strlen(s) > QUOTE_MAX)
-        snprintf(out, outlen, "%.*s...", QUOTE_MAX, s);
-    else
-        snprintf(out, outlen, "%s", s);
-    cJSON_free(s);
 }
 
 /* --- status ------------------------------------------------------------ */
@@ -160,12 +147,6 @@ static bool header_is_sensitive(const char *name)
     return redact_name_sensitive(name);
 }
 
-/* A JSON path whose last key names a credential ($.session.token). */
-static bool path_is_sensitive(const struct jpath *p)
-{
-    return p->n && p->segs[p->n - 1].key && redact_name_sensitive(p->segs[p->n - 1].key);
-}
-
 static void header_compare(struct cctx *c, const struct header_check *h, const char *got,
                            const char *want, bool secret)
 {
@@ -217,157 +198,6 @@ static void check_header(struct cctx *c, const struct header_check *h)
     else
         header_compare(c, h, got, want, secret);
     free(want);
-}
-
-/* --- JSON paths -------------------------------------------------------- */
-
-/* A copy of v whose string leaves holding templates are rendered. NULL with
- * err set on failure. */
-static cJSON *render_json(const cJSON *v, const struct tpl_vars *vars, bool *secret, char *err,
-                          size_t errlen)
-{
-    if (cJSON_IsString(v) && tpl_has_placeholders(v->valuestring)) {
-        struct tpl t;
-        int off = 0;
-        if (tpl_parse(&t, v->valuestring, err, errlen, &off))
-            return NULL;
-        char *s = tpl_render_str(&t, vars, TPL_ESC_NONE, secret, err, errlen);
-        tpl_free(&t);
-        cJSON *out = s ? cJSON_CreateString(s) : NULL;
-        free(s);
-        return out;
-    }
-    if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
-        cJSON *dup = cJSON_Duplicate(v, false);
-        if (!dup)
-            snprintf(err, errlen, "out of memory");
-        return dup;
-    }
-    cJSON *out = cJSON_IsArray(v) ? cJSON_CreateArray() : cJSON_CreateObject();
-    const cJSON *child;
-    cJSON_ArrayForEach(child, v)
-    {
-        cJSON *r = out ? render_json(child, vars, secret, err, errlen) : NULL;
-        if (!r) {
-            cJSON_Delete(out);
-            return NULL;
-        }
-        if (cJSON_IsArray(v))
-            cJSON_AddItemToArray(out, r);
-        else
-            cJSON_AddItemToObject(out, child->string, r);
-    }
-    return out;
-}
-
-/* Equality of JSON values; a templated string also equals a number or a
- * boolean printed the same way, since captures hold every value as text. */
-static bool json_equal(const cJSON *got, const cJSON *want, bool templated)
-{
-    if (cJSON_Compare(got, want, true))
-        return true;
-    if (!templated || !cJSON_IsString(want) || !(cJSON_IsNumber(got) || cJSON_IsBool(got)))
-        return false;
-    char *s = cJSON_PrintUnformatted(got);
-    bool eq = s && strcmp(s, want->valuestring) == 0;
-    cJSON_free(s);
-    return eq;
-}
-
-static bool json_contains(const cJSON *got, const cJSON *want)
-{
-    if (cJSON_IsString(got) && cJSON_IsString(want))
-        return strstr(got->valuestring, want->valuestring) != NULL;
-    const cJSON *el;
-    if (!cJSON_IsArray(got))
-        return false;
-    cJSON_ArrayForEach(el, got)
-    {
-        if (cJSON_Compare(el, want, true))
-            return true;
-    }
-    return false;
-}
-
-static void check_json_value(struct cctx *c, const struct json_check *j, const cJSON *got)
-{
-    char err[256], tgot[QBUF], twant[QBUF];
-    bool secret = false;
-    if (!j->equals) {
-        fail(c, "%s: no expected value", j->path.src);
-        return;
-    }
-    cJSON *want = render_json(j->equals, c->vars, &secret, err, sizeof(err));
-    if (!want) {
-        fail(c, "%s: cannot render the expected value: %s", j->path.src, err);
-        return;
-    }
-    json_text(want, twant, sizeof(twant));
-    const char *swant = secret ? SECRET_SHOWN : twant;
-    bool templated = cJSON_IsString(j->equals) && tpl_has_placeholders(j->equals->valuestring);
-    if (got)
-        json_text(got, tgot, sizeof(tgot));
-    if (path_is_sensitive(&j->path))
-        secret = true;
-    if (!got)
-        fail(c, "%s: missing, expected %s%s", j->path.src, j->op == MATCH_CONTAINS ? "to contain " : "",
-             swant);
-    else if (j->op == MATCH_EQUALS && !json_equal(got, want, templated))
-        fail(c, "%s: %s, expected %s", j->path.src, secret ? SECRET_SHOWN : tgot, swant);
-    else if (j->op == MATCH_CONTAINS && !json_contains(got, want))
-        fail(c, "%s: %s does not contain %s", j->path.src, secret ? SECRET_SHOWN : tgot, swant);
-    cJSON_Delete(want);
-}
-
-static void check_json_match(struct cctx *c, const struct json_check *j, const cJSON *got)
-{
-    char text[QBUF];
-    if (!got) {
-        fail(c, "%s: missing, expected to match /%s/", j->path.src, j->re_src);
-        return;
-    }
-    /* Strings match on their value, anything else on its JSON text. */
-    char *printed = cJSON_IsString(got) ? NULL : cJSON_PrintUnformatted(got);
-    const char *subject = cJSON_IsString(got) ? got->valuestring : printed;
-    if (!subject) {
-        c->rc = -1;
-        return;
-    }
-    if (regexec(&j->re, subject, 0, NULL, 0) != 0) {
-        json_text(got, text, sizeof(text));
-        fail(c, "%s: %s does not match /%s/", j->path.src, path_is_sensitive(&j->path) ? SECRET_SHOWN : text,
-             j->re_src);
-    }
-    cJSON_free(printed);
-}
-
-static void check_json(struct cctx *c, const struct json_check *j)
-{
-    if (!c->json) {
-        fail(c, "%s: body is not JSON", j->path.src);
-        return;
-    }
-    const cJSON *got = jpath_eval(&j->path, c->json);
-    switch (j->op) {
-    case MATCH_EXISTS:
-        if (j->exists && !got)
-            fail(c, "%s: missing", j->path.src);
-        else if (!j->exists && got)
-            fail(c, "%s: present, expected absent", j->path.src);
-        break;
-    case MATCH_EQUALS:
-    case MATCH_CONTAINS:
-        check_json_value(c, j, got);
-        break;
-    case MATCH_MATCHES:
-        check_json_match(c, j, got);
-        break;
-    case MATCH_TYPE:
-        if (!got || !j->type || strcmp(json_type_name(got), j->type) != 0)
-            fail(c, "%s: %s, expected %s", j->path.src, json_type_name(got),
-                 j->type ? j->type : "a type");
-        break;
-    }
 }
 
 /* --- body -------------------------------------------------------------- */
@@ -538,7 +368,7 @@ static void check_echo(struct cctx *c, bool schema_ran, bool required)
     }
     if (cJSON_IsString(v) && strcasecmp(v->valuestring, c->cid) == 0)
         return;
-    json_text(v, q, sizeof(q));
+    checks_json_text(v, q, sizeof(q));
     fail(c, "correlationId: %s does not echo the X-Correlation-ID sent (%s)", q, c->cid);
 }
 
@@ -630,7 +460,8 @@ int checks_run(const struct expect *e, const struct response *resp, const cJSON 
     for (size_t i = 0; i < e->n_headers; i++)
         check_header(&c, &e->headers[i]);
     for (size_t i = 0; i < e->n_json; i++)
-        check_json(&c, &e->json[i]);
+        if (checks_json(&e->json[i], json, vars, &o->failures))
+            c.rc = -1;
     for (size_t i = 0; i < e->n_body; i++)
         check_body(&c, &e->body[i]);
     collect_issues(&c);
@@ -655,7 +486,8 @@ int checks_run_data(const struct expect *e, const struct response *resp, const c
     size_t before = o->failures.n;
     o->status_ok = true;
     for (size_t i = 0; i < e->n_json; i++)
-        check_json(&c, &e->json[i]);
+        if (checks_json(&e->json[i], facts, vars, &o->failures))
+            c.rc = -1;
     for (size_t i = 0; i < e->n_body; i++)
         check_body(&c, &e->body[i]);
     o->checks_failed = o->failures.n > before;

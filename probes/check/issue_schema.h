@@ -25,9 +25,10 @@ int issue_schema_check(const cJSON *body, const char *sent_correlation_id, bool 
  * segments of [a-z0-9_]+ (lower case). */
 bool issue_code_valid(const char *code);
 
-/* Pattern match by prefix segments: "payment.unauthorized.*" matches
- * payment.unauthorized.token_expired and deeper codes; a pattern without "*"
- * must equal the code. */
+/* Pattern match by segments: "*" matches any one segment
+ * ("payment.*.declined", "*.rate_limit.*"); a trailing "*" matches one or
+ * more ("payment.unauthorized.*" matches payment.unauthorized.token_expired
+ * and deeper codes); a pattern without "*" must equal the code. */
 bool issue_code_matches(const char *pattern, const char *code);
 
 /* Writes the class (second segment) of code into out; "" when none. */

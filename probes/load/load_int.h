@@ -3,6 +3,7 @@
  *   load_check.c  checks once the whole probe is read
  *   load_policy.c escalation ladder and actions
  *   load_step.c   steps: request, expect, capture
+ *   load_json.c   the expect.json checks of a step
  *   load_kind.c   steps of other kinds (tcp, dns, icmp): their blocks go to probes/kinds
  *   load_common.c value readers (templates, URLs, headers, regexes, budgets)
  * Each calls only into the files below it. Not a public API. */
@@ -80,6 +81,9 @@ void ld_refs_free(struct ld_refs *refs);
 void ld_pos(struct src_pos *pos, const yaml_node_t *n);
 /* Sets the whole path, for errors raised after the walk. */
 void ld_set_path(struct yu *y, const char *path);
+
+/* load_json.c: the expect.json list of a step (a yu_fn on struct expect). */
+int ld_expect_json(struct yu *y, void *obj, yaml_node_t *v);
 
 /* load_step.c: reads the sequence of steps into p->steps[base...]. */
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally);

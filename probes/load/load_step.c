@@ -270,99 +270,6 @@ static int exp_headers(struct yu *y, void *obj, yaml_node_t *v)
     return yu_each_item(y, v, &how, (void **)&e->headers, &e->n_headers, header_check_item, NULL);
 }
 
-/* --- expect: json --------------------------------------------------------- */
-
-struct jc_ctx {
-    struct json_check *jc;
-    int ops;
-};
-
-#define JC_OPS "exists, equals, matches, type"
-
-static int jc_path(struct yu *y, void *obj, yaml_node_t *v)
-{
-    struct jc_ctx *c = obj;
-    return ld_jpath(y, v, &c->jc->path);
-}
-
-static int jc_exists(struct yu *y, void *obj, yaml_node_t *v)
-{
-    struct jc_ctx *c = obj;
-    if (one_op(y, &c->ops, v, JC_OPS) || yu_get_bool(y, v, &c->jc->exists))
-        return -1;
-    c->jc->op = MATCH_EXISTS;
-    return 0;
-}
-
-static int jc_equals(struct yu *y, void *obj, yaml_node_t *v)
-{
-    struct jc_ctx *c = obj;
-    if (one_op(y, &c->ops, v, JC_OPS))
-        return -1;
-    c->jc->equals = yu_to_json(y, v);
-    if (!c->jc->equals)
-        return -1;
-    c->jc->op = MATCH_EQUALS;
-    return ld_json_tpls(y, v);
-}
-
-static int jc_matches(struct yu *y, void *obj, yaml_node_t *v)
-{
-    struct jc_ctx *c = obj;
-    if (one_op(y, &c->ops, v, JC_OPS) || ld_regex(y, v, &c->jc->re, &c->jc->re_src))
-        return -1;
-    c->jc->op = MATCH_MATCHES;
-    return 0;
-}
-
-static int jc_type(struct yu *y, void *obj, yaml_node_t *v)
-{
-    static const char *const types[] = {"string", "number", "boolean", "null", "object", "array"};
-    struct jc_ctx *c = obj;
-    if (one_op(y, &c->ops, v, JC_OPS))
-        return -1;
-    const char *s = yu_str(v);
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        if (strcmp(s, types[i]) == 0) {
-            c->jc->type = strdup(s);
-            c->jc->op = MATCH_TYPE;
-            return 0;
-        }
-    }
-    const char *hint = yu_suggest(s, types, sizeof(types) / sizeof(types[0]));
-    yu_error(y, v, "unknown type \"%s\"%s%s%s (expected string, number, boolean, null, object or array)", s,
-             hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
-    return -1;
-}
-
-static const struct yu_key json_check_keys[] = {
-    {"path", YU_FN_SCALAR, 0, jc_path, YU_REQUIRED},
-    {"exists", YU_FN_SCALAR, 0, jc_exists, 0},
-    {"equals", YU_FN_ANY, 0, jc_equals, 0},
-    {"matches", YU_FN_SCALAR, 0, jc_matches, 0},
-    {"type", YU_FN_SCALAR, 0, jc_type, 0},
-    {NULL, 0, 0, NULL, 0},
-};
-
-static int json_check_item(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem, void *ctx)
-{
-    struct json_check *jc = elem;
-    ld_pos(&jc->pos, item);
-    if (item->type != YAML_MAPPING_NODE) {
-        yu_error(y, item, "expected a mapping like {path: $.id, exists: true}, got %s", yu_type_name(item));
-        return -1;
-    }
-    struct jc_ctx c = {jc, 0};
-    return walk_check(y, item, json_check_keys, &c, &c.ops, "no check (expected one of " JC_OPS ")");
-}
-
-static int exp_json(struct yu *y, void *obj, yaml_node_t *v)
-{
-    static const struct yu_each how = {sizeof(struct json_check), 0, false, NULL};
-    struct expect *e = obj;
-    return yu_each_item(y, v, &how, (void **)&e->json, &e->n_json, json_check_item, NULL);
-}
-
 /* --- expect: body ----------------------------------------------------------- */
 
 struct bc_ctx {
@@ -422,8 +329,8 @@ static int exp_body(struct yu *y, void *obj, yaml_node_t *v)
 
 /* --- expect: issues, budget, the rest ---------------------------------------- */
 
-/* payment.unauthorized.card_declined, payment.unauthorized.*: lowercase
- * segments, "*" only as the last one. */
+/* payment.unauthorized.card_declined, payment.*.declined, *.rate_limit.*:
+ * lowercase segments, "*" for any one segment (last: any deeper code). */
 static bool issue_pattern_ok(const char *s)
 {
     const char *seg = s;
@@ -432,9 +339,7 @@ static bool issue_pattern_ok(const char *s)
         size_t len = dot ? (size_t)(dot - seg) : strlen(seg);
         if (len == 0)
             return false;
-        if (len == 1 && *seg == '*')
-            return dot == NULL;
-        for (size_t i = 0; i < len; i++) {
+        for (size_t i = 0; i < len && !(len == 1 && *seg == '*'); i++) {
             char c = seg[i];
             if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_' || c == '-'))
                 return false;
@@ -451,7 +356,7 @@ static int issue_code(struct yu *y, void *obj, yaml_node_t *v)
     const char *s = yu_str(v);
     if (!issue_pattern_ok(s)) {
         yu_error(y, v, "bad issue pattern \"%s\" (expected lowercase dot-separated segments like "
-                       "payment.unauthorized.card_declined, \"*\" allowed last)", s);
+                       "payment.unauthorized.card_declined; \"*\" for one segment, or when last for one or more)", s);
         return -1;
     }
     return yu_get_str(y, v, &ie->pattern);
@@ -524,7 +429,7 @@ static int exp_correlation(struct yu *y, void *obj, yaml_node_t *v)
 static const struct yu_key expect_keys[] = {
     {"status", YU_FN_ANY, 0, exp_status, 0},
     {"headers", YU_FN_MAP, 0, exp_headers, 0},
-    {"json", YU_FN_SEQ, 0, exp_json, 0},
+    {"json", YU_FN_SEQ, 0, ld_expect_json, 0},
     {"body", YU_FN_ANY, 0, exp_body, 0},
     {"budget", YU_FN_MAP, 0, exp_budget, 0},
     {"issues", YU_FN_SEQ, 0, exp_issues, 0},
