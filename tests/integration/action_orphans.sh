@@ -30,10 +30,12 @@ echo "start $$" >>"$1/throttle.log"
 while [ ! -e "$1/go" ]; do sleep 0.05; done
 kill $!
 SH
-incident_probe "$WORK/probes.yaml" "    throttle:
-      command: [/bin/sh, \"$WORK/throttle.sh\", \"$WORK\"]
+incident_probe "$WORK/probes.yaml" <<YAML
+    throttle:
+      command: [/bin/sh, "$WORK/throttle.sh", "$WORK"]
       timeout: 60s
-      cooldown: 1h"
+      cooldown: 1h
+YAML
 incident_config "$WORK/config.yaml" orphans
 orphans_counted() {
     curl -sf --noproxy '*' "$AGENT_URL/metrics" |

@@ -20,21 +20,23 @@ has() { [ -f "$1" ] && grep -q -- "$2" "$1"; }
 count() { if [ -f "$1" ]; then grep -c -- "$2" "$1" || true; else echo 0; fi; }
 at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 
-# incident_probe FILE ACTIONS [ID [TIMEOUT_MS]]: FILE holds probe ID (api)
-# of $DEMO/v1/health every 100ms; two failures open an incident at level
-# warning that fires the throttle, two successes resolve it. ACTIONS is the
-# YAML of the probe's actions block, indented by 4 spaces.
+# incident_probe FILE [ID [TIMEOUT_MS]] <<YAML: FILE holds probe ID (api) of
+# $DEMO/v1/health every 100ms; two failures open an incident at level
+# warning that fires the throttle, two successes resolve it. Standard input
+# is the probe's actions block, indented by 4 spaces.
 incident_probe() {
-    cat >"$1" <<YAML
-- probe: ${3:-api}
-  schedule: {every: 100ms, timeout: ${4:-90}ms}
+    {
+        cat <<YAML
+- probe: ${2:-api}
+  schedule: {every: 100ms, timeout: ${3:-90}ms}
   steps: [{name: health, request: {url: "$DEMO/v1/health"}, expect: {status: 200}}]
   escalation:
     ladder: [{level: warning, when: {consecutive_failures: 2}, actions: [throttle]}]
     resolve: {consecutive_successes: 2}
   actions:
-$2
 YAML
+        cat
+    } >"$1"
 }
 
 # incident_config FILE NAME [YAML]: the agent's config, region and name from
