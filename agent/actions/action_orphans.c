@@ -17,6 +17,18 @@
 #define ORPH_SUBDIR "commands"
 #define ORPH_REC_MAX 4096
 
+/* A small file whole into text (NUL-terminated): its length, or -1. */
+static ssize_t read_small(int dfd, const char *path, char *text, size_t len)
+{
+    int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, len - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    return n;
+}
+
 /* Process group and start time (clock ticks since boot) of pid, from
  * /proc/PID/stat; the name in parentheses may hold anything, so the fields
  * are counted from its closing parenthesis. */
@@ -24,14 +36,8 @@ static int proc_stat(long pid, long *pgrp, unsigned long long *start)
 {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_small(AT_FDCWD, path, text, sizeof text) <= 0)
         return TL_ENOTFOUND;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return TL_ENOTFOUND;
-    text[n] = '\0';
     char *p = strrchr(text, ')');
     if (!p)
         return TL_ESYNTAX;
@@ -175,15 +181,7 @@ void act_orphan_forget(struct act_run *run)
 static cJSON *read_record(int dfd, const char *name)
 {
     char text[ORPH_REC_MAX];
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return NULL;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return NULL;
-    text[n] = '\0';
-    return cJSON_Parse(text);
+    return read_small(dfd, name, text, sizeof text) > 0 ? cJSON_Parse(text) : NULL;
 }
 
 static const char *str_of(const cJSON *o, const char *key)
