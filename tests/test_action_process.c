@@ -180,7 +180,7 @@ static void test_timeout_kills_the_group(void **state)
     assert_true(pid > 0);
     /* gone, or a zombie waiting for a reaper: not running */
     snprintf(stat, sizeof stat, "/proc/%ld/stat", pid);
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 500; i++) { /* 10 s at most: loaded, and still short of its 30 s */
         char st[512] = "";
         f = fopen(stat, "r");
         if (!f)

@@ -74,7 +74,7 @@ static void *client(void *arg)
     struct fixture *fx = arg;
     struct buf body;
     buf_init(&body, 1 << 20);
-    for (int i = 0; i < 200 && fx->runs < 1; i++) {
+    for (int i = 0; i < 600 && fx->runs < 1; i++) { /* 30 s at most */
         fx->status_ok = get(fx->port, "/status", &body) == 200;
         fx->runs = fx->status_ok ? status_runs(&body) : -1;
         if (fx->runs < 1)

@@ -81,6 +81,7 @@ static void cmd_maybe_done(struct act_run *run)
          * goes now, even when the leader went quietly. */
         if (run->phase == PH_TERM)
             act_cmd_kill(run, SIGKILL);
+        act_orphan_forget(run);
         cmd_outcome(run);
         cmd_close_timer(run);
     }
@@ -283,8 +284,11 @@ static int cmd_spawn(struct act_run *run, const struct action_do *d, const char 
     po.flags = UV_PROCESS_DETACHED;
     cmd_cloexec_all();
     rc = uv_spawn(run->r->loop, &run->proc, &po);
-    if (rc == 0)
+    if (rc == 0) {
         run->pgid = run->proc.pid; /* kept: the handle may be closed before the group is gone */
+        /* Without its record a crash would leave it running: still run it. */
+        (void)act_orphan_record(run);
+    }
     fd_close(run->r->loop, wfd);
     /* A failed uv_spawn still leaves an initialised handle to close. */
     run->open_handles++;

@@ -58,6 +58,9 @@ struct actions_opts {
     /* Called as each timeline entry is written: its log line and counter. */
     void (*report)(void *arg, const struct actions_report *rep);
     void *report_arg;
+    /* Where running commands are recorded for actions_orphans_reap()
+     * (action_orphans.h); borrowed; NULL = not recorded. */
+    const char *state_dir;
 };
 
 /* engine is borrowed and must outlive the runner's webhooks in flight.

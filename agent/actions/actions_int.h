@@ -83,6 +83,7 @@ struct act_run {
     /* webhook */
     char *what;                  /* "PUT http://..." for the detail */
     struct act_run *prev, *next;
+    char *orphan_rec;            /* the command's record (action_orphans.c); NULL = none */
 };
 
 /* action_timeline.c: helpers for what goes on a timeline. */
@@ -116,6 +117,11 @@ void act_cmd_start(struct act_run *run, const struct action *a, const struct act
 void act_cmd_kill(struct act_run *run, int sig);
 /* "would run [argv]" into b, for a dry run. */
 void act_cmd_dry(const struct action_do *d, struct buf *b);
+
+/* action_orphans.c: the record of a running command, written once it is
+ * spawned (when the runner has a state_dir) and removed when it ends. */
+int act_orphan_record(struct act_run *run);
+void act_orphan_forget(struct act_run *run);
 
 /* action_webhook.c: webhooks. */
 void act_hook_start(struct act_run *run, const struct action *a, const struct action_do *d,

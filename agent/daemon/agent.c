@@ -377,7 +377,7 @@ static int start_engines(struct agent *a)
         .max_per_host = (unsigned)a->cfg.per_host,
         .start = runs_on_start,
     };
-    struct actions_opts ao = {.report = agent_action_report, .report_arg = a};
+    struct actions_opts ao = {.report = agent_action_report, .report_arg = a, .state_dir = a->cfg.spool_dir};
     if (scheduler_new(a->loop, &so, &a->sched) || actions_new(&a->actions, a->loop, a->engine, &ao))
         return -1;
     return open_spool_and_sinks(a);

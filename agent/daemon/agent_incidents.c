@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/actions/action_orphans.h"
 #include "agent/actions/actions.h"
 #include "agent/daemon/agent_int.h"
 #include "agent/endpoint/status.h"
@@ -24,10 +25,32 @@ struct agent_orphan {
     struct agent_orphan *next;
 };
 
+/* A command of the last run still running at start-up was killed. */
+static void orphan_killed(void *arg, const struct actions_orphan *o)
+{
+    struct agent *a = arg;
+    static const char *const labels[] = {"probe", "action"};
+    log_kv(a->log, LOG_WARN,
+           LOG_FIELDS(LOG_STR("probe", o->probe), LOG_STR("incident", o->incident), LOG_STR("action", o->action),
+                      LOG_STR("kind", o->kind)),
+           "probe %s: %s %s of incident %s was still running from before the restart: killed its process group %d",
+           o->probe, o->kind, o->action, o->incident, o->pgid);
+    struct metric_family *f = metrics_counter(a->metrics, "tripline_action_orphans_killed_total",
+                                              "Commands of a crashed run killed at start-up", labels, 2);
+    struct metric *m = f ? metrics_series(f, (const char *const[]){o->probe, o->action}) : NULL;
+    if (m)
+        metric_inc(m);
+}
+
 int agent_incidents_open(struct agent *a)
 {
     char err[600];
-    int rc = istore_open(a->cfg.spool_dir, &a->istore, err, sizeof err);
+    /* before any action runs: an orphan and its rerun must never act at once */
+    int rc = actions_orphans_reap(a->cfg.spool_dir, orphan_killed, a);
+    if (rc < 0)
+        log_error(a->log, "cannot read the records of running commands in %s (%s)", a->cfg.spool_dir,
+                  tl_strerror(rc));
+    rc = istore_open(a->cfg.spool_dir, &a->istore, err, sizeof err);
     if (rc)
         log_error(a->log, "cannot open the incident store in %s (%s)", a->cfg.spool_dir, tl_strerror(rc));
     else if (err[0])

@@ -10,13 +10,12 @@
 # - the throttle ran once and its rollback once per incident;
 # - every event the agent spooled reached the service;
 # - Alertmanager holds no active alert of ours at the end.
-source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
+source "$TRIPLINE_SOURCE_DIR/tests/lib/incident.sh"
 
 AM=/usr/bin/prometheus-alertmanager
 [ -x "$AM" ] || fail "$AM is missing (Debian package prometheus-alertmanager)"
 
-line=$(start_fixture demo_api --port 0)
-DEMO=${line#listening on }
+start_demo_api
 printf 'matrix-token\n' >"$WORK/token"
 printf 'matrix-key' >"$WORK/hmac.key"
 line=$(start_fixture escalation_service --port 0 --token matrix-token --key-file "$WORK/hmac.key" \
@@ -35,20 +34,12 @@ mkdir -p "$WORK/am-data"
     --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >"$WORK/am.log" 2>&1 &
 PIDS+=($!)
 
-fault() { curl -fsS --noproxy '*' -XPOST "$DEMO/_control/fault" -d "$1" >/dev/null; }
 am_ready() { curl -sf --noproxy '*' "http://127.0.0.1:$AM_PORT/-/ready" >/dev/null; }
 wait_until "alertmanager ready" 30 am_ready
 
 # probes ID FILE TIMEOUT_MS: one probe of the health endpoint with the throttle.
 probes() {
-    cat >"$2" <<YAML
-- probe: $1
-  schedule: {every: 100ms, timeout: ${3}ms}
-  steps: [{name: health, request: {url: "$DEMO/v1/health"}, expect: {status: 200}}]
-  escalation:
-    ladder: [{level: warning, when: {consecutive_failures: 2}, actions: [throttle]}]
-    resolve: {consecutive_successes: 2}
-  actions:
+    incident_probe "$2" "$1" "$3" <<YAML
     throttle:
       command: [/bin/sh, -c, 'echo "run \$TRIPLINE_PROBE \$TRIPLINE_INCIDENT_ID" >>"\$0"', "$WORK/throttle.log"]
       rollback:
@@ -66,19 +57,14 @@ YAML
 }
 
 config() {
-    cat >"$WORK/config-$1.yaml" <<YAML
-region: matrix
-name: edge-matrix
-spool: {dir: $WORK/spool-$1}
+    incident_config "$WORK/config-$1.yaml" matrix "spool: {dir: $WORK/spool-$1}
 drain_timeout: 20s
 sinks:
   file: $WORK/events-$1.jsonl
   service: {url: $SVC/events, token_file: $WORK/token, hmac_key_file: $WORK/hmac.key, timeout: 2s}
-  alertmanager: {urls: ["http://127.0.0.1:$AM_PORT"]}
-YAML
+  alertmanager: {urls: [\"http://127.0.0.1:$AM_PORT\"]}"
 }
 
-has() { [ -f "$1" ] && grep -q "$2" "$1"; }
 # every incident of probe $1 the service saw opened has been resolved there
 all_resolved() {
     python3 - "$WORK/service.jsonl" "$1" <<'PY'
@@ -93,32 +79,25 @@ sys.exit(0 if opened and opened <= resolved else 1)
 PY
 }
 
-rollback_counted() {
-    curl -sf --noproxy '*' "$AGENT_URL/metrics" |
-        grep -q "^tripline_action_runs_total{probe=\"$1\",action=\"throttle\",kind=\"rollback\",outcome=\"ok\"} [1-9]\$"
-}
-
 # scenario I MODE RECOVER: MODE kill|term|changed|removed, RECOVER yes|no.
 scenario() {
     local i=$1 mode=$2 recover=$3 probe=api-$1
     local files=$WORK/probes-$i.yaml
     config "$i"
     probes "$probe" "$files" 90
-    fault '{"mode":"all","status":503}'
+    fail_api
     start_agent "s$i-a" --config "$WORK/config-$i.yaml" "$files"
     wait_until "$probe: opened" 20 has "$WORK/events-$i.jsonl" '"transition":"opened"'
     wait_until "$probe: throttle" 20 has "$WORK/throttle.log" "^run $probe "
     # its outcome kept: a crash before that would (rightly) run it again
     wait_until "$probe: throttle outcome kept" 20 has "$WORK/spool-$i/incidents.json" '"running":\[\]'
     case $mode in
-    kill)
-        kill -KILL "$AGENT_PID"
-        wait "$AGENT_PID" 2>/dev/null || true ;;
+    kill) kill_agent ;;
     term) stop_agent ;;
     changed) probes "$probe" "$files" 80 ;;
     removed) other_probe "other-$i" "$files" ;;
     esac
-    [ "$recover" = yes ] && fault '{"mode":"none"}'
+    [ "$recover" = yes ] && heal_api
     case $mode in
     kill | term)
         start_agent "s$i-b" --config "$WORK/config-$i.yaml" "$files"
@@ -129,11 +108,11 @@ scenario() {
         kill -HUP "$AGENT_PID"
         wait_until "$probe: resolved by the reload" 20 has "$WORK/events-$i.jsonl" "\"resolution\":\"probe_$mode\"" ;;
     esac
-    fault '{"mode":"none"}'
+    heal_api
     wait_until "$probe: every incident resolved at the service" 30 all_resolved "$probe"
     wait_until "$probe: rollbacks" 20 has "$WORK/throttle.log" "^rollback $probe "
     # the process that rolled back logged and counted it
-    wait_until "$probe: rollback counted" 10 rollback_counted "$probe"
+    wait_until "$probe: rollback counted" 10 action_counted "$probe" throttle rollback ok '[1-9]'
     stop_agent
     echo "$i $mode $recover" >>"$WORK/matrix.txt"
 }
@@ -191,8 +170,7 @@ am_quiet() {
     curl -sf --noproxy '*' "http://127.0.0.1:$AM_PORT/api/v2/alerts?active=true" |
         python3 -c 'import json,sys; sys.exit(1 if [a for a in json.load(sys.stdin) if a["labels"].get("probe","").startswith("api-")] else 0)'
 }
-am_quiet || sleep 2
-am_quiet || fail "Alertmanager still fires: $(curl -sf --noproxy '*' "http://127.0.0.1:$AM_PORT/api/v2/alerts?active=true")"
+wait_until "Alertmanager to hold no alert of ours" 30 am_quiet
 python3 "$S/tests/lib/check_schema.py" "$S/docs/events.schema.json" --events "$WORK/service.jsonl" ||
     fail "events do not match docs/events.schema.json"
 echo "ok: crash matrix"

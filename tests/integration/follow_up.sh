@@ -6,38 +6,23 @@
 #    carries the failure;
 # 3. the rollback retried succeeds: an `updated` event (not active) carries
 #    it. Every event matches docs/events.schema.json.
-source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
+source "$TRIPLINE_SOURCE_DIR/tests/lib/incident.sh"
 
-line=$(start_fixture demo_api --port 0)
-DEMO=${line#listening on }
-fault() { curl -fsS --noproxy '*' -XPOST "$DEMO/_control/fault" -d "$1" >/dev/null; }
-has() { [ -f "$1" ] && grep -q "$2" "$1"; }
+start_demo_api
 
-cat >"$WORK/probes.yaml" <<YAML
-- probe: api
-  schedule: {every: 100ms, timeout: 90ms}
-  steps: [{name: health, request: {url: "$DEMO/v1/health"}, expect: {status: 200}}]
-  escalation:
-    ladder: [{level: warning, when: {consecutive_failures: 2}, actions: [throttle]}]
-    resolve: {consecutive_successes: 2}
-  actions:
+incident_probe "$WORK/probes.yaml" <<YAML
     throttle:
       command: [/bin/sh, -c, 'sleep 0.3; echo on >"\$0/throttle"', "$WORK"]
       rollback:
         command: [/bin/sh, -c, '[ ! -e "\$0/fail" ] && echo off >"\$0/throttle"', "$WORK"]
 YAML
-cat >"$WORK/config.yaml" <<YAML
-region: follow
-name: edge-follow
-spool: {dir: $WORK/spool}
-sinks: {file: $WORK/events.jsonl}
-YAML
+incident_config "$WORK/config.yaml" follow
 
 touch "$WORK/fail"
-fault '{"mode":"all","status":503}'
+fail_api
 start_agent a --config "$WORK/config.yaml" "$WORK/probes.yaml"
 wait_until "the throttle's outcome" 20 has "$WORK/events.jsonl" '"transition":"updated"'
-fault '{"mode":"none"}'
+heal_api
 wait_until "the failed rollback" 20 has "$WORK/events.jsonl" '"transition":"rollback_failed"'
 rm "$WORK/fail"
 wait_until "the mitigation lifted" 20 has "$WORK/throttle" off

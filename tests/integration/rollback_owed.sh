@@ -5,18 +5,9 @@
 #    and logged as failed, and retried after a backoff;
 # 3. the retry succeeds: counted ok, nothing owed any more, and a further
 #    restart runs no rollback.
-source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
+source "$TRIPLINE_SOURCE_DIR/tests/lib/incident.sh"
 
-line=$(start_fixture demo_api --port 0)
-DEMO=${line#listening on }
-fault() { curl -fsS --noproxy '*' -XPOST "$DEMO/_control/fault" -d "$1" >/dev/null; }
-has() { [ -f "$1" ] && grep -q "$2" "$1"; }
-count() { if [ -f "$1" ]; then grep -c "$2" "$1" || true; else echo 0; fi; }
-at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
-metric() {
-    curl -sf --noproxy '*' "$AGENT_URL/metrics" |
-        grep -q "^tripline_action_runs_total{probe=\"api\",action=\"throttle\",kind=\"rollback\",outcome=\"$1\"} 1\$"
-}
+start_demo_api
 
 # The rollback: fails while $WORK/fail exists, else waits for $WORK/go.
 cat >"$WORK/rollback.sh" <<'SH'
@@ -25,48 +16,33 @@ echo "start $$" >>"$1/rb.log"
 while [ ! -e "$1/go" ]; do sleep 0.05; done
 echo ok >>"$1/rb.log"
 SH
-cat >"$WORK/probes.yaml" <<YAML
-- probe: api
-  schedule: {every: 100ms, timeout: 90ms}
-  steps: [{name: health, request: {url: "$DEMO/v1/health"}, expect: {status: 200}}]
-  escalation:
-    ladder: [{level: warning, when: {consecutive_failures: 2}, actions: [throttle]}]
-    resolve: {consecutive_successes: 2}
-  actions:
+incident_probe "$WORK/probes.yaml" <<YAML
     throttle:
       command: [/bin/sh, -c, 'echo run >>"\$0/throttle.log"', "$WORK"]
       timeout: 30s
       rollback:
         command: [/bin/sh, "$WORK/rollback.sh", "$WORK"]
 YAML
-cat >"$WORK/config.yaml" <<YAML
-region: owed
-name: edge-owed
-spool: {dir: $WORK/spool}
-drain_timeout: 5s
-sinks: {file: $WORK/events.jsonl}
-YAML
+incident_config "$WORK/config.yaml" owed 'drain_timeout: 5s'
 
-fault '{"mode":"all","status":503}'
+fail_api
 start_agent a --config "$WORK/config.yaml" "$WORK/probes.yaml"
 wait_until "the throttle" 20 has "$WORK/throttle.log" run
-fault '{"mode":"none"}'
+heal_api
 wait_until "the rollback to start" 20 has "$WORK/rb.log" start
-kill -KILL "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
-# the killed agent's rollback dies with it here (its own process group)
-kill "$(sed -n 's/^start //p' "$WORK/rb.log" | head -n1)" 2>/dev/null || true
+kill_agent
+# its rollback lives on in its own process group: the next start kills it
 grep -q '"owed":\[{' "$WORK/spool/incidents.json" || fail "no rollback owed on disk: $(cat "$WORK/spool/incidents.json")"
 
 touch "$WORK/fail"
 start_agent b --config "$WORK/config.yaml" "$WORK/probes.yaml"
 wait_until "the rerun of the unknown outcome" 10 has "$WORK/b.log" 'outcome unknown after a restart'
-wait_until "the failed rerun counted" 10 metric failed
+wait_until "the failed rerun counted" 10 action_counted api throttle rollback failed
 has "$WORK/b.log" '"msg":"rollback failed' || fail "the failed rollback was not logged as such"
 rm "$WORK/fail"
 touch "$WORK/go"
 wait_until "the retry to succeed" 20 has "$WORK/rb.log" '^ok$'
-wait_until "the retry counted" 10 metric ok
+wait_until "the retry counted" 10 action_counted api throttle rollback ok
 wait_until "nothing owed on disk" 10 has "$WORK/spool/incidents.json" '"owed":\[\]'
 stop_agent
 
