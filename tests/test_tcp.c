@@ -472,7 +472,7 @@ static int setup(void **state)
     snprintf(script, sizeof(script), "%s/tests/fixtures/tcp_banner.py", src ? src : "..");
     snprintf(cert, sizeof(cert), "%s/cert.pem", fx.dir);
     snprintf(key, sizeof(key), "%s/key.pem", fx.dir);
-    char *argv[] = {"python3", script, "--cert", cert, "--key", key, NULL};
+    char *argv[] = {"/usr/bin/python3", script, "--cert", cert, "--key", key, NULL};
     int pipefd[2];
     posix_spawn_file_actions_t fa;
     if (pipe(pipefd))
@@ -480,7 +480,7 @@ static int setup(void **state)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-    int rc = posix_spawnp(&fx.pid, "python3", &fa, NULL, argv, environ);
+    int rc = posix_spawn(&fx.pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     FILE *f = fdopen(pipefd[0], "r");

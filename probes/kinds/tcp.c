@@ -27,6 +27,7 @@ struct tcp_x {
     enum tcp_phase phase;
     char *host, *server_name, *ca_file, *interface;
     char port[8];
+    int port_n;
     bool tls, verify;
     struct tcp_tls *t;
     size_t n_lines, cur;
@@ -364,7 +365,9 @@ static void connect_cb(uv_connect_t *req, int status)
     if (x->finished)
         return;
     if (status < 0) {
-        fail(x, uv_reason(status, REASON_CONNECT), "connect failed", uv_strerror(status));
+        /* a peer that accepts and resets at once can do so before connect reports */
+        fail(x, uv_reason(status, status == UV_ECONNRESET ? REASON_RESET : REASON_CONNECT), "connect failed",
+             uv_strerror(status));
         return;
     }
     x->t_conn = tl_mono_us() - x->t0;
@@ -520,6 +523,21 @@ static int prepare(struct tcp_x *x, const struct tcp_def *d, const struct kind_r
     return 0;
 }
 
+/* An address as the host needs no resolver (nor its thread pool). */
+static bool literal(struct tcp_x *x)
+{
+    struct sockaddr_storage ss;
+    struct addrinfo ai = {.ai_socktype = SOCK_STREAM, .ai_addr = (struct sockaddr *)&ss};
+    if (uv_ip4_addr(x->host, x->port_n, (struct sockaddr_in *)&ss) == 0)
+        ai.ai_family = AF_INET;
+    else if (uv_ip6_addr(x->host, x->port_n, (struct sockaddr_in6 *)&ss) == 0)
+        ai.ai_family = AF_INET6;
+    else
+        return false;
+    connect_to(x, &ai);
+    return true;
+}
+
 static char *dup_or_null(const char *s, bool *ok)
 {
     char *d = s ? strdup(s) : NULL;
@@ -560,11 +578,14 @@ static int tcp_start(const struct kind_run *run)
     x->tls = d->tls;
     x->verify = d->verify;
     snprintf(x->port, sizeof(x->port), "%d", d->port);
+    x->port_n = d->port;
     x->timer.data = x;
     x->open = 1;
     uv_update_time(x->loop); /* the loop's cached time may be old: the timeout counts from now */
     x->t0 = tl_mono_us();
     uv_timer_start(&x->timer, timer_cb, run->timeout > 1000 ? (uint64_t)run->timeout / 1000 : 1, 0);
+    if (literal(x))
+        return 0;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     x->gai.data = x;
     rc = uv_getaddrinfo(x->loop, &x->gai, gai_cb, x->host, x->port, &hints);
