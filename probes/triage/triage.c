@@ -99,6 +99,8 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_FD_LIMIT] = "fd_limit",
     [REASON_OUT_OF_MEMORY] = "out_of_memory",
     [REASON_CLOCK] = "clock",
+    [REASON_ICMP_LOSS] = "icmp_loss",
+    [REASON_ICMP_NOT_PERMITTED] = "icmp_not_permitted",
 };
 
 const char *reason_str(enum reason r)
@@ -243,6 +245,7 @@ static bool reason_is_agent(enum reason r)
     case REASON_FD_LIMIT:
     case REASON_OUT_OF_MEMORY:
     case REASON_CLOCK:
+    case REASON_ICMP_NOT_PERMITTED:
         return true;
     default:
         return false;

@@ -87,6 +87,9 @@ enum reason {
     REASON_GRPC_SERVICE_UNKNOWN, /* "grpc_service_unknown" */
     REASON_GRPC_SERVING_UNKNOWN, /* "grpc_serving_unknown": status UNKNOWN */
     REASON_GRPC_BROKEN,         /* "grpc_broken": no grpc-status or a bad message */
+    /* icmp steps (probes/kinds/icmp.c). */
+    REASON_ICMP_LOSS,           /* "icmp_loss": upstream; no echo reply, or more lost than max_loss */
+    REASON_ICMP_NOT_PERMITTED,  /* "icmp_not_permitted": agent; the kernel refuses ping sockets (ping_group_range) */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
