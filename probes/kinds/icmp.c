@@ -481,6 +481,15 @@ int icmp_permitted(char *msg, size_t msglen)
     return e == EACCES || e == EPERM ? TL_EINVAL : TL_EIO;
 }
 
+bool icmp_set_warning(const struct probe_set *set, char *msg, size_t msglen)
+{
+    for (size_t i = 0; set && i < set->n; i++)
+        for (size_t k = 0; k < set->probes[i]->n_steps; k++)
+            if (set->probes[i]->steps[k].kind == STEP_ICMP)
+                return icmp_permitted(msg, msglen) != 0;
+    return false;
+}
+
 const struct kind_ops icmp_kind_ops = {
     .kind = STEP_ICMP,
     .key = "icmp",
