@@ -82,7 +82,7 @@ static int k_max_loss(struct yu *y, void *obj, yaml_node_t *v)
     if (yu_get_num(y, v, &d->max_loss))
         return -1;
     if (d->max_loss < 0 || d->max_loss > 1) {
-        yu_error(y, v, "max_loss %g is out of range (expected a fraction 0..1: 0 fails on any loss)", d->max_loss);
+        yu_error(y, v, "%g is out of range (expected a fraction 0..1: 0 fails on any loss)", d->max_loss);
         return -1;
     }
     return 0;
