@@ -4,9 +4,11 @@
 #include "probes/kinds/tcp_int.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -47,26 +49,93 @@ static int set_name(SSL *ssl, const char *name, bool verify)
     return SSL_set1_host(ssl, name) == 1 ? 0 : -1;
 }
 
+/* A context as a run needs it: verification and its trust store. */
+static enum tcp_tls_err ctx_new(SSL_CTX **out, const char *ca_file, bool verify, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errlen, "out of memory");
+        return TCP_TLS_NOMEM;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
+        if (ok != 1) {
+            ssl_reason(err, errlen, "the CA file cannot be read");
+            SSL_CTX_free(ctx);
+            return TCP_TLS_CA_FILE;
+        }
+    }
+    *out = ctx;
+    return TCP_TLS_OK;
+}
+
+/* Contexts kept across runs: OpenSSL 3 spends most of a handshake's client
+ * CPU building one. Keyed by CA file and verify; a CA file is read again when
+ * its inode, size or mtime changes. */
+#define CTX_CACHE 16
+static struct ctx_entry {
+    char *ca_file;
+    bool verify, used;
+    struct stat st;
+    SSL_CTX *ctx;
+} ctx_cache[CTX_CACHE];
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The cached context (a reference of the caller's) or a new one, cached when there is room. */
+static enum tcp_tls_err ctx_get(SSL_CTX **out, const char *ca_file, bool verify, char *err, size_t errlen)
+{
+    struct stat st = {0};
+    if (ca_file && stat(ca_file, &st) != 0)
+        return ctx_new(out, ca_file, verify, err, errlen); /* says why */
+    pthread_mutex_lock(&ctx_lock);
+    struct ctx_entry *e = NULL, *spare = NULL;
+    for (size_t i = 0; i < CTX_CACHE && !e; i++) {
+        struct ctx_entry *c = &ctx_cache[i];
+        if (!c->used)
+            spare = spare ? spare : c;
+        else if (c->verify == verify && !c->ca_file == !ca_file && (!ca_file || strcmp(c->ca_file, ca_file) == 0))
+            e = c;
+    }
+    if (e && ca_file && !same_file(&e->st, &st)) {
+        SSL_CTX_free(e->ctx); /* runs in flight keep their own reference */
+        free(e->ca_file);
+        memset(e, 0, sizeof(*e));
+        spare = e;
+        e = NULL;
+    }
+    enum tcp_tls_err rc = TCP_TLS_OK;
+    if (e) {
+        SSL_CTX_up_ref(e->ctx);
+        *out = e->ctx;
+    } else if ((rc = ctx_new(out, ca_file, verify, err, errlen)) == TCP_TLS_OK && spare &&
+               (!ca_file || (spare->ca_file = strdup(ca_file)))) {
+        *spare = (struct ctx_entry){spare->ca_file, verify, true, st, *out};
+        SSL_CTX_up_ref(*out);
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    return rc;
+}
+
 enum tcp_tls_err tcp_tls_new(struct tcp_tls **out, const char *name, const char *ca_file, bool verify,
                              char *err, size_t errlen)
 {
     enum tcp_tls_err rc = TCP_TLS_NOMEM;
     struct tcp_tls *t = calloc(1, sizeof(*t));
-    if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+    if (!t) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    if (verify) {
-        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-        int ok = ca_file ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
-                         : SSL_CTX_set_default_verify_paths(t->ctx);
-        if (ok != 1) {
-            ssl_reason(err, errlen, "the CA file cannot be read");
-            rc = TCP_TLS_CA_FILE;
-            goto out;
-        }
-    }
+    if ((rc = ctx_get(&t->ctx, ca_file, verify, err, errlen)) != TCP_TLS_OK)
+        goto out;
+    rc = TCP_TLS_NOMEM;
     t->ssl = SSL_new(t->ctx);
     t->rbio = BIO_new(BIO_s_mem());
     t->wbio = BIO_new(BIO_s_mem());
