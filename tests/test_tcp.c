@@ -23,6 +23,7 @@
 #include "probes/kinds/tcp_int.h"
 #include "probes/redact/redact.h"
 #include "probes/yaml/yaml_util.h"
+#include "tests/lib/kind_doc.h"
 
 extern char **environ;
 
@@ -38,50 +39,9 @@ static struct fixture fx;
 
 /* --- loading ---------------------------------------------------------------- */
 
-struct doc {
-    struct yu y;
-    struct strv errors;
-    char path[64];
-    void *def;
-    int rc;
-};
-
-/* Loads the tcp: block (and expect.tcp) of a YAML mapping. */
 static void doc_load(struct doc *d, const char *text)
 {
-    memset(d, 0, sizeof(*d));
-    strv_init(&d->errors);
-    d->y.errors = &d->errors;
-    snprintf(d->path, sizeof(d->path), "/tmp/tripline-test-tcp-XXXXXX");
-    int fd = mkstemp(d->path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    assert_int_equal(yu_load(&d->y, d->path, 65536, NULL), 0);
-    yaml_node_t *root = yu_root(&d->y);
-    yaml_node_t *expect = yu_map_get(&d->y, root, "expect");
-    d->rc = tcp_kind_ops.load(&d->y, yu_map_get(&d->y, root, "tcp"), yu_map_get(&d->y, expect, "tcp"), &d->def);
-    assert_int_equal(d->rc != 0, d->errors.n > 0);
-}
-
-static void doc_done(struct doc *d)
-{
-    if (d->def)
-        tcp_kind_ops.free(d->def);
-    yu_free(&d->y);
-    strv_free(&d->errors);
-    unlink(d->path);
-}
-
-/* True when some error holds all of line:col and text. */
-static bool has_error(const struct doc *d, const char *pos, const char *text)
-{
-    for (size_t i = 0; i < d->errors.n; i++)
-        if (strstr(d->errors.v[i], pos) && strstr(d->errors.v[i], text))
-            return true;
-    for (size_t i = 0; i < d->errors.n; i++)
-        print_message("error %zu: %s\n", i, d->errors.v[i]);
-    return false;
+    doc_load_kind(d, &tcp_kind_ops, text);
 }
 
 static void test_load_ok(void **state)
