@@ -15,6 +15,7 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
+#include "probes/kinds/icmp.h"
 #include "probes/load/load.h"
 
 static int check_usage(FILE *f)
@@ -256,6 +257,9 @@ int cli_check(int argc, char **argv)
         print_errors(&out, NULL, &errors, before);
         bad++;
     }
+    char warn[256];
+    if (set && bad == 0 && !out.json && icmp_set_warning(set, warn, sizeof(warn)))
+        fprintf(stderr, "warning: %s\n", warn); /* the host's limit, not the file's: still exit 0 */
     tpl_vars_free(&ca.overrides);
     probe_set_free(set);
     config_free(&cfg);

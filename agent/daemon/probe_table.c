@@ -12,6 +12,7 @@
 #include "agent/fleet/vantage.h"
 #include "agent/incident/escalation.h"
 #include "base/hash.h"
+#include "probes/kinds/icmp.h"
 #include "probes/load/load.h"
 #include "probes/run/result.h"
 #include "schedules/shard.h"
@@ -343,6 +344,18 @@ void probe_table_last_counts(const struct probe_table *t, struct probe_table_cou
     *out = t->last;
 }
 
+/* icmp steps on a host that refuses ping sockets: said once per load, at warn. */
+static void warn_icmp(struct probe_table *t, struct lfile **files, size_t n)
+{
+    char msg[256];
+    for (size_t i = 0; i < n; i++) {
+        if (files[i] && icmp_set_warning(files[i]->set, msg, sizeof(msg))) {
+            log_kv(t->o.log, LOG_WARN, LOG_FIELDS(LOG_STR("file", files[i]->path)), "%s", msg);
+            return;
+        }
+    }
+}
+
 int probe_table_load(struct probe_table *t, bool initial)
 {
     struct strv files, errors;
@@ -366,6 +379,7 @@ int probe_table_load(struct probe_table *t, bool initial)
     else
         apply_changes(t, next, files.n, &c);
     install_files(t, next, files.n);
+    warn_icmp(t, next, files.n);
     log_kv(t->o.log, c.errors ? LOG_WARN : LOG_INFO,
            LOG_FIELDS(LOG_INT("files", files.n), LOG_INT("probes", t->n_states), LOG_INT("kept", c.kept),
                       LOG_INT("changed", c.changed), LOG_INT("added", initial ? 0 : c.added),

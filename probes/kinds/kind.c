@@ -3,9 +3,14 @@
 
 #include <string.h>
 
+#include "probes/kinds/icmp.h"
+#include "probes/kinds/tcp.h"
+
 /* Kind modules add their ops here, in enum step_kind order. */
 static const struct kind_ops *const kinds[] = {
     NULL, /* keeps the table non-empty while no kind is built in */
+    &tcp_kind_ops,
+    &icmp_kind_ops,
 };
 
 size_t kind_count(void)

@@ -101,6 +101,8 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_CLOCK] = "clock",
     [REASON_CERT_EXPIRY] = "cert_expiry",
     [REASON_TLS_FILE] = "tls_file",
+    [REASON_ICMP_LOSS] = "icmp_loss",
+    [REASON_ICMP_NOT_PERMITTED] = "icmp_not_permitted",
 };
 
 const char *reason_str(enum reason r)
@@ -249,6 +251,7 @@ static bool reason_is_agent(enum reason r)
     case REASON_FD_LIMIT:
     case REASON_OUT_OF_MEMORY:
     case REASON_CLOCK:
+    case REASON_ICMP_NOT_PERMITTED:
         return true;
     default:
         return false;

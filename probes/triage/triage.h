@@ -89,6 +89,9 @@ enum reason {
     REASON_GRPC_BROKEN,         /* "grpc_broken": no grpc-status or a bad message */
     REASON_CERT_EXPIRY,     /* "cert_expiry": budget; expect.tls min_days not met, the rest passed */
     REASON_TLS_FILE,        /* "tls_file": agent; the client certificate or key cannot be used */
+    /* icmp steps (probes/kinds/icmp.c). */
+    REASON_ICMP_LOSS,           /* "icmp_loss": upstream; no echo reply, or more lost than max_loss */
+    REASON_ICMP_NOT_PERMITTED,  /* "icmp_not_permitted": agent; the kernel refuses ping sockets (ping_group_range) */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
