@@ -3,9 +3,12 @@
 
 #include <string.h>
 
+#include "probes/kinds/dns.h"
+
 /* Kind modules add their ops here, in enum step_kind order. */
 static const struct kind_ops *const kinds[] = {
     NULL, /* keeps the table non-empty while no kind is built in */
+    &dns_kind_ops,
 };
 
 size_t kind_count(void)

@@ -99,6 +99,9 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_FD_LIMIT] = "fd_limit",
     [REASON_OUT_OF_MEMORY] = "out_of_memory",
     [REASON_CLOCK] = "clock",
+    [REASON_DNS_SERVFAIL] = "dns_servfail",
+    [REASON_DNS_REFUSED] = "dns_refused",
+    [REASON_DNS_NXDOMAIN] = "dns_nxdomain",
 };
 
 const char *reason_str(enum reason r)

@@ -64,6 +64,12 @@ enum reason {
     REASON_FD_LIMIT,        /* "fd_limit": the transfer could not start (descriptors, handles) */
     REASON_OUT_OF_MEMORY,   /* "out_of_memory" */
     REASON_CLOCK,           /* "clock": the random source or the clock failed */
+    /* A DNS step's answer with another rcode than NOERROR when NOERROR was
+     * expected: the server failed or refused (upstream), the name does not
+     * exist (contract: the zone lacks the record the probe relies on). */
+    REASON_DNS_SERVFAIL,    /* "dns_servfail" */
+    REASON_DNS_REFUSED,     /* "dns_refused" */
+    REASON_DNS_NXDOMAIN,    /* "dns_nxdomain" */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
