@@ -291,15 +291,17 @@ static void source_set(ares_channel ch, const char *iface)
         ares_set_local_dev(ch, iface);
 }
 
-/* Two tries of a third of the exchange's time each (c-ares doubles the
- * second), so c-ares gives up about when the deadline would. */
+/* Over UDP two tries of a third of the exchange's time (c-ares doubles the
+ * second); over TCP one (c-ares never asks twice on one connection). Either
+ * way c-ares gives up about when the deadline would. */
 static int channel_open(struct dns_q *q, const struct dns_def *d, const struct kind_run *run)
 {
     struct ares_options o;
     memset(&o, 0, sizeof(o));
     o.flags = ARES_FLAG_NOCHECKRESP | (d->tcp ? ARES_FLAG_USEVC : 0);
-    o.timeout = (int)(run->timeout / 3000 > 0 ? run->timeout / 3000 : 1);
-    o.tries = 2;
+    o.tries = d->tcp ? 1 : 2;
+    tl_usec per_try = d->tcp ? run->timeout / 1000 : run->timeout / 3000;
+    o.timeout = (int)(per_try > 0 ? per_try : 1);
     o.sock_state_cb = on_sock_state;
     o.sock_state_cb_data = q;
     if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)

@@ -64,7 +64,7 @@ static int def_name(struct yu *y, void *obj, yaml_node_t *v)
     struct dns_def *d = obj;
     const char *s = yu_str(v);
     bool ok = *s && strlen(s) <= 253;
-    for (const char *c = s; ok && *c; c++)
+    for (const char *c = s; ok && *c && !tpl_has_placeholders(s); c++)
         ok = isgraph((unsigned char)*c);
     if (!ok) {
         yu_error(y, v, "bad name \"%s\" (expected a domain name like api.example.com)", s);
