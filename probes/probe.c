@@ -8,6 +8,7 @@
 
 #include "probes/check/jsonpath.h"
 #include "probes/kinds/kind.h"
+#include "probes/grpc/grpc.h"
 
 const char *severity_str(enum severity s)
 {
@@ -117,6 +118,7 @@ static void step_free(struct step *s)
         free(c->re_src);
     }
     free(s->captures);
+    grpc_def_free(s->grpc);
 }
 
 static void action_do_free(struct action_do *d)

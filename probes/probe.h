@@ -163,6 +163,7 @@ struct capture {
  * (probes/kinds/) owns the definition. */
 enum step_kind { STEP_HTTP = 0, STEP_TCP, STEP_DNS, STEP_ICMP, STEP_KIND_COUNT };
 const char *step_kind_str(enum step_kind k); /* "http", "tcp", ...; "unknown" outside the enum */
+struct grpc_def;
 
 struct step {
     char *name;
@@ -176,6 +177,7 @@ struct step {
     struct src_pos pos;
     enum step_kind kind;        /* STEP_HTTP: request is used; else kind_def */
     void *kind_def;             /* the kind module's definition, owned; NULL for HTTP */
+    struct grpc_def *grpc;      /* NULL unless a grpc: step (probes/grpc/grpc.h) */
 };
 
 /* --- schedule, escalation, actions ------------------------------------ */

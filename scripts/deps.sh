@@ -12,7 +12,7 @@ fi
 if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
            prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base clang
-           libclang-rt-14-dev stress-ng dnsmasq-base python3-dnspython)
+           libclang-rt-14-dev stress-ng python3-grpcio openssl dnsmasq-base python3-dnspython)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,6 +13,7 @@
 #include "probes/probe.h"
 #include "probes/run/template.h"
 #include "probes/http/transfer.h"
+#include "probes/grpc/grpc.h"
 
 struct check_outcome {
     bool status_ok;         /* the status matched the expectation */
@@ -24,6 +25,7 @@ struct check_outcome {
     struct strv failures;   /* contract/status/check messages */
     struct strv budget_failures; /* "ttfb 412.3 ms > budget 200 ms" */
     struct strv issue_codes; /* codes of the issues in the body, in order */
+    struct grpc_answer grpc;  /* a grpc: step's answer (grpc_check); grpc.read false otherwise */
 };
 
 void check_outcome_init(struct check_outcome *o);

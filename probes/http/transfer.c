@@ -66,6 +66,7 @@ struct xfer {
     size_t header_bytes;
     bool body_started;
     size_t body_max;
+    bool keep_trailers;
     char reason[256];         /* why we aborted; curl overwrites its error buffer */
     transfer_done_cb cb;
     void *arg;
@@ -336,7 +337,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
     struct xfer *x = userp;
     size_t len = size * n;
 
-    if (x->body_started)
+    if (x->body_started && !x->keep_trailers)
         return len; /* trailers: not part of the response headers we report */
     if (is_status_line(p, len)) {
         headers_clear(x->resp);
@@ -562,6 +563,8 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_PROXY, req->proxy ? req->proxy : "");
     if (req->interface)
         SETOPT(CURLOPT_INTERFACE, req->interface);
+    if (req->http_version)
+        SETOPT(CURLOPT_HTTP_VERSION, req->http_version);
     if (rc == 0 && req->resolve) {
         /* one CURLOPT_RESOLVE entry per line */
         for (const char *at = req->resolve; rc == 0 && *at;) {
@@ -614,6 +617,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     x->cb = cb;
     x->arg = arg;
     x->body_max = req->body_max ? req->body_max : TRANSFER_BODY_MAX_DEFAULT;
+    x->keep_trailers = req->keep_trailers;
     x->resp = calloc(1, sizeof(*x->resp));
     if (!x->resp)
         goto out;

@@ -96,6 +96,8 @@ struct transfer_req {
     const char *resolve;        /* optional CURLOPT_RESOLVE entries "host:port:addr", one per line (vantages) */
     const char *proxy;          /* optional proxy URL (vantages) */
     const char *interface;      /* optional source interface/address (vantages) */
+    long http_version;          /* CURL_HTTP_VERSION_*; 0 = curl's default (grpc: steps ask for HTTP/2) */
+    bool keep_trailers;         /* trailers join the response headers (grpc-status comes in them) */
 };
 
 /* Called once per transfer, on the loop thread, when it ends for any reason.

@@ -91,6 +91,16 @@ void ld_kind_tables(const struct yu_key *step_keys, const struct yu_key *expect_
 /* After the step mapping item was walked: loads its kind block into s (or
  * checks that an HTTP step has its request). Returns 0 or -1 after errors. */
 int ld_step_kind(struct yu *y, yaml_node_t *item, struct step *s);
+/* load_step.c: the tls: {verify} mapping of a request. */
+int ld_request_tls(struct yu *y, struct request *r, yaml_node_t *v);
+
+/* load_grpc.c: the grpc: step key and expect.grpc (yu_fn handlers on the
+ * step and on its expect). ld_grpc_step_check, before a step is read: 0, -1
+ * after an error, 1 after the error of a step with both request and grpc
+ * (then it is not read: they would fill one struct request). */
+int ld_grpc(struct yu *y, void *obj, yaml_node_t *v);
+int ld_grpc_expect(struct yu *y, void *obj, yaml_node_t *v);
+int ld_grpc_step_check(struct yu *y, yaml_node_t *item);
 
 /* load_policy.c: escalation.ladder and actions (yu_fn handlers). */
 int ld_ladder(struct yu *y, void *obj, yaml_node_t *v);

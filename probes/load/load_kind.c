@@ -34,7 +34,7 @@ static void tables_build(void)
 {
     table_build(step_table, step_base);
     table_build(expect_table, expect_base);
-    size_t off = (size_t)snprintf(kinds_text, sizeof(kinds_text), "request");
+    size_t off = (size_t)snprintf(kinds_text, sizeof(kinds_text), "request, grpc");
     for (size_t i = 0; i < kind_count() && off < sizeof(kinds_text); i++)
         off += (size_t)snprintf(kinds_text + off, sizeof(kinds_text) - off, ", %s", kind_at(i)->key);
 }
@@ -76,7 +76,7 @@ static int http_only_keys(struct yu *y, yaml_node_t *expect, const struct step *
 static const struct kind_ops *step_kind_of(struct yu *y, yaml_node_t *item, int *bad)
 {
     const struct kind_ops *found = NULL;
-    const char *first = yu_map_key(y, item, "request") ? "request" : NULL;
+    const char *first = yu_map_key(y, item, "request") ? "request" : yu_map_key(y, item, "grpc") ? "grpc" : NULL;
     for (size_t i = 0; i < kind_count(); i++) {
         const struct kind_ops *o = kind_at(i);
         yaml_node_t *k = yu_map_key(y, item, o->key);
@@ -118,9 +118,10 @@ int ld_step_kind(struct yu *y, yaml_node_t *item, struct step *s)
         expect = NULL; /* the walker has said so */
     bad += foreign_expects(y, expect, o);
     if (!o) {
-        if (!bad && !yu_map_key(y, item, "request"))
+        bool http = yu_map_key(y, item, "request") || yu_map_key(y, item, "grpc");
+        if (!bad && !http)
             yu_error(y, item, "missing required key \"request\" (a step has exactly one of %s)", kinds_text);
-        return bad || !yu_map_key(y, item, "request") ? -1 : 0;
+        return bad || !http ? -1 : 0;
     }
     bad += http_only_keys(y, expect, s, o->key);
     yaml_node_t *block = yu_map_get(y, item, o->key);

@@ -81,6 +81,11 @@ static int req_tls(struct yu *y, void *obj, yaml_node_t *v)
     return rc ? -1 : 0;
 }
 
+int ld_request_tls(struct yu *y, struct request *r, yaml_node_t *v)
+{
+    return req_tls(y, r, v);
+}
+
 static const struct yu_key request_keys[] = {
     {"method", YU_FN_SCALAR, 0, req_method, 0},
     {"url", YU_FN_SCALAR, 0, req_url, YU_REQUIRED},
@@ -531,6 +536,7 @@ static const struct yu_key expect_keys[] = {
     {"issues", YU_FN_SEQ, 0, exp_issues, 0},
     {"issue_schema", YU_BOOL, offsetof(struct expect, issue_schema_on_2xx), NULL, 0},
     {"correlation_id", YU_FN_SCALAR, 0, exp_correlation, 0},
+    {"grpc", YU_FN_MAP, 0, ld_grpc_expect, 0},
     {NULL, 0, 0, NULL, 0},
 };
 
@@ -651,11 +657,12 @@ static int step_capture(struct yu *y, void *obj, yaml_node_t *v)
 
 static const struct yu_key step_keys[] = {
     {"name", YU_STR, offsetof(struct step, name), NULL, YU_REQUIRED},
-    {"request", YU_FN_MAP, 0, step_request, 0}, /* or a kind's block: ld_step_kind */
+    {"request", YU_FN_MAP, 0, step_request, 0}, /* or grpc, or a kind's block: ld_step_kind */
     {"expect", YU_FN_MAP, 0, step_expect, 0},
     {"capture", YU_FN_MAP, 0, step_capture, 0},
     {"continue", YU_BOOL, offsetof(struct step, continue_on_failure), NULL, 0},
     {"timeout", YU_DUR_POS, offsetof(struct step, timeout), NULL, 0},
+    {"grpc", YU_FN_MAP, 0, ld_grpc, 0},
     {NULL, 0, 0, NULL, 0},
 };
 
@@ -672,9 +679,12 @@ static int step_one(struct yu *y, yaml_node_t *k, yaml_node_t *item, void *elem,
         yu_error(y, item, "expected a step (a mapping with name and request), got %s", yu_type_name(item));
         return -1;
     }
+    int kind = ld_grpc_step_check(y, item); /* 1: both request and grpc, not read */
+    if (kind > 0)
+        return -1;
     ld_kind_tables(step_keys, expect_keys, &step_table, &expect_table);
     int bad = yu_walk_map(y, item, step_table, s);
-    return ld_step_kind(y, item, s) || bad ? -1 : 0;
+    return ld_step_kind(y, item, s) || bad || kind ? -1 : 0;
 }
 
 int ld_steps(struct yu *y, yaml_node_t *seq, size_t base, bool is_finally)

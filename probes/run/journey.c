@@ -453,6 +453,8 @@ static void judge_response(struct journey *j, const struct step *st, const struc
         *json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
     if (checks_run(&st->expect, resp, *json, sr->correlation_id, &j->vars, co) != 0)
         strv_push(&co->failures, "checks ran out of memory");
+    if (st->grpc && co->status_ok && grpc_check(st->grpc, resp, &co->grpc, &co->failures) != 0)
+        strv_push(&co->failures, "checks ran out of memory");
     for (size_t i = 0; i < co->failures.n; i++)
         push_failure(j, &sr->failures, st->name, co->failures.v[i]);
     for (size_t i = 0; i < co->budget_failures.n; i++)
@@ -494,6 +496,7 @@ static void on_response(struct response *resp, void *arg)
         .budget_phase = co.budget_phase,
         .transport_failed = transport_failed,
         .loop_stalled = resp->status == 0 && loop_stalled(j),
+        .grpc = co.grpc.read ? &co.grpc : NULL,
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {
@@ -513,6 +516,7 @@ static void on_response(struct response *resp, void *arg)
         .issue_codes = &co.issue_codes,
         .thresholds = &co.budget_failures,
         .redactor = &j->redactor,
+        .grpc = co.grpc.read ? &co.grpc : NULL,
     };
     step_done(j, &resp->timings, triage_step(&ti), &ev);
     cJSON_Delete(json);
@@ -771,6 +775,8 @@ static int start_step(struct journey *j)
         .proxy = j->env->proxy,
         .interface = j->env->interface,
     };
+    if (st->grpc)
+        grpc_transfer_req(st->grpc, &req);
     if (transfer_start(j->session, &req, on_response, j) == 0)
         return 0;
     step_agent_fault(j, "cannot start the transfer", REASON_FD_LIMIT);

@@ -181,6 +181,8 @@ cJSON *evidence_pack(const struct evidence_in *in)
         return NULL;
     cJSON_AddItemToObject(ev, "request", request_part(in));
     cJSON_AddItemToObject(ev, "response", response_part(in));
+    if (in->grpc)
+        cJSON_AddItemToObject(ev, "grpc", grpc_evidence(in->grpc, in->redactor));
     cJSON *t = cJSON_AddObjectToObject(ev, "timings");
     if (t) {
         add_timings(t, &in->resp->timings);

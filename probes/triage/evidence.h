@@ -11,6 +11,7 @@
 #include "probes/probe.h"
 #include "probes/redact/redact.h"
 #include "probes/http/transfer.h"
+#include "probes/grpc/grpc.h"
 
 #define EVIDENCE_SNIPPET_MAX 512
 
@@ -31,6 +32,7 @@ struct evidence_in {
     const struct strv *issue_codes;
     const struct strv *thresholds;   /* budget breaches */
     const struct redactor *redactor;
+    const struct grpc_answer *grpc;  /* a grpc: step's answer, else NULL */
 };
 
 /* A new evidence object (NULL only when out of memory). */

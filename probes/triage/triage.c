@@ -106,6 +106,8 @@ static const char *const reason_names[REASON_COUNT] = {
 
 const char *reason_str(enum reason r)
 {
+    if (triage_grpc_reason_str(r))
+        return triage_grpc_reason_str(r);
     return (unsigned)r < REASON_COUNT && reason_names[r] ? reason_names[r] : "unknown";
 }
 
@@ -194,6 +196,9 @@ static struct verdict response_verdict(const struct triage_input *in)
 {
     if (!in->status_expected)
         return verdict(status_bucket(in->status, in->issue_class), REASON_STATUS, in->status);
+    struct verdict g = triage_grpc(in->grpc, in->status);
+    if (g.bucket != BUCKET_NONE)
+        return g;
     /* A truncated body explains the checks that failed on it. */
     if (in->body_too_big)
         return verdict(BUCKET_CONTRACT, REASON_BODY_TOO_BIG, in->status);

@@ -64,6 +64,29 @@ enum reason {
     REASON_FD_LIMIT,        /* "fd_limit": the transfer could not start (descriptors, handles) */
     REASON_OUT_OF_MEMORY,   /* "out_of_memory" */
     REASON_CLOCK,           /* "clock": the random source or the clock failed */
+    /* A grpc: step's answer (triage_grpc.c): grpc-status 1..16 in code
+     * order ("grpc_unavailable", ...), then the health verdicts. */
+    REASON_GRPC_CANCELLED,
+    REASON_GRPC_UNKNOWN,
+    REASON_GRPC_INVALID_ARGUMENT,
+    REASON_GRPC_DEADLINE_EXCEEDED,
+    REASON_GRPC_NOT_FOUND,
+    REASON_GRPC_ALREADY_EXISTS,
+    REASON_GRPC_PERMISSION_DENIED,
+    REASON_GRPC_RESOURCE_EXHAUSTED,
+    REASON_GRPC_FAILED_PRECONDITION,
+    REASON_GRPC_ABORTED,
+    REASON_GRPC_OUT_OF_RANGE,
+    REASON_GRPC_UNIMPLEMENTED,
+    REASON_GRPC_INTERNAL,
+    REASON_GRPC_UNAVAILABLE,
+    REASON_GRPC_DATA_LOSS,
+    REASON_GRPC_UNAUTHENTICATED,
+    REASON_GRPC_OTHER,          /* "grpc_other": a grpc-status outside 0..16 */
+    REASON_GRPC_NOT_SERVING,    /* "grpc_not_serving": the service says it is down */
+    REASON_GRPC_SERVICE_UNKNOWN, /* "grpc_service_unknown" */
+    REASON_GRPC_SERVING_UNKNOWN, /* "grpc_serving_unknown": status UNKNOWN */
+    REASON_GRPC_BROKEN,         /* "grpc_broken": no grpc-status or a bad message */
     /* A DNS step's answer with another rcode than NOERROR when NOERROR was
      * expected: the server failed or refused (upstream), the name does not
      * exist (contract: the zone lacks the record the probe relies on). */
@@ -108,7 +131,15 @@ struct triage_input {
     bool kind_step;
     enum reason kind_reason;
     struct verdict kind_answer; /* bucket BUCKET_NONE: the kind has no verdict of its own */
+    const struct grpc_answer *grpc; /* a grpc: step's answer once its HTTP status was as expected, else NULL */
 };
+
+struct grpc_answer;
+/* The verdict a gRPC health answer carries: BUCKET_NONE when a is NULL or
+ * healthy as expected (triage_grpc.c). */
+struct verdict triage_grpc(const struct grpc_answer *a, long status);
+/* The reason names REASON_GRPC_*, NULL for any other reason. */
+const char *triage_grpc_reason_str(enum reason r);
 
 /* The verdict of one step. Rules, in order:
  *  - agent fault: agent/that reason; config error: agent/probe_config;
@@ -120,6 +151,7 @@ struct triage_input {
  *    client; 502/503/504 upstream; other 5xx server; other 4xx client; for 5xx
  *    and unlisted 4xx an issue class (validation, unauthorized, rate_limit,
  *    internal) refines it; an unexpected 1xx/2xx/3xx is contract;
+ *  - a gRPC answer that is not healthy as expected: triage_grpc;
  *  - expected status but a failed check or an oversized body: contract;
  *  - only a budget breached: budget;
  *  - a timeout (either kind) while the loop stalled: agent, overloaded. */
