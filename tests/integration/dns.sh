@@ -145,6 +145,19 @@ grep -q 'broken.yaml:4:56: steps\[0\].dns.server: bad server "dns.example"' "$WO
 grep -q 'broken.yaml:5:29: steps\[0\].expect.dns.rcode: unknown rcode "NOERORR" (did you mean "NOERROR"?)' "$WORK/check.out" ||
     fail "no rcode error: $(cat "$WORK/check.out")"
 
+# The documented example loads and agrees with the JSON Schema.
+"$B/tripline" check "$S/docs/examples/dns.yaml" >"$WORK/example.out" 2>&1 ||
+    fail "docs/examples/dns.yaml does not load: $(cat "$WORK/example.out")"
+python3 - "$S" <<'PY'
+import json, sys
+import jsonschema, yaml
+src = sys.argv[1]
+v = jsonschema.Draft202012Validator(json.load(open(src + "/packaging/probe.schema.json")))
+errors = [e.message for e in v.iter_errors(yaml.safe_load(open(src + "/docs/examples/dns.yaml")))]
+if errors:
+    sys.exit("docs/examples/dns.yaml against the schema: %s" % errors[:3])
+PY
+
 # The daemon: a dns step's bucket on /metrics and its reason on /status like any step's.
 cat >"$WORK/daemon.yaml" <<YAML
 - probe: resolves
