@@ -10,6 +10,10 @@ PY=/usr/bin/python3
 "$PY" -c 'import dns.message' 2>/dev/null || { echo "python3-dnspython is not installed: skipped" >&2; exit 77; }
 command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || { echo "dnsmasq-base is not installed: skipped" >&2; exit 77; }
 
+# has FILE PATTERN WHAT [FILTER]: FILE has a line matching PATTERN, or the test
+# fails saying WHAT with FILE's lines that match FILTER.
+has() { grep -q -- "$2" "$1" || fail "$3: $(grep -e "${4:-.}" "$1" | head -40)"; }
+
 # start_dns NAME SCRIPT ARGS...: the fixture's port once it answers.
 start_dns() {
     local name=$1 script=$2; shift 2
@@ -138,12 +142,9 @@ YAML
 rc=0
 "$B/tripline" check "$WORK/broken.yaml" >"$WORK/check.out" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "check of a broken dns step exited $rc: $(cat "$WORK/check.out")"
-grep -q 'broken.yaml:4:43: steps\[0\].dns.type: unknown record type "AAA" (did you mean "AAAA"?)' "$WORK/check.out" ||
-    fail "no type error: $(cat "$WORK/check.out")"
-grep -q 'broken.yaml:4:56: steps\[0\].dns.server: bad server "dns.example"' "$WORK/check.out" ||
-    fail "no server error: $(cat "$WORK/check.out")"
-grep -q 'broken.yaml:5:29: steps\[0\].expect.dns.rcode: unknown rcode "NOERORR" (did you mean "NOERROR"?)' "$WORK/check.out" ||
-    fail "no rcode error: $(cat "$WORK/check.out")"
+has "$WORK/check.out" 'broken.yaml:4:43: steps\[0\].dns.type: unknown record type "AAA" (did you mean "AAAA"?)' "no type error"
+has "$WORK/check.out" 'broken.yaml:4:56: steps\[0\].dns.server: bad server "dns.example"' "no server error"
+has "$WORK/check.out" 'broken.yaml:5:29: steps\[0\].expect.dns.rcode: unknown rcode "NOERORR" (did you mean "NOERROR"?)' "no rcode error"
 
 # The documented example loads and agrees with the JSON Schema.
 "$B/tripline" check "$S/docs/examples/dns.yaml" >"$WORK/example.out" 2>&1 ||
@@ -173,12 +174,9 @@ start_agent a --region earth --spool-dir "$WORK/spool" "$WORK/daemon.yaml"
 wait_until "two runs of resolves" 60 runs_at_least "$AGENT_URL" resolves 2
 wait_until "two runs of servfails" 60 runs_at_least "$AGENT_URL" servfails 2
 curl -fsS --noproxy '*' "$AGENT_URL/metrics" >"$WORK/metrics.txt"
-grep -q '^tripline_probe_success{probe="resolves",region="earth"} 1' "$WORK/metrics.txt" ||
-    fail "resolves is not a success on /metrics: $(grep resolves "$WORK/metrics.txt")"
-grep -q '^tripline_probe_failures_total{probe="servfails",region="earth",bucket="upstream"} [1-9]' "$WORK/metrics.txt" ||
-    fail "no upstream failures of servfails on /metrics: $(grep servfails "$WORK/metrics.txt")"
-grep -q '^tripline_probe_phase_duration_seconds.*probe="resolves".*phase="dns"' "$WORK/metrics.txt" ||
-    fail "no dns phase of resolves on /metrics: $(grep resolves "$WORK/metrics.txt")"
+has "$WORK/metrics.txt" '^tripline_probe_success{probe="resolves",region="earth"} 1' "resolves is not a success on /metrics" resolves
+has "$WORK/metrics.txt" '^tripline_probe_failures_total{probe="servfails",region="earth",bucket="upstream"} [1-9]' "no upstream failures of servfails on /metrics" servfails
+has "$WORK/metrics.txt" '^tripline_probe_phase_duration_seconds.*probe="resolves".*phase="dns"' "no dns phase of resolves on /metrics" resolves
 status_to "$AGENT_URL" "$WORK/status.json"
 "$PY" - "$WORK/status.json" <<'PY'
 import json, sys
