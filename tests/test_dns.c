@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -708,6 +710,55 @@ static void test_start_bad_var(void **state)
     strv_free(&errors);
 }
 
+/* No descriptor left: the exchange fails as the agent's own (fd_limit), either
+ * at start or when c-ares cannot open its socket, and nothing is left open. */
+static void test_start_no_descriptors(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_step("{name: api.example.test, server: 127.0.0.1}", NULL, &errors);
+    assert_non_null(set);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct tpl_vars vars;
+    tpl_vars_init(&vars);
+    struct got g = {0};
+    char err[256] = "";
+    struct kind_run run = {
+        .loop = &loop, .step = &set->probes[0]->steps[0], .def = def_of(set), .timeout = 1000 * MS,
+        .data_max = 4096, .render = render, .render_arg = &vars, .done = on_done, .done_arg = &g,
+        .err = err, .errlen = sizeof(err),
+    };
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[256], n = 0;
+    while (n < 256 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        n++;
+    int rc = dns_kind_ops.start(&run);
+    while (n > 0)
+        close(fds[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (rc < 0) {
+        assert_non_null(strstr(err, "cannot set up the resolver"));
+    } else {
+        /* started, but no socket for the question: the agent's, never "connect" */
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(g.calls, 1);
+        assert_int_equal(g.resp->fail, TRANSFER_KIND);
+        assert_int_equal(g.resp->kind_reason, REASON_FD_LIMIT);
+        assert_non_null(strstr(g.resp->error, "no descriptor left"));
+        resp_done(g.resp);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    tpl_vars_free(&vars);
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_judge_answers),
         cmocka_unit_test(test_judge_rcode),
         cmocka_unit_test(test_start_bad_var),
+        cmocka_unit_test(test_start_no_descriptors),
         cmocka_unit_test(test_live_zone_udp_tcp),
         cmocka_unit_test(test_live_faults),
         cmocka_unit_test(test_live_truncated_and_caps),

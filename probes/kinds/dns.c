@@ -6,9 +6,13 @@
 #include "probes/kinds/dns.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <ares.h>
 
@@ -152,6 +156,43 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
         q->fault = REASON_FD_LIMIT;
 }
 
+/* c-ares' socket calls, as c-ares makes them, except that a socket the
+ * system refuses for want of descriptors or memory is the agent's fault:
+ * c-ares alone would report the server as refusing. */
+static ares_socket_t sys_socket(int domain, int type, int protocol, void *arg)
+{
+    struct dns_q *q = arg;
+    int fd = socket(domain, type, protocol);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+        q->fault = REASON_FD_LIMIT;
+    else if (fd < 0 && (errno == ENOMEM || errno == ENOBUFS))
+        q->fault = REASON_OUT_OF_MEMORY;
+    return fd;
+}
+
+static int sys_close(ares_socket_t fd, void *arg)
+{
+    return close(fd);
+}
+
+static int sys_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t len, void *arg)
+{
+    return connect(fd, sa, len);
+}
+
+static ares_ssize_t sys_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                                 ares_socklen_t *fromlen, void *arg)
+{
+    return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+static ares_ssize_t sys_sendv(ares_socket_t fd, const struct iovec *iov, int n, void *arg)
+{
+    return writev(fd, iov, n);
+}
+
+static const struct ares_socket_functions sys_funcs = {sys_socket, sys_close, sys_connect, sys_recvfrom, sys_sendv};
+
 /* --- the answer ----------------------------------------------------------- */
 
 static enum reason status_reason(int st)
@@ -226,6 +267,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 static void q_close(struct dns_q *q)
 {
     q->finished = true;
+    q->answered = true; /* ares_destroy ends a pending query through on_answer: ignored */
     if (q->has_ch) {
         ares_destroy(q->ch);
         q->has_ch = false;
@@ -243,7 +285,8 @@ static void on_deadline(uv_timer_t *t)
     if (!q->answered && !q->fault)
         ares_cancel(q->ch); /* calls on_answer with ARES_ECANCELLED: a timeout */
     if (q->fault)
-        kind_fail(q->resp, q->fault, "the agent could not watch the resolver's socket");
+        kind_fail(q->resp, q->fault, q->fault == REASON_FD_LIMIT ? "the agent has no descriptor left for the resolver's socket"
+                                                                 : "out of memory for the resolver's socket");
     else if (!q->answered)
         kind_fail(q->resp, REASON_TIMEOUT, "no answer in time");
     struct response *r = q->resp;
@@ -312,6 +355,7 @@ static int channel_open(struct dns_q *q, const struct dns_def *d, const struct k
         return st == ARES_ENOMEM ? TL_ENOMEM : TL_EIO;
     }
     q->has_ch = true;
+    ares_set_socket_functions(q->ch, &sys_funcs, q);
     if (d->server) {
         st = ares_set_servers_ports_csv(q->ch, d->server);
         if (st != ARES_SUCCESS)
