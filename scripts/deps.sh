@@ -5,14 +5,15 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libyaml-dev libcjson-dev
-      libssl-dev libmicrohttpd-dev libsystemd-dev ca-certificates)
+      libssl-dev libmicrohttpd-dev libsystemd-dev libc-ares-dev ca-certificates)
 if [ "$what" = package ]; then
     pkgs+=(python3 dpkg-dev file)
 fi
 if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
            prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base clang
-           libclang-rt-14-dev stress-ng python3-grpcio openssl libxml2-utils)
+           libclang-rt-14-dev stress-ng python3-grpcio openssl libxml2-utils dnsmasq-base
+           python3-dnspython)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "probes/kinds/dns.h"
 #include "probes/kinds/icmp.h"
 #include "probes/kinds/tcp.h"
 
@@ -10,6 +11,7 @@
 static const struct kind_ops *const kinds[] = {
     NULL, /* keeps the table non-empty while no kind is built in */
     &tcp_kind_ops,
+    &dns_kind_ops,
     &icmp_kind_ops,
 };
 

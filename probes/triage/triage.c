@@ -103,6 +103,9 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_TLS_FILE] = "tls_file",
     [REASON_ICMP_LOSS] = "icmp_loss",
     [REASON_ICMP_NOT_PERMITTED] = "icmp_not_permitted",
+    [REASON_DNS_SERVFAIL] = "dns_servfail",
+    [REASON_DNS_REFUSED] = "dns_refused",
+    [REASON_DNS_NXDOMAIN] = "dns_nxdomain",
 };
 
 const char *reason_str(enum reason r)

@@ -92,6 +92,12 @@ enum reason {
     /* icmp steps (probes/kinds/icmp.c). */
     REASON_ICMP_LOSS,           /* "icmp_loss": upstream; no echo reply, or more lost than max_loss */
     REASON_ICMP_NOT_PERMITTED,  /* "icmp_not_permitted": agent; the kernel refuses ping sockets (ping_group_range) */
+    /* A DNS step's answer with another rcode than NOERROR when NOERROR was
+     * expected: the server failed or refused (upstream), the name does not
+     * exist (contract: the zone lacks the record the probe relies on). */
+    REASON_DNS_SERVFAIL,    /* "dns_servfail" */
+    REASON_DNS_REFUSED,     /* "dns_refused" */
+    REASON_DNS_NXDOMAIN,    /* "dns_nxdomain" */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
