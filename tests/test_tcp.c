@@ -90,7 +90,7 @@ static void test_load_errors(void **state)
     assert_true(has_error(&d, ":5:7:", "more or less than one key"));
     assert_true(has_error(&d, ":6:25:", "bad regex"));
     assert_true(has_error(&d, ":7:7:", "recv: unknown key"));
-    assert_true(has_error(&d, ":8:13:", "}}"));
+    assert_true(has_error(&d, ":8:14:", "}}"));
     doc_done(&d);
 
     doc_load(&d, "tcp: {host: db, port: 1, tls: {ca_fil: x}}\nexpect: {tcp: {x: 1}}\n");

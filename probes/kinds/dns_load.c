@@ -46,17 +46,6 @@ int dns_rcode_parse(const char *s)
     return -1;
 }
 
-static int tpl_of(struct yu *y, yaml_node_t *n, struct tpl *out)
-{
-    char err[200];
-    int off = 0;
-    if (tpl_parse(out, yu_str(n), err, sizeof(err), &off)) {
-        yu_error(y, n, "%s (at byte %d)", err, off);
-        return -1;
-    }
-    return 0;
-}
-
 /* --- dns: -------------------------------------------------------------- */
 
 static int def_name(struct yu *y, void *obj, yaml_node_t *v)
@@ -70,7 +59,7 @@ static int def_name(struct yu *y, void *obj, yaml_node_t *v)
         yu_error(y, v, "bad name \"%s\" (expected a domain name like api.example.com)", s);
         return -1;
     }
-    return tpl_of(y, v, &d->name);
+    return kind_tpl(y, v, &d->name);
 }
 
 static int def_type(struct yu *y, void *obj, yaml_node_t *v)
@@ -181,7 +170,7 @@ static int one_match(struct yu *y, struct dns_def *d, yaml_node_t *v)
 static int ans_contains(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct dns_def *d = obj;
-    if (one_match(y, d, v) || tpl_of(y, v, &d->contains))
+    if (one_match(y, d, v) || kind_tpl(y, v, &d->contains))
         return -1;
     d->op = DNS_MATCH_CONTAINS;
     return 0;
@@ -193,7 +182,7 @@ static int equals_item(struct yu *y, yaml_node_t *key, yaml_node_t *item, void *
         yu_error(y, item, "expected a string, got %s", yu_type_name(item));
         return YU_ITEM_DROP;
     }
-    return tpl_of(y, item, elem) ? YU_ITEM_DROP : 0;
+    return kind_tpl(y, item, elem) ? YU_ITEM_DROP : 0;
 }
 
 static int ans_equals(struct yu *y, void *obj, yaml_node_t *v)

@@ -58,17 +58,11 @@ struct icmp_x {
 static int k_host(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct icmp_def *d = obj;
-    char err[256];
-    int off = 0;
     if (yu_is_null(v) || !yu_str(v)[0]) {
         yu_error(y, v, "empty host (expected a name or an address like 10.0.0.1)");
         return -1;
     }
-    if (tpl_parse(&d->host, yu_str(v), err, sizeof(err), &off)) {
-        yu_error(y, v, "%s (at byte %d of the template)", err, off);
-        return -1;
-    }
-    return 0;
+    return kind_tpl(y, v, &d->host);
 }
 
 static int k_count(struct yu *y, void *obj, yaml_node_t *v)

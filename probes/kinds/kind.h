@@ -88,6 +88,13 @@ struct kind_ops {
     void (*host_key)(const void *def, char *out, size_t outlen);
 };
 
+/* For kind loaders: a template from a string scalar, as the loader reads
+ * every other template (errors at the line and column inside the scalar;
+ * the variables it names are checked once the whole probe is read, like a
+ * request URL's). Returns 0, or -1 after reporting. Provided by the loader
+ * (probes/load/load_kind.c). */
+int kind_tpl(struct yu *y, yaml_node_t *n, struct tpl *out);
+
 /* The module of a kind, NULL for STEP_HTTP or an unknown value. */
 const struct kind_ops *kind_ops_of(enum step_kind k);
 /* The module whose step key is key, NULL if none. */

@@ -10,26 +10,10 @@
 #include "base/err.h"
 #include "probes/yaml/yaml_util.h"
 
-/* A template from a string scalar; errors at the node. */
-static int tcp_tpl(struct yu *y, yaml_node_t *n, struct tpl *out)
-{
-    char err[256];
-    int off = 0;
-    if (!n || n->type != YAML_SCALAR_NODE || yu_is_null(n)) {
-        yu_error(y, n, "expected a string, got %s", yu_type_name(n));
-        return -1;
-    }
-    if (tpl_parse(out, yu_str(n), err, sizeof(err), &off)) {
-        yu_error(y, n, "%s (at byte %d of the template)", err, off);
-        return -1;
-    }
-    return 0;
-}
-
 static int k_host(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct tcp_def *d = obj;
-    if (tcp_tpl(y, v, &d->host))
+    if (kind_tpl(y, v, &d->host))
         return -1;
     if (!d->host.src[0]) {
         yu_error(y, v, "empty host (expected a name or an address like db.internal or 10.0.0.5)");
@@ -83,7 +67,7 @@ static int l_send(struct yu *y, void *obj, yaml_node_t *v)
     struct line_ctx *c = obj;
     c->keys++;
     c->l->kind = TCP_SEND;
-    return tcp_tpl(y, v, &c->l->send);
+    return kind_tpl(y, v, &c->l->send);
 }
 
 static int l_matches(struct yu *y, void *obj, yaml_node_t *v)

@@ -101,7 +101,7 @@ static int tpl_from(struct yu *y, yaml_node_t *n, struct tpl *out, bool record)
         yu_error_at(y, line, col, "%s", err);
         return -1;
     }
-    for (size_t i = 0; record && i < out->n; i++) {
+    for (size_t i = 0; record && y->user && i < out->n; i++) {
         if (out->segs[i].kind != TPL_VAR)
             continue;
         scalar_pos(n, out->segs[i].offset, &line, &col);

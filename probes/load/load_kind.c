@@ -109,6 +109,13 @@ static int foreign_expects(struct yu *y, yaml_node_t *expect, const struct kind_
     return bad;
 }
 
+/* Outside a probe file (a kind's own tests) there is no probe whose
+ * variables could be checked: the template is only parsed. */
+int kind_tpl(struct yu *y, yaml_node_t *n, struct tpl *out)
+{
+    return ld_tpl(y, n, out);
+}
+
 int ld_step_kind(struct yu *y, yaml_node_t *item, struct step *s)
 {
     int bad = 0;
