@@ -27,7 +27,7 @@ done
 sleep 600 &
 echo "child $!" >>"$1/throttle.log"
 echo "start $$" >>"$1/throttle.log"
-while [ ! -e "$1/go" ]; do sleep 0.05; done
+while [ ! -e "$1/go" ] && [ -d "$1" ]; do sleep 0.05; done # gone with the test
 kill $!
 SH
 incident_probe "$WORK/probes.yaml" <<YAML

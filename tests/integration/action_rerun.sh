@@ -11,7 +11,7 @@ start_demo_api
 # The throttle: logs its start, then waits for $WORK/go.
 cat >"$WORK/throttle.sh" <<'SH'
 echo "start $$" >>"$1/throttle.log"
-while [ ! -e "$1/go" ]; do sleep 0.05; done
+while [ ! -e "$1/go" ] && [ -d "$1" ]; do sleep 0.05; done # gone with the test
 echo ok >>"$1/throttle.log"
 SH
 incident_probe "$WORK/probes.yaml" <<YAML

@@ -18,7 +18,7 @@ has() { grep -q -- "$2" "$1" || fail "$3: $(grep -e "${4:-.}" "$1" | head -40)";
 start_dns() {
     local name=$1 script=$2; shift 2
     "$S/tests/fixtures/$script" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    PIDS+=($!)
+    echo $! >>"$WORK/.pids" # called inside $(...): cleanup reads the file
     wait_until "$name to answer" 30 grep -qs '^[0-9]' "$WORK/$name.out"
     head -n1 "$WORK/$name.out"
 }

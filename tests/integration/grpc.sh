@@ -13,7 +13,7 @@ command -v openssl >/dev/null || { echo "openssl is not installed: skipped" >&2;
 start_grpc() {
     local name=$1; shift
     "$PY" "$S/tests/fixtures/grpc_health.py" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    PIDS+=($!)
+    echo $! >>"$WORK/.pids" # called inside $(...): cleanup reads the file
     wait_until "$name to listen" 30 grep -qs '^port=' "$WORK/$name.out"
     sed -n 's/^port=//p' "$WORK/$name.out"
 }
