@@ -147,16 +147,16 @@ has "$WORK/check.out" 'broken.yaml:4:56: steps\[0\].dns.server: bad server "dns.
 has "$WORK/check.out" 'broken.yaml:5:29: steps\[0\].expect.dns.rcode: unknown rcode "NOERORR" (did you mean "NOERROR"?)' "no rcode error"
 
 # The documented example loads and agrees with the JSON Schema.
-"$B/tripline" check "$S/docs/examples/dns.yaml" >"$WORK/example.out" 2>&1 ||
-    fail "docs/examples/dns.yaml does not load: $(cat "$WORK/example.out")"
+"$B/tripline" check "$S/probes/examples/kinds/dns.yaml" >"$WORK/example.out" 2>&1 ||
+    fail "probes/examples/kinds/dns.yaml does not load: $(cat "$WORK/example.out")"
 python3 - "$S" <<'PY'
 import json, sys
 import jsonschema, yaml
 src = sys.argv[1]
 v = jsonschema.Draft202012Validator(json.load(open(src + "/packaging/probe.schema.json")))
-errors = [e.message for e in v.iter_errors(yaml.safe_load(open(src + "/docs/examples/dns.yaml")))]
+errors = [e.message for e in v.iter_errors(yaml.safe_load(open(src + "/probes/examples/kinds/dns.yaml")))]
 if errors:
-    sys.exit("docs/examples/dns.yaml against the schema: %s" % errors[:3])
+    sys.exit("probes/examples/kinds/dns.yaml against the schema: %s" % errors[:3])
 PY
 
 # The daemon: a dns step's bucket on /metrics and its reason on /status like any step's.
