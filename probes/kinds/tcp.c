@@ -19,6 +19,8 @@ enum tcp_phase { PH_DNS, PH_CONNECT, PH_TLS, PH_EXCHANGE };
 struct tcp_x {
     uv_loop_t *loop;
     uv_getaddrinfo_t gai;
+    struct addrinfo *ai_list;   /* the resolver's answer, kept to try the next address */
+    const struct addrinfo *ai_next;
     uv_connect_t creq;
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -120,6 +122,8 @@ static cJSON *facts_build(struct tcp_x *x)
 
 static void x_free(struct tcp_x *x)
 {
+    if (x->ai_list)
+        uv_freeaddrinfo(x->ai_list);
     for (size_t i = 0; i < x->n_lines; i++) {
         free(x->lines[i].text);
         if (x->lines[i].has_re)
@@ -358,12 +362,28 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 /* --- connecting ----------------------------------------------------------- */
 
+static void next_address_cb(uv_handle_t *h);
+
+/* Failures another address of the name may not have; a reset or a timeout
+ * is the peer's answer and stands. */
+static bool next_address_worth_it(int status)
+{
+    return status == UV_ECONNREFUSED || status == UV_ENETUNREACH || status == UV_EHOSTUNREACH ||
+           status == UV_EADDRNOTAVAIL || status == UV_EAFNOSUPPORT;
+}
+
 static void connect_cb(uv_connect_t *req, int status)
 {
     struct tcp_x *x = req->data;
     char err[256];
     if (x->finished)
         return;
+    if (status < 0 && x->ai_next && next_address_worth_it(status)) {
+        /* as any client does: the next address the name has (::1, then 127.0.0.1) */
+        x->tcp_open = false;
+        uv_close((uv_handle_t *)&x->tcp, next_address_cb);
+        return;
+    }
     if (status < 0) {
         /* a peer that accepts and resets at once can do so before connect reports */
         fail(x, uv_reason(status, status == UV_ECONNRESET ? REASON_RESET : REASON_CONNECT), "connect failed",
@@ -407,7 +427,7 @@ static int bind_source(struct tcp_x *x, int family)
                                                                                                         : 0;
 }
 
-/* The first address the resolver gave. */
+/* One address of the name: the resolver's first, then the next after a refusal. */
 static void connect_to(struct tcp_x *x, const struct addrinfo *ai)
 {
     uv_ip_name(ai->ai_addr, x->resp->primary_ip, sizeof(x->resp->primary_ip));
@@ -426,8 +446,26 @@ static void connect_to(struct tcp_x *x, const struct addrinfo *ai)
     }
     x->creq.data = x;
     rc = uv_tcp_connect(&x->creq, &x->tcp, ai->ai_addr, connect_cb);
-    if (rc)
+    if (rc && x->ai_next && next_address_worth_it(rc)) {
+        x->tcp_open = false; /* an address family the host has no route for */
+        uv_close((uv_handle_t *)&x->tcp, next_address_cb);
+    } else if (rc) {
         fail(x, uv_reason(rc, REASON_CONNECT), "connect failed", uv_strerror(rc));
+    }
+}
+
+/* The socket of a refused address is closed: on to the next one. */
+static void next_address_cb(uv_handle_t *h)
+{
+    struct tcp_x *x = h->data;
+    x->open--;
+    if (x->finished) {
+        maybe_deliver(x);
+        return;
+    }
+    const struct addrinfo *ai = x->ai_next;
+    x->ai_next = ai->ai_next;
+    connect_to(x, ai);
 }
 
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -443,8 +481,12 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (status < 0 || !res)
         fail(x, status == UV_EAI_MEMORY ? REASON_OUT_OF_MEMORY : REASON_DNS, "the name did not resolve",
              uv_strerror(status));
-    else
+    else {
+        x->ai_list = res;
+        x->ai_next = res->ai_next;
         connect_to(x, res);
+        return;
+    }
     uv_freeaddrinfo(res);
 }
 

@@ -135,3 +135,18 @@ if '"connect"' not in text or "upstream" not in text:
     sys.exit("refused on /status: %s" % text[:2000])
 PY
 stop_agent
+
+# A name with two addresses, the first refused (localhost as ::1 first, as Debian's /etc/hosts
+# has it, while the fixture listens on 127.0.0.1 only): the next address is tried, as any
+# client does. Needs a mount namespace of our own for the hosts file (root, not in a chroot).
+printf '::1 localhost ip6-localhost\n127.0.0.1 localhost\n' >"$WORK/hosts"
+step two-addresses "{host: localhost, port: $PING, exchange: [{send: \"PING\\r\\n\"}, {expect: \"+PONG\"}]}" >"$WORK/two.yaml"
+if unshare -m true 2>/dev/null; then
+    unshare -m sh -c 'mount --bind "$1" /etc/hosts && exec "$2" once --json "$3"' _ "$WORK/hosts" "$B/tripline" \
+        "$WORK/two.yaml" >"$WORK/two.json" 2>"$WORK/two.err" ||
+        fail "localhost with ::1 first: $(cat "$WORK/two.json" "$WORK/two.err")"
+    grep -q '"ok":true' "$WORK/two.json" || fail "localhost with ::1 first: $(cat "$WORK/two.json")"
+else
+    echo "no mount namespace: the two-address case is not run" >&2
+fi
+echo "ok: tcp steps"
