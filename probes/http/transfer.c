@@ -5,6 +5,7 @@
  * (curl_multi_socket_action). After every call into curl, finished transfers
  * are drained from curl_multi_info_read and handed to their done callbacks. */
 #include "probes/http/transfer.h"
+#include "probes/http/easy_pool.h"
 
 #include "base/err.h"
 
@@ -47,6 +48,7 @@ struct transfer_engine {
     struct sock_ctx *socks;   /* sockets being watched */
     int depth;                /* > 0 while inside a drain (callbacks may free us) */
     bool dying;               /* transfer_engine_free was called during a drain */
+    struct easy_pool easy_pool; /* reset handles for the next transfers */
 };
 
 struct transfer_session {
@@ -245,8 +247,7 @@ static void xfer_free(struct xfer *x)
 {
     if (!x)
         return;
-    if (x->easy)
-        curl_easy_cleanup(x->easy);
+    easy_pool_put(&x->e->easy_pool, x->easy);
     curl_slist_free_all(x->headers);
     curl_slist_free_all(x->resolve);
     session_unref(x->s);
@@ -550,6 +551,9 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_CAPATH, NULL);
     SETOPT(CURLOPT_CAINFO, e->ca_file);
     SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 86400L);
+    /* Handles are reused (easy_pool.h): no TLS session may carry over, so
+     * every check keeps its full handshake. */
+    SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
     SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
     SETOPT(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
@@ -614,7 +618,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     if (!x->resp)
         goto out;
     buf_init(&x->resp->body, x->body_max);
-    x->easy = curl_easy_init();
+    x->easy = easy_pool_get(&e->easy_pool);
     if (!x->easy)
         goto out;
     rc = xfer_setup(x, req);
@@ -720,6 +724,7 @@ static void engine_destroy(struct transfer_engine *e)
         free(x->resp);
         xfer_free(x);
     }
+    easy_pool_clear(&e->easy_pool);
     curl_multi_cleanup(e->multi);
     e->multi = NULL;
     /* curl normally removes every socket before this point; be sure anyway. */
