@@ -32,12 +32,33 @@ bench_build_release() {
 # Total Ir of a callgrind output file.
 bench_ir_total() { awk '/^totals:/ {t = $2} /^summary:/ {s = $2} END {print t ? t : s}' "$1"; }
 
+# A throwaway CA ($WORK/ca.pem) and a server certificate for 127.0.0.1.
+bench_certs() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tripline bench CA" \
+        -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$WORK/srv.key" -out "$WORK/srv.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$WORK/ext.cnf"
+    openssl x509 -req -in "$WORK/srv.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
+        -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/srv.pem" 2>/dev/null
+}
+
 # nginx on loopback (1 worker, no access log, `return 200 "ok\n"`); sets
-# NGINX_PORT and TARGET_PREFIX (http://127.0.0.1:PORT/t/).
+# NGINX_PORT and TARGET_PREFIX (http://127.0.0.1:PORT/t/). With BENCH_TLS=1
+# also an HTTPS listener without session cache or tickets (every check a full
+# handshake): TLS_PORT, TLS_PREFIX, and the CA in $WORK/ca.pem.
 bench_nginx() {
     command -v nginx >/dev/null || bench_die "nginx not installed (Debian: nginx-light)"
     NGINX_PORT=$(bench_free_port)
     mkdir -p "$WORK/nginx"
+    local tls=""
+    if [ "${BENCH_TLS:-0}" = 1 ]; then
+        bench_certs
+        TLS_PORT=$(bench_free_port)
+        TLS_PREFIX="https://127.0.0.1:$TLS_PORT/t/"
+        tls="listen 127.0.0.1:$TLS_PORT ssl backlog=4096; ssl_certificate $WORK/srv.pem;
+        ssl_certificate_key $WORK/srv.key; ssl_session_cache off; ssl_session_tickets off;"
+    fi
     cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -53,6 +74,7 @@ http {
     keepalive_timeout 75s;
     server {
         listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        $tls
         location / { default_type text/plain; return 200 "ok\n"; }
     }
 }

@@ -6,10 +6,12 @@
 #   bash tests/bench/cg_daemon.sh                 # 100 probes every 2s, 20 s window
 #   N=1000 EVERY=20s bash tests/bench/cg_daemon.sh   # same rate, 10x the probes
 #   BENCH_KEEP=/tmp/cg bash tests/bench/cg_daemon.sh  # keep callgrind files
+#   LOG_LEVEL=warn bash tests/bench/cg_daemon.sh  # without the per-run "probe ok" log line
 #
 # The agent runs under callgrind with instrumentation off; after start-up and
 # one interval, `callgrind_control -i on` opens the window and `-i off` closes
-# it. Runs in the window are the agent's per-run log lines (log_level info).
+# it. Runs in the window: the delta of tripline_probe_runs_total, scraped
+# from /metrics just before and after (with instrumentation off).
 # Ir per check = window Ir / runs: everything the daemon does for a check,
 # its share of the 1 s escalation tick and the scheduler's wake-ups included.
 # The floor: curl_baseline (fresh connection each, same CA settings), marginal
@@ -24,6 +26,7 @@ N=${N:-100}
 EVERY=${EVERY:-2s}
 WINDOW=${WINDOW:-20}
 M=${M:-400}
+LOG_LEVEL=${LOG_LEVEL:-info}
 WORK=$(mktemp -d /tmp/tripline-cg-daemon.XXXXXX)
 PIDS=()
 # shellcheck source=tests/bench/benchlib.sh
@@ -37,7 +40,7 @@ bench_gen "$N" "$EVERY" "$WORK/probes.yaml"
 cat >"$WORK/agent.yaml" <<EOF
 limits: {concurrency: 20000, per_host: 20000}
 spool: {dir: $WORK/spool}
-log_level: info
+log_level: $LOG_LEVEL
 EOF
 
 valgrind --tool=callgrind --instr-atstart=no \
@@ -50,18 +53,22 @@ for _ in $(seq 1200); do
     kill -0 "$APID" 2>/dev/null || { cat "$WORK/agent.err"; bench_die "agent exited"; }
     sleep 0.1
 done
+APORT=$(grep -m1 '"msg":"tripline started"' "$WORK/agent.err" | sed -n 's/.*"port":\([0-9]*\).*/\1/p')
 sleep "$(bench_secs "$EVERY")"
-runs() { grep -c '"probe":"p' "$WORK/agent.err" || true; }
-callgrind_control -i on "$APID" >/dev/null
-callgrind_control -z "$APID" >/dev/null
+runs() {
+    curl -fsS "http://127.0.0.1:$APORT/metrics" |
+        awk '/^tripline_probe_runs_total[{ ]/ {n += $NF} END {printf "%d\n", n}'
+}
 r0=$(runs)
+callgrind_control -z "$APID" >/dev/null
+callgrind_control -i on "$APID" >/dev/null
 sleep "$WINDOW"
-r1=$(runs)
 callgrind_control -i off "$APID" >/dev/null
+r1=$(runs)
 kill -TERM "$APID"
 wait "$APID" || true
 agent_ir=$(bench_ir_total "$WORK/cg.agent")
-bad=$(grep -c '"ok":false' "$WORK/agent.err" || true)
+bad=$(grep -c '"ok":false' "$WORK/agent.err" || true) # logged at warn
 
 make -s -C "$SRC/tests/bench" OUT="$WORK" >/dev/null
 ir() { valgrind --tool=callgrind --callgrind-out-file="$1" "${@:2}" >/dev/null 2>"$1.log" ||
@@ -72,15 +79,15 @@ b_1=$(ir "$WORK/cg.base1" "$WORK/curl_baseline" -t 120000 -n 1 -c 1 "$URL")
 s_m=$(ir "$WORK/cg.same" "$WORK/curl_baseline" --same-opts -t 120000 -n "$M" -c 10 "$URL")
 s_1=$(ir "$WORK/cg.same1" "$WORK/curl_baseline" --same-opts -t 120000 -n 1 -c 1 "$URL")
 
-python3 - "$agent_ir" "$r0" "$r1" "$bad" "$b_m" "$b_1" "$s_m" "$s_1" "$M" "$N" "$EVERY" "$WINDOW" <<'PY'
+python3 - "$agent_ir" "$r0" "$r1" "$bad" "$b_m" "$b_1" "$s_m" "$s_1" "$M" "$N" "$EVERY" "$WINDOW" "$LOG_LEVEL" <<'PY'
 import sys
 air, r0, r1, bad, bm, b1, sm, s1, m = (int(x) for x in sys.argv[1:10])
-n, every, window = sys.argv[10:]
+n, every, window, level = sys.argv[10:]
 runs = r1 - r0
 agent = air / runs if runs else float("nan")
 base = (bm - b1) / (m - 1)
 same = (sm - s1) / (m - 1)
-print(f"probes={n} every={every} window_s={window} runs={runs} failed_runs_total={bad}")
+print(f"probes={n} every={every} window_s={window} log_level={level} runs={runs} failed_runs_total={bad}")
 print(f"agent_ir_per_check={agent:.0f}")
 print(f"loop_ir_per_transfer={base:.0f}")
 print(f"loop_same_opts_ir_per_transfer={same:.0f}")
