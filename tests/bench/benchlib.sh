@@ -22,7 +22,9 @@ print(max(1, round(v)))' "$1"
 }
 
 # bench_build_release DIR [EXTRA_CFLAGS]: tripline without sanitizers
+# (BENCH_NO_BUILD=1: use DIR/tripline as it is, e.g. another commit's build)
 bench_build_release() {
+    [ "${BENCH_NO_BUILD:-0}" = 1 ] && return 0
     bench_say "Release build in $1"
     cmake -S "$SRC" -B "$1" -DCMAKE_BUILD_TYPE=Release -DTRIPLINE_SANITIZE=OFF -DTRIPLINE_WERROR=OFF \
         -DCMAKE_C_FLAGS="${2:-}" >"$WORK/cmake.log" 2>&1 || { cat "$WORK/cmake.log"; bench_die "cmake failed"; }

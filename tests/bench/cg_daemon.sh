@@ -43,17 +43,18 @@ spool: {dir: $WORK/spool}
 log_level: $LOG_LEVEL
 EOF
 
+APORT=$(bench_free_port)
 valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$WORK/cg.agent" "$BUILD/tripline" run --config "$WORK/agent.yaml" \
-    --listen 127.0.0.1:0 "$WORK/probes.yaml" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+    --listen "127.0.0.1:$APORT" "$WORK/probes.yaml" >"$WORK/agent.out" 2>"$WORK/agent.err" &
 APID=$!
 PIDS+=($APID)
+# "tripline started" is an info line: wait for the endpoint instead
 for _ in $(seq 1200); do
-    grep -q '"msg":"tripline started"' "$WORK/agent.err" 2>/dev/null && break
+    curl -fsS -o /dev/null "http://127.0.0.1:$APORT/status" 2>/dev/null && break
     kill -0 "$APID" 2>/dev/null || { cat "$WORK/agent.err"; bench_die "agent exited"; }
     sleep 0.1
 done
-APORT=$(grep -m1 '"msg":"tripline started"' "$WORK/agent.err" | sed -n 's/.*"port":\([0-9]*\).*/\1/p')
 sleep "$(bench_secs "$EVERY")"
 runs() {
     curl -fsS "http://127.0.0.1:$APORT/metrics" |

@@ -63,17 +63,17 @@ window() {
 }
 
 run_agent() { # proto n every port prefix tag
-    local proto=$1 n=$2 every=$3 port=$4 prefix=$5 tag=$6 aport=""
+    local proto=$1 n=$2 every=$3 port=$4 prefix=$5 tag=$6 aport
+    aport=$(bench_free_port)
     bench_gen "$n" "$every" "$WORK/$tag.yaml" "$prefix"
     printf 'limits: {concurrency: 20000, per_host: 20000}\nspool: {dir: %s}\nlog_level: %s\ntls: {ca_file: %s}\n' \
         "$WORK/spool-$tag" "$LOG_LEVEL" "$WORK/ca.pem" >"$WORK/$tag.agent.yaml"
-    taskset -c "$AGENT_CPU" "$BUILD/tripline" run --config "$WORK/$tag.agent.yaml" --listen 127.0.0.1:0 \
+    taskset -c "$AGENT_CPU" "$BUILD/tripline" run --config "$WORK/$tag.agent.yaml" --listen "127.0.0.1:$aport" \
         "$WORK/$tag.yaml" >/dev/null 2>"$WORK/$tag.err" &
     local pid=$!
     PIDS+=($pid)
     for _ in $(seq 600); do
-        aport=$(grep -m1 '"msg":"tripline started"' "$WORK/$tag.err" 2>/dev/null | sed -n 's/.*"port":\([0-9]*\).*/\1/p' || true)
-        [ -n "$aport" ] && break
+        curl -fsS -o /dev/null "http://127.0.0.1:$aport/status" 2>/dev/null && break
         kill -0 "$pid" 2>/dev/null || { tail "$WORK/$tag.err"; bench_die "agent exited"; }
         sleep 0.1
     done
