@@ -45,8 +45,19 @@ bench_certs() {
         -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/srv.pem" 2>/dev/null
 }
 
+# bench_wait_http URL PID: until URL answers (60 s at most), or die when PID exits
+bench_wait_http() {
+    for _ in $(seq 600); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || bench_die "process $2 exited before $1 answered"
+        sleep 0.1
+    done
+    bench_die "$1 did not answer"
+}
+
 # nginx on loopback (1 worker, no access log, `return 200 "ok\n"`); sets
-# NGINX_PORT and TARGET_PREFIX (http://127.0.0.1:PORT/t/). With BENCH_TLS=1
+# NGINX_PORT, NGINX_PID and TARGET_PREFIX (http://127.0.0.1:PORT/t/); NGINX_CONNS
+# sets worker_connections (20000). With BENCH_TLS=1
 # also an HTTPS listener without session cache or tickets (every check a full
 # handshake): TLS_PORT, TLS_PREFIX, and the CA in $WORK/ca.pem.
 bench_nginx() {
@@ -66,8 +77,8 @@ worker_processes 1;
 daemon off;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
-events { worker_connections 20000; }
-worker_rlimit_nofile 40000;
+events { worker_connections ${NGINX_CONNS:-20000}; }
+worker_rlimit_nofile $((2 * ${NGINX_CONNS:-20000}));
 http {
     access_log off;
     client_body_temp_path $WORK/nginx/cb; proxy_temp_path $WORK/nginx/px;
@@ -85,7 +96,8 @@ EOF
     local pin=()
     [ -n "${NGINX_CPU:-}" ] && pin=(taskset -c "$NGINX_CPU")
     "${pin[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/out.log" 2>&1 &
-    PIDS+=($!)
+    NGINX_PID=$!
+    PIDS+=($NGINX_PID)
     for _ in $(seq 50); do
         curl -fsS "http://127.0.0.1:$NGINX_PORT/t/0" >/dev/null 2>&1 && break
         sleep 0.1

@@ -50,11 +50,7 @@ valgrind --tool=callgrind --instr-atstart=no \
 APID=$!
 PIDS+=($APID)
 # "tripline started" is an info line: wait for the endpoint instead
-for _ in $(seq 1200); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$APORT/status" 2>/dev/null && break
-    kill -0 "$APID" 2>/dev/null || { cat "$WORK/agent.err"; bench_die "agent exited"; }
-    sleep 0.1
-done
+bench_wait_http "http://127.0.0.1:$APORT/status" "$APID"
 sleep "$(bench_secs "$EVERY")"
 runs() {
     curl -fsS "http://127.0.0.1:$APORT/metrics" |

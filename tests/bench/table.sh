@@ -72,11 +72,7 @@ run_agent() { # proto n every port prefix tag
         "$WORK/$tag.yaml" >/dev/null 2>"$WORK/$tag.err" &
     local pid=$!
     PIDS+=($pid)
-    for _ in $(seq 600); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$aport/status" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || { tail "$WORK/$tag.err"; bench_die "agent exited"; }
-        sleep 0.1
-    done
+    bench_wait_http "http://127.0.0.1:$aport/status" "$pid"
     sleep $(($(bench_secs "$every") + WARMUP))
     curl -fsS -o "$WORK/$tag.m0" "http://127.0.0.1:$aport/metrics"
     local s1; s1=$(now)

@@ -24,12 +24,11 @@ def lateness(path):
     return b
 
 
-def p99(b0, b1):
-    bounds = sorted(b1)
-    cum = [b1[k] - b0.get(k, 0) for k in bounds]
+def quantile(q, bounds, cum):
+    """Prometheus histogram_quantile: linear inside the bucket (cum: cumulative counts)."""
     if not cum or cum[-1] <= 0:
         return float("nan")
-    rank, prev_b, prev_c = 0.99 * cum[-1], 0.0, 0.0
+    rank, prev_b, prev_c = q * cum[-1], 0.0, 0.0
     for b, c in zip(bounds, cum):
         if c >= rank:
             if b == float("inf"):
@@ -37,6 +36,11 @@ def p99(b0, b1):
             return prev_b + (b - prev_b) * ((rank - prev_c) / (c - prev_c) if c > prev_c else 0)
         prev_b, prev_c = b, c
     return prev_b
+
+
+def p99(b0, b1):
+    bounds = sorted(b1)
+    return quantile(0.99, bounds, [b1[k] - b0.get(k, 0) for k in bounds])
 
 
 def window(path, tck):
@@ -113,4 +117,5 @@ def main():
     print(f"wrote {out}")
 
 
-main()
+if __name__ == "__main__":
+    main()
