@@ -9,6 +9,7 @@
 #include "probes/check/jsonpath.h"
 #include "probes/kinds/kind.h"
 #include "probes/grpc/grpc.h"
+#include "probes/probe_ids.h"
 
 const char *severity_str(enum severity s)
 {
@@ -34,6 +35,8 @@ const char *level_str(enum level l)
 
 struct probe *probe_set_find(struct probe_set *set, const char *id)
 {
+    if (set && set->ids)
+        return probe_ids_find(set->ids, id);
     for (size_t i = 0; set && i < set->n; i++)
         if (strcmp(set->probes[i]->id, id) == 0)
             return set->probes[i];
@@ -195,6 +198,7 @@ void probe_set_free(struct probe_set *set)
     for (size_t i = 0; i < set->n_files; i++)
         free(set->files[i]);
     free(set->files);
+    probe_ids_free(set->ids);
     free(set);
 }
 

@@ -324,6 +324,7 @@ struct probe_set {
     struct probe **probes;
     size_t n_files;
     char **files;               /* file names, owned; probes point into them */
+    struct probe_ids *ids;      /* probes by id, kept by the loader (probe_ids.h) */
 };
 
 /* An empty set (probe_set_free frees the set itself too). */

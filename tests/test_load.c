@@ -109,6 +109,47 @@ static void test_broken_files(void **state)
     globfree(&g);
 }
 
+/* n one-step probes p0..p<n-1>, then p0 and p<n-1> again: the index the
+ * loader keeps by id grows past several sizes and names the first definition. */
+static void test_many_ids_and_duplicates(void **state)
+{
+    enum { N = 3000 };
+    struct buf text;
+    struct strv errors;
+    buf_init(&text, 1 << 20);
+    strv_init(&errors);
+    for (int i = 0; i < N + 2; i++) {
+        int id = i < N ? i : i == N ? 0 : N - 1;
+        assert_int_equal(buf_printf(&text, "- probe: p%d\n  steps: [{name: s, request: {url: \"http://x/\"}}]\n", id), 0);
+    }
+    struct probe_set *set = load_text(text.data, &errors, -1);
+    assert_null(set);
+    assert_int_equal(errors.n, 2);
+    assert_non_null(strstr(errors.v[0], ":6001:10: probe: probe \"p0\" is already defined at "));
+    assert_non_null(strstr(errors.v[0], ":1 (probe ids"));
+    assert_non_null(strstr(errors.v[1], "probe \"p2999\" is already defined at "));
+    assert_non_null(strstr(errors.v[1], ":5999 (probe ids"));
+    strv_free(&errors);
+
+    /* without the duplicates every id is found, the missing one is not */
+    buf_reset(&text);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(buf_printf(&text, "- probe: p%d\n  steps: [{name: s, request: {url: \"http://x/\"}}]\n", i), 0);
+    strv_init(&errors);
+    set = load_text(text.data, &errors, 0);
+    for (int i = 0; i < N; i += 7) {
+        char id[16];
+        snprintf(id, sizeof id, "p%d", i);
+        struct probe *p = probe_set_find(set, id);
+        assert_non_null(p);
+        assert_string_equal(p->id, id);
+    }
+    assert_null(probe_set_find(set, "p3000"));
+    probe_set_free(set);
+    strv_free(&errors);
+    buf_free(&text);
+}
+
 static void test_design_example_loads_as_written(void **state)
 {
     struct strv errors;
@@ -629,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_jpath_compile_multi),
         cmocka_unit_test(test_json_lengths_ranges_patterns),
         cmocka_unit_test(test_cron_verdicts),
+        cmocka_unit_test(test_many_ids_and_duplicates),
     };
     return cmocka_run_group_tests(tests, to_source_dir, NULL);
 }

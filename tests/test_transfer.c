@@ -503,6 +503,29 @@ static void test_cookies_per_session(void **state)
     env_done(&v);
 }
 
+/* Easy handles are reused: every HTTPS check still makes a full handshake,
+ * never resuming the TLS session an earlier check on that handle got. */
+static void test_tls_never_resumed(void **state)
+{
+    struct fixture *fx = *state;
+    struct env v;
+    struct slot s;
+    char url[256];
+
+    env_init(&v, NULL);
+    url_of(url, sizeof(url), fx, true, "/tls-resumed");
+    struct transfer_req req = req_get(url);
+    req.insecure = true;
+    for (int i = 0; i < 3; i++) {
+        fetch(&v, &req, &s);
+        assert_int_equal(s.resp->status, 200);
+        assert_string_equal(s.resp->body.data, "no");
+        assert_true(s.resp->timings.tls > 0);
+        slot_clear(&s);
+    }
+    env_done(&v);
+}
+
 static void test_resolve_pins_address_per_session(void **state)
 {
     struct fixture *fx = *state;
@@ -719,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_request_shape),
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_cookies_per_session),
+        cmocka_unit_test(test_tls_never_resumed),
         cmocka_unit_test(test_resolve_pins_address_per_session),
         cmocka_unit_test(test_concurrent_transfers),
         cmocka_unit_test(test_free_with_transfers_in_flight),

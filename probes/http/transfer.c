@@ -6,6 +6,8 @@
  * are drained from curl_multi_info_read and handed to their done callbacks. */
 #include "probes/http/transfer.h"
 #include "probes/http/transfer_tls.h"
+#include "probes/http/easy_pool.h"
+#include "probes/http/sockwatch.h"
 
 #include "base/err.h"
 #include "probes/http/transfer_wait.h"
@@ -29,15 +31,6 @@
 _Static_assert(sizeof(((struct response *)0)->error) >= CURL_ERROR_SIZE,
                "response.error must hold curl's error buffer");
 
-/* One watched socket: created on curl's first mention of it, closed on
- * CURL_POLL_REMOVE, freed in its close callback. */
-struct sock_ctx {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct transfer_engine *e;
-    struct sock_ctx *prev, *next;
-};
-
 struct transfer_engine {
     uv_loop_t *loop;
     CURLM *multi;
@@ -46,10 +39,11 @@ struct transfer_engine {
     char *user_agent;
     size_t in_flight;
     struct xfer *xfers;       /* transfers in flight */
-    struct sock_ctx *socks;   /* sockets being watched */
+    struct sockwatch *watch;  /* the sockets curl asked for (sockwatch.h) */
     int depth;                /* > 0 while inside a drain (callbacks may free us) */
     bool dying;               /* transfer_engine_free was called during a drain */
     struct transfer_wait *waits; /* transfer_session_after timers pending */
+    struct easy_pool easy_pool; /* reset handles for the next transfers */
 };
 
 struct transfer_session {
@@ -130,82 +124,23 @@ void response_free(struct response *r)
 static void engine_drain(struct transfer_engine *e);
 static void engine_destroy(struct transfer_engine *e);
 
-static void sock_close_cb(uv_handle_t *h)
+static void on_ready(void *arg, int fd, int cselect)
 {
-    free(h->data);
-}
-
-static void sock_close(struct sock_ctx *c)
-{
-    struct transfer_engine *e = c->e;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        e->socks = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    uv_poll_stop(&c->poll);
-    uv_close((uv_handle_t *)&c->poll, sock_close_cb);
-}
-
-static void poll_cb(uv_poll_t *h, int status, int events)
-{
-    struct sock_ctx *c = h->data;
-    struct transfer_engine *e = c->e;
-    int flags = 0;
+    struct transfer_engine *e = arg;
     int running = 0;
+    curl_multi_socket_action(e->multi, fd, cselect, &running);
+}
 
-    if (status < 0) {
-        /* libuv stopped the watcher; curl decides what the error means. */
-        flags = CURL_CSELECT_ERR;
-    } else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
-    }
-    /* c may be closed by socket_cb inside this call: read nothing from it after. */
-    curl_multi_socket_action(e->multi, c->fd, flags, &running);
-    engine_drain(e);
+/* Finished transfers are handed over once per batch of ready sockets. */
+static void on_batch(void *arg)
+{
+    engine_drain(arg);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct transfer_engine *e = userp;
-    struct sock_ctx *c = socketp;
-    int events = 0;
-
-    if (what == CURL_POLL_REMOVE) {
-        if (c) {
-            curl_multi_assign(e->multi, s, NULL);
-            sock_close(c);
-        }
-        return 0;
-    }
-    if (!c) {
-        c = calloc(1, sizeof(*c));
-        if (!c)
-            return -1;
-        if (uv_poll_init_socket(e->loop, &c->poll, s) != 0) {
-            free(c);
-            return -1;
-        }
-        c->poll.data = c;
-        c->fd = s;
-        c->e = e;
-        c->next = e->socks;
-        if (e->socks)
-            e->socks->prev = c;
-        e->socks = c;
-        curl_multi_assign(e->multi, s, c);
-    }
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    if (uv_poll_start(&c->poll, events, poll_cb) != 0)
-        return -1;
-    return 0;
+    return sockwatch_set(e->watch, s, what) == 0 ? 0 : -1;
 }
 
 static void timer_fire_cb(uv_timer_t *t)
@@ -253,8 +188,7 @@ static void xfer_free(struct xfer *x)
 {
     if (!x)
         return;
-    if (x->easy)
-        curl_easy_cleanup(x->easy);
+    easy_pool_put(&x->e->easy_pool, x->easy);
     curl_slist_free_all(x->headers);
     curl_slist_free_all(x->resolve);
     session_unref(x->s);
@@ -558,6 +492,9 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_CAPATH, NULL);
     SETOPT(CURLOPT_CAINFO, e->ca_file);
     SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 86400L);
+    /* Handles are reused (easy_pool.h): no TLS session may carry over, so
+     * every check keeps its full handshake. */
+    SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
     SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
     if (rc == 0)
@@ -627,7 +564,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     if (!x->resp)
         goto out;
     buf_init(&x->resp->body, x->body_max);
-    x->easy = curl_easy_init();
+    x->easy = easy_pool_get(&e->easy_pool);
     if (!x->easy)
         goto out;
     rc = xfer_setup(x, req);
@@ -687,11 +624,11 @@ int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
     }
     e->timer.data = e;
     /* From here on the timer owns e: it is freed in the timer's close callback. */
-    rc = 0;
-    if (curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+    rc = sockwatch_new(&e->watch, loop, on_ready, on_batch, e) ? -1 : 0;
+    if (rc == 0 && (curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
         curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, (void *)e) != CURLM_OK ||
         curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-        curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, (void *)e) != CURLM_OK)
+        curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, (void *)e) != CURLM_OK))
         rc = -1;
     if (rc == 0 && opts && opts->max_total_connections &&
         curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
@@ -741,12 +678,11 @@ static void engine_destroy(struct transfer_engine *e)
         free(x->resp);
         xfer_free(x);
     }
+    easy_pool_clear(&e->easy_pool);
     curl_multi_cleanup(e->multi);
     e->multi = NULL;
-    /* curl normally removes every socket before this point; be sure anyway. */
-    while (e->socks)
-        sock_close(e->socks);
     transfer_waits_drop(&e->waits);
+    sockwatch_free(e->watch);
     uv_timer_stop(&e->timer);
     uv_close((uv_handle_t *)&e->timer, engine_timer_close_cb);
 }

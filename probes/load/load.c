@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "probes/probe_ids.h"
 #include "schedules/cron.h"
 
 #define ID_MAX 128
@@ -314,23 +315,22 @@ static int set_push(void **arr, size_t *n, size_t elem, const void *item)
     return 0;
 }
 
-static void check_duplicate(struct yu *y, const struct probe_set *set, struct probe **mine, size_t i)
+/* Ids are looked up in the set's index and in `local`, this file's own so
+ * far: the first definition of an id is the one named in the error. */
+static int check_duplicate(struct yu *y, const struct probe_set *set, struct probe_ids **local,
+                           const struct probe *p)
 {
-    const struct probe *p = mine[i];
-    const struct probe *first = NULL;
-    for (size_t j = 0; j < set->n && !first; j++)
-        if (strcmp(set->probes[j]->id, p->id) == 0)
-            first = set->probes[j];
-    for (size_t j = 0; j < i && !first; j++)
-        if (mine[j]->id && strcmp(mine[j]->id, p->id) == 0)
-            first = mine[j];
+    const struct probe *first = probe_ids_find(set->ids, p->id);
     if (!first)
-        return;
+        first = probe_ids_find(*local, p->id);
+    if (!first)
+        return probe_ids_add(local, p);
     ld_set_path(y, "probe");
     yu_error_at(y, p->pos.line, p->pos.column,
                 "probe \"%s\" is already defined at %s:%d (probe ids must be unique across files)", p->id,
                 first->file, first->pos.line);
     ld_set_path(y, "");
+    return 0;
 }
 
 static int load_one(struct probe_set *set, const char *file, struct strv *errors, bool *unreadable)
@@ -375,9 +375,11 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
     } else if (root) {
         yu_error(&y, root, "expected a probe (a mapping) or a list of probes, got %s", yu_type_name(root));
     }
+    struct probe_ids *local = NULL;
     for (size_t i = 0; i < n_mine; i++)
-        if (mine[i]->id)
-            check_duplicate(&y, set, mine, i);
+        if (mine[i]->id && check_duplicate(&y, set, &local, mine[i]))
+            yu_error(&y, NULL, "out of memory");
+    probe_ids_free(local);
 
     if (errors)
         yu_sort_errors(errors, first_error, fname);
@@ -389,6 +391,8 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
             if (set_push((void **)&set->probes, &set->n, sizeof(mine[i]), &mine[i])) {
                 probe_free(mine[i]);
                 n_errors++;
+            } else if (probe_ids_add(&set->ids, mine[i])) {
+                n_errors++; /* the set owns it; out of memory fails the load */
             }
         }
     } else {

@@ -73,50 +73,14 @@ cc -O2 -Wall -Wextra -o "$WORK/daemon_scraper" "$SRC/tests/bench/daemon_scraper.
     die "cannot build daemon_scraper (libcurl4-openssl-dev)"
 
 # ---------------------------------------------------------------- nginx
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 20000; }
-worker_rlimit_nofile 40000;
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/cb; proxy_temp_path $WORK/nginx/px;
-    fastcgi_temp_path $WORK/nginx/fc; uwsgi_temp_path $WORK/nginx/uw; scgi_temp_path $WORK/nginx/sc;
-    keepalive_requests 10000000;
-    keepalive_timeout 75s;
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        location / { default_type text/plain; return 200 "ok\n"; }
-    }
-}
-EOF
-ulimit -n 65536 2>/dev/null || true
-taskset -c "$OTHER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/out.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do
-    curl -fsS "http://127.0.0.1:$NGINX_PORT/t/0" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$NGINX_PORT/t/0" >/dev/null || { cat "$WORK/nginx/"*.log; die "nginx did not start"; }
-TARGET_PREFIX="http://127.0.0.1:$NGINX_PORT/t/"
+# shellcheck source=tests/bench/benchlib.sh
+. "$SRC/tests/bench/benchlib.sh"
+NGINX_CPU=$OTHER_CPU bench_nginx
 say "nginx on 127.0.0.1:$NGINX_PORT (CPU $OTHER_CPU)"
 
 # ---------------------------------------------------------------- probe files
 # gen N EVERY FILE: N one-step probes, target i = TARGET_PREFIX<i>
-gen() {
-    python3 - "$1" "$2" "$3" "$TARGET_PREFIX" <<'PY'
-import sys
-n, every, path, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-with open(path, "w") as f:
-    for i in range(n):
-        f.write(f"- probe: p{i}\n  schedule: {{every: {every}}}\n"
-                f"  steps: [{{name: get, request: {{url: \"{prefix}{i}\"}}, expect: {{status: 200}}}}]\n")
-PY
-}
+gen() { bench_gen "$@"; }
 cat >"$WORK/agent.yaml" <<EOF
 limits: {concurrency: 20000, per_host: 20000}
 spool: {dir: $WORK/spool}
@@ -254,6 +218,8 @@ done
 python3 - "$WORK" "$TCK" "$COUNTS" "$DURATION" "$WARMUP" "$LOG_LEVEL" "$RESULTS" "$COMMAND" \
     "$SRC/tests/bench/daemon_analysis.md" <<'PY'
 import json, os, re, sys
+sys.path.insert(0, os.path.dirname(sys.argv[9]))
+from table_report import metric_sum, quantile  # noqa: E402
 work, tck, counts, duration, warmup, log_level, results, command, analysis = sys.argv[1:]
 tck = float(tck)
 counts = [int(c) for c in counts.split()]
@@ -268,27 +234,7 @@ def hist(path):
             c = float(line.split()[1])
     return b, c
 
-def series_sum(path, name):
-    tot = 0.0
-    for line in open(path):
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            tot += float(line.rsplit(" ", 1)[1])
-    return tot
-
-def quantile(q, bounds, cum):
-    # Prometheus histogram_quantile: linear inside the bucket
-    total = cum[-1]
-    if total <= 0:
-        return float("nan")
-    rank = q * total
-    prev_b, prev_c = 0.0, 0.0
-    for b, c in zip(bounds, cum):
-        if c >= rank:
-            if b == float("inf"):
-                return prev_b
-            return prev_b + (b - prev_b) * ((rank - prev_c) / (c - prev_c) if c > prev_c else 0)
-        prev_b, prev_c = b, c
-    return prev_b
+series_sum = metric_sum
 
 def fmt_ms(s):
     return f"{s * 1000:.2f} ms"

@@ -72,37 +72,10 @@ BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/
 [ "$BUILD_TYPE" = Release ] || say "warning: $BUILD is a '$BUILD_TYPE' build, not Release"
 
 # ---------------------------------------------------------------- nginx
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 40000; }
-worker_rlimit_nofile 80000;
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/cb; proxy_temp_path $WORK/nginx/px;
-    fastcgi_temp_path $WORK/nginx/fc; uwsgi_temp_path $WORK/nginx/uw; scgi_temp_path $WORK/nginx/sc;
-    keepalive_requests 10000000;
-    keepalive_timeout 75s;
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        location / { default_type text/plain; return 200 "ok\n"; }
-    }
-}
-EOF
-ulimit -n 65536 2>/dev/null || true
-taskset -c "$OTHER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/out.log" 2>&1 &
-NPID=$!
-PIDS+=($NPID)
-for _ in $(seq 50); do
-    curl -fsS "http://127.0.0.1:$NGINX_PORT/t/0" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$NGINX_PORT/t/0" >/dev/null || { cat "$WORK/nginx/"*.log; die "nginx did not start"; }
-TARGET_PREFIX="http://127.0.0.1:$NGINX_PORT/t/"
+# shellcheck source=tests/bench/benchlib.sh
+. "$SRC/tests/bench/benchlib.sh"
+NGINX_CPU=$OTHER_CPU NGINX_CONNS=40000 bench_nginx
+NPID=$NGINX_PID
 say "nginx on 127.0.0.1:$NGINX_PORT (CPU $OTHER_CPU)"
 # nginx's worker (the child of the master we started)
 nginx_worker() { pgrep -P "$NPID" | head -1; }

@@ -70,13 +70,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192 || true
 
 # --- certificates: a throwaway CA and a server cert for 127.0.0.1 -----------
 log "certificates"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tripline bench CA" \
-    -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$WORK/srv.key" -out "$WORK/srv.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$WORK/ext.cnf"
-openssl x509 -req -in "$WORK/srv.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
-    -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/srv.pem" 2>/dev/null
+# shellcheck source=tests/bench/benchlib.sh
+. "$S/tests/bench/benchlib.sh"
+bench_certs
 
 # --- nginx ------------------------------------------------------------------
 HP=$(free_port)

@@ -5,7 +5,7 @@
  *
  *   cc -O2 -I. -o scrape_block tests/bench/scrape_block.c BUILD/libtripline_core.a \
  *      -luv -lcurl -lmicrohttpd -lyaml -lcjson -lssl -lcrypto -lm -lpthread
- *   ./scrape_block agent.yaml probes.yaml [scrapes]
+ *   ./scrape_block agent.yaml probes.yaml [scrapes [path]]     (path: /metrics, or /status)
  * Prints, per scrape: body bytes, curl's total time, the max tick gap; and
  * the max gap over an idle second before the scrapes for comparison. */
 #define _GNU_SOURCE
@@ -26,6 +26,7 @@ static uint64_t last_tick, max_gap; /* loop thread only, read after join */
 static uint64_t max_gap_scrape, max_gap_idle;
 static uint16_t port;
 static int n_scrapes = 5;
+static const char *path = "/metrics";
 
 static void on_tick(uv_timer_t *t)
 {
@@ -46,8 +47,8 @@ static void *scrape_main(void *arg)
     (void)arg;
     char cmd[256];
     snprintf(cmd, sizeof(cmd),
-             "curl -s http://127.0.0.1:%u/metrics -o /dev/null -w '%%{size_download} %%{time_total}'",
-             (unsigned)port);
+             "curl -s http://127.0.0.1:%u%s -o /dev/null -w '%%{size_download} %%{time_total}'",
+             (unsigned)port, path);
     sleep(2); /* start-up done */
     __atomic_store_n(&max_gap_idle, 0, __ATOMIC_SEQ_CST);
     sleep(1);
@@ -76,11 +77,13 @@ static void *scrape_main(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s agent.yaml probes.yaml [scrapes]\n", argv[0]);
+        fprintf(stderr, "usage: %s agent.yaml probes.yaml [scrapes [path]]\n", argv[0]);
         return 2;
     }
     if (argc > 3)
         n_scrapes = (int)strtol(argv[3], NULL, 10);
+    if (argc > 4)
+        path = argv[4];
     struct config cfg;
     struct strv errs, files;
     config_defaults(&cfg);

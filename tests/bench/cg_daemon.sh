@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Instructions per check of the daemon (`tripline run`) against the raw
+# libcurl loop, by callgrind: figures that do not move with the machine's
+# load, so each optimisation can be measured on a shared box. Run by hand:
+#
+#   bash tests/bench/cg_daemon.sh                 # 100 probes every 2s, 20 s window
+#   N=1000 EVERY=20s bash tests/bench/cg_daemon.sh   # same rate, 10x the probes
+#   BENCH_KEEP=/tmp/cg bash tests/bench/cg_daemon.sh  # keep callgrind files
+#   LOG_LEVEL=warn bash tests/bench/cg_daemon.sh  # without the per-run "probe ok" log line
+#
+# The agent runs under callgrind with instrumentation off; after start-up and
+# one interval, `callgrind_control -i on` opens the window and `-i off` closes
+# it. Runs in the window: the delta of tripline_probe_runs_total, scraped
+# from /metrics just before and after (with instrumentation off).
+# Ir per check = window Ir / runs: everything the daemon does for a check,
+# its share of the 1 s escalation tick and the scheduler's wake-ups included.
+# The floor: curl_baseline (fresh connection each, same CA settings), marginal
+# Ir per transfer = (Ir(M requests) - Ir(1 request)) / (M - 1), and the same
+# with --same-opts (tripline's own curl options). Kernel work is not counted
+# by callgrind in either. Prints key=value lines.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$SRC/build-bench-cg}
+N=${N:-100}
+EVERY=${EVERY:-2s}
+WINDOW=${WINDOW:-20}
+M=${M:-400}
+LOG_LEVEL=${LOG_LEVEL:-info}
+WORK=$(mktemp -d /tmp/tripline-cg-daemon.XXXXXX)
+PIDS=()
+# shellcheck source=tests/bench/benchlib.sh
+. "$SRC/tests/bench/benchlib.sh"
+trap bench_cleanup EXIT
+
+command -v valgrind >/dev/null || bench_die "valgrind not installed"
+bench_build_release "$BUILD" -g
+bench_nginx
+bench_gen "$N" "$EVERY" "$WORK/probes.yaml"
+cat >"$WORK/agent.yaml" <<EOF
+limits: {concurrency: 20000, per_host: 20000}
+spool: {dir: $WORK/spool}
+log_level: $LOG_LEVEL
+EOF
+
+APORT=$(bench_free_port)
+valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$WORK/cg.agent" "$BUILD/tripline" run --config "$WORK/agent.yaml" \
+    --listen "127.0.0.1:$APORT" "$WORK/probes.yaml" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+APID=$!
+PIDS+=($APID)
+# "tripline started" is an info line: wait for the endpoint instead
+bench_wait_http "http://127.0.0.1:$APORT/status" "$APID"
+sleep "$(bench_secs "$EVERY")"
+runs() {
+    curl -fsS "http://127.0.0.1:$APORT/metrics" |
+        awk '/^tripline_probe_runs_total[{ ]/ {n += $NF} END {printf "%d\n", n}'
+}
+r0=$(runs)
+callgrind_control -z "$APID" >/dev/null
+callgrind_control -i on "$APID" >/dev/null
+sleep "$WINDOW"
+callgrind_control -i off "$APID" >/dev/null
+r1=$(runs)
+kill -TERM "$APID"
+wait "$APID" || true
+agent_ir=$(bench_ir_total "$WORK/cg.agent")
+bad=$(grep -c '"ok":false' "$WORK/agent.err" || true) # logged at warn
+
+make -s -C "$SRC/tests/bench" OUT="$WORK" >/dev/null
+ir() { valgrind --tool=callgrind --callgrind-out-file="$1" "${@:2}" >/dev/null 2>"$1.log" ||
+    bench_die "callgrind: ${*:2} failed"; bench_ir_total "$1"; }
+URL="${TARGET_PREFIX}0"
+b_m=$(ir "$WORK/cg.base" "$WORK/curl_baseline" -t 120000 -n "$M" -c 10 "$URL")
+b_1=$(ir "$WORK/cg.base1" "$WORK/curl_baseline" -t 120000 -n 1 -c 1 "$URL")
+s_m=$(ir "$WORK/cg.same" "$WORK/curl_baseline" --same-opts -t 120000 -n "$M" -c 10 "$URL")
+s_1=$(ir "$WORK/cg.same1" "$WORK/curl_baseline" --same-opts -t 120000 -n 1 -c 1 "$URL")
+
+python3 - "$agent_ir" "$r0" "$r1" "$bad" "$b_m" "$b_1" "$s_m" "$s_1" "$M" "$N" "$EVERY" "$WINDOW" "$LOG_LEVEL" <<'PY'
+import sys
+air, r0, r1, bad, bm, b1, sm, s1, m = (int(x) for x in sys.argv[1:10])
+n, every, window, level = sys.argv[10:]
+runs = r1 - r0
+agent = air / runs if runs else float("nan")
+base = (bm - b1) / (m - 1)
+same = (sm - s1) / (m - 1)
+print(f"probes={n} every={every} window_s={window} log_level={level} runs={runs} failed_runs_total={bad}")
+print(f"agent_ir_per_check={agent:.0f}")
+print(f"loop_ir_per_transfer={base:.0f}")
+print(f"loop_same_opts_ir_per_transfer={same:.0f}")
+print(f"ratio_agent_to_loop={agent / base:.2f}")
+print(f"ratio_agent_to_loop_same_opts={agent / same:.2f}")
+PY
+callgrind_annotate --threshold=95 "$WORK/cg.agent" 2>/dev/null | sed -n '1,45p' >"$WORK/top.agent.txt" || true
+cat "$WORK/top.agent.txt"
+[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp "$WORK"/cg.* "$WORK"/*.yaml "$BENCH_KEEP"/
+exit 0

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The public benchmark table (run by hand, never in ctest): for each protocol
+# and each "probes x interval", what tripline, blackbox_exporter and a raw
+# libcurl loop do on one core: checks/s, CPU % of the core, CPU per check,
+# RSS, sockets left in TIME_WAIT, failed and skipped runs, lateness p99.
+#
+#   bash tests/bench/table.sh                                  # 1,000 x 1s and 10,000 x 10s, HTTP and HTTPS
+#   CONFIGS="5000:1s 8000:1s" PROTOS=http WINDOW=60 bash tests/bench/table.sh   # sustained rate
+#
+# All on loopback: nginx (1 worker, no access log, HTTPS without session
+# cache or tickets, so every check is a full handshake) pinned to CPU 1; the
+# agent, then blackbox_exporter, then the loop, each alone on CPU 0. Every
+# check is a fresh connection for all three. tripline does not resume TLS
+# sessions (each check's handshake is part of what it measures), so there is
+# no resumption row. CPU is utime+stime of the measured process over a window
+# of WINDOW seconds after one interval + WARMUP; runs, failures, skips and the
+# lateness histogram are deltas of the agent's /metrics, scraped just outside
+# the CPU window. blackbox_exporter is driven as Prometheus drives it (one
+# /probe scrape per target and interval, tests/bench/daemon_scraper.c on CPU 1)
+# and is skipped when not installed (Debian: prometheus-blackbox-exporter).
+# The loop (curl_baseline.c, --same-opts) runs flat out, 50 at a time: its row
+# is the most one core does with libcurl alone, not a paced rate.
+# Needs: nginx-light, openssl, curl, python3, libcurl4-openssl-dev, 2 CPUs.
+# Writes tests/bench/RESULTS-table.md (override with OUT).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$SRC/build-bench-table}
+WINDOW=${WINDOW:-30}
+WARMUP=${WARMUP:-5}
+CONFIGS=${CONFIGS:-"1000:1s 10000:10s"}
+PROTOS=${PROTOS:-"http https"}
+LOG_LEVEL=${LOG_LEVEL:-info}
+LOOP_N=${LOOP_N:-20000}
+OUT=${OUT:-$SRC/tests/bench/RESULTS-table.md}
+EXPORTER=${EXPORTER:-/usr/bin/prometheus-blackbox-exporter}
+AGENT_CPU=0
+NGINX_CPU=1
+WORK=$(mktemp -d /tmp/tripline-bench-table.XXXXXX)
+PIDS=()
+COMMAND="$(printf '%q ' env CONFIGS="$CONFIGS" PROTOS="$PROTOS" WINDOW="$WINDOW" WARMUP="$WARMUP" \
+    LOG_LEVEL="$LOG_LEVEL" bash tests/bench/table.sh)"
+# shellcheck source=tests/bench/benchlib.sh
+. "$SRC/tests/bench/benchlib.sh"
+trap bench_cleanup EXIT
+
+[ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs (measured process on CPU 0, nginx on CPU 1)"
+bench_build_release "$BUILD" "${BENCH_CFLAGS:-}"
+make -s -C "$SRC/tests/bench" OUT="$WORK" >/dev/null
+cc -O2 -Wall -Wextra -o "$WORK/daemon_scraper" "$SRC/tests/bench/daemon_scraper.c" -lcurl
+BENCH_TLS=1 bench_nginx
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+time_wait() { ss -tanH state time-wait "( dport = :$1 )" | wc -l; }
+
+# window PID PORT FILE: CPU ticks and times around WINDOW seconds, then RSS and TIME_WAIT
+window() {
+    local c0 t0
+    c0=$(ticks "$1"); t0=$(now)
+    sleep "$WINDOW"
+    echo "$c0 $(ticks "$1") $t0 $(now) $(rss_kb "$1") $(time_wait "$2")" >"$3"
+}
+
+run_agent() { # proto n every port prefix tag
+    local proto=$1 n=$2 every=$3 port=$4 prefix=$5 tag=$6 aport
+    aport=$(bench_free_port)
+    bench_gen "$n" "$every" "$WORK/$tag.yaml" "$prefix"
+    printf 'limits: {concurrency: 20000, per_host: 20000}\nspool: {dir: %s}\nlog_level: %s\ntls: {ca_file: %s}\n' \
+        "$WORK/spool-$tag" "$LOG_LEVEL" "$WORK/ca.pem" >"$WORK/$tag.agent.yaml"
+    taskset -c "$AGENT_CPU" "$BUILD/tripline" run --config "$WORK/$tag.agent.yaml" --listen "127.0.0.1:$aport" \
+        "$WORK/$tag.yaml" >/dev/null 2>"$WORK/$tag.err" &
+    local pid=$!
+    PIDS+=($pid)
+    bench_wait_http "http://127.0.0.1:$aport/status" "$pid"
+    sleep $(($(bench_secs "$every") + WARMUP))
+    curl -fsS -o "$WORK/$tag.m0" "http://127.0.0.1:$aport/metrics"
+    local s1; s1=$(now)
+    window "$pid" "$port" "$WORK/$tag.cpu"
+    local s2; s2=$(now)
+    curl -fsS -o "$WORK/$tag.m1" "http://127.0.0.1:$aport/metrics"
+    echo "$s1 $s2" >"$WORK/$tag.mt"
+    kill -TERM "$pid"
+    wait "$pid" || true
+}
+
+run_exporter() { # proto n every port prefix tag
+    local n=$2 every=$3 port=$4 prefix=$5 tag=$6 bport
+    [ -x "$EXPORTER" ] || return 0
+    printf 'modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n      valid_status_codes: [200]\n      tls_config: {ca_file: %s}\n' \
+        "$WORK/ca.pem" >"$WORK/blackbox.yml"
+    bport=$(bench_free_port)
+    taskset -c "$AGENT_CPU" "$EXPORTER" --config.file="$WORK/blackbox.yml" \
+        --web.listen-address="127.0.0.1:$bport" >"$WORK/$tag.bb.log" 2>&1 &
+    local pid=$!
+    PIDS+=($pid)
+    for _ in $(seq 100); do
+        curl -fsS "http://127.0.0.1:$bport/-/healthy" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    local lead=$(($(bench_secs "$every") + WARMUP))
+    taskset -c "$NGINX_CPU" "$WORK/daemon_scraper" "http://127.0.0.1:$bport" "$prefix" "$n" \
+        $(($(bench_secs "$every") * 1000)) $((lead + WINDOW + 2)) >"$WORK/$tag.scraper" 2>&1 &
+    local spid=$!
+    PIDS+=($spid)
+    sleep "$((lead + 1))"
+    window "$pid" "$port" "$WORK/$tag.bbcpu"
+    wait "$spid" || true
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+
+run_loop() { # proto port prefix tag
+    local proto=$1 port=$2 prefix=$3 tag=$4
+    taskset -c "$AGENT_CPU" "$WORK/curl_baseline" --same-opts -n "$LOOP_N" -c 50 --cacert "$WORK/ca.pem" \
+        "${prefix}0" >"$WORK/$tag.loop"
+    echo "$(time_wait "$port")" >"$WORK/$tag.looptw"
+}
+
+for proto in $PROTOS; do
+    port=$NGINX_PORT prefix=$TARGET_PREFIX
+    [ "$proto" = https ] && port=$TLS_PORT prefix=$TLS_PREFIX
+    for cfg in $CONFIGS; do
+        n=${cfg%%:*} every=${cfg##*:} tag="$proto-$n-$every"
+        bench_say "$proto: tripline, $n probes every $every"
+        run_agent "$proto" "$n" "$every" "$port" "$prefix" "$tag"
+        bench_say "$proto: blackbox_exporter, $n targets every $every"
+        run_exporter "$proto" "$n" "$every" "$port" "$prefix" "$tag"
+    done
+    bench_say "$proto: raw libcurl loop, $LOOP_N requests"
+    run_loop "$proto" "$port" "$prefix" "$proto"
+done
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "kernel: $(uname -sr)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //')"
+    echo "libcurl: $(curl-config --version 2>/dev/null || echo unknown)"
+    [ -x "$EXPORTER" ] && echo "blackbox_exporter: $("$EXPORTER" --version 2>&1 | head -1)"
+    echo "tripline: $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown), Release, log_level $LOG_LEVEL"
+} >"$WORK/machine.txt"
+python3 "$SRC/tests/bench/table_report.py" "$WORK" "$(getconf CLK_TCK)" "$PROTOS" "$CONFIGS" "$OUT" "$COMMAND"

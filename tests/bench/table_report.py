@@ -1,0 +1,123 @@
+"""The report of tests/bench/table.sh: one markdown table from its work dir.
+
+    table_report.py WORK CLK_TCK PROTOS CONFIGS OUT COMMAND
+"""
+import os
+import re
+import sys
+
+
+def metric_sum(path, name):
+    tot = 0.0
+    for line in open(path):
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            tot += float(line.rsplit(" ", 1)[1])
+    return tot
+
+
+def lateness(path):
+    b = {}
+    for line in open(path):
+        m = re.match(r'tripline_schedule_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if m:
+            b[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = float(m.group(2))
+    return b
+
+
+def quantile(q, bounds, cum):
+    """Prometheus histogram_quantile: linear inside the bucket (cum: cumulative counts)."""
+    if not cum or cum[-1] <= 0:
+        return float("nan")
+    rank, prev_b, prev_c = q * cum[-1], 0.0, 0.0
+    for b, c in zip(bounds, cum):
+        if c >= rank:
+            if b == float("inf"):
+                return prev_b
+            return prev_b + (b - prev_b) * ((rank - prev_c) / (c - prev_c) if c > prev_c else 0)
+        prev_b, prev_c = b, c
+    return prev_b
+
+
+def p99(b0, b1):
+    bounds = sorted(b1)
+    return quantile(0.99, bounds, [b1[k] - b0.get(k, 0) for k in bounds])
+
+
+def window(path, tck):
+    c0, c1, t0, t1, rss, tw = open(path).read().split()
+    secs = float(t1) - float(t0)
+    return (float(c1) - float(c0)) / tck, secs, int(rss), int(tw)
+
+
+def agent_row(work, tag, tck):
+    cpu, secs, rss, tw = window(f"{work}/{tag}.cpu", tck)
+    m0, m1 = f"{work}/{tag}.m0", f"{work}/{tag}.m1"
+    s1, s2 = (float(x) for x in open(f"{work}/{tag}.mt").read().split())
+    runs = metric_sum(m1, "tripline_probe_runs_total") - metric_sum(m0, "tripline_probe_runs_total")
+    fails = metric_sum(m1, "tripline_probe_failures_total") - metric_sum(m0, "tripline_probe_failures_total")
+    skips = metric_sum(m1, "tripline_runs_skipped_total") - metric_sum(m0, "tripline_runs_skipped_total")
+    rate = runs / (s2 - s1)
+    return {"rate": rate, "cpu_pct": 100 * cpu / secs, "us": 1e6 * cpu / (rate * secs) if rate else float("nan"),
+            "rss": rss / 1024, "tw": tw, "bad": f"{fails:.0f} / {skips:.0f}",
+            "p99": f"{1000 * p99(lateness(m0), lateness(m1)):.2f} ms"}
+
+
+def exporter_row(work, tag, tck):
+    path = f"{work}/{tag}.bbcpu"
+    if not os.path.exists(path):
+        return None
+    cpu, secs, rss, tw = window(path, tck)
+    kv = dict(x.split("=", 1) for x in open(f"{work}/{tag}.scraper").read().split() if "=" in x)
+    rate = float(kv.get("rate", "0/s").rstrip("/s"))
+    return {"rate": rate, "cpu_pct": 100 * cpu / secs, "us": 1e6 * cpu / (rate * secs) if rate else float("nan"),
+            "rss": rss / 1024, "tw": tw, "bad": f"{kv.get('failed', '?')} / {kv.get('late', '?')} late",
+            "p99": "n/a"}
+
+
+def loop_row(work, proto):
+    kv = dict(x.split("=", 1) for x in open(f"{work}/{proto}.loop").read().split() if "=" in x)
+    tw = int(open(f"{work}/{proto}.looptw").read())
+    cpu, wall = float(kv["cpu_s"]), float(kv["wall_s"])
+    return {"rate": float(kv["runs_per_s"]), "cpu_pct": 100 * cpu / wall, "us": float(kv["cpu_us_per_req"]),
+            "rss": float("nan"), "tw": tw, "bad": f"{kv['failures']} / -", "p99": "n/a"}
+
+
+def main():
+    work, tck, protos, configs, out, command = sys.argv[1:]
+    tck = float(tck)
+    head = ("| protocol | tool | probes x interval | checks/s | CPU % of one core | CPU µs per check "
+            "| RSS MiB | TIME_WAIT | failed / skipped | lateness p99 |")
+    rows = [head, "|" + "---|" * 10]
+    notes = []
+
+    def add(proto, tool, cfg, r):
+        rss = "-" if r["rss"] != r["rss"] else f"{r['rss']:.1f}"
+        rows.append(f"| {proto} | {tool} | {cfg} | {r['rate']:.0f} | {r['cpu_pct']:.1f} | {r['us']:.0f} | {rss} "
+                    f"| {r['tw']} | {r['bad']} | {r['p99']} |")
+
+    for proto in protos.split():
+        for cfg in configs.split():
+            n, every = cfg.split(":")
+            tag = f"{proto}-{n}-{every}"
+            label = f"{int(n):,} x {every}"
+            a = agent_row(work, tag, tck)
+            add(proto.upper(), "tripline", label, a)
+            b = exporter_row(work, tag, tck)
+            if b:
+                add(proto.upper(), "blackbox_exporter", label, b)
+                notes.append(f"- {proto.upper()} {label}: CPU per check, tripline / blackbox_exporter: "
+                             f"{a['us'] / b['us']:.2f}")
+        add(proto.upper(), "raw libcurl loop", "flat out, 50 at a time", loop_row(work, proto))
+    rows.append("| TCP | (to come) | | | | | | | | |")
+    rows.append("| DNS | (to come) | | | | | | | | |")
+    table = "\n".join(rows) + "\n\n" + "\n".join(notes)
+    print(table)
+    machine = open(f"{work}/machine.txt").read().strip()
+    with open(out, "w") as f:
+        f.write("# tests/bench/table.sh results\n\n```\n" + command.strip() + "\n```\n\n```\n" + machine +
+                "\n```\n\n" + table + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
