@@ -17,10 +17,13 @@ declare -A SEEDS=(
     [jsonpath]="tests/fuzz/seeds-jsonpath" [template]="tests/fuzz/seeds-template"
     [yaml_depth]="probes/examples tests/data/broken" [probe_file]="probes/examples tests/data/broken"
     [config]="tests/data/config" [evidence]="tests/fuzz/seeds-evidence" [redact]="tests/fuzz/seeds-redact"
+    [spool]="tests/fuzz/seeds-spool" [peer_request]="tests/fuzz/seeds-peer_request"
+    [http_headers]="tests/fuzz/seeds-http_headers"
 )
 declare -A DICT=(
     [cron]=cron [retry_after]=http_date [jsonpath]=jsonpath [template]=template [yaml_depth]=yaml
     [probe_file]=yaml [config]=yaml [evidence]=json [redact]=json
+    [spool]=spool [peer_request]=peer [http_headers]=http_headers
 )
 targets=()
 for h in "${!SEEDS[@]}"; do targets+=("fuzz_$h"); done
