@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/hash.h"
 #include "schedules/cron.h"
 
 #define ID_MAX 128
@@ -306,23 +307,40 @@ static int set_push(void **arr, size_t *n, size_t elem, const void *item)
     return 0;
 }
 
-static void check_duplicate(struct yu *y, const struct probe_set *set, struct probe **mine, size_t i)
+static void report_duplicate(struct yu *y, const struct probe *p, const struct probe *first)
 {
-    const struct probe *p = mine[i];
-    const struct probe *first = NULL;
-    for (size_t j = 0; j < set->n && !first; j++)
-        if (strcmp(set->probes[j]->id, p->id) == 0)
-            first = set->probes[j];
-    for (size_t j = 0; j < i && !first; j++)
-        if (mine[j]->id && strcmp(mine[j]->id, p->id) == 0)
-            first = mine[j];
-    if (!first)
-        return;
     ld_set_path(y, "probe");
     yu_error_at(y, p->pos.line, p->pos.column,
                 "probe \"%s\" is already defined at %s:%d (probe ids must be unique across files)", p->id,
                 first->file, first->pos.line);
     ld_set_path(y, "");
+}
+
+/* Probe ids are unique across files: one table of the ids seen (the earlier
+ * files' first), so a file of many probes is not checked in quadratic time. */
+static void check_duplicates(struct yu *y, const struct probe_set *set, struct probe **mine, size_t n_mine)
+{
+    size_t n = set->n + n_mine, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    const struct probe **slots = calloc(cap, sizeof(*slots));
+    if (!slots) {
+        yu_error_at(y, 0, 0, "out of memory");
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const struct probe *p = j < set->n ? set->probes[j] : mine[j - set->n];
+        if (!p->id)
+            continue;
+        size_t h = (size_t)tl_hash_str(p->id) & (cap - 1);
+        while (slots[h] && strcmp(slots[h]->id, p->id) != 0)
+            h = (h + 1) & (cap - 1);
+        if (!slots[h])
+            slots[h] = p;
+        else if (j >= set->n)
+            report_duplicate(y, p, slots[h]);
+    }
+    free(slots);
 }
 
 static int load_one(struct probe_set *set, const char *file, struct strv *errors, bool *unreadable)
@@ -367,9 +385,7 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
     } else if (root) {
         yu_error(&y, root, "expected a probe (a mapping) or a list of probes, got %s", yu_type_name(root));
     }
-    for (size_t i = 0; i < n_mine; i++)
-        if (mine[i]->id)
-            check_duplicate(&y, set, mine, i);
+    check_duplicates(&y, set, mine, n_mine);
 
     if (errors)
         yu_sort_errors(errors, first_error, fname);
