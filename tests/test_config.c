@@ -106,18 +106,23 @@ static void test_service_replaces_stdout(void **state)
     strv_free(&errors);
 }
 
+/* Writes text to a new file named after the template path. */
+static void temp_config(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
 /* `stdout: line` turns the stdout sink on in its short line format, beside a file. */
 static void test_stdout_line_format(void **state)
 {
     char path[] = "/tmp/tripline-config-XXXXXX";
     struct config cfg;
     struct strv errors;
-    int fd = mkstemp(path);
     (void)state;
-    assert_true(fd >= 0);
-    const char *text = "sinks: {file: /tmp/events.jsonl, stdout: line}\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    temp_config(path, "sinks: {file: /tmp/events.jsonl, stdout: line}\n");
     strv_init(&errors);
     config_defaults(&cfg);
     assert_int_equal(config_load(&cfg, path, &errors), 0);
@@ -135,12 +140,9 @@ static void test_size_cap(void **state)
     char path[] = "/tmp/tripline-config-XXXXXX";
     struct config cfg;
     struct strv errors;
-    int fd = mkstemp(path);
-    (void)state;
-    assert_true(fd >= 0);
     const char *text = "region: eu-west\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    (void)state;
+    temp_config(path, text);
     assert_int_equal(truncate(path, (1 << 20) + 1), 0);
     strv_init(&errors);
     config_defaults(&cfg);

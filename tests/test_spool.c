@@ -230,6 +230,17 @@ static void two_sinks_independent(void **state)
     spool_free(sp);
 }
 
+/* Replaces the cursor file of the sink "out" with text. */
+static void write_cursor(const char *dir, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/out.cursor", dir);
+    FILE *c = fopen(p, "w");
+    assert_non_null(c);
+    fputs(text, c);
+    fclose(c);
+}
+
 /* An empty or garbage cursor file reads as 0: the sink starts again at the
  * oldest record kept instead of the spool refusing to open. */
 static void unreadable_cursor_is_zero(void **state)
@@ -242,12 +253,7 @@ static void unreadable_cursor_is_zero(void **state)
     spool_free(sp);
     const char *const garbage[] = {"", "garbage\n", "12"};
     for (size_t g = 0; g < 3; g++) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/out.cursor", f->dir);
-        FILE *c = fopen(p, "w");
-        assert_non_null(c);
-        fputs(garbage[g], c);
-        fclose(c);
+        write_cursor(f->dir, garbage[g]);
         sp = open_or_die(f->dir, NULL, ONE, 1);
         assert_int_equal(spool_sink_depth(sp, "out"), 3);
         spool_free(sp);
@@ -265,12 +271,7 @@ static void cursor_past_the_numbers_is_zero(void **state)
     spool_free(sp);
     const char *const huge[] = {"18446744073709551615\n", "9223372036854775808\n", "9223372036854775807\n"};
     for (size_t g = 0; g < 3; g++) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/out.cursor", f->dir);
-        FILE *c = fopen(p, "w");
-        assert_non_null(c);
-        fputs(huge[g], c);
-        fclose(c);
+        write_cursor(f->dir, huge[g]);
         sp = open_or_die(f->dir, NULL, ONE, 1);
         assert_int_equal(spool_sink_depth(sp, "out"), 3 + g);
         assert_int_equal(append_str(sp, "next"), 4 + g);
@@ -423,6 +424,21 @@ static void damaged_middle_record_loses_only_it(void **state)
     spool_free(sp);
 }
 
+/* Puts junk before the records of the only segment of dir (two of 20 bytes). */
+static void prepend_junk(const char *dir, const char *junk)
+{
+    char names[1][64], path[512], buf[64];
+    size_t n = strlen(junk);
+    assert_int_equal(count_files(dir, ".seg", names, 1), 1);
+    snprintf(path, sizeof path, "%s/%s", dir, names[0]);
+    memcpy(buf, junk, n);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf + n, 40, 0), 40);
+    assert_int_equal(pwrite(fd, buf, n + 40, 0), (ssize_t)(n + 40));
+    close(fd);
+}
+
 /* Junk before the first record (fuzz_spool found it): the first valid record
  * after it has the segment's own number, so what is kept stays in that
  * segment, rewritten without the junk, instead of being lost with it. */
@@ -433,15 +449,8 @@ static void junk_before_first_record_keeps_all(void **state)
     append_str(sp, "aaaa");
     append_str(sp, "bbbb");
     spool_free(sp);
-    char names[4][64], path[512];
-    assert_int_equal(count_files(f->dir, ".seg", names, 4), 1);
-    snprintf(path, sizeof path, "%s/%s", f->dir, names[0]);
-    char old[64] = "0123456789";
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    assert_int_equal(pread(fd, old + 10, 40, 0), 40);
-    assert_int_equal(pwrite(fd, old, 50, 0), 50);
-    close(fd);
+    prepend_junk(f->dir, "0123456789");
+    char names[4][64];
     sp = open_or_die(f->dir, NULL, ONE, 1);
     assert_int_equal(spool_corrupt_bytes(sp), 10);
     assert_int_equal(spool_corrupt_records(sp), 0);
