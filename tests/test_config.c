@@ -106,23 +106,67 @@ static void test_service_replaces_stdout(void **state)
     strv_free(&errors);
 }
 
+/* Writes text to a new file named after the template path. */
+static void temp_config(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
 /* `stdout: line` turns the stdout sink on in its short line format, beside a file. */
 static void test_stdout_line_format(void **state)
 {
     char path[] = "/tmp/tripline-config-XXXXXX";
     struct config cfg;
     struct strv errors;
-    int fd = mkstemp(path);
     (void)state;
-    assert_true(fd >= 0);
-    const char *text = "sinks: {file: /tmp/events.jsonl, stdout: line}\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    temp_config(path, "sinks: {file: /tmp/events.jsonl, stdout: line}\n");
     strv_init(&errors);
     config_defaults(&cfg);
     assert_int_equal(config_load(&cfg, path, &errors), 0);
     assert_true(cfg.sink_stdout);
     assert_true(cfg.sink_stdout_lines);
+    config_free(&cfg);
+    strv_free(&errors);
+    unlink(path);
+}
+
+/* The config file cap (1 MiB, docs/probe-file.md "Size cap"): one byte
+ * over is refused unread, with the cap in the message; at the cap it loads. */
+static void test_size_cap(void **state)
+{
+    char path[] = "/tmp/tripline-config-XXXXXX";
+    struct config cfg;
+    struct strv errors;
+    const char *text = "region: eu-west\n";
+    (void)state;
+    temp_config(path, text);
+    assert_int_equal(truncate(path, (1 << 20) + 1), 0);
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, path, &errors), -1);
+    assert_int_equal(errors.n, 1);
+    char want[256];
+    snprintf(want, sizeof(want), "%s: file is 1048577 bytes, over the limit of 1048576 bytes; refused unread", path);
+    assert_string_equal(errors.v[0], want);
+    config_free(&cfg);
+    strv_free(&errors);
+    /* padded with a comment to exactly the cap: loads */
+    assert_int_equal(truncate(path, 0), 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fputc('#', f);
+    for (size_t n = strlen(text) + 2; n < (1 << 20); n++)
+        fputc('x', f);
+    fputc('\n', f);
+    fclose(f);
+    strv_init(&errors);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, path, &errors), 0);
+    assert_string_equal(cfg.region, "eu-west");
     config_free(&cfg);
     strv_free(&errors);
     unlink(path);
@@ -230,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_service_replaces_stdout),
+        cmocka_unit_test(test_size_cap),
         cmocka_unit_test(test_stdout_line_format),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_missing_and_not_a_mapping),

@@ -230,6 +230,17 @@ static void two_sinks_independent(void **state)
     spool_free(sp);
 }
 
+/* Replaces the cursor file of the sink "out" with text. */
+static void write_cursor(const char *dir, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/out.cursor", dir);
+    FILE *c = fopen(p, "w");
+    assert_non_null(c);
+    fputs(text, c);
+    fclose(c);
+}
+
 /* An empty or garbage cursor file reads as 0: the sink starts again at the
  * oldest record kept instead of the spool refusing to open. */
 static void unreadable_cursor_is_zero(void **state)
@@ -242,16 +253,34 @@ static void unreadable_cursor_is_zero(void **state)
     spool_free(sp);
     const char *const garbage[] = {"", "garbage\n", "12"};
     for (size_t g = 0; g < 3; g++) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/out.cursor", f->dir);
-        FILE *c = fopen(p, "w");
-        assert_non_null(c);
-        fputs(garbage[g], c);
-        fclose(c);
+        write_cursor(f->dir, garbage[g]);
         sp = open_or_die(f->dir, NULL, ONE, 1);
         assert_int_equal(spool_sink_depth(sp, "out"), 3);
         spool_free(sp);
     }
+}
+
+/* A cursor past any number the spool gives out (fuzz_spool found
+ * 18446744073709551615 wrapping the next number to 0) is garbage too. */
+static void cursor_past_the_numbers_is_zero(void **state)
+{
+    struct fx *f = *state;
+    struct spool *sp = open_or_die(f->dir, NULL, ONE, 1);
+    for (uint64_t i = 1; i <= 3; i++)
+        append_fmt(sp, i);
+    spool_free(sp);
+    const char *const huge[] = {"18446744073709551615\n", "9223372036854775808\n", "9223372036854775807\n"};
+    for (size_t g = 0; g < 3; g++) {
+        write_cursor(f->dir, huge[g]);
+        sp = open_or_die(f->dir, NULL, ONE, 1);
+        assert_int_equal(spool_sink_depth(sp, "out"), 3 + g);
+        assert_int_equal(append_str(sp, "next"), 4 + g);
+        spool_free(sp);
+    }
+    sp = open_or_die(f->dir, NULL, ONE, 1);
+    assert_int_equal(spool_ack(sp, "out", 6), 0);
+    assert_int_equal(spool_sink_depth(sp, "out"), 0);
+    spool_free(sp);
 }
 
 static void bad_sink_names_and_lock(void **state)
@@ -392,6 +421,52 @@ static void damaged_middle_record_loses_only_it(void **state)
     assert_string_equal(b.recs[0].data, "dddd");
     assert_string_equal(b.recs[1].data, "eeee");
     spool_batch_free(&b);
+    spool_free(sp);
+}
+
+/* Puts junk before the records of the only segment of dir (two of 20 bytes). */
+static void prepend_junk(const char *dir, const char *junk)
+{
+    char names[1][64], path[512], buf[64];
+    size_t n = strlen(junk);
+    assert_int_equal(count_files(dir, ".seg", names, 1), 1);
+    snprintf(path, sizeof path, "%s/%s", dir, names[0]);
+    memcpy(buf, junk, n);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf + n, 40, 0), 40);
+    assert_int_equal(pwrite(fd, buf, n + 40, 0), (ssize_t)(n + 40));
+    close(fd);
+}
+
+/* Junk before the first record (fuzz_spool found it): the first valid record
+ * after it has the segment's own number, so what is kept stays in that
+ * segment, rewritten without the junk, instead of being lost with it. */
+static void junk_before_first_record_keeps_all(void **state)
+{
+    struct fx *f = *state;
+    struct spool *sp = open_or_die(f->dir, NULL, ONE, 1);
+    append_str(sp, "aaaa");
+    append_str(sp, "bbbb");
+    spool_free(sp);
+    prepend_junk(f->dir, "0123456789");
+    char names[4][64];
+    sp = open_or_die(f->dir, NULL, ONE, 1);
+    assert_int_equal(spool_corrupt_bytes(sp), 10);
+    assert_int_equal(spool_corrupt_records(sp), 0);
+    assert_int_equal(count_files(f->dir, ".corrupt", names, 4), 1);
+    assert_int_equal(file_size(f->dir, names[0]), 10);
+    struct spool_batch b;
+    assert_int_equal(spool_next(sp, "out", 10, &b), 0);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.recs[0].data, "aaaa");
+    assert_string_equal(b.recs[1].data, "bbbb");
+    spool_batch_free(&b);
+    assert_int_equal(append_str(sp, "cccc"), 3);
+    spool_free(sp);
+    sp = open_or_die(f->dir, NULL, ONE, 1);
+    assert_int_equal(spool_corrupt_bytes(sp), 0);
+    assert_int_equal(spool_depth(sp), 3);
     spool_free(sp);
 }
 
@@ -678,11 +753,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(append_next_ack_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(two_sinks_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_cursor_is_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(cursor_past_the_numbers_is_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_sink_names_and_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(too_big_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_middle_record_loses_only_it, setup, teardown),
         cmocka_unit_test_setup_teardown(damage_in_two_segments_loses_two_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(junk_before_first_record_keeps_all, setup, teardown),
         cmocka_unit_test_setup_teardown(segments_roll_and_are_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_drops_oldest_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_with_single_segment, setup, teardown),

@@ -342,6 +342,38 @@ static void test_nesting_depth(void **state)
     free(brackets);
 }
 
+/* Aliases that multiply the document past YAML_ALIAS_EXTRA_MAX nodes are
+ * refused once, after parsing, where they go over; a few are fine. */
+static void test_alias_bomb(void **state)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    /* a value of 1,001 nodes used 250 times: 250,250 nodes */
+    assert_int_equal(buf_puts(&b, "big: &big ["), 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(buf_puts(&b, "x, "), 0);
+    assert_int_equal(buf_puts(&b, "x]\nuses:\n"), 0);
+    for (int i = 0; i < 250; i++)
+        assert_int_equal(buf_puts(&b, "  - *big\n"), 0);
+    struct doc d;
+    doc_load(&d, b.data, 1 << 20);
+    assert_int_equal(d.rc, TL_EINVAL);
+    assert_int_equal(d.errors.n, 1);
+    assert_string_equal(err_at(&d, 0), "3:3: aliases repeat values past 200000 nodes (or use a value inside itself); refused");
+    doc_done(&d);
+    buf_free(&b);
+
+    doc_load(&d, "a: &a [1, 2, 3]\nb: [*a, *a, *a]\nc: {x: *a}\n", 1024);
+    assert_int_equal(d.rc, 0);
+    doc_done(&d);
+
+    /* an alias inside its own value never ends */
+    doc_load(&d, "a: &a [1, *a]\n", 1024);
+    assert_int_equal(d.rc, TL_EINVAL);
+    assert_non_null(strstr(err_at(&d, 0), "aliases repeat values"));
+    doc_done(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_node_hash),
         cmocka_unit_test(test_each_item),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_alias_bomb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,9 @@
 #define SPOOL_DEFAULT_RECORD (1u * 1024 * 1024)
 #define SPOOL_SINK_MAX 64
 #define SEG_NAME_LEN 24 /* 20 digits + ".seg" */
+/* A segment named past this or a cursor at it is damage, not ours: the next
+ * number never wraps and always makes a segment name that reads back. */
+#define SPOOL_SEQ_MAX ((uint64_t)INT64_MAX)
 
 /* One segment file, named after the sequence number of its first record;
  * its records are numbered first, first + 1, ... without gaps. */
@@ -84,7 +87,7 @@ static bool parse_seg_name(const char *name, uint64_t *first)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(name, &end, 10);
-    if (errno || end != name + 20 || v == 0)
+    if (errno || end != name + 20 || v == 0 || v > SPOOL_SEQ_MAX)
         return false;
     *first = v;
     return true;
@@ -144,13 +147,15 @@ static int write_file(struct spool *sp, const char *name, int flags, const void 
 /* Damage at off of segment i: the records after it that still check out move
  * to a segment of their own, the damaged bytes to <segment>.corrupt, and the
  * segment is cut at off. With nothing valid after it in the last segment,
- * this is a torn tail (a crash in an append): cut and counted as truncated. */
+ * this is a torn tail (a crash in an append): cut and counted as truncated.
+ * Damage before a record numbered as the segment itself: the segment is
+ * replaced by what follows the damage and 1 asks for a rescan. */
 static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t size)
 {
     int rc = 0;
     size_t n = (size_t)(size - off), p = n;
     uint64_t lo = sp->segs[i].first + sp->segs[i].n, q = 0;
-    uint64_t hi = i + 1 < sp->n_segs ? sp->segs[i + 1].first : UINT64_MAX;
+    uint64_t hi = i + 1 < sp->n_segs ? sp->segs[i + 1].first : SPOOL_SEQ_MAX;
     unsigned char *buf = malloc(n);
     if (!buf)
         return fail(sp, TL_ENOMEM, "out of memory");
@@ -164,16 +169,21 @@ static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t si
     if (torn)
         sp->truncated += n;
     else {
-        char name[SEG_NAME_LEN + 16];
+        char name[SEG_NAME_LEN + 16], tmp[SEG_NAME_LEN + 16];
+        bool same = p < n && q == sp->segs[i].first;
         /* O_TRUNC: a crash before the cut below makes the next open redo this */
         seg_name(name, sizeof name, q);
+        snprintf(tmp, sizeof tmp, "%s%s", name, same ? ".tmp" : "");
         if (p < n)
-            rc = write_file(sp, name, O_TRUNC, buf + p, n - p);
+            rc = write_file(sp, tmp, O_TRUNC, buf + p, n - p);
         seg_name(name, sizeof name, sp->segs[i].first);
         memcpy(name + SEG_NAME_LEN, ".corrupt", sizeof ".corrupt");
         if (rc == 0 && p > 0)
             rc = write_file(sp, name, O_APPEND, buf, p);
-        if (rc == 0 && p < n)
+        name[SEG_NAME_LEN] = '\0';
+        if (rc == 0 && same && renameat(sp->dirfd, tmp, sp->dirfd, name) != 0)
+            rc = fail(sp, TL_EIO, "rename %s", tmp);
+        if (rc == 0 && p < n && !same)
             rc = push_seg(sp, q);
         if (rc)
             goto out;
@@ -185,14 +195,16 @@ static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t si
         rc = fail(sp, TL_EIO, "truncate segment %020" PRIu64, sp->segs[i].first);
     else if (!torn)
         rc = sync_dir(sp);
+    if (rc == 0 && p < n && q == sp->segs[i].first)
+        rc = 1; /* the file under this name is the rewritten one */
 out:
     free(buf);
     return rc;
 }
 
 /* Validates segment i record by record; where a record is torn, damaged or
- * out of sequence, cut_seg keeps what it can of the rest. */
-static int scan_seg(struct spool *sp, size_t i)
+ * out of sequence, cut_seg keeps what it can of the rest (1: scan again). */
+static int scan_once(struct spool *sp, size_t i)
 {
     int rc = 0;
     struct seg *s = &sp->segs[i];
@@ -225,6 +237,14 @@ static int scan_seg(struct spool *sp, size_t i)
         rc = cut_seg(sp, i, fd, off, size); /* may move sp->segs */
 out:
     close(fd);
+    return rc;
+}
+
+static int scan_seg(struct spool *sp, size_t i)
+{
+    int rc;
+    while ((rc = scan_once(sp, i)) == 1)
+        ;
     return rc;
 }
 
@@ -304,7 +324,7 @@ static int load_cursor(struct spool *sp, struct sink *k)
     /* Empty or garbage (a crash, a full disk): from the oldest record kept.
      * Duplicates, which receivers dedup by eventId, beat an agent that
      * cannot start. */
-    if (errno || end == buf || *end != '\n')
+    if (errno || end == buf || *end != '\n' || v >= SPOOL_SEQ_MAX)
         v = 0;
     k->cursor = v;
     return 0;

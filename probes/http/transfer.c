@@ -8,6 +8,7 @@
 #include "probes/http/transfer_tls.h"
 #include "probes/http/easy_pool.h"
 #include "probes/http/sockwatch.h"
+#include "probes/http/response_headers.h"
 
 #include "base/err.h"
 #include "probes/http/transfer_wait.h"
@@ -20,7 +21,6 @@
 #include <curl/curl.h>
 
 #define TRANSFER_CA_FILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
-#define TRANSFER_HEADERS_MAX (64 * 1024)
 #define TRANSFER_BODY_MAX_DEFAULT (1024 * 1024)
 #define TRANSFER_MAX_REDIRS 10L
 
@@ -59,11 +59,8 @@ struct xfer {
     struct curl_slist *headers;
     struct curl_slist *resolve;
     struct response *resp;
-    size_t n_headers_cap;
-    size_t header_bytes;
-    bool body_started;
+    struct resp_hdr hdr;      /* the header parser's state; hdr.in_body once the body starts */
     size_t body_max;
-    bool keep_trailers;
     char reason[256];         /* why we aborted; curl overwrites its error buffer */
     transfer_done_cb cb;
     void *arg;
@@ -98,20 +95,11 @@ const char *response_header(const struct response *r, const char *name)
     return NULL;
 }
 
-static void headers_clear(struct response *r)
-{
-    for (size_t i = 0; i < r->n_headers; i++) {
-        free(r->headers[i].name);
-        free(r->headers[i].value);
-    }
-    r->n_headers = 0;
-}
-
 void response_free(struct response *r)
 {
     if (!r)
         return;
-    headers_clear(r);
+    resp_hdr_clear(r);
     free(r->headers);
     r->headers = NULL;
     buf_free(&r->body);
@@ -206,7 +194,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userp)
     size_t len = size * n;
     int rc;
 
-    x->body_started = true;
+    x->hdr.in_body = true;
     rc = buf_append(&x->resp->body, p, len);
     if (rc == TL_ETOOBIG) {
         x->resp->fail = TRANSFER_BODY_TOO_BIG;
@@ -218,77 +206,16 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userp)
     return len;
 }
 
-static bool is_status_line(const char *p, size_t len)
-{
-    return len >= 5 && memcmp(p, "HTTP/", 5) == 0;
-}
-
-static char *dup_trimmed(const char *p, size_t len)
-{
-    while (len && (p[0] == ' ' || p[0] == '\t')) {
-        p++;
-        len--;
-    }
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' ||
-                   p[len - 1] == '\n'))
-        len--;
-    char *s = malloc(len + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, p, len);
-    s[len] = '\0';
-    return s;
-}
-
-static int header_add(struct xfer *x, const char *p, size_t len)
-{
-    struct response *r = x->resp;
-    const char *colon = memchr(p, ':', len);
-    if (!colon)
-        return 0; /* a continuation or junk line: nothing to keep */
-    if (r->n_headers == x->n_headers_cap) {
-        size_t cap = x->n_headers_cap ? x->n_headers_cap * 2 : 16;
-        struct http_header *h = realloc(r->headers, cap * sizeof(*h));
-        if (!h)
-            return -1;
-        r->headers = h;
-        x->n_headers_cap = cap;
-    }
-    char *name = dup_trimmed(p, (size_t)(colon - p));
-    char *value = dup_trimmed(colon + 1, len - (size_t)(colon - p) - 1);
-    if (!name || !value) {
-        free(name);
-        free(value);
-        return -1;
-    }
-    r->headers[r->n_headers].name = name;
-    r->headers[r->n_headers].value = value;
-    r->n_headers++;
-    return 0;
-}
-
-/* Keeps the headers of the last response only: every status line (100
- * Continue, a redirect, a proxy's CONNECT reply) starts afresh. */
 static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 {
     struct xfer *x = userp;
     size_t len = size * n;
-
-    if (x->body_started && !x->keep_trailers)
-        return len; /* trailers: not part of the response headers we report */
-    if (is_status_line(p, len)) {
-        headers_clear(x->resp);
-        x->header_bytes = 0;
-    }
-    x->header_bytes += len;
-    if (x->header_bytes > TRANSFER_HEADERS_MAX) {
+    int rc = resp_hdr_line(&x->hdr, x->resp, p, len);
+    if (rc == TL_ETOOBIG) {
         x->resp->fail = TRANSFER_HEADERS_TOO_BIG;
-        set_too_big(x, "headers", (size_t)TRANSFER_HEADERS_MAX);
-        return 0;
+        resp_hdr_too_big(&x->hdr, x->reason, sizeof(x->reason));
     }
-    if (!is_status_line(p, len) && header_add(x, p, len) != 0)
-        return 0;
-    return len;
+    return rc ? 0 : len;
 }
 
 static tl_usec info_usec(CURL *easy, CURLINFO what)
@@ -559,7 +486,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     x->cb = cb;
     x->arg = arg;
     x->body_max = req->body_max ? req->body_max : TRANSFER_BODY_MAX_DEFAULT;
-    x->keep_trailers = req->keep_trailers;
+    x->hdr.keep_trailers = req->keep_trailers;
     x->resp = calloc(1, sizeof(*x->resp));
     if (!x->resp)
         goto out;

@@ -1,4 +1,5 @@
 #include "probes/yaml/yaml_util.h"
+#include "probes/yaml/yaml_alias.h"
 #include "probes/yaml/yaml_depth.h"
 #include "base/hash.h"
 
@@ -290,6 +291,20 @@ static int check_depth(struct yu *y, const struct buf *b)
     return TL_EINVAL;
 }
 
+/* Refuses a document that aliases multiply past YAML_ALIAS_EXTRA_MAX nodes:
+ * every walk of the loader would build it again for each use. */
+static int check_aliases(struct yu *y)
+{
+    yaml_node_t *at = NULL;
+    int rc = yaml_alias_check(&y->doc, 2 * YU_DEPTH_MAX, &at);
+    if (rc == TL_ENOMEM)
+        yu_error_at(y, 0, 0, "out of memory");
+    else if (rc)
+        yu_error(y, at, "aliases repeat values past %d nodes (or use a value inside itself); refused",
+                 YAML_ALIAS_EXTRA_MAX);
+    return rc ? TL_EINVAL : 0;
+}
+
 int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
 {
     int rc = 0;
@@ -339,6 +354,8 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
     rc = check_depth(y, &b);
     if (rc == 0)
         rc = parse_one(y, &b);
+    if (rc == 0)
+        rc = check_aliases(y);
 out:
     if (f)
         fclose(f);

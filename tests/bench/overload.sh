@@ -81,34 +81,36 @@ say "nginx on 127.0.0.1:$NGINX_PORT (CPU $OTHER_CPU)"
 nginx_worker() { pgrep -P "$NPID" | head -1; }
 
 # ---------------------------------------------------------------- probe files
-# gen N FILE: N one-step probes every 1 s (timeout 1 s: the default min(10s, every), and
-# it must not exceed every), target i = TARGET_PREFIX<i>, an incident at 1 failure.
+# gen N PREFIX: N one-step probes every 1 s (timeout 1 s: the default min(10s, every), and
+# it must not exceed every), target i = TARGET_PREFIX<i>, an incident at 1 failure; in
+# files PREFIX-K.yaml of 5,000 probes (a probe file is at most 2 MiB)
 gen() {
     python3 - "$1" "$2" "$TARGET_PREFIX" <<'PY'
 import sys
 n, path, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-with open(path, "w") as f:
-    for i in range(n):
-        f.write(f"- probe: p{i}\n  schedule: {{every: 1s, timeout: 1s}}\n"
-                f"  steps: [{{name: get, request: {{url: \"{prefix}{i}\"}}, expect: {{status: 200}}}}]\n"
-                f"  escalation:\n    ladder: [{{level: critical, when: {{consecutive_failures: 1}}}}]\n")
+for k in range(0, n, 5000):
+    with open(f"{path}-{k // 5000}.yaml", "w") as f:
+        for i in range(k, min(n, k + 5000)):
+            f.write(f"- probe: p{i}\n  schedule: {{every: 1s, timeout: 1s}}\n"
+                    f"  steps: [{{name: get, request: {{url: \"{prefix}{i}\"}}, expect: {{status: 200}}}}]\n"
+                    f"  escalation:\n    ladder: [{{level: critical, when: {{consecutive_failures: 1}}}}]\n")
 PY
 }
 
 for n in $COUNTS; do
-    gen "$n" "$WORK/p-$n.yaml"
+    gen "$n" "$WORK/p-$n"
     cat >"$WORK/agent-$n.yaml" <<EOF
 limits: {concurrency: 20000, per_host: 20000}
 spool: {dir: $WORK/spool-$n}
 sinks: {file: $WORK/events-$n.jsonl}
 log_level: info
 EOF
-    "$TRIPLINE" check --config "$WORK/agent-$n.yaml" "$WORK/p-$n.yaml" >"$WORK/check-$n.out" 2>&1 ||
+    "$TRIPLINE" check --config "$WORK/agent-$n.yaml" "$WORK/p-$n"-*.yaml >"$WORK/check-$n.out" 2>&1 ||
         { cat "$WORK/check-$n.out"; die "tripline check refused the generated files"; }
     : >"$WORK/events-$n.jsonl"
 
     say "agent: $n probes every 1s, warm-up $WARMUP s, window $DURATION s"
-    taskset -c "$AGENT_CPU" "$TRIPLINE" run --config "$WORK/agent-$n.yaml" --listen 127.0.0.1:0 "$WORK/p-$n.yaml" \
+    taskset -c "$AGENT_CPU" "$TRIPLINE" run --config "$WORK/agent-$n.yaml" --listen 127.0.0.1:0 "$WORK/p-$n"-*.yaml \
         >"$WORK/run-$n.out" 2>"$WORK/run-$n.err" &
     APID=$!
     PIDS+=($APID)

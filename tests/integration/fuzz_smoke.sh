@@ -11,22 +11,12 @@ if [ ! -f "$FB/CMakeCache.txt" ]; then
         -DBUILD_TESTING=OFF >"$WORK/configure.log" 2>&1 || fail "configure: $(tail -20 "$WORK/configure.log")"
 fi
 
-# harness: seed folders (relative to the source tree) and dictionary
-declare -A SEEDS=(
-    [cron]="tests/fuzz/seeds-cron" [retry_after]="tests/fuzz/seeds-retry_after"
-    [jsonpath]="tests/fuzz/seeds-jsonpath" [template]="tests/fuzz/seeds-template"
-    [yaml_depth]="probes/examples tests/data/broken" [probe_file]="probes/examples tests/data/broken"
-    [config]="tests/data/config" [evidence]="tests/fuzz/seeds-evidence" [redact]="tests/fuzz/seeds-redact"
-)
-declare -A DICT=(
-    [cron]=cron [retry_after]=http_date [jsonpath]=jsonpath [template]=template [yaml_depth]=yaml
-    [probe_file]=yaml [config]=yaml [evidence]=json [redact]=json
-)
+source "$S/tests/fuzz/harnesses.sh"
 targets=()
-for h in "${!SEEDS[@]}"; do targets+=("fuzz_$h"); done
+for h in "${!FUZZ_SEEDS[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$FB" -j2 --target "${targets[@]}" >"$WORK/build.log" 2>&1 || fail "build: $(tail -30 "$WORK/build.log")"
 
-for h in $(printf '%s\n' "${!SEEDS[@]}" | sort); do
+for h in $(printf '%s\n' "${!FUZZ_SEEDS[@]}" | sort); do
     bin=$FB/fuzz_$h
     reg=$S/tests/data/fuzz/$h
     # every crash found so far stays fixed: replay each input once
@@ -36,10 +26,10 @@ for h in $(printf '%s\n' "${!SEEDS[@]}" | sort); do
     corpus=$WORK/corpus-$h
     mkdir -p "$corpus"
     seeds=()
-    for d in ${SEEDS[$h]}; do seeds+=("$S/$d"); done
+    for d in ${FUZZ_SEEDS[$h]}; do seeds+=("$S/$d"); done
     # the scratch corpus comes first: libFuzzer writes new inputs there only
-    "$bin" -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-        -dict="$S/tests/fuzz/${DICT[$h]}.dict" -artifact_prefix="$WORK/$h-" \
+    "$bin" -max_total_time="$SECS" -max_len="${FUZZ_MAXLEN[$h]:-65536}" -rss_limit_mb=2048 -timeout=10 \
+        -dict="$S/tests/fuzz/${FUZZ_DICT[$h]}.dict" -artifact_prefix="$WORK/$h-" \
         "$corpus" "${seeds[@]}" >"$WORK/$h.log" 2>&1 || fail "$h: $(grep -A30 -m1 'ERROR\|runtime error' "$WORK/$h.log")"
     echo "$h: $(grep -o 'DONE.*' "$WORK/$h.log" | head -1)"
 done
