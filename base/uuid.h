@@ -1,4 +1,5 @@
-/* UUID v4 from OpenSSL's RAND_bytes: correlation ids, event and incident ids. */
+/* UUID v4 from OpenSSL's RAND_bytes (drawn in batches, refilled after a fork):
+ * correlation ids, event and incident ids. */
 #ifndef TRIPLINE_UUID_H
 #define TRIPLINE_UUID_H
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -197,6 +198,44 @@ static void test_auto_format_is_json_off_a_tty(void **state)
     sink_close(&s);
 }
 
+/* Integers are written by hand, timestamps from a per-second cache, and the
+ * line buffer is reused: extremes, the clock and a short line after a long one. */
+static void test_ints_time_and_reuse(void **state)
+{
+    (void)state;
+    struct sink s;
+    sink_open(&s, LOG_DEBUG, LOG_FORMAT_JSON);
+    char big[20000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    time_t before = time(NULL);
+    log_kv(s.lg, LOG_INFO, LOG_FIELDS(LOG_STR("big", big)), "long");
+    log_kv(s.lg, LOG_INFO,
+           LOG_FIELDS(LOG_INT("min", INT64_MIN), LOG_INT("max", INT64_MAX), LOG_INT("zero", 0),
+                      LOG_INT("neg", -42)),
+           "short");
+    time_t after = time(NULL);
+    const char *t = sink_read(&s);
+    assert_int_equal(count_lines(t), 2);
+    const char *second = strchr(t, '\n') + 1;
+    assert_non_null(strstr(second, "\"min\":-9223372036854775808,\"max\":9223372036854775807,"
+                                   "\"zero\":0,\"neg\":-42}\n"));
+    assert_null(strstr(second, "xxx"));
+    cJSON *j = cJSON_Parse(second);
+    assert_non_null(j);
+    const char *ts = cJSON_GetStringValue(cJSON_GetObjectItem(j, "ts"));
+    assert_non_null(ts);
+    struct tm tm = {0};
+    char lo[32], hi[32];
+    strftime(lo, sizeof(lo), "%Y-%m-%dT%H:%M:%S", gmtime_r(&before, &tm));
+    strftime(hi, sizeof(hi), "%Y-%m-%dT%H:%M:%S", gmtime_r(&after, &tm));
+    assert_true(strncmp(ts, lo, 19) >= 0 && strncmp(ts, hi, 19) <= 0);
+    assert_int_equal(strlen(ts), 24);
+    assert_true(ts[20] >= '0' && ts[20] <= '9' && ts[22] >= '0' && ts[22] <= '9');
+    cJSON_Delete(j);
+    sink_close(&s);
+}
+
 static void test_level_parse(void **state)
 {
     enum log_level l;
@@ -231,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_text_format),
         cmocka_unit_test(test_auto_format_is_json_off_a_tty),
         cmocka_unit_test(test_level_parse),
+        cmocka_unit_test(test_ints_time_and_reuse),
         cmocka_unit_test(test_default_logger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

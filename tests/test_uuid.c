@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -72,12 +74,41 @@ static void test_valid(void **state)
     assert_false(uuid_valid("urn:uuid:1b4e28ba-2fa1-41d2-883f-0016d3cca427"));
 }
 
+/* Ids come from a batch of random bytes: a forked child must not hand out
+ * the ids its parent hands out next. */
+static void test_fork(void **state)
+{
+    (void)state;
+    char first[UUID_STR_LEN], parent[UUID_STR_LEN], child[UUID_STR_LEN] = "";
+    int fds[2];
+    assert_int_equal(uuid_v4(first), 0); /* the batch is now filled */
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char u[UUID_STR_LEN];
+        int ok = uuid_v4(u) == 0 && write(fds[1], u, sizeof(u)) == (ssize_t)sizeof(u);
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_int_equal(uuid_v4(parent), 0);
+    assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    close(fds[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(uuid_valid(child));
+    assert_string_not_equal(parent, child);
+    assert_string_not_equal(first, child);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape),
         cmocka_unit_test(test_distinct),
         cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,16 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* Ticks whose lag is kept, to sum the lag over a run: 2048 x 50 ms = 102 s. */
+#define LOOP_RING 2048
+/* A tick later than this is the loop being behind, not timer jitter. */
+#define LOOP_LAG_FLOOR_US 5000
+
+struct lag_sample {
+    tl_usec at;  /* when the tick ran */
+    tl_usec sum; /* lag summed over all ticks up to this one */
+};
+
 struct loop_lag {
     uv_timer_t tick, stall;
     int open;                 /* handles not yet closed */
@@ -16,6 +26,10 @@ struct loop_lag {
     tl_usec window_max;       /* largest lag of this log window */
     uint64_t window_late;     /* skipped_late at the window's start */
     unsigned stall_ms;        /* TRIPLINE_TEST_STALL_MS */
+    unsigned stall_every_ms;  /* TRIPLINE_TEST_STALL_EVERY_MS, default 1000 */
+    tl_usec lag_sum;          /* lag above the floor summed since start */
+    size_t n_ring, ring_head; /* samples held; index of the oldest */
+    struct lag_sample ring[LOOP_RING];
 };
 
 static void log_window(struct loop_lag *l, tl_usec now)
@@ -44,6 +58,14 @@ static void on_tick(uv_timer_t *t)
     metric_observe(l->m_lag, (double)lag / 1e6);
     if (lag >= LOOP_STALL_US)
         l->last_stall = now;
+    if (lag >= LOOP_LAG_FLOOR_US)
+        l->lag_sum += lag;
+    size_t at = (l->ring_head + l->n_ring) % LOOP_RING;
+    if (l->n_ring == LOOP_RING)
+        l->ring_head = (l->ring_head + 1) % LOOP_RING;
+    else
+        l->n_ring++;
+    l->ring[at] = (struct lag_sample){.at = now, .sum = l->lag_sum};
     if (lag > l->window_max)
         l->window_max = lag;
     if (now - l->window_start >= (tl_usec)LOOP_SHED_LOG_MS * 1000)
@@ -60,6 +82,26 @@ static void on_stall(uv_timer_t *t)
         ;
 }
 
+/* The lag summed up to the last tick before since (the oldest one kept when
+ * since is older): samples are in time order, so a binary search. */
+static tl_usec lag_sum_at(const struct loop_lag *l, tl_usec since)
+{
+    size_t lo = 0, hi = l->n_ring;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->ring[(l->ring_head + mid) % LOOP_RING].at <= since)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return l->n_ring == LOOP_RING ? l->ring[l->ring_head].sum : 0;
+    return l->ring[(l->ring_head + lo - 1) % LOOP_RING].sum;
+}
+
+/* A run measured the agent, not the API, when the loop was behind by a stall
+ * once, or by many smaller delays adding up to a stall and to a tenth of the
+ * run: a starved loop late by 100 ms at every tick never stalls once. */
 bool loop_lag_stalled(void *arg, tl_usec since)
 {
     const struct loop_lag *l = arg;
@@ -67,12 +109,17 @@ bool loop_lag_stalled(void *arg, tl_usec since)
         return false;
     if (l->last_stall && l->last_stall >= since)
         return true;
-    return scheduler_now() - l->expected >= LOOP_STALL_US;
+    tl_usec now = scheduler_now(), pending = now - l->expected;
+    if (pending >= LOOP_STALL_US)
+        return true;
+    tl_usec behind = l->lag_sum - lag_sum_at(l, since) + (pending >= LOOP_LAG_FLOOR_US ? pending : 0);
+    tl_usec tenth = (now - since) / 10;
+    return behind >= LOOP_STALL_US && behind >= tenth;
 }
 
-static unsigned test_stall_ms(void)
+static unsigned test_env_ms(const char *name)
 {
-    const char *v = getenv("TRIPLINE_TEST_STALL_MS");
+    const char *v = getenv(name);
     char *end;
     if (!v || !*v)
         return 0;
@@ -95,7 +142,10 @@ int loop_lag_new(uv_loop_t *loop, struct metrics *m, struct logger *log, struct 
     }
     l->log = log;
     l->sched = sched;
-    l->stall_ms = test_stall_ms();
+    l->stall_ms = test_env_ms("TRIPLINE_TEST_STALL_MS");
+    l->stall_every_ms = test_env_ms("TRIPLINE_TEST_STALL_EVERY_MS");
+    if (!l->stall_every_ms)
+        l->stall_every_ms = 1000;
     l->window_start = scheduler_now();
     l->expected = l->window_start + LOOP_LAG_TICK_MS * 1000;
     uv_timer_init(loop, &l->tick);
@@ -104,9 +154,9 @@ int loop_lag_new(uv_loop_t *loop, struct metrics *m, struct logger *log, struct 
     l->open = 2;
     uv_timer_start(&l->tick, on_tick, LOOP_LAG_TICK_MS, LOOP_LAG_TICK_MS);
     if (l->stall_ms) {
-        log_warn(log, "TRIPLINE_TEST_STALL_MS=%u: the loop stalls on purpose every second (tests only)",
-                 l->stall_ms);
-        uv_timer_start(&l->stall, on_stall, 1000, 1000);
+        log_warn(log, "TRIPLINE_TEST_STALL_MS=%u: the loop stalls on purpose every %u ms (tests only)",
+                 l->stall_ms, l->stall_every_ms);
+        uv_timer_start(&l->stall, on_stall, l->stall_every_ms, l->stall_every_ms);
     }
     *out = l;
     return 0;

@@ -1,12 +1,15 @@
 /* The loop's own lag: a timer that should fire every LOOP_LAG_TICK_MS
  * measures how late it actually fires (tripline_loop_lag_seconds). A lag of
- * LOOP_STALL_US or more is a stall: a run that timed out while the loop was
- * stalled says nothing about the API (bucket agent, reason overloaded). Once
+ * LOOP_STALL_US or more is a stall, and so are smaller lags that add up to it
+ * (and to a tenth of the run) while a run was in flight: a run that timed out
+ * while the loop was stalled says nothing about the API (bucket agent, reason
+ * overloaded). Once
  * per LOOP_SHED_LOG_MS it logs one line when runs were shed (skipped late)
  * or the loop stalled in that interval, never one per run.
  *
  * Test-only: TRIPLINE_TEST_STALL_MS=N (read at start) blocks the loop for
- * N ms once a second, to emulate an agent saturated by its own work. */
+ * N ms once a second (every TRIPLINE_TEST_STALL_EVERY_MS ms when set), to
+ * emulate an agent saturated by its own work. */
 #ifndef TRIPLINE_LOOP_LAG_H
 #define TRIPLINE_LOOP_LAG_H
 

@@ -2,6 +2,7 @@
 #include "agent/daemon/runs.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/daemon/agent_int.h"
 #include "agent/endpoint/status.h"
@@ -50,22 +51,40 @@ static void count(struct runs *r, int delta)
     metric_set(r->m_in_flight, (double)r->in_flight);
 }
 
-static void log_result(struct agent *a, const struct run_result *r)
+static bool same_str(const char *x, const char *y)
 {
-    enum log_level lvl = r->ok ? LOG_INFO : LOG_WARN;
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+/* A run is logged at warn/info only when the probe's state changes: its first
+ * failure, a different failure, or its recovery; a healthy run and a repeat of
+ * the last failure are debug lines (/status and /metrics count every run). */
+static enum log_level run_level(const struct run_result *r, const struct run_result *prev)
+{
+    if (r->ok)
+        return prev && !prev->ok ? LOG_INFO : LOG_DEBUG;
+    if (!prev || prev->ok || prev->bucket != r->bucket || !same_str(prev->reason, r->reason))
+        return LOG_WARN;
+    return LOG_DEBUG;
+}
+
+static void log_result(struct agent *a, const struct run_result *r, const struct run_result *prev)
+{
+    enum log_level lvl = run_level(r, prev);
     if (!log_enabled(a->log, lvl))
         return;
     const char *step = r->failed_step >= 0 ? r->steps[r->failed_step].name : "";
     const char *why = r->failed_step >= 0 && r->steps[r->failed_step].failures.n
                           ? r->steps[r->failed_step].failures.v[0]
                           : r->failures.n ? r->failures.v[0] : "";
+    const char *ok_msg = lvl == LOG_INFO ? "probe recovered" : "probe ok";
     long status = r->failed_step >= 0 ? r->steps[r->failed_step].status : 0;
     log_write(a->log, lvl,
               LOG_FIELDS(LOG_STR("probe", r->probe_id), LOG_STR("region", r->region), LOG_BOOL("ok", r->ok),
                          LOG_STR("bucket", r->ok ? "" : bucket_str(r->bucket)),
                          LOG_STR("reason", r->reason ? r->reason : ""), LOG_STR("step", step),
                          LOG_INT("status", status), LOG_FLOAT("duration_ms", (double)r->duration / 1000.0)),
-              "%s%s", bucket_is_agent(r->bucket) ? "agent fault, not escalated: " : "", r->ok ? "probe ok" : why);
+              "%s%s", bucket_is_agent(r->bucket) ? "agent fault, not escalated: " : "", r->ok ? ok_msg : why);
 }
 
 static void on_run_done(struct run_result *r, void *arg)
@@ -83,7 +102,7 @@ static void on_run_done(struct run_result *r, void *arg)
         ps->agent_faults++;
     else if (!r->ok)
         ps->failures++;
-    log_result(a, r);
+    log_result(a, r, ps->last);
     run_result_free(ps->last);
     ps->last = r;
     /* The run's result borrows the probe it ran; after a reload that may be

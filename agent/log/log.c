@@ -19,6 +19,8 @@
 #define LOG_MSG_MAX 4096
 #define LOG_VALUE_MAX 8192
 #define LOG_LINE_MAX (1u << 20)
+/* The line buffer is kept between records unless a long line grew it past this. */
+#define LOG_KEEP_MAX (64u << 10)
 
 struct logger {
     int fd;
@@ -26,10 +28,14 @@ struct logger {
     enum log_format format;
     bool json;     /* the format after resolving AUTO */
     bool resolved; /* AUTO is resolved lazily for the static default logger */
+    struct buf line; /* reused: one allocation for the logger's life */
+    int64_t ts_sec;  /* the second whose ISO-8601 text is in ts (-1: none) */
+    char ts[TL_ISO8601_LEN];
 };
 
 /* The one process-wide logger, for start-up errors before an agent exists. */
-static struct logger log_default_logger = {.fd = 2, .min = LOG_INFO, .format = LOG_FORMAT_AUTO};
+static struct logger log_default_logger = {
+    .fd = 2, .min = LOG_INFO, .format = LOG_FORMAT_AUTO, .line = {.max = LOG_LINE_MAX}, .ts_sec = -1};
 
 static void log_resolve(struct logger *lg)
 {
@@ -48,14 +54,17 @@ struct logger *log_new(int fd, enum log_level min, enum log_format format)
     lg->fd = fd;
     lg->min = min;
     lg->format = format;
+    buf_init(&lg->line, LOG_LINE_MAX);
+    lg->ts_sec = -1;
     log_resolve(lg);
     return lg;
 }
 
 void log_free(struct logger *lg)
 {
-    if (lg == &log_default_logger)
+    if (!lg || lg == &log_default_logger)
         return;
+    buf_free(&lg->line);
     free(lg);
 }
 
@@ -113,6 +122,15 @@ static int log_escape(struct buf *b, const char *s, bool json, bool quote)
     size_t cut = n > LOG_VALUE_MAX ? LOG_VALUE_MAX : n;
     int rc = 0;
     for (size_t i = 0; i < cut && !rc;) {
+        /* a run of printable ASCII needing no escape goes in one append */
+        size_t run = i;
+        while (run < cut && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > i) {
+            rc = buf_append(b, p + i, run - i);
+            i = run;
+            continue;
+        }
         unsigned char c = p[i];
         size_t ulen = tl_utf8_len(p + i, n - i);
         if (ulen == 0) {
@@ -159,6 +177,47 @@ static bool log_text_needs_quotes(const char *s)
     return false;
 }
 
+static int log_int(struct buf *b, long long v)
+{
+    char d[24];
+    size_t n = sizeof(d);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        d[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--n] = '-';
+    return buf_append(b, d + n, sizeof(d) - n);
+}
+
+/* The record's time with milliseconds; the date and time of day are formatted
+ * once per second. */
+static int log_ts(struct logger *lg, char out[TL_ISO8601_LEN])
+{
+    int64_t us = tl_wall_us();
+    int64_t sec = us / 1000000, ms = us % 1000000 / 1000;
+    if (us < 0)
+        return tl_iso8601(us, true, out);
+    if (sec != lg->ts_sec) {
+        if (tl_iso8601(sec * 1000000, false, lg->ts) != 0)
+            return -1;
+        lg->ts_sec = sec;
+    }
+    /* "YYYY-MM-DDTHH:MM:SSZ" becomes "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    size_t n = strlen(lg->ts) - 1;
+    if (n + 6 > TL_ISO8601_LEN)
+        return -1;
+    memcpy(out, lg->ts, n);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
+    return 0;
+}
+
 static int log_field_value(struct buf *b, const struct log_field *f, bool json)
 {
     switch (f->type) {
@@ -175,7 +234,7 @@ static int log_field_value(struct buf *b, const struct log_field *f, bool json)
         return rc;
     }
     case LOG_FIELD_INT:
-        return buf_printf(b, "%lld", f->i);
+        return log_int(b, f->i);
     case LOG_FIELD_FLOAT:
         /* JSON has no NaN or Infinity; write them as strings. */
         if (!isfinite(f->f))
@@ -194,15 +253,25 @@ static void log_emit(int fd, const char *p, size_t n)
     (void)tl_write_all(fd, p, n);
 }
 
-static int log_format_line(struct buf *b, bool json, enum log_level level,
-                           const struct log_field *fields, size_t n_fields, const char *msg)
+static int log_format_line(struct logger *lg, enum log_level level, const struct log_field *fields,
+                           size_t n_fields, const char *msg)
 {
+    struct buf *b = &lg->line;
+    bool json = lg->json;
     char ts[TL_ISO8601_LEN];
-    int rc = tl_iso8601_now(true, ts);
+    int rc = log_ts(lg, ts);
     if (rc)
         return rc;
     if (json) {
-        rc = buf_printf(b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, log_name(level));
+        rc = buf_puts(b, "{\"ts\":\"");
+        if (!rc)
+            rc = buf_puts(b, ts);
+        if (!rc)
+            rc = buf_puts(b, "\",\"level\":\"");
+        if (!rc)
+            rc = buf_puts(b, log_name(level));
+        if (!rc)
+            rc = buf_puts(b, "\",\"msg\":\"");
         if (!rc)
             rc = log_escape(b, msg, true, true);
         if (!rc)
@@ -253,14 +322,14 @@ void log_vwrite(struct logger *lg, enum log_level level, const struct log_field 
     int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     if (n < 0)
         msg[0] = '\0';
-    size_t len = strlen(msg);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         msg[--len] = '\0';
-    struct buf line;
-    buf_init(&line, LOG_LINE_MAX);
-    if (log_format_line(&line, lg->json, level, fields, n_fields, msg) == 0)
-        log_emit(lg->fd, line.data, line.len);
-    buf_free(&line);
+    buf_reset(&lg->line);
+    if (log_format_line(lg, level, fields, n_fields, msg) == 0)
+        log_emit(lg->fd, lg->line.data, lg->line.len);
+    if (lg->line.cap > LOG_KEEP_MAX)
+        buf_free(&lg->line); /* a long line's memory is not kept */
 }
 
 void log_write(struct logger *lg, enum log_level level, const struct log_field *fields,

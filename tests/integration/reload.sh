@@ -70,7 +70,8 @@ PY
 
 # SIGTERM while a run is in flight: the run finishes, then the agent exits 0.
 printf -- '- probe: long\n  schedule: {every: 3s, timeout: 2500ms}\n  steps: [{name: get, request: {url: "%s/delay?ms=1200"}}]\n' "$H" >"$WORK/long.yaml"
-start_agent t --spool-dir "$WORK/spool3" "$WORK/long.yaml"
+# the drained run shows as its "probe ok" line, a debug line
+start_agent t --spool-dir "$WORK/spool3" --log-level debug "$WORK/long.yaml"
 for _ in $(seq 60); do
     curl -fsS "$AGENT_URL/status" | grep -q '"running":true' && break
     sleep 0.1
@@ -96,7 +97,8 @@ PY
 for i in $(seq 60); do
     printf -- '- probe: p%s\n  schedule: {every: 2s, timeout: 1s}\n  steps: [{name: get, request: {url: "%s/ok"}}]\n' "$i" "$H" >>"$WORK/spread.yaml"
 done
-start_agent s --spool-dir "$WORK/spool4" --log-level info "$WORK/spread.yaml"
+# every run's time comes from its debug line ("probe ok" is debug)
+start_agent s --spool-dir "$WORK/spool4" --log-level debug "$WORK/spread.yaml"
 first_runs() { # distinct probes with a first run logged
     grep '"msg":"probe ok"' "$WORK/s.log" | grep -o '"probe":"p[0-9]*"' | sort -u | wc -l
 }

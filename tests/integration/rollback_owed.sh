@@ -48,7 +48,7 @@ stop_agent
 
 starts=$(count "$WORK/rb.log" start)
 start_agent c --config "$WORK/config.yaml" "$WORK/probes.yaml"
-wait_until "a few runs after the last start" 10 at_least "$WORK/c.log" '"msg":"probe ok"' 5
+wait_until "a few runs after the last start" 10 runs_at_least "$AGENT_URL" api 5
 stop_agent
 [ "$(count "$WORK/rb.log" start)" = "$starts" ] || fail "a rollback ran again after it had succeeded"
 [ "$(count "$WORK/throttle.log" run)" = 1 ] || fail "the throttle ran more than once"
