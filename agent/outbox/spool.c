@@ -169,7 +169,7 @@ static int cut_seg(struct spool *sp, size_t i, int fd, uint64_t off, uint64_t si
     if (torn)
         sp->truncated += n;
     else {
-        char name[SEG_NAME_LEN + 16], tmp[SEG_NAME_LEN + 16];
+        char name[SEG_NAME_LEN + 16], tmp[SEG_NAME_LEN + 16 + sizeof ".tmp"];
         bool same = p < n && q == sp->segs[i].first;
         /* O_TRUNC: a crash before the cut below makes the next open redo this */
         seg_name(name, sizeof name, q);
