@@ -269,8 +269,11 @@ static void cursor_past_the_numbers_is_zero(void **state)
     for (uint64_t i = 1; i <= 3; i++)
         append_fmt(sp, i);
     spool_free(sp);
-    const char *const huge[] = {"18446744073709551615\n", "9223372036854775808\n", "9223372036854775807\n"};
-    for (size_t g = 0; g < 3; g++) {
+    /* one below the last number too: the next record would be numbered 2^63-1, past what a
+     * segment may hold, and could not be read back after a restart (found by fuzz_spool) */
+    const char *const huge[] = {"18446744073709551615\n", "9223372036854775808\n", "9223372036854775807\n",
+                                "9223372036854775806\n"};
+    for (size_t g = 0; g < 4; g++) {
         write_cursor(f->dir, huge[g]);
         sp = open_or_die(f->dir, NULL, ONE, 1);
         assert_int_equal(spool_sink_depth(sp, "out"), 3 + g);
@@ -278,7 +281,7 @@ static void cursor_past_the_numbers_is_zero(void **state)
         spool_free(sp);
     }
     sp = open_or_die(f->dir, NULL, ONE, 1);
-    assert_int_equal(spool_ack(sp, "out", 6), 0);
+    assert_int_equal(spool_ack(sp, "out", 7), 0);
     assert_int_equal(spool_sink_depth(sp, "out"), 0);
     spool_free(sp);
 }

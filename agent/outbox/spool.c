@@ -87,7 +87,7 @@ static bool parse_seg_name(const char *name, uint64_t *first)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(name, &end, 10);
-    if (errno || end != name + 20 || v == 0 || v > SPOOL_SEQ_MAX)
+    if (errno || end != name + 20 || v == 0 || v >= SPOOL_SEQ_MAX)
         return false;
     *first = v;
     return true;
@@ -324,8 +324,8 @@ static int load_cursor(struct spool *sp, struct sink *k)
     /* Empty or garbage (a crash, a full disk): from the oldest record kept.
      * Duplicates, which receivers dedup by eventId, beat an agent that
      * cannot start. */
-    if (errno || end == buf || *end != '\n' || v >= SPOOL_SEQ_MAX)
-        v = 0;
+    if (errno || end == buf || *end != '\n' || v >= SPOOL_SEQ_MAX - 1)
+        v = 0; /* the next record, cursor + 1, must stay a valid number (< SPOOL_SEQ_MAX) */
     k->cursor = v;
     return 0;
 }

@@ -122,7 +122,7 @@ static uint64_t parse_cursor(const uint8_t *p, size_t n)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
-    return !errno && end != buf && *end == '\n' && v < INT64_MAX ? v : 0; /* as the spool reads it */
+    return !errno && end != buf && *end == '\n' && v < INT64_MAX - 1 ? v : 0; /* as the spool reads it */
 }
 
 static void run(const uint8_t *data, size_t size)
