@@ -388,10 +388,20 @@ static void tick(struct scheduler *s)
 {
     /* Bounded so callbacks slower than an interval cannot keep us here. */
     size_t budget = s->heap_len + 64;
+    /* At most SCHEDULER_TICK_STARTS runs per wake-up: a loop that fell
+     * behind starts its backlog between rounds of I/O, so runs in flight
+     * finish (and are measured) before more start. Started all at once, a
+     * backlog is a burst of connects whose events queue behind each other:
+     * every transfer slows, some time out, and the work done for them is
+     * lost. The rest waits for the next wake-up (at once, after the I/O);
+     * what waits past its interval is shed as late. */
+    uint64_t started_before = s->started;
     s->in_tick = true;
     while (s->heap_len > 0 && budget-- > 0) {
         struct heap_node *n = s->heap[0];
         if (n->when > scheduler_now())
+            break;
+        if (!n->is_deadline && s->started - started_before >= SCHEDULER_TICK_STARTS)
             break;
         heap_remove(s, n);
         if (n->is_deadline) {

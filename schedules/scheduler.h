@@ -16,7 +16,10 @@
  * per-host limits; runs wait in a FIFO queue) and then the start callback is
  * called. Load shedding: a run whose slot comes later than its interval (a
  * cron: SCHEDULER_LATE_CRON) after its due time is skipped and counted as
- * late instead of started, so the oldest waiters are shed first. The owner calls scheduler_done() when the run
+ * late instead of started, so the oldest waiters are shed first. At most
+ * SCHEDULER_TICK_STARTS runs start per wake-up, so a backlog never arrives
+ * as one burst: past capacity, throughput stays at capacity and the excess
+ * is shed as late, never started and then lost to its own timeout. The owner calls scheduler_done() when the run
  * ends, whatever its outcome. A run still going `timeout` after it started
  * gets the timeout callback (the owner aborts it and still calls done).
  *
@@ -41,6 +44,9 @@ struct scheduler_entry;
 
 /* A cron run later than this is skipped (an `every` run: its interval). */
 #define SCHEDULER_LATE_CRON 60000000
+/* Runs started per wake-up at most: a backlog (the loop fell behind) starts
+ * between rounds of I/O instead of as one burst. */
+#define SCHEDULER_TICK_STARTS 32
 
 /* A run may start: scheduled is when it was due (monotonic, jitter
  * included); lateness is measured from it. */

@@ -351,6 +351,18 @@ static void test_overloaded(void **state)
     assert_int_equal(triage_step(&s503).bucket, BUCKET_UPSTREAM);
     struct run_facts f = {.journey_failures = true, .loop_stalled = true};
     assert_int_equal(triage_run(&f).reason, REASON_OVERLOADED);
+    /* a budget breached while the loop stalled counted the agent's delay */
+    struct triage_input slow = {.status = 200, .status_expected = true, .budget_breached = true,
+                                .budget_phase = "total", .loop_stalled = true};
+    assert_int_equal(triage_step(&slow).reason, REASON_OVERLOADED);
+    slow.loop_stalled = false;
+    assert_int_equal(triage_step(&slow).bucket, BUCKET_BUDGET);
+    struct triage_input slow503 = {.status = 503, .budget_breached = true, .loop_stalled = true};
+    assert_int_equal(triage_step(&slow503).bucket, BUCKET_UPSTREAM);
+    struct run_facts jb = {.journey_failures = true, .budget_breached = true, .loop_stalled = true};
+    assert_int_equal(triage_run(&jb).reason, REASON_OVERLOADED);
+    jb.loop_stalled = false;
+    assert_int_equal(triage_run(&jb).reason, REASON_JOURNEY_BUDGET);
 }
 
 /* Steps of other kinds: no status line; the exchange's reason, the kind's

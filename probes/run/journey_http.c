@@ -231,7 +231,7 @@ static void on_response(struct response *resp, void *arg)
         .schema_violated = co.schema_violations > 0,
         .budget_phase = co.budget_phase,
         .transport_failed = transport_failed,
-        .loop_stalled = resp->status == 0 && journey_loop_stalled(j),
+        .loop_stalled = (resp->status == 0 || co.budget_breached) && journey_loop_stalled(j),
         .grpc = co.grpc.read ? &co.grpc : NULL,
         .cert_expiring = co.cert_expiring,
     };

@@ -56,7 +56,7 @@ static void on_kind_response(struct response *resp, void *arg)
         .checks_failed = co.checks_failed || co.failures.n > 0,
         .budget_breached = co.budget_breached,
         .budget_phase = co.budget_phase,
-        .loop_stalled = failed && journey_loop_stalled(j),
+        .loop_stalled = (failed || co.budget_breached) && journey_loop_stalled(j),
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {

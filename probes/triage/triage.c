@@ -231,11 +231,12 @@ static enum reason curl_agent_reason(int code)
     return REASON_OK;
 }
 
-/* A timeout while the agent's own loop stalled measured the agent, not the
- * API: it is inconclusive (agent, overloaded), never escalated. */
+/* A timeout or a latency budget breached while the agent's own loop stalled
+ * measured the agent, not the API: the time counted includes the agent's
+ * own delay, so the run is inconclusive (agent, overloaded), never escalated. */
 static struct verdict overloaded_or(struct verdict v, bool loop_stalled)
 {
-    if (loop_stalled && (v.reason == REASON_TIMEOUT || v.reason == REASON_DEADLINE))
+    if (loop_stalled && (v.reason == REASON_TIMEOUT || v.reason == REASON_DEADLINE || v.bucket == BUCKET_BUDGET))
         return verdict(BUCKET_AGENT, REASON_OVERLOADED, 0);
     return v;
 }
@@ -314,8 +315,9 @@ struct verdict triage_run(const struct run_facts *f)
     if (f->first_failure)
         return overloaded_or(*f->first_failure, f->loop_stalled);
     if (f->journey_failures)
-        return f->budget_breached ? verdict(BUCKET_BUDGET, REASON_JOURNEY_BUDGET, 0)
-                                  : overloaded_or(verdict(BUCKET_UPSTREAM, REASON_DEADLINE, 0), f->loop_stalled);
+        return overloaded_or(f->budget_breached ? verdict(BUCKET_BUDGET, REASON_JOURNEY_BUDGET, 0)
+                                                : verdict(BUCKET_UPSTREAM, REASON_DEADLINE, 0),
+                             f->loop_stalled);
     return verdict(BUCKET_NONE, REASON_OK, 0);
 }
 

@@ -160,7 +160,8 @@ const char *triage_grpc_reason_str(enum reason r);
  *  - a gRPC answer that is not healthy as expected: triage_grpc;
  *  - expected status but a failed check or an oversized body: contract;
  *  - only a budget breached: budget;
- *  - a timeout (either kind) while the loop stalled: agent, overloaded. */
+ *  - a timeout (either kind) or a breached budget while the loop stalled:
+ *    agent, overloaded (the time counted includes the agent's own delay). */
 struct verdict triage_step(const struct triage_input *in);
 
 /* What happened to one run, once every step is done. */

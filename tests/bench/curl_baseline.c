@@ -4,7 +4,12 @@
  * parsed store is cached on the multi handle). Whatever tripline spends per
  * run beyond this loop is its own overhead.
  *
- *   curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
+ *   curl_baseline [-n N] [-c C] [-r RATE] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
+ *
+ * -r RATE paces the starts at RATE per second (at most C in flight): the
+ * loop at the same rate as the agent, which is the fair yardstick for the
+ * agent's CPU per check at that rate (a loop flat out batches more work per
+ * wake-up than a paced one can). Without -r the loop runs flat out.
  *
  * --same-opts also sets the per-request curl options probes/http/transfer.c sets
  * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
@@ -30,6 +35,7 @@ struct opts {
     long timeout_ms;
     const char *cacert;
     const char *url;
+    double rate; /* starts per second; 0 = flat out */
     int insecure;
     int same_opts;
 };
@@ -149,7 +155,7 @@ static void finish_one(CURLM *multi, CURL *e)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
+    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-r RATE] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
     return 2;
 }
 
@@ -163,7 +169,7 @@ int main(int argc, char **argv)
     };
     struct opts o = {.n = 1000, .c = 1000, .timeout_ms = 30000, .cacert = "/etc/ssl/certs/ca-certificates.crt"};
     int ch;
-    while ((ch = getopt_long(argc, argv, "n:c:t:a:ks", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "n:c:r:t:a:ks", lopts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             if (parse_long(optarg, &o.n))
@@ -173,6 +179,13 @@ int main(int argc, char **argv)
             if (parse_long(optarg, &o.c))
                 return usage();
             break;
+        case 'r': {
+            long r;
+            if (parse_long(optarg, &r))
+                return usage();
+            o.rate = (double)r;
+            break;
+        }
         case 't':
             if (parse_long(optarg, &o.timeout_ms))
                 return usage();
@@ -203,9 +216,19 @@ int main(int argc, char **argv)
     cpu_s(&u0, &s0);
     double t0 = now_s();
 
-    for (; started < o.c; started++)
-        start_one(multi, &o);
+    /* Flat out: C started at once and one more as each ends. Paced: the
+     * next start is due every 1/RATE s; starts that fell due while the loop
+     * waited are made at once (at most C in flight). */
+    double next = t0, step = o.rate > 0 ? 1.0 / o.rate : 0;
+    long in_flight = 0;
     while (done < o.n) {
+        double t = now_s();
+        while (started < o.n && in_flight < o.c && (step == 0 || next <= t)) {
+            start_one(multi, &o);
+            started++;
+            in_flight++;
+            next += step;
+        }
         int running = 0, left = 0;
         curl_multi_perform(multi, &running);
         CURLMsg *m;
@@ -222,21 +245,27 @@ int main(int argc, char **argv)
             }
             finish_one(multi, e);
             done++;
-            if (started < o.n) {
-                start_one(multi, &o);
-                started++;
-            }
+            in_flight--;
         }
-        if (done < o.n)
-            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+        if (done >= o.n)
+            break;
+        int wait_ms = 1000;
+        if (step > 0 && started < o.n) {
+            double d = (next - now_s()) * 1000.0;
+            wait_ms = d <= 0 ? 0 : d >= 1000 ? 1000 : (int)d + 1;
+        } else if (started < o.n && in_flight < o.c) {
+            wait_ms = 0;
+        }
+        if (wait_ms > 0 || in_flight > 0)
+            curl_multi_poll(multi, NULL, 0, wait_ms, NULL);
     }
 
     double wall = now_s() - t0;
     cpu_s(&u1, &s1);
     double user = u1 - u0, sys = s1 - s0;
-    printf("requests=%ld concurrency=%ld failures=%ld wall_s=%.4f cpu_s=%.4f user_s=%.4f sys_s=%.4f "
+    printf("requests=%ld concurrency=%ld rate=%.0f failures=%ld wall_s=%.4f cpu_s=%.4f user_s=%.4f sys_s=%.4f "
            "runs_per_s=%.1f cpu_us_per_req=%.1f\n",
-           o.n, o.c, failures, wall, user + sys, user, sys, (double)o.n / wall, (user + sys) * 1e6 / (double)o.n);
+           o.n, o.c, o.rate, failures, wall, user + sys, user, sys, (double)o.n / wall, (user + sys) * 1e6 / (double)o.n);
     curl_multi_cleanup(multi);
     curl_global_cleanup();
     return failures ? 1 : 0;
