@@ -18,8 +18,13 @@
 # the CPU window. blackbox_exporter is driven as Prometheus drives it (one
 # /probe scrape per target and interval, tests/bench/daemon_scraper.c on CPU 1)
 # and is skipped when not installed (Debian: prometheus-blackbox-exporter).
-# The loop (curl_baseline.c, --same-opts) runs flat out, 50 at a time: its row
-# is the most one core does with libcurl alone, not a paced rate.
+# The loop (curl_baseline.c, --same-opts: tripline's own curl options) runs
+# twice: paced at each configuration's rate for WINDOW seconds (the yardstick
+# for CPU per check at the same rate: a loop flat out batches more work per
+# wake-up than any paced client can), and flat out, 50 at a time, once per
+# protocol (the most one core does with libcurl alone).
+# RT=1 runs every measured process and nginx under SCHED_RR (chrt -r 10):
+# for a machine that other work shares; say so when you publish its figures.
 # Needs: nginx-light, openssl, curl, python3, libcurl4-openssl-dev, 2 CPUs.
 # Writes tests/bench/RESULTS-table.md (override with OUT).
 set -euo pipefail
@@ -38,17 +43,26 @@ AGENT_CPU=0
 NGINX_CPU=1
 WORK=$(mktemp -d /tmp/tripline-bench-table.XXXXXX)
 PIDS=()
+RT=${RT:-}
 COMMAND="$(printf '%q ' env CONFIGS="$CONFIGS" PROTOS="$PROTOS" WINDOW="$WINDOW" WARMUP="$WARMUP" \
-    LOG_LEVEL="$LOG_LEVEL" bash tests/bench/table.sh)"
+    LOG_LEVEL="$LOG_LEVEL" ${RT:+RT=$RT} bash tests/bench/table.sh)"
 # shellcheck source=tests/bench/benchlib.sh
 . "$SRC/tests/bench/benchlib.sh"
 trap bench_cleanup EXIT
+[ -n "${BENCH_KEEP:-}" ] && trap "cp -r \"\$WORK\" \"\$BENCH_KEEP\"; bench_cleanup" EXIT
 
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs (measured process on CPU 0, nginx on CPU 1)"
 bench_build_release "$BUILD" "${BENCH_CFLAGS:-}"
 make -s -C "$SRC/tests/bench" OUT="$WORK" >/dev/null
 cc -O2 -Wall -Wextra -o "$WORK/daemon_scraper" "$SRC/tests/bench/daemon_scraper.c" -lcurl
 BENCH_TLS=1 bench_nginx
+# measured (pinned) processes, optionally real-time so other work on a shared machine cannot preempt them
+# (an array, not a function: `pin cmd &` must leave $! the measured process, not a subshell)
+pin=(taskset -c)
+[ -n "$RT" ] && pin=(chrt -r 10 taskset -c)
+if [ -n "$RT" ]; then
+    for p in $(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")"); do chrt -r -p 10 "$p"; done
+fi
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
@@ -68,17 +82,17 @@ run_agent() { # proto n every port prefix tag
     bench_gen "$n" "$every" "$WORK/$tag.yaml" "$prefix"
     printf 'limits: {concurrency: 20000, per_host: 20000}\nspool: {dir: %s}\nlog_level: %s\ntls: {ca_file: %s}\n' \
         "$WORK/spool-$tag" "$LOG_LEVEL" "$WORK/ca.pem" >"$WORK/$tag.agent.yaml"
-    taskset -c "$AGENT_CPU" "$BUILD/tripline" run --config "$WORK/$tag.agent.yaml" --listen "127.0.0.1:$aport" \
+    "${pin[@]}" "$AGENT_CPU" "$BUILD/tripline" run --config "$WORK/$tag.agent.yaml" --listen "127.0.0.1:$aport" \
         "$WORK/$tag.yaml" >/dev/null 2>"$WORK/$tag.err" &
     local pid=$!
     PIDS+=($pid)
     bench_wait_http "http://127.0.0.1:$aport/status" "$pid"
     sleep $(($(bench_secs "$every") + WARMUP))
-    curl -fsS -o "$WORK/$tag.m0" "http://127.0.0.1:$aport/metrics"
+    curl -fsS -m 300 -o "$WORK/$tag.m0" "http://127.0.0.1:$aport/metrics"
     local s1; s1=$(now)
     window "$pid" "$port" "$WORK/$tag.cpu"
     local s2; s2=$(now)
-    curl -fsS -o "$WORK/$tag.m1" "http://127.0.0.1:$aport/metrics"
+    curl -fsS -m 300 -o "$WORK/$tag.m1" "http://127.0.0.1:$aport/metrics"
     echo "$s1 $s2" >"$WORK/$tag.mt"
     kill -TERM "$pid"
     wait "$pid" || true
@@ -90,7 +104,7 @@ run_exporter() { # proto n every port prefix tag
     printf 'modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n      valid_status_codes: [200]\n      tls_config: {ca_file: %s}\n' \
         "$WORK/ca.pem" >"$WORK/blackbox.yml"
     bport=$(bench_free_port)
-    taskset -c "$AGENT_CPU" "$EXPORTER" --config.file="$WORK/blackbox.yml" \
+    "${pin[@]}" "$AGENT_CPU" "$EXPORTER" --config.file="$WORK/blackbox.yml" \
         --web.listen-address="127.0.0.1:$bport" >"$WORK/$tag.bb.log" 2>&1 &
     local pid=$!
     PIDS+=($pid)
@@ -99,7 +113,7 @@ run_exporter() { # proto n every port prefix tag
         sleep 0.1
     done
     local lead=$(($(bench_secs "$every") + WARMUP))
-    taskset -c "$NGINX_CPU" "$WORK/daemon_scraper" "http://127.0.0.1:$bport" "$prefix" "$n" \
+    "${pin[@]}" "$NGINX_CPU" "$WORK/daemon_scraper" "http://127.0.0.1:$bport" "$prefix" "$n" \
         $(($(bench_secs "$every") * 1000)) $((lead + WINDOW + 2)) >"$WORK/$tag.scraper" 2>&1 &
     local spid=$!
     PIDS+=($spid)
@@ -110,10 +124,12 @@ run_exporter() { # proto n every port prefix tag
     wait "$pid" 2>/dev/null || true
 }
 
-run_loop() { # proto port prefix tag
-    local proto=$1 port=$2 prefix=$3 tag=$4
-    taskset -c "$AGENT_CPU" "$WORK/curl_baseline" --same-opts -n "$LOOP_N" -c 50 --cacert "$WORK/ca.pem" \
-        "${prefix}0" >"$WORK/$tag.loop"
+run_loop() { # proto port prefix tag [rate]: flat out, 50 at a time, or paced at rate for WINDOW s
+    local proto=$1 port=$2 prefix=$3 tag=$4 rate=${5:-} args
+    args=(-n "$LOOP_N" -c 50)
+    [ -n "$rate" ] && args=(-n "$((rate * WINDOW))" -c 20000 -r "$rate")
+    "${pin[@]}" "$AGENT_CPU" "$WORK/curl_baseline" --same-opts "${args[@]}" --cacert "$WORK/ca.pem" \
+        "${prefix}0" >"$WORK/$tag.loop" || true
     echo "$(time_wait "$port")" >"$WORK/$tag.looptw"
 }
 
@@ -126,6 +142,9 @@ for proto in $PROTOS; do
         run_agent "$proto" "$n" "$every" "$port" "$prefix" "$tag"
         bench_say "$proto: blackbox_exporter, $n targets every $every"
         run_exporter "$proto" "$n" "$every" "$port" "$prefix" "$tag"
+        rate=$((n / $(bench_secs "$every")))
+        bench_say "$proto: raw libcurl loop paced at $rate/s for ${WINDOW}s"
+        run_loop "$proto" "$port" "$prefix" "$tag.paced" "$rate"
     done
     bench_say "$proto: raw libcurl loop, $LOOP_N requests"
     run_loop "$proto" "$port" "$prefix" "$proto"
@@ -140,5 +159,6 @@ done
     echo "libcurl: $(curl-config --version 2>/dev/null || echo unknown)"
     [ -x "$EXPORTER" ] && echo "blackbox_exporter: $("$EXPORTER" --version 2>&1 | head -1)"
     echo "tripline: $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown), Release, log_level $LOG_LEVEL"
+    echo "scheduling: ${RT:+SCHED_RR (RT=$RT) for the measured processes and nginx}${RT:-CFS (default)}"
 } >"$WORK/machine.txt"
 python3 "$SRC/tests/bench/table_report.py" "$WORK" "$(getconf CLK_TCK)" "$PROTOS" "$CONFIGS" "$OUT" "$COMMAND"

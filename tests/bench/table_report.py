@@ -55,10 +55,11 @@ def agent_row(work, tag, tck):
     s1, s2 = (float(x) for x in open(f"{work}/{tag}.mt").read().split())
     runs = metric_sum(m1, "tripline_probe_runs_total") - metric_sum(m0, "tripline_probe_runs_total")
     fails = metric_sum(m1, "tripline_probe_failures_total") - metric_sum(m0, "tripline_probe_failures_total")
+    agent = metric_sum(m1, "tripline_agent_faults_total") - metric_sum(m0, "tripline_agent_faults_total")
     skips = metric_sum(m1, "tripline_runs_skipped_total") - metric_sum(m0, "tripline_runs_skipped_total")
     rate = runs / (s2 - s1)
     return {"rate": rate, "cpu_pct": 100 * cpu / secs, "us": 1e6 * cpu / (rate * secs) if rate else float("nan"),
-            "rss": rss / 1024, "tw": tw, "bad": f"{fails:.0f} / {skips:.0f}",
+            "rss": rss / 1024, "tw": tw, "bad": f"{fails:.0f} ({agent:.0f} agent) / {skips:.0f}",
             "p99": f"{1000 * p99(lateness(m0), lateness(m1)):.2f} ms"}
 
 
@@ -74,9 +75,11 @@ def exporter_row(work, tag, tck):
             "p99": "n/a"}
 
 
-def loop_row(work, proto):
-    kv = dict(x.split("=", 1) for x in open(f"{work}/{proto}.loop").read().split() if "=" in x)
-    tw = int(open(f"{work}/{proto}.looptw").read())
+def loop_row(work, tag):
+    if not os.path.exists(f"{work}/{tag}.loop"):
+        return None
+    kv = dict(x.split("=", 1) for x in open(f"{work}/{tag}.loop").read().split() if "=" in x)
+    tw = int(open(f"{work}/{tag}.looptw").read())
     cpu, wall = float(kv["cpu_s"]), float(kv["wall_s"])
     return {"rate": float(kv["runs_per_s"]), "cpu_pct": 100 * cpu / wall, "us": float(kv["cpu_us_per_req"]),
             "rss": float("nan"), "tw": tw, "bad": f"{kv['failures']} / -", "p99": "n/a"}
@@ -86,7 +89,7 @@ def main():
     work, tck, protos, configs, out, command = sys.argv[1:]
     tck = float(tck)
     head = ("| protocol | tool | probes x interval | checks/s | CPU % of one core | CPU µs per check "
-            "| RSS MiB | TIME_WAIT | failed / skipped | lateness p99 |")
+            "| RSS MiB | TIME_WAIT | failed (of them agent) / skipped | lateness p99 |")
     rows = [head, "|" + "---|" * 10]
     notes = []
 
@@ -105,11 +108,19 @@ def main():
             b = exporter_row(work, tag, tck)
             if b:
                 add(proto.upper(), "blackbox_exporter", label, b)
+            if b and b["us"] > 0:
                 notes.append(f"- {proto.upper()} {label}: CPU per check, tripline / blackbox_exporter: "
-                             f"{a['us'] / b['us']:.2f}")
-        add(proto.upper(), "raw libcurl loop", "flat out, 50 at a time", loop_row(work, proto))
-    rows.append("| TCP | (to come) | | | | | | | | |")
-    rows.append("| DNS | (to come) | | | | | | | | |")
+                             f"{a['us'] / b['us']:.2f} (at {a['rate']:.0f} and {b['rate']:.0f} checks/s)")
+            p = loop_row(work, f"{tag}.paced")
+            if p:
+                add(proto.upper(), "raw libcurl loop, paced", label, p)
+            if p and p["us"] > 0:
+                notes.append(f"- {proto.upper()} {label}: CPU per check, tripline / raw loop at the same rate: "
+                             f"{a['us'] / p['us']:.2f} (at {a['rate']:.0f} and {p['rate']:.0f} checks/s)")
+        f = loop_row(work, proto)
+        if f:
+            add(proto.upper(), "raw libcurl loop", "flat out, 50 at a time", f)
+    rows.append("| TCP, DNS | see RESULTS-tcp.md, RESULTS-dns.md | | | | | | | | |")
     table = "\n".join(rows) + "\n\n" + "\n".join(notes)
     print(table)
     machine = open(f"{work}/machine.txt").read().strip()
