@@ -5,7 +5,7 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libyaml-dev libcjson-dev
-      libssl-dev libmicrohttpd-dev libsystemd-dev libc-ares-dev ca-certificates)
+      libssl-dev libmicrohttpd-dev libsystemd-dev libc-ares-dev libmimalloc-dev ca-certificates)
 if [ "$what" = package ]; then
     pkgs+=(python3 dpkg-dev file)
 fi

@@ -86,7 +86,7 @@ http {
     keepalive_requests 10000000;
     keepalive_timeout 75s;
     server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        listen 127.0.0.1:$NGINX_PORT backlog=4096 ${NGINX_LISTEN_OPTS:-};
         $tls
         location / { default_type text/plain; return 200 "ok\n"; }
     }
