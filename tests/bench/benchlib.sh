@@ -60,6 +60,7 @@ bench_wait_http() {
 # sets worker_connections (20000). With BENCH_TLS=1
 # also an HTTPS listener without session cache or tickets (every check a full
 # handshake): TLS_PORT, TLS_PREFIX, and the CA in $WORK/ca.pem.
+# NGINX_LISTEN_OPTS (e.g. deferred) is added to both listen lines.
 bench_nginx() {
     command -v nginx >/dev/null || bench_die "nginx not installed (Debian: nginx-light)"
     NGINX_PORT=$(bench_free_port)
@@ -69,7 +70,7 @@ bench_nginx() {
         bench_certs
         TLS_PORT=$(bench_free_port)
         TLS_PREFIX="https://127.0.0.1:$TLS_PORT/t/"
-        tls="listen 127.0.0.1:$TLS_PORT ssl backlog=4096; ssl_certificate $WORK/srv.pem;
+        tls="listen 127.0.0.1:$TLS_PORT ssl backlog=4096 ${NGINX_LISTEN_OPTS:-}; ssl_certificate $WORK/srv.pem;
         ssl_certificate_key $WORK/srv.key; ssl_session_cache off; ssl_session_tickets off;"
     fi
     cat >"$WORK/nginx/nginx.conf" <<EOF
