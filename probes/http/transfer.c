@@ -23,6 +23,7 @@
 #define TRANSFER_CA_FILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define TRANSFER_BODY_MAX_DEFAULT (1024 * 1024)
 #define TRANSFER_MAX_REDIRS 10L
+#define TRANSFER_HEADER_LINE_MAX (64 * 1024)
 
 #ifndef TRIPLINE_VERSION
 #define TRIPLINE_VERSION "dev"
@@ -254,8 +255,11 @@ static void xfer_collect(struct xfer *x, CURLcode result)
 
     if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &v) == CURLE_OK)
         r->status = v;
-    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
-        snprintf(r->primary_ip, sizeof(r->primary_ip), "%s", ip);
+    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) {
+        size_t n = strnlen(ip, sizeof(r->primary_ip) - 1);
+        memcpy(r->primary_ip, ip, n);
+        r->primary_ip[n] = '\0';
+    }
     v = 0;
     if (curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v) == CURLE_OK) {
         switch (v) {
@@ -347,13 +351,38 @@ out:
     return rc;
 }
 
-static int build_headers(struct xfer *x, const struct transfer_req *req)
+/* "Name: value", or "Name;" (curl reads "Name:" as "remove this header"
+ * and "Name;" as "send it empty"), appended to l: no printf per run. */
+static int add_header_line(struct curl_slist **l, const char *name, const char *value)
+{
+    char small[256], *line = small;
+    size_t n = strlen(name), v = value ? strlen(value) : 0;
+    size_t len = n + (v ? 2 + v : 1);
+    int rc;
+
+    if (len > TRANSFER_HEADER_LINE_MAX)
+        return -1;
+    if (len >= sizeof(small) && !(line = malloc(len + 1)))
+        return -1;
+    memcpy(line, name, n);
+    if (v) {
+        memcpy(line + n, ": ", 2);
+        memcpy(line + n + 2, value, v);
+    } else {
+        line[n] = ';';
+    }
+    line[len] = '\0';
+    rc = add_header(l, line);
+    if (line != small)
+        free(line);
+    return rc;
+}
+
+static int build_headers(struct xfer *x, const struct transfer_req *req, bool sends_body)
 {
     bool has_expect = false;
-    struct buf line;
     int rc = 0;
 
-    buf_init(&line, 64 * 1024);
     for (size_t i = 0; i < req->n_headers && rc == 0; i++) {
         const struct http_header *h = &req->headers[i];
         if (!h->name || !h->name[0])
@@ -365,19 +394,12 @@ static int build_headers(struct xfer *x, const struct transfer_req *req)
         }
         if (strcasecmp(h->name, "Expect") == 0)
             has_expect = true;
-        buf_reset(&line);
-        /* curl reads "Name:" as "remove this header" and "Name;" as "send it empty". */
-        if (!h->value || !h->value[0])
-            rc = buf_printf(&line, "%s;", h->name);
-        else
-            rc = buf_printf(&line, "%s: %s", h->name, h->value);
-        if (rc == 0)
-            rc = add_header(&x->headers, line.data);
+        rc = add_header_line(&x->headers, h->name, h->value);
     }
-    /* Expect: 100-continue would add a round trip to every POST we time. */
-    if (rc == 0 && !has_expect)
+    /* Expect: 100-continue would add a round trip to every POST we time;
+     * curl sends it only with a body. */
+    if (rc == 0 && !has_expect && sends_body)
         rc = add_header(&x->headers, "Expect:");
-    buf_free(&line);
     return rc ? -1 : 0;
 }
 
@@ -448,9 +470,11 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
         SETOPT(CURLOPT_RESOLVE, x->resolve);
     }
 
+    bool sends_body = false;
     if (strcmp(m, "HEAD") == 0) {
         SETOPT(CURLOPT_NOBODY, 1L);
     } else if (req->body || strcmp(m, "POST") == 0) {
+        sends_body = true;
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SETOPT(CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
         if (strcmp(m, "POST") != 0)
@@ -460,7 +484,7 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     }
 
     if (rc == 0)
-        rc = build_headers(x, req);
+        rc = build_headers(x, req, sends_body);
     SETOPT(CURLOPT_HTTPHEADER, x->headers);
     return rc;
 }
