@@ -11,6 +11,7 @@
 #include "probes/http/response_headers.h"
 
 #include "base/err.h"
+#include "base/freelist.h"
 #include "probes/http/transfer_wait.h"
 
 #include <stdio.h>
@@ -94,6 +95,15 @@ const char *response_header(const struct response *r, const char *name)
             return r->headers[i].value;
     }
     return NULL;
+}
+
+/* Responses are above malloc's per-thread cache size: reused (freelist.h). */
+static struct freelist responses = FREELIST_INIT(sizeof(struct response));
+
+void response_release(struct response *r)
+{
+    response_free(r);
+    freelist_put(&responses, r);
 }
 
 void response_free(struct response *r)
@@ -511,7 +521,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     x->arg = arg;
     x->body_max = req->body_max ? req->body_max : TRANSFER_BODY_MAX_DEFAULT;
     x->hdr.keep_trailers = req->keep_trailers;
-    x->resp = calloc(1, sizeof(*x->resp));
+    x->resp = freelist_get(&responses);
     if (!x->resp)
         goto out;
     buf_init(&x->resp->body, x->body_max);
@@ -534,8 +544,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     rc = 0;
 out:
     if (x) {
-        response_free(x->resp);
-        free(x->resp);
+        response_release(x->resp);
         xfer_free(x);
     }
     return rc;
@@ -625,8 +634,7 @@ static void engine_destroy(struct transfer_engine *e)
         struct xfer *x = e->xfers;
         curl_multi_remove_handle(e->multi, x->easy);
         xfer_unlink(x);
-        response_free(x->resp);
-        free(x->resp);
+        response_release(x->resp);
         xfer_free(x);
     }
     easy_pool_clear(&e->easy_pool);
