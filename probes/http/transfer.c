@@ -39,6 +39,8 @@ struct transfer_engine {
     uv_timer_t timer;
     char *ca_file;
     char *user_agent;
+    char *accept_encoding;    /* curl's expansion of "", built once */
+    bool ca_file_is_default;  /* what curl_easy_reset leaves: not set again */
     size_t in_flight;
     struct xfer *xfers;       /* transfers in flight */
     struct sockwatch *watch;  /* the sockets curl asked for (sockwatch.h) */
@@ -435,9 +437,14 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     SETOPT(CURLOPT_TIMEOUT_MS, ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, ms);
-    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_ACCEPT_ENCODING, e->accept_encoding);
+    /* The bitmask form, deprecated since 7.85 but kept by curl: the _STR
+     * form parsed its string against every scheme on every transfer. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    SETOPT(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
     SETOPT(CURLOPT_ERRORBUFFER, x->resp->error);
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(CURLOPT_WRITEDATA, (void *)x);
@@ -449,16 +456,21 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     /* With CAPATH unset curl caches the parsed CA store on the multi handle
      * (CA_CACHE_TIMEOUT) instead of parsing the bundle for every connection. */
     SETOPT(CURLOPT_CAPATH, NULL);
-    SETOPT(CURLOPT_CAINFO, e->ca_file);
+    if (!e->ca_file_is_default)
+        SETOPT(CURLOPT_CAINFO, e->ca_file);
     SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 86400L);
     /* Handles are reused (easy_pool.h): no TLS session may carry over, so
      * every check keeps its full handshake. */
     SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
-    SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    /* verification on and redirects off are what curl_easy_reset leaves */
+    if (req->insecure) {
+        SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+        SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (rc == 0)
         rc = transfer_tls_setup(easy, req, &x->resp->tls);
-    SETOPT(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
+    if (req->follow_redirects)
+        SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
     SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
     /* An explicit proxy or none at all: never one picked up from the environment. */
     SETOPT(CURLOPT_PROXY, req->proxy ? req->proxy : "");
@@ -557,6 +569,33 @@ static char *dup_or(const char *s, const char *def)
     return strdup(s ? s : def);
 }
 
+/* What curl sends for CURLOPT_ACCEPT_ENCODING "": the encodings it was
+ * built with, in the order of its table (content_encoding.c); expanding ""
+ * cost every transfer ~1,500 instructions. test_transfer compares the two. */
+static char *all_encodings(const curl_version_info_data *v)
+{
+    static const struct {
+        int feature;
+        const char *names;
+    } table[] = {{CURL_VERSION_LIBZ, "deflate, gzip"}, {CURL_VERSION_BROTLI, "br"}, {CURL_VERSION_ZSTD, "zstd"}};
+    char list[64];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        size_t len = strlen(table[i].names);
+        if (!(v->features & table[i].feature) || n + len + 3 > sizeof(list))
+            continue;
+        if (n) {
+            memcpy(list + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(list + n, table[i].names, len);
+        n += len;
+    }
+    list[n] = '\0';
+    return strdup(n ? list : "identity");
+}
+
 int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
                         const struct transfer_engine_opts *opts)
 {
@@ -572,8 +611,11 @@ int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
     e->loop = loop;
     e->ca_file = dup_or(opts ? opts->ca_file : NULL, TRANSFER_CA_FILE_DEFAULT);
     e->user_agent = dup_or(opts ? opts->user_agent : NULL, "tripline/" TRIPLINE_VERSION);
-    if (!e->ca_file || !e->user_agent)
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    e->accept_encoding = all_encodings(vi);
+    if (!e->ca_file || !e->user_agent || !e->accept_encoding)
         goto out;
+    e->ca_file_is_default = vi->cainfo && strcmp(vi->cainfo, e->ca_file) == 0;
     e->multi = curl_multi_init();
     if (!e->multi)
         goto out;
@@ -604,6 +646,7 @@ out:
     if (e) {
         free(e->ca_file);
         free(e->user_agent);
+        free(e->accept_encoding);
         free(e);
     }
     curl_global_cleanup();
@@ -615,6 +658,7 @@ static void engine_timer_close_cb(uv_handle_t *h)
     struct transfer_engine *e = h->data;
     free(e->ca_file);
     free(e->user_agent);
+    free(e->accept_encoding);
     free(e);
     curl_global_cleanup();
 }
