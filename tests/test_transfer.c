@@ -388,6 +388,37 @@ static void test_status_and_headers(void **state)
     env_done(&v);
 }
 
+static size_t collect(char *p, size_t size, size_t n, void *userp)
+{
+    struct buf *b = userp;
+    return buf_append(b, p, size * n) == 0 ? size * n : 0;
+}
+
+/* The Accept-Encoding curl itself sends for CURLOPT_ACCEPT_ENCODING "":
+ * the engine builds that list once instead of having curl expand "". */
+static char *curl_own_accept_encoding(const char *url)
+{
+    struct buf b;
+    char *out = NULL;
+    buf_init(&b, 64 * 1024);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    cJSON *doc = cJSON_Parse(b.data);
+    assert_non_null(doc);
+    const cJSON *ae = cJSON_GetObjectItem(doc, "Accept-Encoding");
+    assert_true(cJSON_IsString(ae));
+    out = strdup(ae->valuestring);
+    cJSON_Delete(doc);
+    curl_easy_cleanup(c);
+    buf_free(&b);
+    return out;
+}
+
 static void test_request_shape(void **state)
 {
     struct fixture *fx = *state;
@@ -416,6 +447,9 @@ static void test_request_shape(void **state)
     assert_string_equal(cJSON_GetObjectItem(doc, "Content-Length")->valuestring, "4096");
     /* Compressed bodies are asked for (and decoded); no 100-continue round trip. */
     assert_non_null(cJSON_GetObjectItem(doc, "Accept-Encoding"));
+    char *own = curl_own_accept_encoding(url);
+    assert_string_equal(cJSON_GetObjectItem(doc, "Accept-Encoding")->valuestring, own);
+    free(own);
     assert_null(cJSON_GetObjectItem(doc, "Expect"));
     const cJSON *ua = cJSON_GetObjectItem(doc, "User-Agent");
     assert_non_null(ua);

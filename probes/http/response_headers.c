@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A header's name and value share one allocation, "name\0value\0", owned
+ * through name: one malloc per header line instead of two. */
 void resp_hdr_clear(struct response *r)
 {
-    for (size_t i = 0; i < r->n_headers; i++) {
+    for (size_t i = 0; i < r->n_headers; i++)
         free(r->headers[i].name);
-        free(r->headers[i].value);
-    }
     r->n_headers = 0;
 }
 
@@ -31,31 +31,51 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* p..len without leading and trailing blanks, as a new string. */
-static char *dup_trimmed(const char *p, size_t len)
+/* p..*len without leading and trailing blanks. */
+static const char *trim(const char *p, size_t *len)
 {
-    while (len && is_blank(p[0])) {
+    size_t n = *len;
+    while (n && is_blank(p[0])) {
         p++;
-        len--;
+        n--;
     }
-    while (len && is_blank(p[len - 1]))
-        len--;
-    char *s = malloc(len + 1);
+    while (n && is_blank(p[n - 1]))
+        n--;
+    *len = n;
+    return p;
+}
+
+/* "name\0value\0" from the two spans (value2, if any, joins value after
+ * one space), into *hd. */
+static int set_pair(struct http_header *hd, const char *name, size_t nlen, const char *value, size_t vlen,
+                    const char *value2, size_t v2len)
+{
+    size_t total = nlen + 1 + vlen + (v2len ? 1 + v2len : 0) + 1;
+    char *s = malloc(total), *v;
     if (!s)
-        return NULL;
-    memcpy(s, p, len);
-    s[len] = '\0';
-    return s;
+        return TL_ENOMEM;
+    memcpy(s, name, nlen);
+    s[nlen] = '\0';
+    v = s + nlen + 1;
+    memcpy(v, value, vlen);
+    if (v2len) {
+        v[vlen] = ' ';
+        memcpy(v + vlen + 1, value2, v2len);
+        vlen += 1 + v2len;
+    }
+    v[vlen] = '\0';
+    *hd = (struct http_header){.name = s, .value = v};
+    return 0;
 }
 
 /* Printable ASCII without ':' (a name may not hold what would split or
  * smuggle a header when it is echoed, logged or captured). */
-static bool valid_name(const char *s)
+static bool valid_name(const char *s, size_t len)
 {
-    if (!s[0])
+    if (!len)
         return false;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == ':')
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == ':')
             return false;
     return true;
 }
@@ -65,24 +85,15 @@ static int fold(struct response *r, const char *p, size_t len)
 {
     if (r->n_headers == 0)
         return 0; /* nothing to continue: junk */
-    char *more = dup_trimmed(p, len);
-    if (!more)
-        return TL_ENOMEM;
-    int rc = 0;
-    char **v = &r->headers[r->n_headers - 1].value;
-    size_t a = strlen(*v), b = strlen(more);
-    if (b) {
-        char *joined = realloc(*v, a + b + 2);
-        if (!joined) {
-            rc = TL_ENOMEM;
-            goto out;
-        }
-        joined[a] = ' ';
-        memcpy(joined + a + 1, more, b + 1);
-        *v = joined;
-    }
-out:
-    free(more);
+    const char *more = trim(p, &len);
+    len = strnlen(more, len); /* read as text: up to a NUL */
+    if (!len)
+        return 0;
+    struct http_header *last = &r->headers[r->n_headers - 1];
+    char *old = last->name;
+    int rc = set_pair(last, old, strlen(old), last->value, strlen(last->value), more, len);
+    if (rc == 0)
+        free(old);
     return rc;
 }
 
@@ -92,13 +103,11 @@ static int add(struct resp_hdr *h, struct response *r, const char *p, size_t len
     const char *colon = memchr(p, ':', len);
     if (!colon)
         return 0; /* the blank line or junk: nothing to keep */
-    char *name = dup_trimmed(p, (size_t)(colon - p));
-    char *value = dup_trimmed(colon + 1, len - (size_t)(colon - p) - 1);
-    if (!name || !value) {
-        rc = TL_ENOMEM;
-        goto out;
-    }
-    if (!valid_name(name))
+    size_t nlen = (size_t)(colon - p), vlen = len - nlen - 1;
+    const char *name = trim(p, &nlen);
+    const char *value = trim(colon + 1, &vlen);
+    nlen = strnlen(name, nlen); /* read as text: up to a NUL */
+    if (!valid_name(name, nlen))
         goto out;
     if (r->n_headers == RESP_HDR_COUNT_MAX) {
         h->too_many = true;
@@ -115,11 +124,10 @@ static int add(struct resp_hdr *h, struct response *r, const char *p, size_t len
         r->headers = more;
         h->cap = cap;
     }
-    r->headers[r->n_headers++] = (struct http_header){.name = name, .value = value};
-    name = value = NULL;
+    rc = set_pair(&r->headers[r->n_headers], name, nlen, value, vlen, NULL, 0);
+    if (rc == 0)
+        r->n_headers++;
 out:
-    free(name);
-    free(value);
     return rc;
 }
 

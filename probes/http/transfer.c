@@ -11,6 +11,7 @@
 #include "probes/http/response_headers.h"
 
 #include "base/err.h"
+#include "base/freelist.h"
 #include "probes/http/transfer_wait.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #define TRANSFER_CA_FILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define TRANSFER_BODY_MAX_DEFAULT (1024 * 1024)
 #define TRANSFER_MAX_REDIRS 10L
+#define TRANSFER_HEADER_LINE_MAX (64 * 1024)
 
 #ifndef TRIPLINE_VERSION
 #define TRIPLINE_VERSION "dev"
@@ -37,6 +39,8 @@ struct transfer_engine {
     uv_timer_t timer;
     char *ca_file;
     char *user_agent;
+    char *accept_encoding;    /* curl's expansion of "", built once */
+    bool ca_file_is_default;  /* what curl_easy_reset leaves: not set again */
     size_t in_flight;
     struct xfer *xfers;       /* transfers in flight */
     struct sockwatch *watch;  /* the sockets curl asked for (sockwatch.h) */
@@ -93,6 +97,15 @@ const char *response_header(const struct response *r, const char *name)
             return r->headers[i].value;
     }
     return NULL;
+}
+
+/* Responses are above malloc's per-thread cache size: reused (freelist.h). */
+static struct freelist responses = FREELIST_INIT(sizeof(struct response));
+
+void response_release(struct response *r)
+{
+    response_free(r);
+    freelist_put(&responses, r);
 }
 
 void response_free(struct response *r)
@@ -254,8 +267,11 @@ static void xfer_collect(struct xfer *x, CURLcode result)
 
     if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &v) == CURLE_OK)
         r->status = v;
-    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
-        snprintf(r->primary_ip, sizeof(r->primary_ip), "%s", ip);
+    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) {
+        size_t n = strnlen(ip, sizeof(r->primary_ip) - 1);
+        memcpy(r->primary_ip, ip, n);
+        r->primary_ip[n] = '\0';
+    }
     v = 0;
     if (curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v) == CURLE_OK) {
         switch (v) {
@@ -347,13 +363,38 @@ out:
     return rc;
 }
 
-static int build_headers(struct xfer *x, const struct transfer_req *req)
+/* "Name: value", or "Name;" (curl reads "Name:" as "remove this header"
+ * and "Name;" as "send it empty"), appended to l: no printf per run. */
+static int add_header_line(struct curl_slist **l, const char *name, const char *value)
+{
+    char small[256], *line = small;
+    size_t n = strlen(name), v = value ? strlen(value) : 0;
+    size_t len = n + (v ? 2 + v : 1);
+    int rc;
+
+    if (len > TRANSFER_HEADER_LINE_MAX)
+        return -1;
+    if (len >= sizeof(small) && !(line = malloc(len + 1)))
+        return -1;
+    memcpy(line, name, n);
+    if (v) {
+        memcpy(line + n, ": ", 2);
+        memcpy(line + n + 2, value, v);
+    } else {
+        line[n] = ';';
+    }
+    line[len] = '\0';
+    rc = add_header(l, line);
+    if (line != small)
+        free(line);
+    return rc;
+}
+
+static int build_headers(struct xfer *x, const struct transfer_req *req, bool sends_body)
 {
     bool has_expect = false;
-    struct buf line;
     int rc = 0;
 
-    buf_init(&line, 64 * 1024);
     for (size_t i = 0; i < req->n_headers && rc == 0; i++) {
         const struct http_header *h = &req->headers[i];
         if (!h->name || !h->name[0])
@@ -365,19 +406,12 @@ static int build_headers(struct xfer *x, const struct transfer_req *req)
         }
         if (strcasecmp(h->name, "Expect") == 0)
             has_expect = true;
-        buf_reset(&line);
-        /* curl reads "Name:" as "remove this header" and "Name;" as "send it empty". */
-        if (!h->value || !h->value[0])
-            rc = buf_printf(&line, "%s;", h->name);
-        else
-            rc = buf_printf(&line, "%s: %s", h->name, h->value);
-        if (rc == 0)
-            rc = add_header(&x->headers, line.data);
+        rc = add_header_line(&x->headers, h->name, h->value);
     }
-    /* Expect: 100-continue would add a round trip to every POST we time. */
-    if (rc == 0 && !has_expect)
+    /* Expect: 100-continue would add a round trip to every POST we time;
+     * curl sends it only with a body. */
+    if (rc == 0 && !has_expect && sends_body)
         rc = add_header(&x->headers, "Expect:");
-    buf_free(&line);
     return rc ? -1 : 0;
 }
 
@@ -403,9 +437,14 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     SETOPT(CURLOPT_TIMEOUT_MS, ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, ms);
-    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_ACCEPT_ENCODING, e->accept_encoding);
+    /* The bitmask form, deprecated since 7.85 but kept by curl: the _STR
+     * form parsed its string against every scheme on every transfer. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    SETOPT(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
     SETOPT(CURLOPT_ERRORBUFFER, x->resp->error);
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(CURLOPT_WRITEDATA, (void *)x);
@@ -417,16 +456,21 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     /* With CAPATH unset curl caches the parsed CA store on the multi handle
      * (CA_CACHE_TIMEOUT) instead of parsing the bundle for every connection. */
     SETOPT(CURLOPT_CAPATH, NULL);
-    SETOPT(CURLOPT_CAINFO, e->ca_file);
+    if (!e->ca_file_is_default)
+        SETOPT(CURLOPT_CAINFO, e->ca_file);
     SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 86400L);
     /* Handles are reused (easy_pool.h): no TLS session may carry over, so
      * every check keeps its full handshake. */
     SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
-    SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    /* verification on and redirects off are what curl_easy_reset leaves */
+    if (req->insecure) {
+        SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+        SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (rc == 0)
         rc = transfer_tls_setup(easy, req, &x->resp->tls);
-    SETOPT(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
+    if (req->follow_redirects)
+        SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
     SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
     /* An explicit proxy or none at all: never one picked up from the environment. */
     SETOPT(CURLOPT_PROXY, req->proxy ? req->proxy : "");
@@ -448,9 +492,11 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
         SETOPT(CURLOPT_RESOLVE, x->resolve);
     }
 
+    bool sends_body = false;
     if (strcmp(m, "HEAD") == 0) {
         SETOPT(CURLOPT_NOBODY, 1L);
     } else if (req->body || strcmp(m, "POST") == 0) {
+        sends_body = true;
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SETOPT(CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
         if (strcmp(m, "POST") != 0)
@@ -460,7 +506,7 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     }
 
     if (rc == 0)
-        rc = build_headers(x, req);
+        rc = build_headers(x, req, sends_body);
     SETOPT(CURLOPT_HTTPHEADER, x->headers);
     return rc;
 }
@@ -487,7 +533,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     x->arg = arg;
     x->body_max = req->body_max ? req->body_max : TRANSFER_BODY_MAX_DEFAULT;
     x->hdr.keep_trailers = req->keep_trailers;
-    x->resp = calloc(1, sizeof(*x->resp));
+    x->resp = freelist_get(&responses);
     if (!x->resp)
         goto out;
     buf_init(&x->resp->body, x->body_max);
@@ -510,8 +556,7 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     rc = 0;
 out:
     if (x) {
-        response_free(x->resp);
-        free(x->resp);
+        response_release(x->resp);
         xfer_free(x);
     }
     return rc;
@@ -522,6 +567,33 @@ out:
 static char *dup_or(const char *s, const char *def)
 {
     return strdup(s ? s : def);
+}
+
+/* What curl sends for CURLOPT_ACCEPT_ENCODING "": the encodings it was
+ * built with, in the order of its table (content_encoding.c); expanding ""
+ * cost every transfer ~1,500 instructions. test_transfer compares the two. */
+static char *all_encodings(const curl_version_info_data *v)
+{
+    static const struct {
+        int feature;
+        const char *names;
+    } table[] = {{CURL_VERSION_LIBZ, "deflate, gzip"}, {CURL_VERSION_BROTLI, "br"}, {CURL_VERSION_ZSTD, "zstd"}};
+    char list[64];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        size_t len = strlen(table[i].names);
+        if (!(v->features & table[i].feature) || n + len + 3 > sizeof(list))
+            continue;
+        if (n) {
+            memcpy(list + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(list + n, table[i].names, len);
+        n += len;
+    }
+    list[n] = '\0';
+    return strdup(n ? list : "identity");
 }
 
 int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
@@ -539,8 +611,11 @@ int transfer_engine_new(struct transfer_engine **out, uv_loop_t *loop,
     e->loop = loop;
     e->ca_file = dup_or(opts ? opts->ca_file : NULL, TRANSFER_CA_FILE_DEFAULT);
     e->user_agent = dup_or(opts ? opts->user_agent : NULL, "tripline/" TRIPLINE_VERSION);
-    if (!e->ca_file || !e->user_agent)
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    e->accept_encoding = all_encodings(vi);
+    if (!e->ca_file || !e->user_agent || !e->accept_encoding)
         goto out;
+    e->ca_file_is_default = vi->cainfo && strcmp(vi->cainfo, e->ca_file) == 0;
     e->multi = curl_multi_init();
     if (!e->multi)
         goto out;
@@ -571,6 +646,7 @@ out:
     if (e) {
         free(e->ca_file);
         free(e->user_agent);
+        free(e->accept_encoding);
         free(e);
     }
     curl_global_cleanup();
@@ -582,6 +658,7 @@ static void engine_timer_close_cb(uv_handle_t *h)
     struct transfer_engine *e = h->data;
     free(e->ca_file);
     free(e->user_agent);
+    free(e->accept_encoding);
     free(e);
     curl_global_cleanup();
 }
@@ -601,8 +678,7 @@ static void engine_destroy(struct transfer_engine *e)
         struct xfer *x = e->xfers;
         curl_multi_remove_handle(e->multi, x->easy);
         xfer_unlink(x);
-        response_free(x->resp);
-        free(x->resp);
+        response_release(x->resp);
         xfer_free(x);
     }
     easy_pool_clear(&e->easy_pool);

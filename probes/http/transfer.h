@@ -61,6 +61,8 @@ struct response {
 /* The first header named `name` (case-insensitive), or NULL. */
 const char *response_header(const struct response *r, const char *name);
 void response_free(struct response *r); /* frees members; r itself is caller's */
+/* response_free, then r itself: the done callback's response goes back for reuse. */
+void response_release(struct response *r);
 
 struct transfer_engine;
 struct transfer_session;

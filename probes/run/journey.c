@@ -4,6 +4,7 @@
 #include "probes/run/journey_int.h"
 #include "base/err.h"
 #include "base/time.h"
+#include "base/freelist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@
 #define RENDER_MAX 65536
 
 static int start_step(struct journey *j);
+
+/* Journeys are above malloc's per-thread cache size: reused (freelist.h). */
+static struct freelist journeys = FREELIST_INIT(sizeof(struct journey));
 
 /* Whether the loop stalled during this run: the overloaded verdict's input. */
 bool journey_loop_stalled(const struct journey *j)
@@ -47,7 +51,7 @@ static void journey_free(struct journey *j)
     tpl_vars_free(&j->vars);
     redactor_free(&j->redactor);
     run_result_free(j->result);
-    free(j);
+    freelist_put(&journeys, j);
 }
 
 /* Every message written out passes through here: a secret rendered into
@@ -390,7 +394,7 @@ nomem:
 
 int journey_start(const struct journey_env *env, const struct probe *p, journey_done_cb cb, void *arg)
 {
-    struct journey *j = calloc(1, sizeof(*j));
+    struct journey *j = freelist_get(&journeys);
     if (!j)
         return -1;
     j->env = env;
@@ -411,7 +415,7 @@ int journey_start(const struct journey_env *env, const struct probe *p, journey_
     r->failed_step = -1;
     strv_init(&r->failures);
     r->n_steps = p->n_steps;
-    r->steps = calloc(p->n_steps ? p->n_steps : 1, sizeof(*r->steps));
+    r->steps = run_result_steps_new(p->n_steps);
     if (!r->probe_id || !r->region || !r->steps)
         goto fail;
     for (size_t i = 0; i < p->n_steps; i++) {

@@ -261,8 +261,7 @@ static void on_response(struct response *resp, void *arg)
         journey_step_done(j, &resp->timings, v, &ev);
     cJSON_Delete(json);
     check_outcome_free(&co);
-    response_free(resp);
-    free(resp);
+    response_release(resp);
     if (!again)
         journey_next(j);
 }

@@ -1,11 +1,22 @@
 #include "probes/run/result.h"
 #include "base/time.h"
+#include "base/freelist.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
+
+/* A one-step probe's step array, the common case, is reused (freelist.h). */
+static struct freelist one_step = FREELIST_INIT(sizeof(struct step_result));
+
+struct step_result *run_result_steps_new(size_t n)
+{
+    if (n == 1)
+        return freelist_get(&one_step);
+    return calloc(n ? n : 1, sizeof(struct step_result));
+}
 
 void run_result_free(struct run_result *r)
 {
@@ -18,7 +29,10 @@ void run_result_free(struct run_result *r)
         cJSON_Delete(r->steps[i].evidence);
         cJSON_Delete(r->steps[i].failed_attempts);
     }
-    free(r->steps);
+    if (r->n_steps == 1)
+        freelist_put(&one_step, r->steps);
+    else
+        free(r->steps);
     strv_free(&r->failures);
     free(r->probe_id);
     free(r->region);

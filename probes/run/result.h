@@ -53,6 +53,8 @@ struct run_result {
     struct step_result *steps;
 };
 
+/* The zeroed step array of a result of n steps (at least one element). */
+struct step_result *run_result_steps_new(size_t n);
 void run_result_free(struct run_result *r); /* frees r and everything it owns */
 /* The result as JSON (the shape of `tripline once --json`). */
 cJSON *run_result_json(const struct run_result *r);
