@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agent/endpoint/metrics.h"
+#include "agent/endpoint/metrics_int.h"
 
 static char *render(const struct metrics *m)
 {
@@ -539,10 +540,73 @@ static void test_promtool_flags_bad_sample(void **state)
     assert_non_null(strstr(out, "_total"));
 }
 
+/* The exposition's number text before it was written by hand: the
+ * reference every value must still match byte for byte. */
+static void number_reference(double v, char *out, size_t n)
+{
+    if (isnan(v)) {
+        snprintf(out, n, "NaN");
+    } else if (isinf(v)) {
+        snprintf(out, n, "%s", v > 0 ? "+Inf" : "-Inf");
+    } else {
+        snprintf(out, n, "%.15g", v);
+        if (strtod(out, NULL) != v)
+            snprintf(out, n, "%.17g", v);
+    }
+}
+
+static void check_number(double v)
+{
+    char want[64], got[METRICS_NUM_MAX + 1];
+    number_reference(v, want, sizeof(want));
+    size_t n = metrics_put_number(got, v);
+    assert_true(n <= METRICS_NUM_MAX);
+    got[n] = '\0';
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "value %a: got %s, want %s\n", v, got, want);
+    assert_string_equal(got, want);
+}
+
+/* xorshift64: the same values on every run */
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_number_text(void **state)
+{
+    const double fixed[] = {0.0, -0.0, 1, -1, 0.5, 0.1, 0.2, 0.3, 0.1 + 0.2, 1e-4, 1.5e-4, 1e-5, 9.99e-5,
+                            1e-7, 123456789012345.0, 999999999999999.0, 1e15, 1e16, 9007199254740992.0,
+                            9007199254740993.0, 1e300, -1e-300, 5e-324, 2.5, 0.005, 0.0025, 1718000000.123456,
+                            1718000000.5, 0.000001, 0.0000015, 4096, 1e14 + 0.5, 3.14159265358979,
+                            NAN, INFINITY, -INFINITY, 0.1 * 3, 1.0 / 3, 2.0 / 3, 100.0 / 7};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        check_number(fixed[i]);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t r = next_rand(&x);
+        /* µs and ns turned into seconds, as the agent's durations and
+         * timestamps are; their sums; small integers; any bit pattern */
+        check_number((double)(r % 100000000) / 1e6);
+        check_number((double)(1700000000000000ULL + r % 100000000000000ULL) / 1e6);
+        check_number((double)(r % 1000000000000ULL) / 1e9);
+        check_number((double)(r % 5000) / 1e6 + (double)(r >> 40) / 1e6);
+        check_number((double)(int64_t)(r % 2000001) - 1000000.0);
+        double any;
+        memcpy(&any, &r, sizeof(any));
+        check_number(any);
+        check_number((double)(r % 1000) * 1e-9);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_exact),
+        cmocka_unit_test(test_number_text),
         cmocka_unit_test(test_special_values_and_empty_family),
         cmocka_unit_test(test_naming_rules),
         cmocka_unit_test(test_histogram_name_clash),
