@@ -586,7 +586,7 @@ static void test_number_text(void **state)
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         check_number(fixed[i]);
     uint64_t x = 88172645463325252ULL;
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 100000; i++) {
         uint64_t r = next_rand(&x);
         /* µs and ns turned into seconds, as the agent's durations and
          * timestamps are; their sums; small integers; any bit pattern */
@@ -602,11 +602,42 @@ static void test_number_text(void **state)
     }
 }
 
+/* A label value too long for the stack scratch takes the other path, with
+ * the same text. */
+static void test_long_label_value(void **state)
+{
+    struct metrics *m = metrics_new();
+    char id[1500];
+    for (size_t i = 0; i < sizeof(id) - 1; i++)
+        id[i] = i % 100 == 7 ? '"' : (char)('a' + i % 26);
+    id[sizeof(id) - 1] = '\0';
+    const char *l[] = {"probe"};
+    struct metric_family *f = metrics_gauge(m, "tripline_long", "Long.", l, 1);
+    metric_set(metrics_series(f, (const char *const[]){id}), 0.25);
+    metric_set(metrics_series(f, (const char *const[]){"short"}), 2);
+    struct buf want;
+    buf_init(&want, 1 << 16);
+    assert_int_equal(buf_puts(&want, "# HELP tripline_long Long.\n# TYPE tripline_long gauge\ntripline_long{probe=\""), 0);
+    for (const char *p = id; *p; p++)
+        assert_int_equal(*p == '"' ? buf_puts(&want, "\\\"") : buf_append(&want, p, 1), 0);
+    assert_int_equal(buf_puts(&want, "\"} 0.25\ntripline_long{probe=\"short\"} 2\n"), 0);
+    char *text = render(m);
+    assert_string_equal(text, want.data);
+    size_t calls = 0;
+    char *streamed = render_streamed(m, 1, &calls);
+    assert_string_equal(streamed, want.data);
+    free(streamed);
+    free(text);
+    buf_free(&want);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_number_text),
+        cmocka_unit_test(test_long_label_value),
         cmocka_unit_test(test_special_values_and_empty_family),
         cmocka_unit_test(test_naming_rules),
         cmocka_unit_test(test_histogram_name_clash),

@@ -288,57 +288,114 @@ int metrics_family_text_new(struct metric_family *f)
 }
 
 /* One series' labels as the exposition writes them, without the closing
- * quote and brace: {probe="x",region="y */
-static int metrics_put_labels(struct buf *lab, const struct metric *s)
+ * quote and brace: {probe="x",region="y. Made on the stack when short (the
+ * usual case), else in the cursor's scratch buffer. */
+struct metrics_labels {
+    const char *p;
+    size_t len;
+    char local[512];
+};
+
+static int metrics_put_labels(struct metrics_labels *ml, struct buf *lab, const struct metric *s)
 {
     const struct metric_family *f = s->fam;
+    const struct metrics_piece *pre = f->text->label_pre;
+    size_t len = 0;
+    for (size_t i = 0; i < f->n_labels; i++)
+        len += pre[i].len + metrics_interned_of(s->values[i])->esc_len;
+    ml->p = ml->local;
+    ml->len = len;
+    if (len <= sizeof(ml->local)) {
+        char *w = ml->local;
+        for (size_t i = 0; i < f->n_labels; i++) {
+            const struct interned *v = metrics_interned_of(s->values[i]);
+            memcpy(w, pre[i].s, pre[i].len);
+            memcpy(w + pre[i].len, v->esc, v->esc_len);
+            w += pre[i].len + v->esc_len;
+        }
+        return 0;
+    }
     int rc = 0;
     buf_reset(lab);
     for (size_t i = 0; i < f->n_labels && !rc; i++) {
         const struct interned *v = metrics_interned_of(s->values[i]);
-        rc = buf_append(lab, f->text->label_pre[i].s, f->text->label_pre[i].len);
+        rc = buf_append(lab, pre[i].s, pre[i].len);
         if (!rc)
             rc = buf_append(lab, v->esc, v->esc_len);
     }
+    ml->p = lab->data;
     return rc;
 }
 
-/* name{labels...} value\n, from pieces made before. */
-static int metrics_put_sample(struct buf *out, const struct metrics_piece *name, const struct buf *lab,
-                              const struct metrics_piece *tail, double v)
+/* Lines are put together here and go to the output buffer a series (or a
+ * few KB) at a time: one buf_append instead of four per sample. */
+struct metrics_lines {
+    struct buf *out;
+    size_t n;
+    int rc;
+    char b[4096];
+};
+
+static void metrics_lines_flush(struct metrics_lines *w)
 {
-    char num[METRICS_NUM_MAX + 1];
-    size_t n = metrics_put_number(num, v);
-    num[n++] = '\n';
-    int rc = buf_append(out, name->s, name->len);
-    if (!rc && lab->len)
-        rc = buf_append(out, lab->data, lab->len);
-    if (!rc)
-        rc = buf_append(out, tail->s, tail->len);
-    if (!rc)
-        rc = buf_append(out, num, n);
-    return rc;
+    if (!w->rc && w->n)
+        w->rc = buf_append(w->out, w->b, w->n);
+    w->n = 0;
+}
+
+static void metrics_lines_put(struct metrics_lines *w, const char *s, size_t len)
+{
+    if (w->n + len > sizeof(w->b)) {
+        metrics_lines_flush(w);
+        if (len > sizeof(w->b)) {
+            if (!w->rc)
+                w->rc = buf_append(w->out, s, len);
+            return;
+        }
+    }
+    memcpy(w->b + w->n, s, len);
+    w->n += len;
+}
+
+/* name{labels...} value\n, from pieces made before. */
+static void metrics_put_sample(struct metrics_lines *w, const struct metrics_piece *name,
+                               const struct metrics_labels *lab, const struct metrics_piece *tail, double v)
+{
+    metrics_lines_put(w, name->s, name->len);
+    if (lab->len)
+        metrics_lines_put(w, lab->p, lab->len);
+    metrics_lines_put(w, tail->s, tail->len);
+    if (w->n + METRICS_NUM_MAX + 1 > sizeof(w->b))
+        metrics_lines_flush(w);
+    w->n += metrics_put_number(w->b + w->n, v);
+    w->b[w->n++] = '\n';
 }
 
 static int metrics_render_one(struct buf *out, struct buf *lab, const struct metric *s)
 {
     const struct metric_family *f = s->fam;
     const struct metrics_family_text *t = f->text;
-    int rc = metrics_put_labels(lab, s);
-    if (rc || f->type != METRIC_HISTOGRAM)
-        return rc ? rc : metrics_put_sample(out, &t->names[0], lab, &t->tail, s->value);
-    unsigned long long cum = 0;
-    for (size_t i = 0; i < f->n_bounds && !rc; i++) {
-        cum += s->buckets[i];
-        rc = metrics_put_sample(out, &t->names[0], lab, &t->le_tail[i], (double)cum);
+    struct metrics_lines w; /* neither is zeroed: they are buffers */
+    struct metrics_labels ml;
+    w.out = out;
+    w.n = 0;
+    w.rc = metrics_put_labels(&ml, lab, s);
+    if (w.rc)
+        return w.rc;
+    if (f->type != METRIC_HISTOGRAM) {
+        metrics_put_sample(&w, &t->names[0], &ml, &t->tail, s->value);
+    } else {
+        unsigned long long cum = 0;
+        for (size_t i = 0; i < f->n_bounds; i++) {
+            cum += s->buckets[i];
+            metrics_put_sample(&w, &t->names[0], &ml, &t->le_tail[i], (double)cum);
+        }
+        metrics_put_sample(&w, &t->names[0], &ml, &t->le_tail[f->n_bounds], (double)s->count);
+        metrics_put_sample(&w, &t->names[1], &ml, &t->tail, s->value);
+        metrics_put_sample(&w, &t->names[2], &ml, &t->tail, (double)s->count);
     }
-    if (!rc)
-        rc = metrics_put_sample(out, &t->names[0], lab, &t->le_tail[f->n_bounds], (double)s->count);
-    if (!rc)
-        rc = metrics_put_sample(out, &t->names[1], lab, &t->tail, s->value);
-    if (!rc)
-        rc = metrics_put_sample(out, &t->names[2], lab, &t->tail, (double)s->count);
-    return rc;
+    metrics_lines_flush(&w);
+    return w.rc;
 }
 
 static int metrics_render_header(struct buf *out, const struct metric_family *f)
