@@ -632,6 +632,69 @@ static void test_long_label_value(void **state)
     metrics_free(m);
 }
 
+/* A fake clock: every read moves it on by step µs. */
+struct fake_clock {
+    uint64_t now, step;
+    unsigned reads;
+};
+
+static uint64_t fake_now(void *arg)
+{
+    struct fake_clock *fc = arg;
+    fc->reads++;
+    fc->now += fc->step;
+    return fc->now;
+}
+
+/* A time-bounded cursor returns once its slice is used up, whatever its
+ * byte budget: with a clock that moves 300 µs a read and a 1,000 µs slice,
+ * a call reads the clock at most 5 times (start, then every 4 KB) and so
+ * writes at most ~4 x 4 KB plus a unit; the pieces still make the same text. */
+static void test_cursor_time_slices(void **state)
+{
+    struct metrics *m = metrics_new();
+    const char *l[] = {"probe", "region"};
+    const double b[] = {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10};
+    struct metric_family *h = metrics_histogram(m, "tripline_probe_duration_seconds", "D.", l, 2, b, 8);
+    for (int i = 0; i < 800; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "p%d", i);
+        metric_observe(metrics_series(h, (const char *const[]){id, "eu-west"}), 0.000123 * i);
+    }
+    char *whole = render(m);
+    struct metrics_cursor *c = metrics_cursor_new(m);
+    struct fake_clock fc = {.now = 1000000, .step = 300};
+    metrics_cursor_clock(c, fake_now, &fc, 1000);
+    struct buf all, piece;
+    buf_init(&all, 1 << 24);
+    buf_init(&piece, 1 << 24);
+    int rc = 0, calls = 0;
+    do {
+        buf_reset(&piece);
+        fc.reads = 0;
+        rc = metrics_cursor_next(c, &piece, 1u << 30);
+        assert_true(rc == 0 || rc == 1);
+        assert_true(fc.reads <= 5);
+        assert_true(piece.len <= 4 * 4096 + 2048);
+        assert_int_equal(buf_append(&all, piece.data ? piece.data : "", piece.len), 0);
+        calls++;
+    } while (rc == 0);
+    assert_true(calls > 10);
+    assert_string_equal(all.data, whole);
+    /* without a clock the same budget takes it all in one call */
+    metrics_cursor_clock(c, NULL, NULL, 0);
+    metrics_cursor_free(c);
+    c = metrics_cursor_new(m);
+    buf_reset(&piece);
+    assert_int_equal(metrics_cursor_next(c, &piece, 1u << 30), 1);
+    assert_string_equal(piece.data, whole);
+    metrics_cursor_free(c);
+    buf_free(&all);
+    buf_free(&piece);
+    free(whole);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_cursor_matches_render),
         cmocka_unit_test(test_cursor_survives_changes),
         cmocka_unit_test(test_cursor_errors),
+        cmocka_unit_test(test_cursor_time_slices),
         cmocka_unit_test(test_promtool_accepts_rendered_sample),
         cmocka_unit_test(test_promtool_flags_bad_sample),
     };
