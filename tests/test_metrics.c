@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agent/endpoint/metrics.h"
+#include "agent/endpoint/metrics_int.h"
 
 static char *render(const struct metrics *m)
 {
@@ -539,10 +540,167 @@ static void test_promtool_flags_bad_sample(void **state)
     assert_non_null(strstr(out, "_total"));
 }
 
+/* The exposition's number text before it was written by hand: the
+ * reference every value must still match byte for byte. */
+static void number_reference(double v, char *out, size_t n)
+{
+    if (isnan(v)) {
+        snprintf(out, n, "NaN");
+    } else if (isinf(v)) {
+        snprintf(out, n, "%s", v > 0 ? "+Inf" : "-Inf");
+    } else {
+        snprintf(out, n, "%.15g", v);
+        if (strtod(out, NULL) != v)
+            snprintf(out, n, "%.17g", v);
+    }
+}
+
+static void check_number(double v)
+{
+    char want[64], got[METRICS_NUM_MAX + 1];
+    number_reference(v, want, sizeof(want));
+    size_t n = metrics_put_number(got, v);
+    assert_true(n <= METRICS_NUM_MAX);
+    got[n] = '\0';
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "value %a: got %s, want %s\n", v, got, want);
+    assert_string_equal(got, want);
+}
+
+/* xorshift64: the same values on every run */
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_number_text(void **state)
+{
+    const double fixed[] = {0.0, -0.0, 1, -1, 0.5, 0.1, 0.2, 0.3, 0.1 + 0.2, 1e-4, 1.5e-4, 1e-5, 9.99e-5,
+                            1e-7, 123456789012345.0, 999999999999999.0, 1e15, 1e16, 9007199254740992.0,
+                            9007199254740993.0, 1e300, -1e-300, 5e-324, 2.5, 0.005, 0.0025, 1718000000.123456,
+                            1718000000.5, 0.000001, 0.0000015, 4096, 1e14 + 0.5, 3.14159265358979,
+                            NAN, INFINITY, -INFINITY, 0.1 * 3, 1.0 / 3, 2.0 / 3, 100.0 / 7};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        check_number(fixed[i]);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t r = next_rand(&x);
+        /* µs and ns turned into seconds, as the agent's durations and
+         * timestamps are; their sums; small integers; any bit pattern */
+        check_number((double)(r % 100000000) / 1e6);
+        check_number((double)(1700000000000000ULL + r % 100000000000000ULL) / 1e6);
+        check_number((double)(r % 1000000000000ULL) / 1e9);
+        check_number((double)(r % 5000) / 1e6 + (double)(r >> 40) / 1e6);
+        check_number((double)(int64_t)(r % 2000001) - 1000000.0);
+        double any;
+        memcpy(&any, &r, sizeof(any));
+        check_number(any);
+        check_number((double)(r % 1000) * 1e-9);
+    }
+}
+
+/* A label value too long for the stack scratch takes the other path, with
+ * the same text. */
+static void test_long_label_value(void **state)
+{
+    struct metrics *m = metrics_new();
+    char id[1500];
+    for (size_t i = 0; i < sizeof(id) - 1; i++)
+        id[i] = i % 100 == 7 ? '"' : (char)('a' + i % 26);
+    id[sizeof(id) - 1] = '\0';
+    const char *l[] = {"probe"};
+    struct metric_family *f = metrics_gauge(m, "tripline_long", "Long.", l, 1);
+    metric_set(metrics_series(f, (const char *const[]){id}), 0.25);
+    metric_set(metrics_series(f, (const char *const[]){"short"}), 2);
+    struct buf want;
+    buf_init(&want, 1 << 16);
+    assert_int_equal(buf_puts(&want, "# HELP tripline_long Long.\n# TYPE tripline_long gauge\ntripline_long{probe=\""), 0);
+    for (const char *p = id; *p; p++)
+        assert_int_equal(*p == '"' ? buf_puts(&want, "\\\"") : buf_append(&want, p, 1), 0);
+    assert_int_equal(buf_puts(&want, "\"} 0.25\ntripline_long{probe=\"short\"} 2\n"), 0);
+    char *text = render(m);
+    assert_string_equal(text, want.data);
+    size_t calls = 0;
+    char *streamed = render_streamed(m, 1, &calls);
+    assert_string_equal(streamed, want.data);
+    free(streamed);
+    free(text);
+    buf_free(&want);
+    metrics_free(m);
+}
+
+/* A fake clock: every read moves it on by step µs. */
+struct fake_clock {
+    uint64_t now, step;
+    unsigned reads;
+};
+
+static uint64_t fake_now(void *arg)
+{
+    struct fake_clock *fc = arg;
+    fc->reads++;
+    fc->now += fc->step;
+    return fc->now;
+}
+
+/* A time-bounded cursor returns once its slice is used up, whatever its
+ * byte budget: with a clock that moves 300 µs a read and a 1,000 µs slice,
+ * a call reads the clock at most 5 times (start, then every 4 KB) and so
+ * writes at most ~4 x 4 KB plus a unit; the pieces still make the same text. */
+static void test_cursor_time_slices(void **state)
+{
+    struct metrics *m = metrics_new();
+    const char *l[] = {"probe", "region"};
+    const double b[] = {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10};
+    struct metric_family *h = metrics_histogram(m, "tripline_probe_duration_seconds", "D.", l, 2, b, 8);
+    for (int i = 0; i < 800; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "p%d", i);
+        metric_observe(metrics_series(h, (const char *const[]){id, "eu-west"}), 0.000123 * i);
+    }
+    char *whole = render(m);
+    struct metrics_cursor *c = metrics_cursor_new(m);
+    struct fake_clock fc = {.now = 1000000, .step = 300};
+    metrics_cursor_clock(c, fake_now, &fc, 1000);
+    struct buf all, piece;
+    buf_init(&all, 1 << 24);
+    buf_init(&piece, 1 << 24);
+    int rc = 0, calls = 0;
+    do {
+        buf_reset(&piece);
+        fc.reads = 0;
+        rc = metrics_cursor_next(c, &piece, 1u << 30);
+        assert_true(rc == 0 || rc == 1);
+        assert_true(fc.reads <= 5);
+        assert_true(piece.len <= 4 * 4096 + 2048);
+        assert_int_equal(buf_append(&all, piece.data ? piece.data : "", piece.len), 0);
+        calls++;
+    } while (rc == 0);
+    assert_true(calls > 10);
+    assert_string_equal(all.data, whole);
+    /* without a clock the same budget takes it all in one call */
+    metrics_cursor_clock(c, NULL, NULL, 0);
+    metrics_cursor_free(c);
+    c = metrics_cursor_new(m);
+    buf_reset(&piece);
+    assert_int_equal(metrics_cursor_next(c, &piece, 1u << 30), 1);
+    assert_string_equal(piece.data, whole);
+    metrics_cursor_free(c);
+    buf_free(&all);
+    buf_free(&piece);
+    free(whole);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_exact),
+        cmocka_unit_test(test_number_text),
+        cmocka_unit_test(test_long_label_value),
         cmocka_unit_test(test_special_values_and_empty_family),
         cmocka_unit_test(test_naming_rules),
         cmocka_unit_test(test_histogram_name_clash),
@@ -552,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_cursor_matches_render),
         cmocka_unit_test(test_cursor_survives_changes),
         cmocka_unit_test(test_cursor_errors),
+        cmocka_unit_test(test_cursor_time_slices),
         cmocka_unit_test(test_promtool_accepts_rendered_sample),
         cmocka_unit_test(test_promtool_flags_bad_sample),
     };

@@ -29,8 +29,10 @@ struct http_route {
  * closed) in the response's free callback, which MHD calls when it is done
  * with the connection for any reason. */
 struct http_stream {
+    struct http *h;
+    struct http_stream *prev, *next; /* h's live streams */
     struct logger *log;
-    http_stream_next_fn next;
+    http_stream_next_fn next_fn;
     http_stream_close_fn close;
     void *stream;
     struct buf slice; /* produced, not yet handed to MHD from off on */
@@ -82,6 +84,7 @@ struct http {
     size_t n_routes, cap_routes;
     struct http_route *routes;
     struct http_request *requests; /* POSTs MHD still holds */
+    struct http_stream *streams;   /* bodies being streamed */
 };
 
 static void http_on_timer(uv_timer_t *t);
@@ -138,9 +141,33 @@ static void http_on_timer(uv_timer_t *t)
     http_run(t->data);
 }
 
+/* Whether MHD can go on sending without producing: every streamed body has
+ * bytes of its current slice left. */
+static bool http_streams_buffered(const struct http *h)
+{
+    for (const struct http_stream *st = h->streams; st; st = st->next) {
+        if (st->off == st->slice.len && !st->done)
+            return false;
+    }
+    return h->streams != NULL;
+}
+
+/* One MHD_run sends at most MHD's write buffer (~32 KB) per connection: at
+ * one run per loop iteration, a loop busy with thousands of runs took
+ * minutes to send a 16 MB scrape. So the idle handle sends the rest of the
+ * slice now, with more runs, for at most HTTP_PUMP_US; the next slice is
+ * produced on the next iteration, so the loop still turns between slices. */
 static void http_on_idle(uv_idle_t *i)
 {
-    http_run(i->data);
+    struct http *h = i->data;
+    uint64_t t0 = uv_hrtime();
+    http_run(h);
+    for (int n = 0; n < HTTP_PUMP_RUNS && h->daemon && http_streams_buffered(h); n++) {
+        MHD_UNSIGNED_LONG_LONG ms = 1;
+        if (MHD_get_timeout(h->daemon, &ms) != MHD_YES || ms != 0 || uv_hrtime() - t0 >= HTTP_PUMP_US * 1000u)
+            break;
+        http_run(h);
+    }
 }
 
 static void http_on_poll(uv_poll_t *p, int status, int events)
@@ -259,7 +286,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
         buf_reset(&st->slice);
         st->off = 0;
-        int rc = st->next(st->stream, &st->slice, HTTP_STREAM_SLICE);
+        int rc = st->next_fn(st->stream, &st->slice, HTTP_STREAM_SLICE);
         if (rc == 0 && st->slice.len == 0)
             rc = TL_ESTATE; /* "more" with nothing would spin here */
         if (rc < 0) {
@@ -279,6 +306,12 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
 static void http_stream_free(void *cls)
 {
     struct http_stream *st = cls;
+    if (st->prev)
+        st->prev->next = st->next;
+    else if (st->h && st->h->streams == st)
+        st->h->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
     st->close(st->stream);
     buf_free(&st->slice);
     free(st);
@@ -320,12 +353,17 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         return ok;
     }
     st->log = h->log;
-    st->next = r->next;
+    st->next_fn = r->next;
     st->close = r->close;
     st->stream = stream;
     buf_init(&st->slice, HTTP_STREAM_SLICE_MAX);
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32u << 10, http_stream_read, st, http_stream_free);
+    st->h = h;
+    st->next = h->streams;
+    if (h->streams)
+        h->streams->prev = st;
+    h->streams = st;
     if (!resp) {
         http_stream_free(st);
         return MHD_NO;

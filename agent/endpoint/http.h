@@ -3,8 +3,9 @@
  * epoll mode; one uv_poll_t watches its epoll descriptor and calls MHD_run
  * when it turns readable, and one uv_timer_t, re-armed from MHD_get_timeout
  * after every MHD_run, drives connection timeouts; work MHD wants done now
- * (a streamed body with more to send) runs from a uv_idle_t, one MHD_run per
- * loop iteration, so timers and other I/O get their turn between slices.
+ * (a streamed body with more to send) runs from a uv_idle_t, at most one
+ * new slice per loop iteration (sent whole then, within a time budget), so
+ * timers and other I/O get their turn between slices.
  * Handlers therefore run on the loop thread and need no locks. */
 #ifndef TRIPLINE_HTTP_H
 #define TRIPLINE_HTTP_H
@@ -34,7 +35,7 @@ typedef int (*http_handler_fn)(void *arg, struct buf *body, const char **content
 /* A streamed GET route, for bodies too large to build at once (/metrics
  * at 10,000 probes is ~16 MB). open is called once per GET or HEAD and
  * returns 0 with *stream and *content_type set (negative: answered 500).
- * The body then goes out chunked, one slice per MHD write: next appends
+ * The body then goes out chunked, in slices: next appends
  * about budget bytes to out and returns 0 while more remains, 1 at the end
  * (with or without a last piece), negative on error (the connection is cut,
  * so the client sees a truncated body, never a short "complete" one). close
@@ -46,9 +47,15 @@ typedef int (*http_stream_next_fn)(void *stream, struct buf *out, size_t budget)
 typedef void (*http_stream_close_fn)(void *stream);
 
 /* The budget passed to next, and the cap of the slice buffer (a slice may
- * pass its budget by one whole unit of the producer's output). */
-#define HTTP_STREAM_SLICE (64u << 10)
+ * pass its budget by one whole unit of the producer's output). A producer
+ * that can be slow per byte should also stop on time (metrics_cursor_clock
+ * does for /metrics). */
+#define HTTP_STREAM_SLICE (256u << 10)
 #define HTTP_STREAM_SLICE_MAX (4u << 20)
+/* After producing a slice, one loop iteration goes on sending it (MHD
+ * sends ~32 KB a run) for at most HTTP_PUMP_US and HTTP_PUMP_RUNS runs. */
+#define HTTP_PUMP_US 2000u
+#define HTTP_PUMP_RUNS 64
 
 /* A POST in progress. The handler answers it exactly once with
  * http_respond(), during the call or later from any loop callback (the

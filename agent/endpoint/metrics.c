@@ -1,4 +1,4 @@
-#include "agent/endpoint/metrics.h"
+#include "agent/endpoint/metrics_int.h"
 #include "base/hash.h"
 
 #include <math.h>
@@ -9,63 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct metric {
-    struct metric_family *fam;
-    struct metric *prev, *next; /* creation order, for stable output */
-    struct metric *hnext;       /* hash chain */
-    uint64_t hash;
-    char **values;
-    double value; /* counter or gauge value; histogram sum */
-    unsigned long long count;
-    unsigned long long buckets[]; /* histogram: per bucket, not cumulative */
-};
-
-struct metric_family {
-    struct metrics *reg;
-    struct metric_family *next;
-    enum metric_type type;
-    char *name;
-    char *help;
-    size_t n_labels;
-    char **labels;
-    size_t n_bounds;
-    double *bounds;
-    struct metric *first, *last;
-    struct metric **table;
-    size_t table_size;
-    size_t n_series;
-};
-
-/* Label values are interned: 10,000 probes times a dozen series each would
- * otherwise hold a dozen copies of every probe id and region. */
-struct interned {
-    struct interned *next;
-    size_t refs;
-    uint64_t hash;
-    char s[];
-};
-
-struct metrics {
-    struct metric_family *first, *last;
-    struct interned **strs;
-    size_t strs_cap, strs_n;
-    struct metrics_cursor *cursors; /* live ones, fixed up on removal */
-};
-
-/* A position between two output units (a family's HELP/TYPE header, or one
- * whole series). Families are only ever appended, and freed only with the
- * registry, so f stays valid; a removed series that a cursor points at is
- * replaced by its successor in metrics_remove. */
-struct metrics_cursor {
-    struct metrics *m; /* NULL once the registry is gone */
-    struct metrics_cursor *prev, *next;
-    struct metric_family *f;
-    struct metric *s;  /* next series of f to render, when in_series */
-    bool in_series;    /* f's header is out */
-    bool started;
-};
-
-static const char *const metrics_suffixes[] = {"_bucket", "_sum", "_count"};
+const char *const metrics_suffixes[3] = {"_bucket", "_sum", "_count"};
 
 struct metrics *metrics_new(void)
 {
@@ -99,11 +43,20 @@ static char *intern(struct metrics *m, const char *v)
         m->strs = t;
         m->strs_cap = cap;
     }
-    size_t len = strlen(v);
-    struct interned *e = malloc(sizeof(*e) + len + 1);
+    /* escaped once here, so a scrape only copies it */
+    size_t len = strlen(v), esc_len = metrics_escaped_len(v, true);
+    size_t extra = esc_len == len ? 0 : esc_len + 1;
+    struct interned *e = malloc(sizeof(*e) + len + 1 + extra);
     if (!e)
         return NULL;
     memcpy(e->s, v, len + 1);
+    e->esc = e->s;
+    e->esc_len = esc_len;
+    if (extra) {
+        metrics_escape(e->s + len + 1, v, true);
+        e->s[len + 1 + esc_len] = '\0';
+        e->esc = e->s + len + 1;
+    }
     e->hash = h;
     e->refs = 1;
     e->next = m->strs[h & (m->strs_cap - 1)];
@@ -151,6 +104,7 @@ static void metrics_family_free(struct metric_family *f)
         free(f->labels[i]);
     free(f->labels);
     free(f->bounds);
+    free(f->text);
     free(f->table);
     free(f->name);
     free(f->help);
@@ -319,6 +273,10 @@ static struct metric_family *metrics_register(struct metrics *m, enum metric_typ
     }
     if (n_bounds)
         memcpy(f->bounds, bounds, n_bounds * sizeof(double));
+    if (metrics_family_text_new(f) != 0) {
+        metrics_family_free(f);
+        return NULL;
+    }
     if (m->last)
         m->last->next = f;
     else
@@ -521,226 +479,6 @@ double metric_value(const struct metric *s)
 unsigned long long metric_count(const struct metric *s)
 {
     return s ? s->count : 0;
-}
-
-/* Shortest text that reads back as the same double, in the spellings the
- * format takes for the special values. */
-static int metrics_put_double(struct buf *b, double v)
-{
-    if (isnan(v))
-        return buf_puts(b, "NaN");
-    if (isinf(v))
-        return buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    char tmp[40];
-    snprintf(tmp, sizeof(tmp), "%.15g", v);
-    if (strtod(tmp, NULL) != v)
-        snprintf(tmp, sizeof(tmp), "%.17g", v);
-    return buf_puts(b, tmp);
-}
-
-/* HELP escapes backslash and newline; label values also the double quote. */
-static int metrics_put_escaped(struct buf *b, const char *s, bool label)
-{
-    int rc = 0;
-    const char *run = s;
-    for (const char *p = s; *p && !rc; p++) {
-        const char *esc = NULL;
-        if (*p == '\\')
-            esc = "\\\\";
-        else if (*p == '\n')
-            esc = "\\n";
-        else if (*p == '"' && label)
-            esc = "\\\"";
-        if (!esc)
-            continue;
-        rc = buf_append(b, run, (size_t)(p - run));
-        if (!rc)
-            rc = buf_puts(b, esc);
-        run = p + 1;
-    }
-    if (!rc)
-        rc = buf_puts(b, run);
-    return rc;
-}
-
-/* name{a="x",b="y"[,le="..."]} */
-static int metrics_put_series(struct buf *b, const struct metric *s, const char *suffix,
-                              const double *le)
-{
-    const struct metric_family *f = s->fam;
-    int rc = buf_puts(b, f->name);
-    if (!rc)
-        rc = buf_puts(b, suffix);
-    if (rc || (f->n_labels == 0 && !le))
-        return rc;
-    rc = buf_puts(b, "{");
-    for (size_t i = 0; i < f->n_labels && !rc; i++) {
-        rc = buf_printf(b, "%s%s=\"", i ? "," : "", f->labels[i]);
-        if (!rc)
-            rc = metrics_put_escaped(b, s->values[i], true);
-        if (!rc)
-            rc = buf_puts(b, "\"");
-    }
-    if (!rc && le) {
-        rc = buf_puts(b, f->n_labels ? ",le=\"" : "le=\"");
-        if (!rc)
-            rc = metrics_put_double(b, *le);
-        if (!rc)
-            rc = buf_puts(b, "\"");
-    }
-    if (!rc)
-        rc = buf_puts(b, "}");
-    return rc;
-}
-
-static int metrics_put_line(struct buf *b, const struct metric *s, const char *suffix,
-                            const double *le, double v)
-{
-    int rc = metrics_put_series(b, s, suffix, le);
-    if (!rc)
-        rc = buf_puts(b, " ");
-    if (!rc)
-        rc = metrics_put_double(b, v);
-    if (!rc)
-        rc = buf_puts(b, "\n");
-    return rc;
-}
-
-static int metrics_render_histogram(struct buf *b, const struct metric *s)
-{
-    int rc = 0;
-    unsigned long long cum = 0;
-    for (size_t i = 0; i < s->fam->n_bounds && !rc; i++) {
-        cum += s->buckets[i];
-        rc = metrics_put_line(b, s, "_bucket", &s->fam->bounds[i], (double)cum);
-    }
-    double inf = INFINITY;
-    if (!rc)
-        rc = metrics_put_line(b, s, "_bucket", &inf, (double)s->count);
-    if (!rc)
-        rc = metrics_put_line(b, s, "_sum", NULL, s->value);
-    if (!rc)
-        rc = metrics_put_line(b, s, "_count", NULL, (double)s->count);
-    return rc;
-}
-
-static const char *metrics_type_str(enum metric_type t)
-{
-    switch (t) {
-    case METRIC_COUNTER:
-        return "counter";
-    case METRIC_GAUGE:
-        return "gauge";
-    case METRIC_HISTOGRAM:
-        return "histogram";
-    }
-    return "untyped";
-}
-
-static int metrics_render_header(struct buf *out, const struct metric_family *f)
-{
-    int rc = buf_printf(out, "# HELP %s ", f->name);
-    if (!rc)
-        rc = metrics_put_escaped(out, f->help, false);
-    if (!rc)
-        rc = buf_printf(out, "\n# TYPE %s %s\n", f->name, metrics_type_str(f->type));
-    return rc;
-}
-
-static int metrics_render_one(struct buf *out, const struct metric *s)
-{
-    if (s->fam->type == METRIC_HISTOGRAM)
-        return metrics_render_histogram(out, s);
-    return metrics_put_line(out, s, "", NULL, s->value);
-}
-
-int metrics_render(const struct metrics *m, struct buf *out)
-{
-    int rc = 0;
-    for (const struct metric_family *f = m->first; f && !rc; f = f->next) {
-        rc = metrics_render_header(out, f);
-        for (const struct metric *s = f->first; s && !rc; s = s->next)
-            rc = metrics_render_one(out, s);
-    }
-    return rc;
-}
-
-struct metrics_cursor *metrics_cursor_new(struct metrics *m)
-{
-    if (!m)
-        return NULL;
-    struct metrics_cursor *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->m = m;
-    c->next = m->cursors;
-    if (m->cursors)
-        m->cursors->prev = c;
-    m->cursors = c;
-    return c;
-}
-
-void metrics_cursor_free(struct metrics_cursor *c)
-{
-    if (!c)
-        return;
-    if (c->m) {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            c->m->cursors = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-    }
-    free(c);
-}
-
-/* One unit of output, or a step to the next family (which writes nothing).
- * Returns 1 at the end. */
-static int metrics_cursor_step(struct metrics_cursor *c, struct buf *out)
-{
-    if (!c->started) {
-        c->started = true;
-        c->f = c->m->first;
-        c->in_series = false;
-    }
-    if (!c->f)
-        return 1;
-    if (!c->in_series) {
-        int rc = metrics_render_header(out, c->f);
-        c->s = c->f->first;
-        c->in_series = true;
-        return rc;
-    }
-    if (!c->s) {
-        c->f = c->f->next;
-        c->in_series = false;
-        return c->f ? 0 : 1;
-    }
-    const struct metric *s = c->s;
-    c->s = s->next;
-    return metrics_render_one(out, s);
-}
-
-int metrics_cursor_next(struct metrics_cursor *c, struct buf *out, size_t budget)
-{
-    if (!c || !c->m || !out)
-        return TL_EINVAL;
-    size_t start = out->len;
-    int rc = 0;
-    /* Stop once budget is reached, but never return "more" with nothing
-     * written: a caller looping on 0 always makes progress. */
-    while (rc == 0 && (out->len - start < budget || out->len == start)) {
-        size_t mark = out->len;
-        rc = metrics_cursor_step(c, out);
-        if (rc < 0) {
-            /* keep out to whole lines: drop the half-written unit */
-            out->len = mark;
-            if (out->data)
-                out->data[mark] = '\0';
-        }
-    }
-    return rc;
 }
 
 int metrics_serve(void *arg, struct buf *body, const char **content_type)

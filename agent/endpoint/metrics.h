@@ -17,6 +17,7 @@
 #include "base/err.h" /* returns 0 or a TL_E* code */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 
@@ -91,6 +92,13 @@ struct metrics_cursor *metrics_cursor_new(struct metrics *m);
  * keeps whole lines only). */
 int metrics_cursor_next(struct metrics_cursor *c, struct buf *out, size_t budget);
 void metrics_cursor_free(struct metrics_cursor *c);
+/* Bounds every later metrics_cursor_next of c by time as well as bytes: it
+ * returns (with 0, more to come) once slice_us passed on now_us, short of
+ * its budget if need be. The clock is read every few KB of output, so a
+ * call may run one unit and a few KB past the slice; it still writes at
+ * least one unit. now_us NULL: bytes only (the default). Tests pass a fake
+ * clock; the agent a monotonic one. */
+void metrics_cursor_clock(struct metrics_cursor *c, uint64_t (*now_us)(void *arg), void *arg, uint64_t slice_us);
 
 /* An HTTP handler (see agent/endpoint/http.h) serving arg, a struct metrics *. */
 int metrics_serve(void *arg, struct buf *body, const char **content_type);

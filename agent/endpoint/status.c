@@ -322,6 +322,17 @@ static void sink_metrics(struct status *st)
     }
 }
 
+/* A /metrics slice stops after this long even short of its bytes, so that
+ * with the sending (HTTP_PUMP_US in all) a scrape never holds the loop long
+ * on a slow or busy machine. */
+#define STATUS_METRICS_SLICE_US 1000u
+
+static uint64_t status_mono_us(void *arg)
+{
+    (void)arg;
+    return (uint64_t)tl_mono_us();
+}
+
 /* The gauges and counters that mirror other modules are refreshed once, when
  * a scrape starts; the body then streams from a registry cursor. */
 static int metrics_open(void *arg, void **stream, const char **content_type)
@@ -350,6 +361,7 @@ static int metrics_open(void *arg, void **stream, const char **content_type)
     }
     sink_metrics(st);
     *stream = metrics_cursor_new(st->metrics);
+    metrics_cursor_clock(*stream, status_mono_us, NULL, STATUS_METRICS_SLICE_US);
     *content_type = METRICS_CONTENT_TYPE;
     return *stream ? 0 : -1;
 }
@@ -492,7 +504,8 @@ static void files_json(const struct status *st, cJSON *o)
  * those of the one JSON object it always was: the agent's fields, then
  * "probes" one element at a time. A reload between slices may skip or
  * repeat a probe in that one body; the next GET sees the new table. */
-#define STATUS_SLICE_PROBES 32
+#define STATUS_SLICE_US 1000
+#define STATUS_CLOCK_EVERY 4 /* probes between two reads of the clock */
 
 struct status_cursor {
     struct status *st;
@@ -540,10 +553,13 @@ static int status_next(void *stream, struct buf *out, size_t budget)
         if ((rc = status_head(c->st, out)))
             return rc;
     }
-    size_t n = probe_table_count(c->st->src.probes);
-    /* a probe's JSON costs tens of µs: bytes alone let a slice hold the loop ~20 ms */
-    size_t end = c->next + STATUS_SLICE_PROBES;
-    while (c->next < n && c->next < end && out->len < budget) {
+    size_t n = probe_table_count(c->st->src.probes), first = c->next, start = out->len;
+    /* a probe's JSON costs tens of µs: bytes alone let a slice hold the loop
+     * for tens of ms, so a slice ends on time too (and is then sent whole) */
+    tl_usec t0 = tl_mono_us();
+    while (c->next < n && out->len - start < budget) {
+        if (c->next > first && (c->next - first) % STATUS_CLOCK_EVERY == 0 && tl_mono_us() - t0 >= STATUS_SLICE_US)
+            break;
         cJSON *p = probe_json(c->st, probe_table_at(c->st->src.probes, c->next));
         char *text = p ? cJSON_PrintUnformatted(p) : NULL;
         cJSON_Delete(p);
