@@ -23,7 +23,7 @@
 #define YU_DEPTH_MAX 64
 #define YU_VISIT_MAX 200000
 
-/* --- errors and paths ---------------------------------------------------- */
+/* --- errors -------------------------------------------------------------- */
 
 static void yu_verror(struct yu *y, int line, int column, const char *fmt, va_list ap)
 {
@@ -32,8 +32,8 @@ static void yu_verror(struct yu *y, int line, int column, const char *fmt, va_li
     y->n_errors++;
     if (!y->errors)
         return;
-    const char *sep = y->path_len ? ": " : "";
-    const char *path = y->path_len ? y->path : "";
+    const char *path = yu_path(y);
+    const char *sep = *path ? ": " : "";
     if (line > 0)
         strv_pushf(y->errors, "%s:%d:%d: %s%s%s", y->file, line, column, path, sep, msg);
     else
@@ -56,38 +56,6 @@ void yu_error_at(struct yu *y, int line, int column, const char *fmt, ...)
     va_start(ap, fmt);
     yu_verror(y, line, column, fmt, ap);
     va_end(ap);
-}
-
-static size_t path_append(struct yu *y, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t path_append(struct yu *y, const char *fmt, ...)
-{
-    size_t mark = y->path_len;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(y->path + mark, sizeof(y->path) - mark, fmt, ap);
-    va_end(ap);
-    /* A path that no longer fits is cut, never overrun. */
-    if (n < 0 || (size_t)n >= sizeof(y->path) - mark)
-        y->path_len = strlen(y->path);
-    else
-        y->path_len = mark + (size_t)n;
-    return mark;
-}
-
-size_t yu_path_key(struct yu *y, const char *key)
-{
-    return path_append(y, "%s%s", y->path_len ? "." : "", key);
-}
-
-size_t yu_path_index(struct yu *y, size_t i)
-{
-    return path_append(y, "[%zu]", i);
-}
-
-void yu_path_pop(struct yu *y, size_t mark)
-{
-    y->path_len = mark;
-    y->path[mark] = '\0';
 }
 
 /* Line and column of an error line "file:L:C: ..."; 0 when it has none. */
