@@ -3,7 +3,6 @@
  * error needs it, so a file without errors never formats a path. */
 #include "probes/yaml/yaml_util.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static size_t push(struct yu *y, const char *key, size_t index)
@@ -33,7 +32,9 @@ void yu_path_pop(struct yu *y, size_t mark)
 
 void yu_path_set(struct yu *y, const char *path)
 {
-    snprintf(y->path_base, sizeof(y->path_base), "%s", path);
+    size_t n = strnlen(path, sizeof(y->path_base) - 1);
+    memcpy(y->path_base, path, n);
+    y->path_base[n] = '\0';
     y->n_frames = 0;
 }
 
@@ -57,18 +58,29 @@ static void put(struct yu *y, size_t *len, const char *s)
     *len += n;
 }
 
+/* "[i]" written backwards from end: every URL reference renders its path. */
+static const char *index_text(size_t i, char *end)
+{
+    char *p = end;
+    *--p = '\0';
+    *--p = ']';
+    do
+        *--p = (char)('0' + i % 10);
+    while (i /= 10);
+    *--p = '[';
+    return p;
+}
+
 const char *yu_path(struct yu *y)
 {
+    char num[32];
     size_t len = 0, n = y->n_frames < YU_FRAMES_MAX ? y->n_frames : YU_FRAMES_MAX;
     put(y, &len, y->path_base);
     for (size_t i = 0; i < n; i++) {
         const struct yu_frame *f = &y->frames[i];
-        char num[32];
         if (f->key && len)
             put(y, &len, ".");
-        if (!f->key)
-            snprintf(num, sizeof(num), "[%zu]", f->index);
-        put(y, &len, f->key ? f->key : num);
+        put(y, &len, f->key ? f->key : index_text(f->index, num + sizeof(num)));
     }
     y->path_text[len] = '\0';
     return y->path_text;

@@ -734,6 +734,21 @@ static int cmp_u64(const void *a, const void *b)
     return x < z ? -1 : x > z;
 }
 
+static void sort_u64(uint64_t *v, size_t n)
+{
+    if (n > 16) {
+        qsort(v, n, sizeof(*v), cmp_u64);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
 {
     uint64_t h = TL_FNV_OFFSET;
@@ -748,9 +763,11 @@ static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
             h = fnv_u64(h, node_hash(y, yu_node(y, *it), depth + 1, visits));
     } else if (n->type == YAML_MAPPING_NODE) {
-        /* Pairs are hashed one by one and sorted: key order is not meaning. */
+        /* Pairs are hashed one by one and sorted: key order is not meaning.
+         * The usual small mapping needs no allocation and no qsort. */
         size_t np = yu_len(n);
-        uint64_t *ph = calloc(np ? np : 1, sizeof(*ph));
+        uint64_t small[16];
+        uint64_t *ph = np <= 16 ? small : calloc(np, sizeof(*ph));
         if (!ph)
             return h;
         for (size_t i = 0; i < np; i++) {
@@ -759,11 +776,12 @@ static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
             uint64_t vh = node_hash(y, yu_node(y, pr->value), depth + 1, visits);
             ph[i] = fnv_u64(fnv_u64(TL_FNV_OFFSET, kh), vh);
         }
-        qsort(ph, np, sizeof(*ph), cmp_u64);
+        sort_u64(ph, np);
         h = fnv_u64(h, np);
         for (size_t i = 0; i < np; i++)
             h = fnv_u64(h, ph[i]);
-        free(ph);
+        if (ph != small)
+            free(ph);
     }
     return h;
 }
