@@ -178,6 +178,42 @@ static void test_positions_and_sort(void **state)
     doc_done(&d);
 }
 
+/* The path is rendered only for an error: the same text as it was built
+ * eagerly (a base, dots between keys, indices, cut at 511 bytes). */
+static void test_path_frames(void **state)
+{
+    struct yu y;
+    memset(&y, 0, sizeof(y));
+    assert_string_equal(yu_path(&y), "");
+    size_t m = yu_path_index(&y, 3);
+    yu_path_key(&y, "url");
+    assert_string_equal(yu_path(&y), "[3].url");
+    assert_string_equal(yu_path_top(&y), "url");
+    yu_path_pop(&y, m);
+    assert_int_equal(yu_path_depth(&y), 0);
+    yu_path_key(&y, "");
+    yu_path_key(&y, "a");
+    assert_string_equal(yu_path(&y), "a"); /* no dot after an empty path */
+    yu_path_set(&y, "schedule");
+    assert_int_equal(yu_path_depth(&y), 0);
+    yu_path_key(&y, "timeout");
+    assert_string_equal(yu_path(&y), "schedule.timeout");
+    yu_path_pop(&y, 5); /* a mark deeper than the path changes nothing */
+    assert_string_equal(yu_path(&y), "schedule.timeout");
+    yu_path_set(&y, "");
+    char key[100];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    for (int i = 0; i < YU_FRAMES_MAX + 10; i++)
+        yu_path_key(&y, key);
+    const char *p = yu_path(&y);
+    assert_int_equal(strlen(p), 511);
+    assert_memory_equal(p, key, 99);
+    assert_int_equal(p[99], '.');
+    yu_path_pop(&y, 1);
+    assert_string_equal(yu_path(&y), key);
+}
+
 static uint64_t hash_of(const char *text)
 {
     struct doc d;
@@ -381,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_nesting_depth),
         cmocka_unit_test(test_key_table),
         cmocka_unit_test(test_positions_and_sort),
+        cmocka_unit_test(test_path_frames),
         cmocka_unit_test(test_node_hash),
         cmocka_unit_test(test_each_item),
         cmocka_unit_test(test_suggest),

@@ -270,16 +270,17 @@ static const struct yu_key expect_keys[] = {
  * errors in the expectations name expect.dns instead. */
 static int expect_walk(struct yu *y, yaml_node_t *expect, struct dns_def *d)
 {
-    size_t mark = y->path_len, base = mark;
-    if (base >= 4 && strcmp(y->path + base - 4, ".dns") == 0) {
-        base -= 4;
-        yu_path_pop(y, base);
+    size_t base = yu_path_depth(y);
+    const char *top = yu_path_top(y);
+    bool moved = base >= 2 && top && strcmp(top, "dns") == 0;
+    if (moved) {
+        yu_path_pop(y, base - 1);
         yu_path_key(y, "expect");
         yu_path_key(y, "dns");
     }
     int errs = yu_walk_map(y, expect, expect_keys, d);
-    if (base != mark) {
-        yu_path_pop(y, base);
+    if (moved) {
+        yu_path_pop(y, base - 1);
         yu_path_key(y, "dns");
     }
     return errs;

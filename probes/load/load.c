@@ -333,6 +333,28 @@ static int check_duplicate(struct yu *y, const struct probe_set *set, struct pro
     return 0;
 }
 
+/* Hands a file without errors and its probes to the set (*kept): returns
+ * the number of failures (out of memory), which fail the load. */
+static int keep_file(struct probe_set *set, char *fname, struct probe **mine, size_t n_mine, bool *kept)
+{
+    int n_errors = 0;
+    *kept = false;
+    /* One realloc per file, not per probe: the set's array grows by n_mine. */
+    struct probe **grown = realloc(set->probes, (set->n + n_mine + 1) * sizeof(*grown));
+    if (!grown)
+        return 1;
+    set->probes = grown;
+    if (set_push((void **)&set->files, &set->n_files, sizeof(fname), &fname))
+        return 1;
+    *kept = true;
+    memcpy(set->probes + set->n, mine, n_mine * sizeof(*mine));
+    set->n += n_mine;
+    for (size_t i = 0; i < n_mine; i++)
+        if (probe_ids_add(&set->ids, mine[i]))
+            n_errors++; /* the set owns it; out of memory fails the load */
+    return n_errors;
+}
+
 static int load_one(struct probe_set *set, const char *file, struct strv *errors, bool *unreadable)
 {
     struct yu y;
@@ -354,12 +376,17 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
     yaml_node_t *root = rc == 0 ? yu_root(&y) : NULL;
     if (root && root->type == YAML_MAPPING_NODE) {
         struct probe *p = load_probe(&y, root, fname, hash);
-        if (p)
-            set_push((void **)&mine, &n_mine, sizeof(p), &p);
+        if (p && set_push((void **)&mine, &n_mine, sizeof(p), &p))
+            probe_free(p);
     } else if (root && root->type == YAML_SEQUENCE_NODE) {
         size_t n = yu_len(root);
         if (n == 0)
             yu_error(&y, root, "empty list (expected at least one probe)");
+        mine = n ? malloc(n * sizeof(*mine)) : NULL;
+        if (n && !mine) {
+            yu_error(&y, root, "out of memory");
+            n = 0;
+        }
         for (size_t i = 0; i < n; i++) {
             yaml_node_t *item = yu_node(&y, root->data.sequence.items.start[i]);
             if (item->type != YAML_MAPPING_NODE) {
@@ -369,8 +396,8 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
                 continue;
             }
             struct probe *p = load_probe(&y, item, fname, hash);
-            if (p && set_push((void **)&mine, &n_mine, sizeof(p), &p))
-                probe_free(p);
+            if (p)
+                mine[n_mine++] = p;
         }
     } else if (root) {
         yu_error(&y, root, "expected a probe (a mapping) or a list of probes, got %s", yu_type_name(root));
@@ -383,26 +410,14 @@ static int load_one(struct probe_set *set, const char *file, struct strv *errors
 
     if (errors)
         yu_sort_errors(errors, first_error, fname);
-    int n_errors = y.n_errors;
     bool kept = false;
-    if (n_errors == 0 && set_push((void **)&set->files, &set->n_files, sizeof(fname), &fname) == 0) {
-        kept = true;
-        for (size_t i = 0; i < n_mine; i++) {
-            if (set_push((void **)&set->probes, &set->n, sizeof(mine[i]), &mine[i])) {
-                probe_free(mine[i]);
-                n_errors++;
-            } else if (probe_ids_add(&set->ids, mine[i])) {
-                n_errors++; /* the set owns it; out of memory fails the load */
-            }
-        }
-    } else {
-        for (size_t i = 0; i < n_mine; i++)
-            probe_free(mine[i]);
-    }
-    free(mine);
-    yu_free(&y);
+    int n_errors = y.n_errors ? y.n_errors : keep_file(set, fname, mine, n_mine, &kept);
+    for (size_t i = 0; !kept && i < n_mine; i++)
+        probe_free(mine[i]);
     if (!kept)
         free(fname);
+    free(mine);
+    yu_free(&y);
     return n_errors;
 }
 

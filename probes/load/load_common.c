@@ -48,7 +48,7 @@ int ld_ref_add(struct yu *y, struct ld_refs *refs, const char *name, const struc
     struct ld_ref *r = &refs->v[refs->n];
     memset(r, 0, sizeof(*r));
     r->name = name ? strdup(name) : NULL;
-    r->path = strdup(y->path);
+    r->path = strdup(yu_path(y));
     if ((name && !r->name) || !r->path) {
         free(r->name);
         free(r->path);
@@ -243,8 +243,7 @@ int ld_budget(struct yu *y, yaml_node_t *map, struct budget *b)
 
 void ld_set_path(struct yu *y, const char *path)
 {
-    snprintf(y->path, sizeof(y->path), "%s", path);
-    y->path_len = strlen(y->path);
+    yu_path_set(y, path);
 }
 
 int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out)

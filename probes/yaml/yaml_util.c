@@ -23,7 +23,7 @@
 #define YU_DEPTH_MAX 64
 #define YU_VISIT_MAX 200000
 
-/* --- errors and paths ---------------------------------------------------- */
+/* --- errors -------------------------------------------------------------- */
 
 static void yu_verror(struct yu *y, int line, int column, const char *fmt, va_list ap)
 {
@@ -32,8 +32,8 @@ static void yu_verror(struct yu *y, int line, int column, const char *fmt, va_li
     y->n_errors++;
     if (!y->errors)
         return;
-    const char *sep = y->path_len ? ": " : "";
-    const char *path = y->path_len ? y->path : "";
+    const char *path = yu_path(y);
+    const char *sep = *path ? ": " : "";
     if (line > 0)
         strv_pushf(y->errors, "%s:%d:%d: %s%s%s", y->file, line, column, path, sep, msg);
     else
@@ -56,38 +56,6 @@ void yu_error_at(struct yu *y, int line, int column, const char *fmt, ...)
     va_start(ap, fmt);
     yu_verror(y, line, column, fmt, ap);
     va_end(ap);
-}
-
-static size_t path_append(struct yu *y, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t path_append(struct yu *y, const char *fmt, ...)
-{
-    size_t mark = y->path_len;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(y->path + mark, sizeof(y->path) - mark, fmt, ap);
-    va_end(ap);
-    /* A path that no longer fits is cut, never overrun. */
-    if (n < 0 || (size_t)n >= sizeof(y->path) - mark)
-        y->path_len = strlen(y->path);
-    else
-        y->path_len = mark + (size_t)n;
-    return mark;
-}
-
-size_t yu_path_key(struct yu *y, const char *key)
-{
-    return path_append(y, "%s%s", y->path_len ? "." : "", key);
-}
-
-size_t yu_path_index(struct yu *y, size_t i)
-{
-    return path_append(y, "[%zu]", i);
-}
-
-void yu_path_pop(struct yu *y, size_t mark)
-{
-    y->path_len = mark;
-    y->path[mark] = '\0';
 }
 
 /* Line and column of an error line "file:L:C: ..."; 0 when it has none. */
@@ -766,6 +734,21 @@ static int cmp_u64(const void *a, const void *b)
     return x < z ? -1 : x > z;
 }
 
+static void sort_u64(uint64_t *v, size_t n)
+{
+    if (n > 16) {
+        qsort(v, n, sizeof(*v), cmp_u64);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
 {
     uint64_t h = TL_FNV_OFFSET;
@@ -780,9 +763,11 @@ static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
             h = fnv_u64(h, node_hash(y, yu_node(y, *it), depth + 1, visits));
     } else if (n->type == YAML_MAPPING_NODE) {
-        /* Pairs are hashed one by one and sorted: key order is not meaning. */
+        /* Pairs are hashed one by one and sorted: key order is not meaning.
+         * The usual small mapping needs no allocation and no qsort. */
         size_t np = yu_len(n);
-        uint64_t *ph = calloc(np ? np : 1, sizeof(*ph));
+        uint64_t small[16];
+        uint64_t *ph = np <= 16 ? small : calloc(np, sizeof(*ph));
         if (!ph)
             return h;
         for (size_t i = 0; i < np; i++) {
@@ -791,11 +776,12 @@ static uint64_t node_hash(struct yu *y, yaml_node_t *n, int depth, long *visits)
             uint64_t vh = node_hash(y, yu_node(y, pr->value), depth + 1, visits);
             ph[i] = fnv_u64(fnv_u64(TL_FNV_OFFSET, kh), vh);
         }
-        qsort(ph, np, sizeof(*ph), cmp_u64);
+        sort_u64(ph, np);
         h = fnv_u64(h, np);
         for (size_t i = 0; i < np; i++)
             h = fnv_u64(h, ph[i]);
-        free(ph);
+        if (ph != small)
+            free(ph);
     }
     return h;
 }

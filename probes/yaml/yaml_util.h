@@ -18,6 +18,15 @@
 #include "base/buf.h"
 #include "probes/probe.h"
 
+/* One level of the path: a mapping key (which must outlive the frame: a
+ * node's value or a constant), or a list index when key is NULL. */
+struct yu_frame {
+    const char *key;
+    size_t index;
+};
+
+#define YU_FRAMES_MAX 128
+
 struct yu {
     const char *file;
     yaml_document_t doc;
@@ -26,8 +35,12 @@ struct yu {
     int n_errors;
     void *user;          /* the loader's own context, for key handlers */
     const char *what;    /* what a document holds, for "empty file (expected ...)" */
-    char path[512];      /* dotted path of the key being read: steps[1].expect.status */
-    size_t path_len;
+    /* The path of the key being read (steps[1].expect.status) is a stack of
+     * frames after a base string; it is rendered only for an error. */
+    char path_base[512];
+    struct yu_frame frames[YU_FRAMES_MAX];
+    size_t n_frames;     /* may pass YU_FRAMES_MAX: the deeper frames are not kept */
+    char path_text[512]; /* yu_path()'s rendering */
 };
 
 /* What a key holds. The simple kinds are stored at offset into the object
@@ -79,10 +92,17 @@ void yu_error_at(struct yu *y, int line, int column, const char *fmt, ...)
  * reader sees them in file order whatever order the checks ran in. */
 void yu_sort_errors(struct strv *errors, size_t from, const char *file);
 
-/* The path: push returns the old length for yu_path_pop. */
+/* The path: push returns the old depth for yu_path_pop. */
 size_t yu_path_key(struct yu *y, const char *key);
 size_t yu_path_index(struct yu *y, size_t i);
 void yu_path_pop(struct yu *y, size_t mark);
+/* Sets the whole path (no frames), for errors raised after the walk. */
+void yu_path_set(struct yu *y, const char *path);
+/* The path rendered ("" at the top), valid until the next yu_path call. */
+const char *yu_path(struct yu *y);
+size_t yu_path_depth(const struct yu *y);
+/* The key of the innermost frame, NULL for an index or no frame. */
+const char *yu_path_top(const struct yu *y);
 
 /* Walks the mapping node against keys: unknown keys (with a suggestion),
  * duplicate keys, wrong types and missing required keys are errors.
