@@ -27,8 +27,10 @@ package_check() {
     (cd "$pkg" && rm -f tripline_*.deb && cpack -G DEB >/dev/null)
     dpkg -i "$pkg"/tripline_*.deb >/dev/null
     # the packaged agent allocates with mimalloc (stats on request prove it is the one in use)
-    MIMALLOC_SHOW_STATS=1 /usr/bin/tripline --version 2>&1 | grep -q 'heap stats' ||
-        { echo "package: /usr/bin/tripline does not run on mimalloc"; return 1; }
+    # (read whole first: grep -q would close the pipe early, and pipefail would see SIGPIPE)
+    local stats
+    stats=$(MIMALLOC_SHOW_STATS=1 /usr/bin/tripline --version 2>&1)
+    grep -q 'heap stats' <<<"$stats" || { echo "package: /usr/bin/tripline does not run on mimalloc"; return 1; }
     /usr/bin/tripline check /usr/share/tripline/examples/*.yaml
     /usr/bin/tripline check --config /etc/tripline/tripline.yaml /usr/share/tripline/examples/*.yaml
     for f in copyright changelog.gz README.md docs/config.md; do
