@@ -23,11 +23,13 @@ print(max(1, round(v)))' "$1"
 
 # bench_build_release DIR [EXTRA_CFLAGS]: tripline without sanitizers
 # (BENCH_NO_BUILD=1: use DIR/tripline as it is, e.g. another commit's build)
+# bench_build_release DIR [CFLAGS]: a Release build of the agent (BENCH_CMAKE_ARGS: more -D options,
+# e.g. -DTRIPLINE_MIMALLOC=OFF; BENCH_NO_BUILD=1: use DIR as it is)
 bench_build_release() {
     [ "${BENCH_NO_BUILD:-0}" = 1 ] && return 0
     bench_say "Release build in $1"
     cmake -S "$SRC" -B "$1" -DCMAKE_BUILD_TYPE=Release -DTRIPLINE_SANITIZE=OFF -DTRIPLINE_WERROR=OFF \
-        -DCMAKE_C_FLAGS="${2:-}" >"$WORK/cmake.log" 2>&1 || { cat "$WORK/cmake.log"; bench_die "cmake failed"; }
+        -DCMAKE_C_FLAGS="${2:-}" ${BENCH_CMAKE_ARGS:-} >"$WORK/cmake.log" 2>&1 || { cat "$WORK/cmake.log"; bench_die "cmake failed"; }
     nice make -C "$1" -j2 tripline >"$WORK/make.log" 2>&1 || { tail -30 "$WORK/make.log"; bench_die "build failed"; }
 }
 
