@@ -160,6 +160,9 @@ sinks:
   alertmanager: {urls: ["http://10.77.0.1:9093"], repost: 60s}
 YAML
     log=$WORK/agent-${SHORT[$k]}.log
+    # made here, not by the background job's redirection: on a loaded machine the
+    # job may not have opened it yet when the wait below first reads it
+    : >"$log"
     ip netns exec "$ns" "$B/tripline" run --config "$WORK/agent-${SHORT[$k]}.yaml" \
         "$WORK/probes.yaml" >"$WORK/agent-${SHORT[$k]}.out" 2>"$log" &
     pid=$!
