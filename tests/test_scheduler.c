@@ -486,6 +486,16 @@ static bool each_ran(struct tctx *c)
     return all_ran(c, 1);
 }
 
+/* Names n records "<prefix>-<i>" (ids must outlive the records). */
+static void name_recs(struct rec *r, char (*ids)[16], int n, const char *prefix)
+{
+    memset(r, 0, (size_t)n * sizeof *r);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "%s-%d", prefix, i);
+        r[i].id = ids[i];
+    }
+}
+
 /* Many entries: start order follows scheduled time (the heap), each entry
  * on its own spread phase. */
 static void test_many_entries_order(void **state)
@@ -495,11 +505,7 @@ static void test_many_entries_order(void **state)
     static struct rec r[N];
     static char ids[N][16];
     struct tctx c;
-    memset(r, 0, sizeof r);
-    for (int i = 0; i < N; i++) {
-        snprintf(ids[i], sizeof ids[i], "p-%d", i);
-        r[i].id = ids[i];
-    }
+    name_recs(r, ids, N, "p");
     setup_ctx(&c, 0, 0, r, N);
     for (int i = 0; i < N; i++)
         add(&c, &r[i], 200 * MS, 0, 0, NULL);
@@ -562,13 +568,9 @@ static void test_backlog_in_rounds(void **state)
     static struct rec r[N];
     static char ids[N][16];
     struct tctx c;
-    memset(r, 0, sizeof r);
     memset(starts_in_turn, 0, sizeof starts_in_turn);
     loop_turn = 0;
-    for (int i = 0; i < N; i++) {
-        snprintf(ids[i], sizeof ids[i], "b-%d", i);
-        r[i].id = ids[i];
-    }
+    name_recs(r, ids, N, "b");
     setup_ctx(&c, 0, 0, r, N);
     c.on_each_start = count_start;
     uv_prepare_t prep;
