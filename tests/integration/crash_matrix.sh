@@ -109,6 +109,16 @@ scenario() {
         wait_until "$probe: resolved by the reload" 20 has "$WORK/events-$i.jsonl" "\"resolution\":\"probe_$mode\"" ;;
     esac
     heal_api
+    # With recover=no the probe was failing in this process until the heal just above, so its
+    # first pass after it is logged (a removed probe runs no more). A run
+    # already in flight at the heal may still fail and open a new incident (after a reload
+    # the changed probe is a new one); runs of a probe never overlap, so once that pass is
+    # logged, whatever opened has been emitted, and "all resolved" below cannot hold early.
+    local log=$WORK/s$i-a.log
+    case $mode in kill | term) log=$WORK/s$i-b.log ;; esac
+    if [ "$recover" = no ] && [ "$mode" != removed ]; then
+        wait_until "$probe: a passing run after the heal" 30 has "$log" '"msg":"probe recovered"'
+    fi
     wait_until "$probe: every incident resolved at the service" 30 all_resolved "$probe"
     wait_until "$probe: rollbacks" 20 has "$WORK/throttle.log" "^rollback $probe "
     # the process that rolled back logged and counted it
