@@ -45,6 +45,8 @@ struct scheduler_entry {
     tl_usec scheduled;    /* the due time of the queued or running run */
     enum entry_state state;
     bool removed;
+    bool fresh;    /* planned first and not fired yet: its phase may still move */
+    tl_usec phase; /* `every`: the offset inside the interval it was planned on */
     uint64_t runs, skipped;
 };
 
@@ -67,6 +69,7 @@ struct scheduler {
     struct scheduler_entry *all;
     struct scheduler_entry **buckets;
     size_t n_buckets, n_entries;
+    double rate; /* runs per second of the `every` entries: their start slot */
     bool in_tick, closing;
     uint64_t started, skipped, skipped_late, missed, timeouts;
     struct scheduler_hist lateness;
@@ -268,8 +271,11 @@ static void plan_next(struct scheduler *s, struct scheduler_entry *e, bool first
     tl_usec now = scheduler_now();
     if (e->every > 0) {
         if (first) {
-            /* Align to the phase spread_offset(id) inside the interval. */
-            tl_usec off = spread_offset(e->id, e->every);
+            /* Align to the id's phase inside the interval, in its start
+             * slot for the rate scheduled so far (spread.h). */
+            tl_usec off = spread_phase(e->id, e->every, spread_slot(s->rate, e->every));
+            e->fresh = true;
+            e->phase = off;
             e->nominal = now - now % e->every + off;
             if (e->nominal < now)
                 e->nominal += e->every;
@@ -342,6 +348,7 @@ static void on_grant(struct limiter_waiter *w)
 static void fire(struct scheduler *s, struct scheduler_entry *e)
 {
     tl_usec scheduled = e->due.when;
+    e->fresh = false;
     /* Plan the next run first: the callbacks below may remove e. */
     plan_next(s, e, false);
     if (e->state != ENTRY_IDLE) {
@@ -418,6 +425,26 @@ static void tick(struct scheduler *s)
 }
 
 /* --- the public side --------------------------------------------------- */
+
+void scheduler_settle(struct scheduler *s)
+{
+    tl_usec now = scheduler_now();
+    for (struct scheduler_entry *e = s->all; e; e = e->next_all) {
+        if (!e->fresh || e->every <= 0 || e->due.idx == NOT_IN_HEAP)
+            continue;
+        tl_usec off = spread_phase(e->id, e->every, spread_slot(s->rate, e->every));
+        tl_usec move = off - e->phase;
+        /* Never into the past: a run due now keeps its time. */
+        if (move == 0 || e->nominal + move < now)
+            continue;
+        heap_remove(s, &e->due);
+        e->phase = off;
+        e->nominal += move;
+        e->due.when += move; /* the jitter drawn stays */
+        heap_push(s, &e->due);
+    }
+    arm(s);
+}
 
 int scheduler_new(uv_loop_t *loop, const struct scheduler_opts *opts, struct scheduler **out)
 {
@@ -532,6 +559,11 @@ static char *dup_or_null(const char *p, bool *fail)
     return d;
 }
 
+static double entry_rate(const struct scheduler_entry *e)
+{
+    return e->every > 0 ? 1e6 / (double)e->every : 0;
+}
+
 /* Checks sch and fills the schedule fields of e. The cron comes compiled:
  * nothing is parsed here. */
 static int set_schedule(struct scheduler_entry *e, const struct schedule *sch)
@@ -629,6 +661,7 @@ int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sc
         s->all->prev_all = e;
     s->all = e;
     s->n_entries++;
+    s->rate += entry_rate(e);
     if (s->n_entries > 2 * s->n_buckets)
         index_grow(s);
     plan_next(s, e, true);
@@ -672,10 +705,12 @@ int scheduler_update(struct scheduler_entry *e, const struct schedule *sch, cons
             free(h);
             return rc;
         }
+        s->rate -= entry_rate(e);
         e->cron = tmp.cron;
         e->every = tmp.every;
         e->jitter = tmp.jitter;
         e->timeout = tmp.timeout;
+        s->rate += entry_rate(&tmp);
         heap_remove(s, &e->due);
         plan_next(s, e, true);
         arm(s);
@@ -699,6 +734,9 @@ static void unlink_entry(struct scheduler *s, struct scheduler_entry *e)
     if (e->next_all)
         e->next_all->prev_all = e->prev_all;
     s->n_entries--;
+    s->rate -= entry_rate(e);
+    if (s->n_entries == 0)
+        s->rate = 0; /* no rounding left over */
 }
 
 void scheduler_remove(struct scheduler_entry *e)

@@ -112,6 +112,11 @@ int scheduler_add(struct scheduler *s, const char *id, const struct schedule *sc
  * the timeout apply from the next run. */
 int scheduler_update(struct scheduler_entry *e, const struct schedule *sch, const char *host,
                      void *user);
+/* After a batch of adds and updates (a load, a reload): entries that have
+ * not run yet move to the start slot of the whole scheduled rate (they were
+ * planned for the rate so far; spread.h). Entries that have run keep their
+ * times; none moves into the past. */
+void scheduler_settle(struct scheduler *s);
 /* No further runs. A queued run is dropped; a running one keeps the entry
  * alive until its scheduler_done(), which then frees it. */
 void scheduler_remove(struct scheduler_entry *e);

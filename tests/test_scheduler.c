@@ -246,7 +246,7 @@ static void test_fixed_rate(void **state)
     assert_int_equal(st.started, (uint64_t)r[0].n);
     assert_int_equal(st.lateness.count, st.started);
     assert_int_equal((r[0].sched[0] - r[0].first) % (50 * MS), 0); /* a stall may shed the first */
-    assert_int_equal(r[0].sched[0] % (50 * MS), spread_offset("fixed", 50 * MS));
+    assert_int_equal(r[0].sched[0] % (50 * MS), spread_phase("fixed", 50 * MS, spread_slot(20, 50 * MS)));
     uint64_t passed_over = 0;
     for (int i = 1; i < r[0].n; i++) {
         tl_usec d = r[0].sched[i] - r[0].sched[i - 1];
@@ -467,7 +467,7 @@ static void test_jitter(void **state)
     setup_ctx(&c, 0, 0, r, 1);
     add(&c, &r[0], 50 * MS, 20 * MS, 0, NULL);
     run_until(&c, eight_runs, "8 runs with jitter");
-    tl_usec off = spread_offset("jittery", 50 * MS);
+    tl_usec off = spread_phase("jittery", 50 * MS, spread_slot(20, 50 * MS));
     tl_usec lo = 50 * MS, hi = -1;
     for (int i = 0; i < r[0].n; i++) {
         tl_usec j = ((r[0].sched[i] - off) % (50 * MS) + 50 * MS) % (50 * MS);
@@ -497,7 +497,8 @@ static void name_recs(struct rec *r, char (*ids)[16], int n, const char *prefix)
 }
 
 /* Many entries: start order follows scheduled time (the heap), each entry
- * on its own spread phase. */
+ * on its own spread phase, in the start slot of the whole rate (1,500/s: 2 ms)
+ * although the first were added while the rate was lower (4 ms). */
 static void test_many_entries_order(void **state)
 {
     (void)state;
@@ -507,15 +508,27 @@ static void test_many_entries_order(void **state)
     struct tctx c;
     name_recs(r, ids, N, "p");
     setup_ctx(&c, 0, 0, r, N);
+    int moved = 0;
     for (int i = 0; i < N; i++)
         add(&c, &r[i], 200 * MS, 0, 0, NULL);
+    /* Planned while the rate grew: the first ones on 4 ms slots. Settled,
+     * every entry is on the 2 ms slots of the whole rate (none moved into
+     * the past: a fresh phase is at least the one it had). */
+    scheduler_settle(c.s);
+    for (int i = 0; i < N; i++) {
+        tl_usec next = scheduler_entry_next(r[i].e);
+        moved += next != r[i].first;
+        assert_true(next >= r[i].first);
+        r[i].first = next;
+    }
+    assert_true(moved > 0);
     run_until(&c, each_ran, "a run of each of 300 entries");
     assert_true(c.n_order >= N);
     for (int i = 1; i < c.n_order; i++)
         assert_true(c.order[i] >= c.order[i - 1]);
     for (int i = 0; i < N; i++) {
         assert_int_equal((r[i].sched[0] - r[i].first) % (200 * MS), 0);
-        assert_int_equal(r[i].sched[0] % (200 * MS), spread_offset(ids[i], 200 * MS));
+        assert_int_equal(r[i].sched[0] % (200 * MS), spread_phase(ids[i], 200 * MS, spread_slot(N * 5.0, 200 * MS)));
         for (int k = 1; k < r[i].n; k++)
             assert_int_equal((r[i].sched[k] - r[i].sched[0]) % (200 * MS), 0);
     }
@@ -612,7 +625,7 @@ static void test_update_and_errors(void **state)
     tl_usec next = scheduler_entry_next(r[0].e);
     tl_usec now = scheduler_now();
     assert_true(next >= now - SEC && next < now + 10 * SEC);
-    assert_int_equal(next % (10 * SEC), spread_offset("reload", 10 * SEC));
+    assert_int_equal(next % (10 * SEC), spread_phase("reload", 10 * SEC, spread_slot(0.1, 10 * SEC)));
 
     struct schedule same = {.every = 10 * SEC, .timeout = 5 * SEC};
     assert_int_equal(scheduler_update(r[0].e, &same, "h2", &r[1]), 0);
@@ -629,7 +642,7 @@ static void test_update_and_errors(void **state)
     struct schedule slower = {.every = 20 * SEC};
     assert_int_equal(scheduler_update(r[0].e, &slower, NULL, &r[0]), 0);
     assert_int_equal(scheduler_entry_next(r[0].e) % (20 * SEC),
-                     spread_offset("reload", 20 * SEC));
+                     spread_phase("reload", 20 * SEC, spread_slot(0.05, 20 * SEC)));
 
     struct schedule cron = {.cron = "* * * * *"};
     assert_int_equal(cron_parse(&cron.compiled, cron.cron, NULL, 0), 0);

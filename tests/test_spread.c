@@ -74,6 +74,29 @@ static void test_spread_short_interval(void **state)
         assert_true(buckets[i] > 0 && buckets[i] <= 5 * 20);
 }
 
+/* Start slots: as coarse as SPREAD_SLOT_MAX while the rate puts at most
+ * SPREAD_SLOT_RUNS runs in one, finer as the rate grows, never finer than
+ * SPREAD_SLOT_MIN, never more than 1/SPREAD_SLOT_SPAN of the interval. */
+static void test_slots(void **state)
+{
+    (void)state;
+    assert_int_equal(spread_slot(0, SEC), SPREAD_SLOT_MAX);
+    assert_int_equal(spread_slot(1000, SEC), 4000);  /* 4 per slot */
+    assert_int_equal(spread_slot(1001, SEC), 2000);
+    assert_int_equal(spread_slot(5000, SEC), 500);   /* 2.5 per slot */
+    assert_int_equal(spread_slot(1e6, SEC), SPREAD_SLOT_MIN);
+    assert_int_equal(spread_slot(10, 50000), 2000);  /* 50 ms / 16 */
+    assert_int_equal(spread_slot(10, 16 * SPREAD_SLOT_MIN), SPREAD_SLOT_MIN);
+    assert_int_equal(spread_slot(10, 16 * SPREAD_SLOT_MIN - 1), 0);
+    char id[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "probe-%d", i);
+        tl_usec off = spread_offset(id, 60 * SEC), p = spread_phase(id, 60 * SEC, 4000);
+        assert_true(p % 4000 == 0 && p <= off && off - p < 4000);
+        assert_int_equal(spread_phase(id, 60 * SEC, 0), off);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -81,6 +104,7 @@ int main(void)
         cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_even_spread),
         cmocka_unit_test(test_spread_short_interval),
+        cmocka_unit_test(test_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -378,6 +378,7 @@ int probe_table_load(struct probe_table *t, bool initial)
         c.errors++;
     else
         apply_changes(t, next, files.n, &c);
+    scheduler_settle(t->o.sched);
     install_files(t, next, files.n);
     warn_icmp(t, next, files.n);
     log_kv(t->o.log, c.errors ? LOG_WARN : LOG_INFO,
