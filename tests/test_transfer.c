@@ -560,6 +560,74 @@ static void test_tls_never_resumed(void **state)
     env_done(&v);
 }
 
+/* The method and Accept-Encoding /echo-headers saw, "-" when absent. */
+static void echo_shape(struct env *v, const struct transfer_req *req, char *method, char *enc)
+{
+    struct slot s;
+    struct response *r = fetch(v, req, &s);
+    cJSON *doc = cJSON_Parse(r->body.data);
+    const cJSON *m = cJSON_GetObjectItem(doc, ":method");
+    const cJSON *e = cJSON_GetObjectItem(doc, "Accept-Encoding");
+    const cJSON *ua = cJSON_GetObjectItem(doc, "User-Agent");
+
+    assert_int_equal(r->status, 200);
+    assert_non_null(ua);
+    assert_memory_equal(ua->valuestring, "tripline/", 9);
+    snprintf(method, 16, "%s", m ? m->valuestring : "-");
+    snprintf(enc, 64, "%s", e ? e->valuestring : "-");
+    cJSON_Delete(doc);
+    slot_clear(&s);
+}
+
+/* One handle serves every transfer here: a plain GET after a plain GET
+ * keeps the constant options without a reset, and nothing a POST, an
+ * insecure or a redirect-following transfer set carries over. */
+static void test_handle_reuse_options(void **state)
+{
+    struct fixture *fx = *state;
+    struct env v;
+    struct slot s;
+    char url[256], tls[256], redir[256], m[16], enc[64], enc0[64];
+
+    env_init(&v, NULL);
+    url_of(url, sizeof(url), fx, false, "/echo-headers");
+    url_of(tls, sizeof(tls), fx, true, "/ok");
+    url_of(redir, sizeof(redir), fx, false, "/redirect");
+    struct transfer_req get = req_get(url);
+    struct transfer_req post = req_get(url);
+    post.method = "POST";
+    post.body = "{}";
+    post.body_len = 2;
+    echo_shape(&v, &get, m, enc0);
+    assert_string_equal(m, "GET");
+    assert_string_not_equal(enc0, "-");
+    echo_shape(&v, &get, m, enc);
+    assert_string_equal(m, "GET");
+    assert_string_equal(enc, enc0);
+    echo_shape(&v, &post, m, enc);
+    assert_string_equal(m, "POST");
+    echo_shape(&v, &get, m, enc);
+    assert_string_equal(m, "GET");
+    assert_string_equal(enc, enc0);
+
+    struct transfer_req t = req_get(tls);
+    t.insecure = true;
+    assert_int_equal(fetch(&v, &t, &s)->status, 200);
+    slot_clear(&s);
+    t.insecure = false;
+    assert_int_equal(fetch(&v, &t, &s)->curl_code, CURLE_PEER_FAILED_VERIFICATION);
+    slot_clear(&s);
+
+    struct transfer_req rd = req_get(redir);
+    rd.follow_redirects = true;
+    assert_int_equal(fetch(&v, &rd, &s)->status, 200);
+    slot_clear(&s);
+    rd.follow_redirects = false;
+    assert_int_equal(fetch(&v, &rd, &s)->status, 302);
+    slot_clear(&s);
+    env_done(&v);
+}
+
 static void test_resolve_pins_address_per_session(void **state)
 {
     struct fixture *fx = *state;
@@ -777,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_cookies_per_session),
         cmocka_unit_test(test_tls_never_resumed),
+        cmocka_unit_test(test_handle_reuse_options),
         cmocka_unit_test(test_resolve_pins_address_per_session),
         cmocka_unit_test(test_concurrent_transfers),
         cmocka_unit_test(test_free_with_transfers_in_flight),
