@@ -628,6 +628,49 @@ static void test_handle_reuse_options(void **state)
     env_done(&v);
 }
 
+/* A session's share may go to a later session: never with the cookie or
+ * the pinned address an earlier one left in it. */
+static void test_later_session_starts_clean(void **state)
+{
+    struct fixture *fx = *state;
+    struct env v;
+    struct slot s;
+    struct transfer_session *a = NULL, *b = NULL;
+    char set[256], echo[256], pinned[256], pin[128];
+
+    env_init(&v, NULL);
+    url_of(set, sizeof(set), fx, false, "/set-cookie");
+    url_of(echo, sizeof(echo), fx, false, "/echo-cookie");
+    snprintf(pinned, sizeof(pinned), "http://vantage.invalid:%d/ok", fx->http);
+    snprintf(pin, sizeof(pin), "vantage.invalid:%d:127.0.0.1", fx->http);
+    struct transfer_req rs = req_get(set);
+    struct transfer_req re = req_get(echo);
+    struct transfer_req rp = req_get(pinned);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(transfer_session_new(&a, v.engine), 0);
+        fetch_in(&v, a, &re, &s);
+        assert_string_equal(s.resp->body.data, "");
+        slot_clear(&s);
+        fetch_in(&v, a, &rs, &s);
+        slot_clear(&s);
+        fetch_in(&v, a, &re, &s);
+        assert_string_equal(s.resp->body.data, "sid=abc");
+        slot_clear(&s);
+        transfer_session_free(a);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(transfer_session_new(&b, v.engine), 0);
+        rp.resolve = i == 0 ? pin : NULL;
+        fetch_in(&v, b, &rp, &s);
+        assert_int_equal(s.resp->status, i == 0 ? 200 : 0);
+        if (i)
+            assert_int_equal(s.resp->curl_code, CURLE_COULDNT_RESOLVE_HOST);
+        slot_clear(&s);
+        transfer_session_free(b);
+    }
+    env_done(&v);
+}
+
 static void test_resolve_pins_address_per_session(void **state)
 {
     struct fixture *fx = *state;
@@ -846,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_cookies_per_session),
         cmocka_unit_test(test_tls_never_resumed),
         cmocka_unit_test(test_handle_reuse_options),
+        cmocka_unit_test(test_later_session_starts_clean),
         cmocka_unit_test(test_resolve_pins_address_per_session),
         cmocka_unit_test(test_concurrent_transfers),
         cmocka_unit_test(test_free_with_transfers_in_flight),

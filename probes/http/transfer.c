@@ -54,7 +54,18 @@ struct transfer_session {
     struct transfer_engine *e;
     CURLSH *share;
     int refs;                 /* the owner plus every transfer in flight */
+    bool dirty;               /* share may hold a cookie or a pinned address */
 };
+
+/* Shares whose session ended as clean as curl_share_init made them (no
+ * cookie stored, no CURLOPT_RESOLVE entry; curl drops every other DNS entry
+ * at the end of a transfer with DNS_CACHE_TIMEOUT 0): the next session's,
+ * instead of a new one. Loop thread only, like the responses freelist. */
+#define SHARE_POOL_MAX 32
+static struct {
+    CURLSH *idle[SHARE_POOL_MAX];
+    size_t n;
+} shares;
 
 struct xfer {
     struct transfer_engine *e;
@@ -169,7 +180,10 @@ static void session_unref(struct transfer_session *s)
 {
     if (!s || --s->refs > 0)
         return;
-    curl_share_cleanup(s->share);
+    if (!s->dirty && s->share && shares.n < SHARE_POOL_MAX)
+        shares.idle[shares.n++] = s->share;
+    else
+        curl_share_cleanup(s->share);
     free(s);
 }
 
@@ -224,6 +238,9 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 {
     struct xfer *x = userp;
     size_t len = size * n;
+    /* curl stored its cookie before handing us the line */
+    if (len >= 10 && (p[0] | 0x20) == 's' && strncasecmp(p, "Set-Cookie", 10) == 0)
+        x->s->dirty = true;
     int rc = resp_hdr_line(&x->hdr, x->resp, p, len);
     if (rc == TL_ETOOBIG) {
         x->resp->fail = TRANSFER_HEADERS_TOO_BIG;
@@ -488,6 +505,7 @@ static int setup_extras(struct xfer *x, const struct transfer_req *req)
     if (req->http_version)
         SETOPT(CURLOPT_HTTP_VERSION, req->http_version);
     if (rc == 0 && req->resolve) {
+        x->s->dirty = true; /* the entries stay in the share's DNS cache */
         /* one CURLOPT_RESOLVE entry per line */
         for (const char *at = req->resolve; rc == 0 && *at;) {
             const char *nl = strchr(at, '\n');
@@ -753,6 +771,19 @@ size_t transfer_engine_in_flight(const struct transfer_engine *e)
     return e ? e->in_flight : 0;
 }
 
+/* The DNS cache is per session too, so a vantage's pinned address
+ * (CURLOPT_RESOLVE) never leaks into another run's transfers. */
+static CURLSH *share_new(void)
+{
+    CURLSH *sh = curl_share_init();
+    if (sh && (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK ||
+               curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)) {
+        curl_share_cleanup(sh);
+        sh = NULL;
+    }
+    return sh;
+}
+
 int transfer_session_new(struct transfer_session **out, struct transfer_engine *e)
 {
     struct transfer_session *s;
@@ -764,13 +795,8 @@ int transfer_session_new(struct transfer_session **out, struct transfer_engine *
         goto out;
     s->e = e;
     s->refs = 1;
-    s->share = curl_share_init();
+    s->share = shares.n ? shares.idle[--shares.n] : share_new();
     if (!s->share)
-        goto out;
-    /* The DNS cache is per session too, so a vantage's pinned address
-     * (CURLOPT_RESOLVE) never leaks into another run's transfers. */
-    if (curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK ||
-        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
         goto out;
     *out = s;
     s = NULL;
