@@ -238,8 +238,9 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 {
     struct xfer *x = userp;
     size_t len = size * n;
-    /* curl stored its cookie before handing us the line */
-    if (len >= 10 && (p[0] | 0x20) == 's' && strncasecmp(p, "Set-Cookie", 10) == 0)
+    /* curl stored its cookie before handing us the line; p[3] first
+     * keeps "Server:" out of strncasecmp */
+    if (len >= 10 && p[3] == '-' && (p[0] | 0x20) == 's' && strncasecmp(p, "Set-Cookie", 10) == 0)
         x->s->dirty = true;
     int rc = resp_hdr_line(&x->hdr, x->resp, p, len);
     if (rc == TL_ETOOBIG) {
