@@ -7,6 +7,7 @@
 #include "probes/http/transfer.h"
 #include "probes/http/transfer_tls.h"
 #include "probes/http/easy_pool.h"
+#include "probes/http/share_pool.h"
 #include "probes/http/sockwatch.h"
 #include "probes/http/response_headers.h"
 
@@ -54,18 +55,9 @@ struct transfer_session {
     struct transfer_engine *e;
     CURLSH *share;
     int refs;                 /* the owner plus every transfer in flight */
-    bool dirty;               /* share may hold a cookie or a pinned address */
+    bool dirty;               /* share may hold a cookie or a pinned address (share_pool.h) */
 };
 
-/* Shares whose session ended as clean as curl_share_init made them (no
- * cookie stored, no CURLOPT_RESOLVE entry; curl drops every other DNS entry
- * at the end of a transfer with DNS_CACHE_TIMEOUT 0): the next session's,
- * instead of a new one. Loop thread only, like the responses freelist. */
-#define SHARE_POOL_MAX 32
-static struct {
-    CURLSH *idle[SHARE_POOL_MAX];
-    size_t n;
-} shares;
 
 struct xfer {
     struct transfer_engine *e;
@@ -180,10 +172,7 @@ static void session_unref(struct transfer_session *s)
 {
     if (!s || --s->refs > 0)
         return;
-    if (!s->dirty && s->share && shares.n < SHARE_POOL_MAX)
-        shares.idle[shares.n++] = s->share;
-    else
-        curl_share_cleanup(s->share);
+    share_pool_put(s->share, !s->dirty);
     free(s);
 }
 
@@ -772,19 +761,6 @@ size_t transfer_engine_in_flight(const struct transfer_engine *e)
     return e ? e->in_flight : 0;
 }
 
-/* The DNS cache is per session too, so a vantage's pinned address
- * (CURLOPT_RESOLVE) never leaks into another run's transfers. */
-static CURLSH *share_new(void)
-{
-    CURLSH *sh = curl_share_init();
-    if (sh && (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK ||
-               curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)) {
-        curl_share_cleanup(sh);
-        sh = NULL;
-    }
-    return sh;
-}
-
 int transfer_session_new(struct transfer_session **out, struct transfer_engine *e)
 {
     struct transfer_session *s;
@@ -796,17 +772,14 @@ int transfer_session_new(struct transfer_session **out, struct transfer_engine *
         goto out;
     s->e = e;
     s->refs = 1;
-    s->share = shares.n ? shares.idle[--shares.n] : share_new();
+    s->share = share_pool_get();
     if (!s->share)
         goto out;
     *out = s;
     s = NULL;
     rc = 0;
 out:
-    if (s) {
-        curl_share_cleanup(s->share);
-        free(s);
-    }
+    free(s);
     return rc;
 }
 
