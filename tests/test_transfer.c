@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "base/err.h"
 #include "probes/http/transfer.h"
 
 extern char **environ;
@@ -795,6 +796,26 @@ static void test_free_from_done_callback(void **state)
     slot_clear(&s[0]);
 }
 
+/* Every byte, in a name and in a value, against the rule: a name holds no
+ * control byte, space, DEL or ':'; a value no control byte but tab, no DEL. */
+static void test_header_check_bytes(void **state)
+{
+    char err[256], text[4];
+    (void)state;
+
+    for (int c = 1; c < 256; c++) {
+        snprintf(text, sizeof text, "a%cb", c);
+        bool name_bad = c <= 0x20 || c == 0x7F || c == ':';
+        bool value_bad = (c < 0x20 && c != '\t') || c == 0x7F;
+        assert_int_equal(transfer_header_check(text, "v", err, sizeof err) != 0, name_bad);
+        assert_int_equal(transfer_header_check("X-Name", text, err, sizeof err) != 0, value_bad);
+    }
+    assert_int_equal(transfer_header_check("X-Name", "", err, sizeof err), 0);
+    assert_int_equal(transfer_header_check("X-Name", NULL, err, sizeof err), 0);
+    assert_int_equal(transfer_header_check("X-Name", "a\r\nX-Evil: 1", err, sizeof err), TL_EINVAL);
+    assert_non_null(strstr(err, "header injection"));
+}
+
 static void test_fail_strings(void **state)
 {
     assert_string_equal(transfer_fail_str(TRANSFER_OK), "ok");
@@ -873,6 +894,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fail_strings),
+        cmocka_unit_test(test_header_check_bytes),
         cmocka_unit_test(test_ok_with_timings),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_unresolvable_name),
