@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "base/err.h"
 #include "probes/http/transfer.h"
 
 extern char **environ;
@@ -560,6 +561,117 @@ static void test_tls_never_resumed(void **state)
     env_done(&v);
 }
 
+/* The method and Accept-Encoding /echo-headers saw, "-" when absent. */
+static void echo_shape(struct env *v, const struct transfer_req *req, char *method, char *enc)
+{
+    struct slot s;
+    struct response *r = fetch(v, req, &s);
+    cJSON *doc = cJSON_Parse(r->body.data);
+    const cJSON *m = cJSON_GetObjectItem(doc, ":method");
+    const cJSON *e = cJSON_GetObjectItem(doc, "Accept-Encoding");
+    const cJSON *ua = cJSON_GetObjectItem(doc, "User-Agent");
+
+    assert_int_equal(r->status, 200);
+    assert_non_null(ua);
+    assert_memory_equal(ua->valuestring, "tripline/", 9);
+    snprintf(method, 16, "%s", m ? m->valuestring : "-");
+    snprintf(enc, 64, "%s", e ? e->valuestring : "-");
+    cJSON_Delete(doc);
+    slot_clear(&s);
+}
+
+/* One handle serves every transfer here: a plain GET after a plain GET
+ * keeps the constant options without a reset, and nothing a POST, an
+ * insecure or a redirect-following transfer set carries over. */
+static void test_handle_reuse_options(void **state)
+{
+    struct fixture *fx = *state;
+    struct env v;
+    struct slot s;
+    char url[256], tls[256], redir[256], m[16], enc[64], enc0[64];
+
+    env_init(&v, NULL);
+    url_of(url, sizeof(url), fx, false, "/echo-headers");
+    url_of(tls, sizeof(tls), fx, true, "/ok");
+    url_of(redir, sizeof(redir), fx, false, "/redirect");
+    struct transfer_req get = req_get(url);
+    struct transfer_req post = req_get(url);
+    post.method = "POST";
+    post.body = "{}";
+    post.body_len = 2;
+    echo_shape(&v, &get, m, enc0);
+    assert_string_equal(m, "GET");
+    assert_string_not_equal(enc0, "-");
+    echo_shape(&v, &get, m, enc);
+    assert_string_equal(m, "GET");
+    assert_string_equal(enc, enc0);
+    echo_shape(&v, &post, m, enc);
+    assert_string_equal(m, "POST");
+    echo_shape(&v, &get, m, enc);
+    assert_string_equal(m, "GET");
+    assert_string_equal(enc, enc0);
+
+    struct transfer_req t = req_get(tls);
+    t.insecure = true;
+    assert_int_equal(fetch(&v, &t, &s)->status, 200);
+    slot_clear(&s);
+    t.insecure = false;
+    assert_int_equal(fetch(&v, &t, &s)->curl_code, CURLE_PEER_FAILED_VERIFICATION);
+    slot_clear(&s);
+
+    struct transfer_req rd = req_get(redir);
+    rd.follow_redirects = true;
+    assert_int_equal(fetch(&v, &rd, &s)->status, 200);
+    slot_clear(&s);
+    rd.follow_redirects = false;
+    assert_int_equal(fetch(&v, &rd, &s)->status, 302);
+    slot_clear(&s);
+    env_done(&v);
+}
+
+/* A session's share may go to a later session: never with the cookie or
+ * the pinned address an earlier one left in it. */
+static void test_later_session_starts_clean(void **state)
+{
+    struct fixture *fx = *state;
+    struct env v;
+    struct slot s;
+    struct transfer_session *a = NULL, *b = NULL;
+    char set[256], echo[256], pinned[256], pin[128];
+
+    env_init(&v, NULL);
+    url_of(set, sizeof(set), fx, false, "/set-cookie");
+    url_of(echo, sizeof(echo), fx, false, "/echo-cookie");
+    snprintf(pinned, sizeof(pinned), "http://vantage.invalid:%d/ok", fx->http);
+    snprintf(pin, sizeof(pin), "vantage.invalid:%d:127.0.0.1", fx->http);
+    struct transfer_req rs = req_get(set);
+    struct transfer_req re = req_get(echo);
+    struct transfer_req rp = req_get(pinned);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(transfer_session_new(&a, v.engine), 0);
+        fetch_in(&v, a, &re, &s);
+        assert_string_equal(s.resp->body.data, "");
+        slot_clear(&s);
+        fetch_in(&v, a, &rs, &s);
+        slot_clear(&s);
+        fetch_in(&v, a, &re, &s);
+        assert_string_equal(s.resp->body.data, "sid=abc");
+        slot_clear(&s);
+        transfer_session_free(a);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(transfer_session_new(&b, v.engine), 0);
+        rp.resolve = i == 0 ? pin : NULL;
+        fetch_in(&v, b, &rp, &s);
+        assert_int_equal(s.resp->status, i == 0 ? 200 : 0);
+        if (i)
+            assert_int_equal(s.resp->curl_code, CURLE_COULDNT_RESOLVE_HOST);
+        slot_clear(&s);
+        transfer_session_free(b);
+    }
+    env_done(&v);
+}
+
 static void test_resolve_pins_address_per_session(void **state)
 {
     struct fixture *fx = *state;
@@ -684,6 +796,26 @@ static void test_free_from_done_callback(void **state)
     slot_clear(&s[0]);
 }
 
+/* Every byte, in a name and in a value, against the rule: a name holds no
+ * control byte, space, DEL or ':'; a value no control byte but tab, no DEL. */
+static void test_header_check_bytes(void **state)
+{
+    char err[256], text[4];
+    (void)state;
+
+    for (int c = 1; c < 256; c++) {
+        snprintf(text, sizeof text, "a%cb", c);
+        bool name_bad = c <= 0x20 || c == 0x7F || c == ':';
+        bool value_bad = (c < 0x20 && c != '\t') || c == 0x7F;
+        assert_int_equal(transfer_header_check(text, "v", err, sizeof err) != 0, name_bad);
+        assert_int_equal(transfer_header_check("X-Name", text, err, sizeof err) != 0, value_bad);
+    }
+    assert_int_equal(transfer_header_check("X-Name", "", err, sizeof err), 0);
+    assert_int_equal(transfer_header_check("X-Name", NULL, err, sizeof err), 0);
+    assert_int_equal(transfer_header_check("X-Name", "a\r\nX-Evil: 1", err, sizeof err), TL_EINVAL);
+    assert_non_null(strstr(err, "header injection"));
+}
+
 static void test_fail_strings(void **state)
 {
     assert_string_equal(transfer_fail_str(TRANSFER_OK), "ok");
@@ -762,6 +894,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fail_strings),
+        cmocka_unit_test(test_header_check_bytes),
         cmocka_unit_test(test_ok_with_timings),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_unresolvable_name),
@@ -777,6 +910,8 @@ int main(void)
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_cookies_per_session),
         cmocka_unit_test(test_tls_never_resumed),
+        cmocka_unit_test(test_handle_reuse_options),
+        cmocka_unit_test(test_later_session_starts_clean),
         cmocka_unit_test(test_resolve_pins_address_per_session),
         cmocka_unit_test(test_concurrent_transfers),
         cmocka_unit_test(test_free_with_transfers_in_flight),

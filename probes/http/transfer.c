@@ -7,6 +7,7 @@
 #include "probes/http/transfer.h"
 #include "probes/http/transfer_tls.h"
 #include "probes/http/easy_pool.h"
+#include "probes/http/share_pool.h"
 #include "probes/http/sockwatch.h"
 #include "probes/http/response_headers.h"
 
@@ -54,12 +55,15 @@ struct transfer_session {
     struct transfer_engine *e;
     CURLSH *share;
     int refs;                 /* the owner plus every transfer in flight */
+    bool dirty;               /* share may hold a cookie or a pinned address (share_pool.h) */
 };
+
 
 struct xfer {
     struct transfer_engine *e;
     struct transfer_session *s;
     CURL *easy;
+    bool keep;                /* easy goes back to the pool without a reset */
     struct curl_slist *headers;
     struct curl_slist *resolve;
     struct response *resp;
@@ -168,7 +172,7 @@ static void session_unref(struct transfer_session *s)
 {
     if (!s || --s->refs > 0)
         return;
-    curl_share_cleanup(s->share);
+    share_pool_put(s->share, !s->dirty);
     free(s);
 }
 
@@ -189,7 +193,7 @@ static void xfer_free(struct xfer *x)
 {
     if (!x)
         return;
-    easy_pool_put(&x->e->easy_pool, x->easy);
+    easy_pool_put(&x->e->easy_pool, x->easy, x->keep);
     curl_slist_free_all(x->headers);
     curl_slist_free_all(x->resolve);
     session_unref(x->s);
@@ -223,6 +227,10 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
 {
     struct xfer *x = userp;
     size_t len = size * n;
+    /* curl stored its cookie before handing us the line; p[3] first
+     * keeps "Server:" out of strncasecmp */
+    if (len >= 10 && p[3] == '-' && (p[0] | 0x20) == 's' && strncasecmp(p, "Set-Cookie", 10) == 0)
+        x->s->dirty = true;
     int rc = resp_hdr_line(&x->hdr, x->resp, p, len);
     if (rc == TL_ETOOBIG) {
         x->resp->fail = TRANSFER_HEADERS_TOO_BIG;
@@ -340,26 +348,34 @@ static int add_header(struct curl_slist **l, const char *line)
     return 0;
 }
 
+/* The bytes a header may hold, one lookup per byte (NUL ends the walk):
+ * every header of every run passes through here, the correlation id too.
+ * A name: no control byte, space, DEL or ':'; a value: no control byte
+ * but tab, no DEL. */
+static const unsigned char NAME_OK[256] = {[0x21 ... 0x39] = 1, [0x3B ... 0x7E] = 1, [0x80 ... 0xFF] = 1};
+static const unsigned char VALUE_OK[256] = {['\t'] = 1, [0x20 ... 0x7E] = 1, [0x80 ... 0xFF] = 1};
+
+static bool all_ok(const unsigned char *ok, const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (ok[*p])
+        p++;
+    return *p == '\0';
+}
+
 int transfer_header_check(const char *name, const char *value, char *err, size_t errlen)
 {
-    const unsigned char *p;
     int rc = 0;
 
-    for (p = (const unsigned char *)(name ? name : ""); *p && rc == 0; p++)
-        if (*p <= 0x20 || *p == 0x7F || *p == ':')
-            rc = TL_EINVAL;
-    if (rc) {
+    if (!all_ok(NAME_OK, name ? name : "")) {
+        rc = TL_EINVAL;
         snprintf(err, errlen, "a header name holds a control byte, a space or ':'; not sent");
-        goto out;
-    }
-    for (p = (const unsigned char *)(value ? value : ""); *p && rc == 0; p++)
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
-            rc = TL_EINVAL;
-    if (rc)
+    } else if (!all_ok(VALUE_OK, value ? value : "")) {
+        rc = TL_EINVAL;
         snprintf(err, errlen,
                  "header %s: the rendered value holds CR, LF or another control byte "
                  "(header injection); not sent", name);
-out:
+    }
     return rc;
 }
 
@@ -421,22 +437,26 @@ static int build_headers(struct xfer *x, const struct transfer_req *req, bool se
             rc = -1;                                                           \
     } while (0)
 
-static int xfer_setup(struct xfer *x, const struct transfer_req *req)
+/* A transfer that sets nothing beyond the constant and per-run options:
+ * its handle goes back to the pool without a reset (easy_pool.h). */
+static bool xfer_plain(const struct transfer_req *req)
 {
-    struct transfer_engine *e = x->e;
-    CURL *easy = x->easy;
-    int rc = 0;
-    long ms = (long)((req->timeout + 999) / 1000);
     const char *m = req->method ? req->method : "GET";
+    return !req->insecure && !req->follow_redirects && !req->proxy && !req->interface &&
+           !req->http_version && !req->resolve && !req->body && !req->ca_file &&
+           !req->cert_file && !req->key_file && !req->pinned_public_key &&
+           !req->tls_min_version && strcmp(m, "GET") == 0;
+}
 
-    SETOPT(CURLOPT_URL, req->url);
-    SETOPT(CURLOPT_PRIVATE, (void *)x);
+/* The options every transfer of the engine sets alike. */
+static int setup_constant(const struct transfer_engine *e, CURL *easy)
+{
+    int rc = 0;
+
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_FRESH_CONNECT, 1L);
     SETOPT(CURLOPT_FORBID_REUSE, 1L);
     SETOPT(CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-    SETOPT(CURLOPT_TIMEOUT_MS, ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, ms);
     SETOPT(CURLOPT_ACCEPT_ENCODING, e->accept_encoding);
     /* The bitmask form, deprecated since 7.85 but kept by curl: the _STR
      * form parsed its string against every scheme on every transfer. */
@@ -445,14 +465,9 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
     SETOPT(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #pragma GCC diagnostic pop
-    SETOPT(CURLOPT_ERRORBUFFER, x->resp->error);
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
-    SETOPT(CURLOPT_WRITEDATA, (void *)x);
     SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
-    SETOPT(CURLOPT_HEADERDATA, (void *)x);
     SETOPT(CURLOPT_USERAGENT, e->user_agent);
-    SETOPT(CURLOPT_SHARE, x->s->share);
-    SETOPT(CURLOPT_COOKIEFILE, ""); /* turns the cookie engine on, reads no file */
     /* With CAPATH unset curl caches the parsed CA store on the multi handle
      * (CA_CACHE_TIMEOUT) instead of parsing the bundle for every connection. */
     SETOPT(CURLOPT_CAPATH, NULL);
@@ -463,22 +478,32 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
      * every check keeps its full handshake. */
     SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
     /* verification on and redirects off are what curl_easy_reset leaves */
+    SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
+    /* An explicit proxy or none at all: never one picked up from the environment. */
+    SETOPT(CURLOPT_PROXY, "");
+    return rc;
+}
+
+/* What only some requests set; a handle that saw any of it is reset. */
+static int setup_extras(struct xfer *x, const struct transfer_req *req)
+{
+    CURL *easy = x->easy;
+    int rc = 0;
+
     if (req->insecure) {
         SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
         SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (rc == 0)
-        rc = transfer_tls_setup(easy, req, &x->resp->tls);
     if (req->follow_redirects)
         SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
-    SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
-    /* An explicit proxy or none at all: never one picked up from the environment. */
-    SETOPT(CURLOPT_PROXY, req->proxy ? req->proxy : "");
+    if (req->proxy)
+        SETOPT(CURLOPT_PROXY, req->proxy);
     if (req->interface)
         SETOPT(CURLOPT_INTERFACE, req->interface);
     if (req->http_version)
         SETOPT(CURLOPT_HTTP_VERSION, req->http_version);
     if (rc == 0 && req->resolve) {
+        x->s->dirty = true; /* the entries stay in the share's DNS cache */
         /* one CURLOPT_RESOLVE entry per line */
         for (const char *at = req->resolve; rc == 0 && *at;) {
             const char *nl = strchr(at, '\n');
@@ -491,8 +516,16 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
         }
         SETOPT(CURLOPT_RESOLVE, x->resolve);
     }
+    return rc;
+}
 
+static int setup_method(struct xfer *x, const struct transfer_req *req)
+{
+    CURL *easy = x->easy;
+    int rc = 0;
+    const char *m = req->method ? req->method : "GET";
     bool sends_body = false;
+
     if (strcmp(m, "HEAD") == 0) {
         SETOPT(CURLOPT_NOBODY, 1L);
     } else if (req->body || strcmp(m, "POST") == 0) {
@@ -504,10 +537,36 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req)
     } else if (strcmp(m, "GET") != 0) {
         SETOPT(CURLOPT_CUSTOMREQUEST, m);
     }
-
     if (rc == 0)
         rc = build_headers(x, req, sends_body);
     SETOPT(CURLOPT_HTTPHEADER, x->headers);
+    return rc;
+}
+
+/* kept: the handle still holds setup_constant's options (easy_pool.h). */
+static int xfer_setup(struct xfer *x, const struct transfer_req *req, bool kept)
+{
+    CURL *easy = x->easy;
+    int rc = kept ? 0 : setup_constant(x->e, easy);
+    long ms = (long)((req->timeout + 999) / 1000);
+
+    SETOPT(CURLOPT_URL, req->url);
+    SETOPT(CURLOPT_PRIVATE, (void *)x);
+    SETOPT(CURLOPT_TIMEOUT_MS, ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, ms);
+    SETOPT(CURLOPT_ERRORBUFFER, x->resp->error);
+    SETOPT(CURLOPT_WRITEDATA, (void *)x);
+    SETOPT(CURLOPT_HEADERDATA, (void *)x);
+    SETOPT(CURLOPT_SHARE, x->s->share);
+    SETOPT(CURLOPT_COOKIEFILE, ""); /* turns the cookie engine on, reads no file */
+    if (rc == 0)
+        rc = transfer_tls_setup(easy, req, &x->resp->tls);
+    if (rc == 0)
+        rc = setup_extras(x, req);
+    if (rc == 0)
+        rc = setup_method(x, req);
+    if (rc == 0)
+        x->keep = xfer_plain(req);
     return rc;
 }
 
@@ -537,10 +596,11 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     if (!x->resp)
         goto out;
     buf_init(&x->resp->body, x->body_max);
-    x->easy = easy_pool_get(&e->easy_pool);
+    bool kept;
+    x->easy = easy_pool_get(&e->easy_pool, &kept);
     if (!x->easy)
         goto out;
-    rc = xfer_setup(x, req);
+    rc = xfer_setup(x, req, kept);
     if (rc)
         goto out;
     if (curl_multi_add_handle(e->multi, x->easy) != CURLM_OK) {
@@ -720,22 +780,14 @@ int transfer_session_new(struct transfer_session **out, struct transfer_engine *
         goto out;
     s->e = e;
     s->refs = 1;
-    s->share = curl_share_init();
+    s->share = share_pool_get();
     if (!s->share)
-        goto out;
-    /* The DNS cache is per session too, so a vantage's pinned address
-     * (CURLOPT_RESOLVE) never leaks into another run's transfers. */
-    if (curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK ||
-        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
         goto out;
     *out = s;
     s = NULL;
     rc = 0;
 out:
-    if (s) {
-        curl_share_cleanup(s->share);
-        free(s);
-    }
+    free(s);
     return rc;
 }
 
