@@ -82,24 +82,20 @@ struct MHD_Response *http_stream_response(struct http_stream **list, struct logg
                                           http_stream_next_fn next_fn, http_stream_close_fn close_fn,
                                           void *stream)
 {
-    struct http_stream *st = calloc(1, sizeof(*st));
+    struct http_stream *st = malloc(sizeof(*st));
     if (!st) {
         close_fn(stream);
         return NULL;
     }
-    st->log = log;
-    st->next_fn = next_fn;
-    st->close = close_fn;
-    st->stream = stream;
+    *st = (struct http_stream){.list = list, .next = *list, .log = log, .next_fn = next_fn,
+                               .close = close_fn, .stream = stream};
     buf_init(&st->slice, HTTP_STREAM_SLICE_MAX);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32u << 10, http_stream_read, st, http_stream_free);
-    st->list = list;
-    st->next = *list;
     if (*list)
         (*list)->prev = st;
     *list = st;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32u << 10, http_stream_read, st, http_stream_free);
     if (!resp)
-        http_stream_free(st);
+        http_stream_free(st); /* unlinks it and closes the producer */
     return resp;
 }
