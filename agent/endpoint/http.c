@@ -1,4 +1,5 @@
 #include "agent/endpoint/http.h"
+#include "agent/endpoint/http_stream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,21 +24,6 @@ struct http_route {
     void *arg;
     char *auth;                 /* "Bearer <token>" a GET must send; NULL: open */
     size_t auth_len;
-};
-
-/* One streamed body, owned by its MHD response: freed (and the producer
- * closed) in the response's free callback, which MHD calls when it is done
- * with the connection for any reason. */
-struct http_stream {
-    struct http *h;
-    struct http_stream *prev, *next; /* h's live streams */
-    struct logger *log;
-    http_stream_next_fn next_fn;
-    http_stream_close_fn close;
-    void *stream;
-    struct buf slice; /* produced, not yet handed to MHD from off on */
-    size_t off;
-    bool done;
 };
 
 /* Held by MHD (until its completion callback) and by the handler (until
@@ -141,17 +127,6 @@ static void http_on_timer(uv_timer_t *t)
     http_run(t->data);
 }
 
-/* Whether MHD can go on sending without producing: every streamed body has
- * bytes of its current slice left. */
-static bool http_streams_buffered(const struct http *h)
-{
-    for (const struct http_stream *st = h->streams; st; st = st->next) {
-        if (st->off == st->slice.len && !st->done)
-            return false;
-    }
-    return h->streams != NULL;
-}
-
 /* One MHD_run sends at most MHD's write buffer (~32 KB) per connection: at
  * one run per loop iteration, a loop busy with thousands of runs took
  * minutes to send a 16 MB scrape. So the idle handle sends the rest of the
@@ -162,7 +137,7 @@ static void http_on_idle(uv_idle_t *i)
     struct http *h = i->data;
     uint64_t t0 = uv_hrtime();
     http_run(h);
-    for (int n = 0; n < HTTP_PUMP_RUNS && h->daemon && http_streams_buffered(h); n++) {
+    for (int n = 0; n < HTTP_PUMP_RUNS && h->daemon && http_stream_buffered(h->streams); n++) {
         MHD_UNSIGNED_LONG_LONG ms = 1;
         if (MHD_get_timeout(h->daemon, &ms) != MHD_YES || ms != 0 || uv_hrtime() - t0 >= HTTP_PUMP_US * 1000u)
             break;
@@ -273,50 +248,6 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, str
     return http_queue(c, status, r, content_type, x);
 }
 
-/* MHD's content reader: asks for at most max bytes into its write buffer
- * (a few KB to ~32 KB), once per connection per MHD_run. A slice is
- * produced only when the last one is used up, so the producer runs in
- * HTTP_STREAM_SLICE steps and MHD_run returns between them. */
-static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-    struct http_stream *st = cls;
-    (void)pos;
-    while (st->off == st->slice.len) {
-        if (st->done)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        buf_reset(&st->slice);
-        st->off = 0;
-        int rc = st->next_fn(st->stream, &st->slice, HTTP_STREAM_SLICE);
-        if (rc == 0 && st->slice.len == 0)
-            rc = TL_ESTATE; /* "more" with nothing would spin here */
-        if (rc < 0) {
-            log_kv(st->log, LOG_ERROR, LOG_FIELDS(LOG_INT("rc", rc)), "http: stream failed, connection cut");
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        st->done = rc > 0;
-    }
-    size_t n = st->slice.len - st->off;
-    if (n > max)
-        n = max;
-    memcpy(out, st->slice.data + st->off, n);
-    st->off += n;
-    return (ssize_t)n;
-}
-
-static void http_stream_free(void *cls)
-{
-    struct http_stream *st = cls;
-    if (st->prev)
-        st->prev->next = st->next;
-    else if (st->h && st->h->streams == st)
-        st->h->streams = st->next;
-    if (st->next)
-        st->next->prev = st->prev;
-    st->close(st->stream);
-    buf_free(&st->slice);
-    free(st);
-}
-
 /* Opens the producer and queues a chunked response reading from it; a
  * producer that will not open is a 500. HEAD opens and closes it (same
  * status and headers) and sends an empty buffer: MHD 0.9.75 writes the
@@ -327,14 +258,10 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
 {
     void *stream = NULL;
     const char *ctype = NULL;
-    struct http_stream *st = calloc(1, sizeof(*st));
-    if (!st)
-        return MHD_NO;
     int rc = r->open(r->arg, &stream, &ctype);
     if (rc != 0 || !ctype) {
         if (rc == 0)
             r->close(stream);
-        free(st);
         log_kv(h->log, LOG_ERROR, LOG_FIELDS(LOG_STR("path", url), LOG_INT("rc", rc)), "http: stream would not open");
         struct buf body;
         buf_init(&body, HTTP_BODY_MAX);
@@ -344,7 +271,6 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         return ok;
     }
     if (head) {
-        free(st);
         r->close(stream);
         struct buf none;
         buf_init(&none, 1);
@@ -352,22 +278,9 @@ static enum MHD_Result http_stream_reply(struct http *h, const struct http_route
         buf_free(&none);
         return ok;
     }
-    st->log = h->log;
-    st->next_fn = r->next;
-    st->close = r->close;
-    st->stream = stream;
-    buf_init(&st->slice, HTTP_STREAM_SLICE_MAX);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32u << 10, http_stream_read, st, http_stream_free);
-    st->h = h;
-    st->next = h->streams;
-    if (h->streams)
-        h->streams->prev = st;
-    h->streams = st;
-    if (!resp) {
-        http_stream_free(st);
+    struct MHD_Response *resp = http_stream_response(&h->streams, h->log, r->next, r->close, stream);
+    if (!resp)
         return MHD_NO;
-    }
     log_kv(h->log, LOG_DEBUG, LOG_FIELDS(LOG_STR("path", url), LOG_INT("status", 200)), "http: stream");
     return http_queue(c, MHD_HTTP_OK, resp, ctype, (struct http_extra){0});
 }

@@ -109,6 +109,20 @@ EOF
     TARGET_PREFIX="http://127.0.0.1:$NGINX_PORT/t/"
 }
 
+# bench_agent_config FILE LOG_LEVEL [EXTRA...]: the agent's config for a benchmark:
+# limits high enough that no run waits for a slot, a spool of its own (FILE
+# without .yaml, plus .spool), the log level, then each EXTRA as one more line
+# (e.g. "tls: {ca_file: $WORK/ca.pem}").
+bench_agent_config() {
+    local file=$1 level=$2
+    shift 2
+    {
+        printf 'limits: {concurrency: 20000, per_host: 20000}\nspool: {dir: %s}\nlog_level: %s\n' \
+            "${file%.yaml}.spool" "$level"
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+    } >"$file"
+}
+
 # bench_gen N EVERY FILE [PREFIX]: N one-step GET probes, target i = PREFIX<i>
 bench_gen() {
     python3 - "$1" "$2" "$3" "${4:-$TARGET_PREFIX}" <<'PY'

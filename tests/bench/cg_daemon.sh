@@ -38,11 +38,7 @@ command -v valgrind >/dev/null || bench_die "valgrind not installed"
 bench_build_release "$BUILD" -g
 bench_nginx
 bench_gen "$N" "$EVERY" "$WORK/probes.yaml"
-cat >"$WORK/agent.yaml" <<EOF
-limits: {concurrency: 20000, per_host: 20000}
-spool: {dir: $WORK/spool}
-log_level: $LOG_LEVEL
-EOF
+bench_agent_config "$WORK/agent.yaml" "$LOG_LEVEL"
 
 APORT=$(bench_free_port)
 valgrind --tool=callgrind --instr-atstart=no \

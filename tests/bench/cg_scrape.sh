@@ -31,11 +31,7 @@ command -v valgrind >/dev/null || bench_die "valgrind not installed"
 bench_build_release "$BUILD" -g
 CLOSED=$(bench_free_port)
 bench_gen "$N" "$EVERY" "$WORK/probes.yaml" "http://127.0.0.1:$CLOSED/t/"
-cat >"$WORK/agent.yaml" <<EOF
-limits: {concurrency: 20000, per_host: 20000}
-spool: {dir: $WORK/spool}
-log_level: error
-EOF
+bench_agent_config "$WORK/agent.yaml" error
 
 APORT=$(bench_free_port)
 valgrind --tool=callgrind --collect-atstart=no --toggle-collect=MHD_run \
