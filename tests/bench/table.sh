@@ -87,8 +87,7 @@ run_agent() { # proto n every port prefix tag
     local proto=$1 n=$2 every=$3 port=$4 prefix=$5 tag=$6 aport
     aport=$(bench_free_port)
     bench_gen "$n" "$every" "$WORK/$tag.yaml" "$prefix"
-    printf 'limits: {concurrency: 20000, per_host: 20000}\nspool: {dir: %s}\nlog_level: %s\ntls: {ca_file: %s}\n' \
-        "$WORK/spool-$tag" "$LOG_LEVEL" "$WORK/ca.pem" >"$WORK/$tag.agent.yaml"
+    bench_agent_config "$WORK/$tag.agent.yaml" "$LOG_LEVEL" "tls: {ca_file: $WORK/ca.pem}"
     "${pin[@]}" "$AGENT_CPU" "$BUILD/tripline" run --config "$WORK/$tag.agent.yaml" --listen "127.0.0.1:$aport" \
         "$WORK/$tag.yaml" >/dev/null 2>"$WORK/$tag.err" &
     local pid=$!
