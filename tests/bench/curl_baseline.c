@@ -4,12 +4,15 @@
  * parsed store is cached on the multi handle). Whatever tripline spends per
  * run beyond this loop is its own overhead.
  *
- *   curl_baseline [-n N] [-c C] [-r RATE] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
+ *   curl_baseline [-n N] [-c C] [-r RATE [--slot US]] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
  *
  * -r RATE paces the starts at RATE per second (at most C in flight): the
  * loop at the same rate as the agent, which is the fair yardstick for the
  * agent's CPU per check at that rate (a loop flat out batches more work per
  * wake-up than a paced one can). Without -r the loop runs flat out.
+ * --slot US rounds each paced due time down to a US grid, so the starts of
+ * one slot are made on one wake-up: the agent's start slots (spread.h),
+ * the yardstick with the same batching as the agent.
  *
  * --same-opts also sets the per-request curl options probes/http/transfer.c sets
  * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
@@ -36,6 +39,7 @@ struct opts {
     const char *cacert;
     const char *url;
     double rate; /* starts per second; 0 = flat out */
+    long slot_us; /* paced starts rounded down to this grid; 0 = none */
     int insecure;
     int same_opts;
 };
@@ -155,8 +159,18 @@ static void finish_one(CURLM *multi, CURL *e)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-r RATE] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
+    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-r RATE [--slot US]] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
     return 2;
+}
+
+/* A due time rounded down to the --slot grid counted from t0: starts that
+ * fall in one slot are made together, as the agent's start slots do. */
+static double slotted(double due, double t0, long slot_us)
+{
+    if (slot_us <= 0)
+        return due;
+    double slot = (double)slot_us / 1e6;
+    return t0 + (double)(long)((due - t0) / slot) * slot;
 }
 
 int main(int argc, char **argv)
@@ -165,11 +179,12 @@ int main(int argc, char **argv)
         {"cacert", required_argument, NULL, 'a'},
         {"insecure", no_argument, NULL, 'k'},
         {"same-opts", no_argument, NULL, 's'},
+        {"slot", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     struct opts o = {.n = 1000, .c = 1000, .timeout_ms = 30000, .cacert = "/etc/ssl/certs/ca-certificates.crt"};
     int ch;
-    while ((ch = getopt_long(argc, argv, "n:c:r:t:a:ks", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "n:c:r:t:a:ksS:", lopts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             if (parse_long(optarg, &o.n))
@@ -186,6 +201,10 @@ int main(int argc, char **argv)
             o.rate = (double)r;
             break;
         }
+        case 'S':
+            if (parse_long(optarg, &o.slot_us))
+                return usage();
+            break;
         case 't':
             if (parse_long(optarg, &o.timeout_ms))
                 return usage();
@@ -223,7 +242,7 @@ int main(int argc, char **argv)
     long in_flight = 0;
     while (done < o.n) {
         double t = now_s();
-        while (started < o.n && in_flight < o.c && (step == 0 || next <= t)) {
+        while (started < o.n && in_flight < o.c && (step == 0 || slotted(next, t0, o.slot_us) <= t)) {
             start_one(multi, &o);
             started++;
             in_flight++;
@@ -251,7 +270,7 @@ int main(int argc, char **argv)
             break;
         int wait_ms = 1000;
         if (step > 0 && started < o.n) {
-            double d = (next - now_s()) * 1000.0;
+            double d = (slotted(next, t0, o.slot_us) - now_s()) * 1000.0;
             wait_ms = d <= 0 ? 0 : d >= 1000 ? 1000 : (int)d + 1;
         } else if (started < o.n && in_flight < o.c) {
             wait_ms = 0;

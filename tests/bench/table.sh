@@ -19,9 +19,10 @@
 # /probe scrape per target and interval, tests/bench/daemon_scraper.c on CPU 1)
 # and is skipped when not installed (Debian: prometheus-blackbox-exporter).
 # The loop (curl_baseline.c, --same-opts: tripline's own curl options) runs
-# twice: paced at each configuration's rate for WINDOW seconds (the yardstick
-# for CPU per check at the same rate: a loop flat out batches more work per
-# wake-up than any paced client can), and flat out, 50 at a time, once per
+# twice: paced at each configuration's rate for WINDOW seconds, its starts in
+# the agent's start slots (the yardstick for CPU per check at the same rate and
+# the same batching: a loop flat out batches more work per wake-up than any
+# paced client can), and flat out, 50 at a time, once per
 # protocol (the most one core does with libcurl alone).
 # RT=1 runs every measured process and nginx under SCHED_RR (chrt -r 10):
 # for a machine that other work shares; say so when you publish its figures.
@@ -130,10 +131,18 @@ run_exporter() { # proto n every port prefix tag
     wait "$pid" 2>/dev/null || true
 }
 
+# The agent's start slot in us for RATE runs/s (schedules/spread.h: the
+# coarsest 250 us * 2^k up to 4 ms holding at most 4 runs).
+agent_slot() {
+    local slot=4000
+    while [ "$slot" -gt 250 ] && [ $(($1 * slot)) -gt 4000000 ]; do slot=$((slot / 2)); done
+    echo "$slot"
+}
+
 run_loop() { # proto port prefix tag [rate]: flat out, 50 at a time, or paced at rate for WINDOW s
     local proto=$1 port=$2 prefix=$3 tag=$4 rate=${5:-} args
     args=(-n "$LOOP_N" -c 50)
-    [ -n "$rate" ] && args=(-n "$((rate * WINDOW))" -c 20000 -r "$rate")
+    [ -n "$rate" ] && args=(-n "$((rate * WINDOW))" -c 20000 -r "$rate" --slot "$(agent_slot "$rate")")
     "${pin[@]}" "$AGENT_CPU" "$WORK/curl_baseline" --same-opts "${args[@]}" --cacert "$WORK/ca.pem" \
         "${prefix}0" >"$WORK/$tag.loop" || true
     echo "$(time_wait "$port")" >"$WORK/$tag.looptw"

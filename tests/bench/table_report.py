@@ -113,7 +113,7 @@ def main():
                              f"{a['us'] / b['us']:.2f} (at {a['rate']:.0f} and {b['rate']:.0f} checks/s)")
             p = loop_row(work, f"{tag}.paced")
             if p:
-                add(proto.upper(), "raw libcurl loop, paced", label, p)
+                add(proto.upper(), "raw libcurl loop, paced in the agent's slots", label, p)
             if p and p["us"] > 0:
                 notes.append(f"- {proto.upper()} {label}: CPU per check, tripline / raw loop at the same rate: "
                              f"{a['us'] / p['us']:.2f} (at {a['rate']:.0f} and {p['rate']:.0f} checks/s)")
