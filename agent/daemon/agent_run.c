@@ -162,12 +162,15 @@ void agent_tick_escalations(struct agent *a)
 {
     events_retry(a->events);
     agent_incidents_retry(a);
+    /* The clocks once per tick, not per probe: at 10,000 probes the two
+     * reads per probe were half of what the once-a-second walk cost. */
     int64_t wall = tl_wall_us();
+    tl_usec now = tl_mono_us();
     size_t n = probe_table_count(a->probes);
     for (size_t i = 0; i < n; i++) {
         struct probe_state *ps = probe_table_at(a->probes, i);
         struct esc_transition t;
-        tl_usec now = esc_clock_now(ps->esc);
+        esc_set_wall_offset(ps->esc, wall - now);
         sync_maintenance(a, ps, wall, now);
         if (esc_tick(ps->esc, now, &t) == 1)
             handle_transition(a, ps, &t);
