@@ -65,6 +65,14 @@ sinks:
   alertmanager: {urls: [\"http://127.0.0.1:$AM_PORT\"]}"
 }
 
+# the last completed run of probe $1 passed (per the agent's /status)
+last_passed() {
+    curl -fsS --noproxy '*' "$AGENT_URL/status" | python3 -c '
+import json, sys
+p = [p for p in json.load(sys.stdin)["probes"] if p["probe"] == sys.argv[1]]
+sys.exit(0 if p and (p[0].get("last") or {}).get("ok") else 1)' "$1"
+}
+
 # every incident of probe $1 the service saw opened has been resolved there
 all_resolved() {
     python3 - "$WORK/service.jsonl" "$1" <<'PY'
@@ -109,15 +117,14 @@ scenario() {
         wait_until "$probe: resolved by the reload" 20 has "$WORK/events-$i.jsonl" "\"resolution\":\"probe_$mode\"" ;;
     esac
     heal_api
-    # With recover=no the probe was failing in this process until the heal just above, so its
-    # first pass after it is logged (a removed probe runs no more). A run
-    # already in flight at the heal may still fail and open a new incident (after a reload
-    # the changed probe is a new one); runs of a probe never overlap, so once that pass is
-    # logged, whatever opened has been emitted, and "all resolved" below cannot hold early.
-    local log=$WORK/s$i-a.log
-    case $mode in kill | term) log=$WORK/s$i-b.log ;; esac
+    # With recover=no the probe was failing until the heal just above. A run already in flight
+    # at the heal may still fail and open a new incident (after a reload the changed probe is a
+    # new one); runs of a probe never overlap, so once its last completed run has passed,
+    # whatever opened has been emitted, and "all resolved" below cannot hold early. Read from
+    # /status, not the log: a changed probe whose first run comes after the heal passes without
+    # ever logging "probe recovered" (nothing to recover from).
     if [ "$recover" = no ] && [ "$mode" != removed ]; then
-        wait_until "$probe: a passing run after the heal" 30 has "$log" '"msg":"probe recovered"'
+        wait_until "$probe: a passing run after the heal" 30 last_passed "$probe"
     fi
     wait_until "$probe: every incident resolved at the service" 30 all_resolved "$probe"
     wait_until "$probe: rollbacks" 20 has "$WORK/throttle.log" "^rollback $probe "
