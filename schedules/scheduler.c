@@ -45,8 +45,7 @@ struct scheduler_entry {
     tl_usec scheduled;    /* the due time of the queued or running run */
     enum entry_state state;
     bool removed;
-    bool fresh;    /* planned first and not fired yet: its phase may still move */
-    tl_usec phase; /* `every`: the offset inside the interval it was planned on */
+    bool fresh; /* planned first and not fired yet: its phase may still move */
     uint64_t runs, skipped;
 };
 
@@ -275,7 +274,6 @@ static void plan_next(struct scheduler *s, struct scheduler_entry *e, bool first
              * slot for the rate scheduled so far (spread.h). */
             tl_usec off = spread_phase(e->id, e->every, spread_slot(s->rate, e->every));
             e->fresh = true;
-            e->phase = off;
             e->nominal = now - now % e->every + off;
             if (e->nominal < now)
                 e->nominal += e->every;
@@ -433,12 +431,11 @@ void scheduler_settle(struct scheduler *s)
         if (!e->fresh || e->every <= 0 || e->due.idx == NOT_IN_HEAP)
             continue;
         tl_usec off = spread_phase(e->id, e->every, spread_slot(s->rate, e->every));
-        tl_usec move = off - e->phase;
+        tl_usec move = off - e->nominal % e->every; /* nominal is a whole interval + phase */
         /* Never into the past: a run due now keeps its time. */
         if (move == 0 || e->nominal + move < now)
             continue;
         heap_remove(s, &e->due);
-        e->phase = off;
         e->nominal += move;
         e->due.when += move; /* the jitter drawn stays */
         heap_push(s, &e->due);

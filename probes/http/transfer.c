@@ -437,16 +437,13 @@ static int build_headers(struct xfer *x, const struct transfer_req *req, bool se
             rc = -1;                                                           \
     } while (0)
 
-/* A transfer that sets nothing beyond the constant and per-run options:
- * its handle goes back to the pool without a reset (easy_pool.h). */
-static bool xfer_plain(const struct transfer_req *req)
-{
-    const char *m = req->method ? req->method : "GET";
-    return !req->insecure && !req->follow_redirects && !req->proxy && !req->interface &&
-           !req->http_version && !req->resolve && !req->body && !req->ca_file &&
-           !req->cert_file && !req->key_file && !req->pinned_public_key &&
-           !req->tls_min_version && strcmp(m, "GET") == 0;
-}
+/* An option only some requests set: the handle that saw it is reset before
+ * its next transfer instead of going back to the pool as it is (easy_pool.h). */
+#define SETOPT_EXTRA(opt, val)                                                 \
+    do {                                                                       \
+        x->keep = false;                                                       \
+        SETOPT(opt, val);                                                      \
+    } while (0)
 
 /* The options every transfer of the engine sets alike. */
 static int setup_constant(const struct transfer_engine *e, CURL *easy)
@@ -491,17 +488,17 @@ static int setup_extras(struct xfer *x, const struct transfer_req *req)
     int rc = 0;
 
     if (req->insecure) {
-        SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
-        SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+        SETOPT_EXTRA(CURLOPT_SSL_VERIFYPEER, 0L);
+        SETOPT_EXTRA(CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (req->follow_redirects)
-        SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+        SETOPT_EXTRA(CURLOPT_FOLLOWLOCATION, 1L);
     if (req->proxy)
-        SETOPT(CURLOPT_PROXY, req->proxy);
+        SETOPT_EXTRA(CURLOPT_PROXY, req->proxy);
     if (req->interface)
-        SETOPT(CURLOPT_INTERFACE, req->interface);
+        SETOPT_EXTRA(CURLOPT_INTERFACE, req->interface);
     if (req->http_version)
-        SETOPT(CURLOPT_HTTP_VERSION, req->http_version);
+        SETOPT_EXTRA(CURLOPT_HTTP_VERSION, req->http_version);
     if (rc == 0 && req->resolve) {
         x->s->dirty = true; /* the entries stay in the share's DNS cache */
         /* one CURLOPT_RESOLVE entry per line */
@@ -514,7 +511,7 @@ static int setup_extras(struct xfer *x, const struct transfer_req *req)
             free(entry);
             at += n + (nl ? 1 : 0);
         }
-        SETOPT(CURLOPT_RESOLVE, x->resolve);
+        SETOPT_EXTRA(CURLOPT_RESOLVE, x->resolve);
     }
     return rc;
 }
@@ -527,15 +524,15 @@ static int setup_method(struct xfer *x, const struct transfer_req *req)
     bool sends_body = false;
 
     if (strcmp(m, "HEAD") == 0) {
-        SETOPT(CURLOPT_NOBODY, 1L);
+        SETOPT_EXTRA(CURLOPT_NOBODY, 1L);
     } else if (req->body || strcmp(m, "POST") == 0) {
         sends_body = true;
-        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        SETOPT(CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+        SETOPT_EXTRA(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SETOPT_EXTRA(CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
         if (strcmp(m, "POST") != 0)
-            SETOPT(CURLOPT_CUSTOMREQUEST, m);
+            SETOPT_EXTRA(CURLOPT_CUSTOMREQUEST, m);
     } else if (strcmp(m, "GET") != 0) {
-        SETOPT(CURLOPT_CUSTOMREQUEST, m);
+        SETOPT_EXTRA(CURLOPT_CUSTOMREQUEST, m);
     }
     if (rc == 0)
         rc = build_headers(x, req, sends_body);
@@ -559,14 +556,16 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req, bool kept)
     SETOPT(CURLOPT_HEADERDATA, (void *)x);
     SETOPT(CURLOPT_SHARE, x->s->share);
     SETOPT(CURLOPT_COOKIEFILE, ""); /* turns the cookie engine on, reads no file */
+    bool tls_custom = false;
     if (rc == 0)
-        rc = transfer_tls_setup(easy, req, &x->resp->tls);
+        rc = transfer_tls_setup(easy, req, &x->resp->tls, &tls_custom);
+    x->keep = !tls_custom; /* cleared by every SETOPT_EXTRA below */
     if (rc == 0)
         rc = setup_extras(x, req);
     if (rc == 0)
         rc = setup_method(x, req);
-    if (rc == 0)
-        x->keep = xfer_plain(req);
+    if (rc)
+        x->keep = false;
     return rc;
 }
 

@@ -35,11 +35,12 @@ static long ssl_version(int v)
     return CURL_SSLVERSION_DEFAULT;
 }
 
-int transfer_tls_setup(void *easy, const struct transfer_req *req, struct tls_facts *facts)
+int transfer_tls_setup(void *easy, const struct transfer_req *req, struct tls_facts *facts, bool *custom)
 {
     int rc = 0;
     /* curl without OpenSSL: the transfer goes on without facts */
     (void)tls_facts_watch(easy, facts);
+    *custom = req->ca_file || req->cert_file || req->key_file || req->pinned_public_key || req->tls_min_version;
     if (req->ca_file) {
         /* curl keeps one cached CA store: a probe's own bundle must not replace the agent's */
         rc |= curl_easy_setopt(easy, CURLOPT_CA_CACHE_TIMEOUT, 0L) != CURLE_OK;
