@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include "probes/probe.h"
@@ -334,6 +335,34 @@ static void test_agent_faults(void **state)
         assert_false(bucket_is_agent(b));
 }
 
+/* curl's "couldn't connect" is the target's (refused, unreachable) unless
+ * the errno says this host had no local port, descriptor or buffer left. */
+static void test_connect_errno(void **state)
+{
+    (void)state;
+    static const struct { int os_errno; enum bucket bucket; const char *reason; } cases[] = {
+        { 0, BUCKET_UPSTREAM, "connect" },
+        { ECONNREFUSED, BUCKET_UPSTREAM, "connect" },
+        { EHOSTUNREACH, BUCKET_UPSTREAM, "connect" },
+        { EADDRNOTAVAIL, BUCKET_AGENT, "local_ports" },
+        { EMFILE, BUCKET_AGENT, "fd_limit" },
+        { ENFILE, BUCKET_AGENT, "fd_limit" },
+        { ENOBUFS, BUCKET_AGENT, "out_of_memory" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct triage_input in = { .curl_code = CURLE_COULDNT_CONNECT, .os_errno = cases[i].os_errno,
+                                   .transport_failed = true };
+        struct verdict v = triage_step(&in);
+        assert_int_equal(v.bucket, cases[i].bucket);
+        assert_string_equal(verdict_reason(&v), cases[i].reason);
+    }
+    /* the errno of another failure changes nothing: a reset stays a reset */
+    struct triage_input reset = { .curl_code = CURLE_RECV_ERROR, .os_errno = EMFILE, .transport_failed = true };
+    struct verdict v = triage_step(&reset);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "reset");
+}
+
 /* A timeout while the agent's loop stalled is the agent's (overloaded);
  * the same stall leaves an answer from the API as it was. */
 static void test_overloaded(void **state)
@@ -413,6 +442,7 @@ static void test_kind_steps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connect_errno),
         cmocka_unit_test(test_overloaded),
         cmocka_unit_test(test_bucket_names),
         cmocka_unit_test(test_ok),

@@ -360,8 +360,11 @@ static int run_all(struct once *o, const struct config *cfg, struct journey_env 
     uv_loop_t loop;
     int rc = 2;
 
-    if (uv_loop_init(&loop))
+    int uerr = uv_loop_init(&loop);
+    if (uerr) {
+        fprintf(stderr, "tripline once: cannot create the event loop: %s\n", uv_strerror(uerr));
         return 2;
+    }
     if (transfer_engine_new(&engine, &loop, &eo)) {
         fprintf(stderr, "tripline once: cannot start the transfer engine\n");
         goto out;

@@ -41,8 +41,11 @@ static void notify_ready(struct agent *a)
 static int run_agent(struct config *cfg, const struct strv *files, const struct tpl_vars *overrides)
 {
     uv_loop_t loop;
-    if (uv_loop_init(&loop))
+    int uerr = uv_loop_init(&loop);
+    if (uerr) {
+        fprintf(stderr, "tripline run: cannot create the event loop: %s\n", uv_strerror(uerr));
         return 1;
+    }
     struct agent *a = NULL;
     if (agent_new(&loop, cfg, files, &a)) {
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -44,6 +44,7 @@ const char *transfer_fail_str(enum transfer_fail f);
 struct response {
     enum transfer_fail fail;
     int curl_code;              /* CURLcode; 0 on success */
+    int os_errno;               /* errno of a failed connect (CURLINFO_OS_ERRNO); 0 if none */
     char error[256];            /* curl's error buffer or our reason; empty on success */
     long status;                /* 0 when no response was received */
     size_t n_headers;

@@ -74,6 +74,8 @@ static enum reason uv_reason(int status, enum reason dflt)
 {
     if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS)
         return REASON_FD_LIMIT;
+    if (status == UV_EADDRNOTAVAIL)
+        return REASON_LOCAL_PORTS; /* no local port left: never reached the target */
     return status == UV_ENOMEM ? REASON_OUT_OF_MEMORY : dflt;
 }
 

@@ -223,6 +223,7 @@ static void on_response(struct response *resp, void *arg)
     struct triage_input ti = {
         .status = resp->status,
         .curl_code = resp->curl_code,
+        .os_errno = resp->os_errno,
         .body_too_big = body_too_big,
         .status_expected = resp->status > 0 && co.status_ok,
         .issue_class = co.issue_class[0] ? co.issue_class : NULL,

@@ -4,6 +4,7 @@
 #include "probes/probe.h"
 
 #include <stddef.h>
+#include <errno.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -106,6 +107,7 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_DNS_SERVFAIL] = "dns_servfail",
     [REASON_DNS_REFUSED] = "dns_refused",
     [REASON_DNS_NXDOMAIN] = "dns_nxdomain",
+    [REASON_LOCAL_PORTS] = "local_ports",
 };
 
 const char *reason_str(enum reason r)
@@ -218,8 +220,22 @@ static struct verdict response_verdict(const struct triage_input *in)
 
 /* Transfers that failed on the agent's side before the API was asked:
  * REASON_OK when the curl code names no such fault. */
-static enum reason curl_agent_reason(int code)
+/* The agent's own faults among curl's failures. A connect that failed
+ * because this host had no descriptor, buffer or local port left never
+ * reached the target: curl says "couldn't connect" either way, the errno
+ * it saw says whose fault it was. */
+static enum reason curl_agent_reason(int code, int os_errno)
 {
+    if ((CURLcode)code == CURLE_COULDNT_CONNECT) {
+        switch (os_errno) {
+        case EADDRNOTAVAIL: return REASON_LOCAL_PORTS;
+        case EMFILE:
+        case ENFILE: return REASON_FD_LIMIT;
+        case ENOBUFS:
+        case ENOMEM: return REASON_OUT_OF_MEMORY;
+        default: break;
+        }
+    }
     switch ((CURLcode)code) {
     case CURLE_SSL_CACERT_BADFILE: return REASON_CA_FILE;
     case CURLE_SSL_CERTPROBLEM: return REASON_TLS_FILE; /* the local client certificate or key */
@@ -256,6 +272,7 @@ static bool reason_is_agent(enum reason r)
     case REASON_OUT_OF_MEMORY:
     case REASON_CLOCK:
     case REASON_ICMP_NOT_PERMITTED:
+    case REASON_LOCAL_PORTS:
         return true;
     default:
         return false;
@@ -296,7 +313,7 @@ static struct verdict step_verdict(const struct triage_input *in)
         return verdict(BUCKET_AGENT, REASON_PROBE_CONFIG, 0);
     if (in->kind_step)
         return kind_verdict(in);
-    enum reason own = in->status == 0 ? curl_agent_reason(in->curl_code) : REASON_OK;
+    enum reason own = in->status == 0 ? curl_agent_reason(in->curl_code, in->os_errno) : REASON_OK;
     if (own != REASON_OK)
         return verdict(BUCKET_AGENT, own, 0);
     if (in->deadline_passed)

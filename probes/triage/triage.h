@@ -98,6 +98,9 @@ enum reason {
     REASON_DNS_SERVFAIL,    /* "dns_servfail" */
     REASON_DNS_REFUSED,     /* "dns_refused" */
     REASON_DNS_NXDOMAIN,    /* "dns_nxdomain" */
+    /* agent: connect() found no free local port for the target (EADDRNOTAVAIL:
+     * the ephemeral range is in use or held in TIME_WAIT by earlier checks). */
+    REASON_LOCAL_PORTS,     /* "local_ports" */
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
@@ -116,6 +119,7 @@ const char *verdict_reason(const struct verdict *v);
 struct triage_input {
     long status;            /* 0 = no response */
     int curl_code;          /* CURLcode of the transfer */
+    int os_errno;           /* the errno curl saw when the connect failed; 0 if none */
     bool body_too_big;      /* the body passed its cap */
     bool status_expected;   /* status matched the step's expectation */
     const char *issue_class; /* class of the first issue in the response, or NULL */

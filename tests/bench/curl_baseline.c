@@ -16,9 +16,9 @@
  *
  * --same-opts also sets the per-request curl options probes/http/transfer.c sets
  * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
- * custom header list, no DNS cache, protocol limits, no proxy), so that the
- * difference to tripline is the engine and the journey, not curl's work for
- * those options.
+ * custom header list with Connection: close, no DNS cache, protocol limits, no
+ * proxy), so that the difference to tripline is the engine and the journey,
+ * not curl's work for those options.
  *
  * Prints one line of key=value pairs: requests, failures, wall_s, cpu_s
  * (user+sys of this process during the loop, from getrusage), user_s, sys_s,
@@ -111,6 +111,7 @@ static int add_same_opts(CURL *e, struct extra *x)
     curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     x->headers = curl_slist_append(NULL, "X-Correlation-ID: 0c15b0d5-12a2-4d2f-af47-980a48becf06");
     x->headers = curl_slist_append(x->headers, "Expect:");
+    x->headers = curl_slist_append(x->headers, "Connection: close");
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
