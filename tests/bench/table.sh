@@ -2,7 +2,10 @@
 # The public benchmark table (run by hand, never in ctest): for each protocol
 # and each "probes x interval", what tripline, blackbox_exporter and a raw
 # libcurl loop do on one core: checks/s, CPU % of the core, CPU per check,
-# RSS, sockets left in TIME_WAIT, failed and skipped runs, lateness p99.
+# RSS, sockets left in TIME_WAIT (client side / server side), failed and
+# skipped runs, lateness p99, and what else the measured core spent its time
+# on: idle, softirq (on loopback the server's TCP work lands there) and steal
+# (the hypervisor running someone else on it; a VM's figures move with it).
 #
 #   bash tests/bench/table.sh                                  # 1,000 x 1s and 10,000 x 10s, HTTP and HTTPS
 #   CONFIGS="5000:1s 8000:1s" PROTOS=http WINDOW=60 bash tests/bench/table.sh   # sustained rate
@@ -74,14 +77,23 @@ fi
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
-time_wait() { ss -tanH state time-wait "( dport = :$1 )" | wc -l; }
+# TIME_WAIT on the client's side (to the port) and on the server's (from it):
+# whoever closes first keeps it (tripline and the loop send Connection: close).
+time_wait() {
+    echo "$(ss -tanH state time-wait "( dport = :$1 )" | wc -l) $(ss -tanH state time-wait "( sport = :$1 )" | wc -l)"
+}
+# The measured core's jiffies from /proc/stat (user nice system idle iowait irq
+# softirq steal): what else took it during a window, the host's steal included.
+core_stat() { awk -v c="cpu$AGENT_CPU" '$1 == c {print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
 
-# window PID PORT FILE: CPU ticks and times around WINDOW seconds, then RSS and TIME_WAIT
+# window PID PORT FILE: CPU ticks and times around WINDOW seconds, then RSS and
+# TIME_WAIT; the measured core's /proc/stat around it in FILE.core
 window() {
-    local c0 t0
-    c0=$(ticks "$1"); t0=$(now)
+    local c0 t0 s0
+    s0=$(core_stat); c0=$(ticks "$1"); t0=$(now)
     sleep "$WINDOW"
     echo "$c0 $(ticks "$1") $t0 $(now) $(rss_kb "$1") $(time_wait "$2")" >"$3"
+    echo "$s0 $(core_stat)" >"$3.core"
 }
 
 run_agent() { # proto n every port prefix tag
@@ -143,8 +155,10 @@ run_loop() { # proto port prefix tag [rate]: flat out, 50 at a time, or paced at
     local proto=$1 port=$2 prefix=$3 tag=$4 rate=${5:-} args
     args=(-n "$LOOP_N" -c 50)
     [ -n "$rate" ] && args=(-n "$((rate * WINDOW))" -c 20000 -r "$rate" --slot "$(agent_slot "$rate")")
+    local s0; s0=$(core_stat)
     "${pin[@]}" "$AGENT_CPU" "$WORK/curl_baseline" --same-opts "${args[@]}" --cacert "$WORK/ca.pem" \
         "${prefix}0" >"$WORK/$tag.loop" || true
+    echo "$s0 $(core_stat)" >"$WORK/$tag.loop.core"
     echo "$(time_wait "$port")" >"$WORK/$tag.looptw"
 }
 

@@ -43,10 +43,20 @@ def p99(b0, b1):
     return quantile(0.99, bounds, [b1[k] - b0.get(k, 0) for k in bounds])
 
 
+def core(path):
+    """The measured core over the window: idle, softirq and steal, % of its time."""
+    if not os.path.exists(path):
+        return "-"
+    v = [int(x) for x in open(path).read().split()]
+    d = [b - a for a, b in zip(v[:8], v[8:])]
+    total = sum(d) or 1
+    return f"{100 * d[3] / total:.0f} / {100 * d[6] / total:.0f} / {100 * d[7] / total:.0f}"
+
+
 def window(path, tck):
-    c0, c1, t0, t1, rss, tw = open(path).read().split()
+    c0, c1, t0, t1, rss, twc, tws = open(path).read().split()
     secs = float(t1) - float(t0)
-    return (float(c1) - float(c0)) / tck, secs, int(rss), int(tw)
+    return (float(c1) - float(c0)) / tck, secs, int(rss), f"{twc} / {tws}"
 
 
 def agent_row(work, tag, tck):
@@ -60,7 +70,7 @@ def agent_row(work, tag, tck):
     rate = runs / (s2 - s1)
     return {"rate": rate, "cpu_pct": 100 * cpu / secs, "us": 1e6 * cpu / (rate * secs) if rate else float("nan"),
             "rss": rss / 1024, "tw": tw, "bad": f"{fails:.0f} ({agent:.0f} agent) / {skips:.0f}",
-            "p99": f"{1000 * p99(lateness(m0), lateness(m1)):.2f} ms"}
+            "p99": f"{1000 * p99(lateness(m0), lateness(m1)):.2f} ms", "core": core(f"{work}/{tag}.cpu.core")}
 
 
 def exporter_row(work, tag, tck):
@@ -72,31 +82,33 @@ def exporter_row(work, tag, tck):
     rate = float(kv.get("rate", "0/s").rstrip("/s"))
     return {"rate": rate, "cpu_pct": 100 * cpu / secs, "us": 1e6 * cpu / (rate * secs) if rate else float("nan"),
             "rss": rss / 1024, "tw": tw, "bad": f"{kv.get('failed', '?')} / {kv.get('late', '?')} late",
-            "p99": "n/a"}
+            "p99": "n/a", "core": core(path + ".core")}
 
 
 def loop_row(work, tag):
     if not os.path.exists(f"{work}/{tag}.loop"):
         return None
     kv = dict(x.split("=", 1) for x in open(f"{work}/{tag}.loop").read().split() if "=" in x)
-    tw = int(open(f"{work}/{tag}.looptw").read())
+    tw = " / ".join(open(f"{work}/{tag}.looptw").read().split())
     cpu, wall = float(kv["cpu_s"]), float(kv["wall_s"])
     return {"rate": float(kv["runs_per_s"]), "cpu_pct": 100 * cpu / wall, "us": float(kv["cpu_us_per_req"]),
-            "rss": float("nan"), "tw": tw, "bad": f"{kv['failures']} / -", "p99": "n/a"}
+            "rss": float("nan"), "tw": tw, "bad": f"{kv['failures']} / -", "p99": "n/a",
+            "core": core(f"{work}/{tag}.loop.core")}
 
 
 def main():
     work, tck, protos, configs, out, command = sys.argv[1:]
     tck = float(tck)
     head = ("| protocol | tool | probes x interval | checks/s | CPU % of one core | CPU µs per check "
-            "| RSS MiB | TIME_WAIT | failed (of them agent) / skipped | lateness p99 |")
-    rows = [head, "|" + "---|" * 10]
+            "| RSS MiB | TIME_WAIT client / server | failed (of them agent) / skipped | lateness p99 "
+            "| core idle / softirq / steal % |")
+    rows = [head, "|" + "---|" * 11]
     notes = []
 
     def add(proto, tool, cfg, r):
         rss = "-" if r["rss"] != r["rss"] else f"{r['rss']:.1f}"
         rows.append(f"| {proto} | {tool} | {cfg} | {r['rate']:.0f} | {r['cpu_pct']:.1f} | {r['us']:.0f} | {rss} "
-                    f"| {r['tw']} | {r['bad']} | {r['p99']} |")
+                    f"| {r['tw']} | {r['bad']} | {r['p99']} | {r['core']} |")
 
     for proto in protos.split():
         for cfg in configs.split():
@@ -120,7 +132,7 @@ def main():
         f = loop_row(work, proto)
         if f:
             add(proto.upper(), "raw libcurl loop", "flat out, 50 at a time", f)
-    rows.append("| TCP, DNS | see RESULTS-tcp.md, RESULTS-dns.md | | | | | | | | |")
+    rows.append("| TCP, DNS | see RESULTS-tcp.md, RESULTS-dns.md | | | | | | | | | |")
     table = "\n".join(rows) + "\n\n" + "\n".join(notes)
     print(table)
     machine = open(f"{work}/machine.txt").read().strip()
