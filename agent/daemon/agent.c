@@ -532,6 +532,7 @@ void agent_free(struct agent *a)
     }
     uv_run(a->loop, UV_RUN_DEFAULT);
     probe_table_free(a->probes);
+    free(a->tickers); /* pointers into the states just freed */
     runs_free(a->runs);
     events_free(a->events);
     status_free(a->status);

@@ -266,12 +266,14 @@ void agent_probe_added(void *arg, struct probe_state *ps)
     struct istore_rec *rec = istore_find(a->istore, ps->probe->id, ps->region);
     if (rec && !rec->claimed)
         resume(a, ps, rec);
+    agent_tick_consider(a, ps);
 }
 
 void agent_probe_removed(void *arg, struct probe_state *ps)
 {
     struct agent *a = arg;
     struct agent_orphan *o = NULL;
+    agent_tick_forget(a, ps);
     status_probe_removed(a->status, ps);
     if (esc_phase(ps->esc) != ESC_PHASE_OPEN || !(o = calloc(1, sizeof *o)))
         goto out;

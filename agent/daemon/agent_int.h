@@ -42,6 +42,10 @@ struct agent {
     struct agent_followup *followups; /* transitions whose actions still run */
     struct peer_run *peer_waiting; /* peer runs waiting for a limiter slot */
     struct agent_handles *handles; /* signals, tick, drain timers (agent.c) */
+    /* The probes the once-a-second tick visits (agent_run.c): those with
+     * maintenance windows or an open incident that renotifies. */
+    struct probe_state **tickers;
+    size_t n_tickers, cap_tickers;
     bool draining;
     int exit_code;
 };
@@ -49,6 +53,11 @@ struct agent {
 /* agent_run.c: a run's result to escalation, events, the one-second tick */
 void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_result *r);
 void agent_tick_escalations(struct agent *a);
+/* Puts ps in the tick set when it has something time-driven (after its
+ * escalation state may have opened an incident, or when it is added);
+ * agent_tick_forget takes it out (when it is removed). */
+void agent_tick_consider(struct agent *a, struct probe_state *ps);
+void agent_tick_forget(struct agent *a, struct probe_state *ps);
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
 /* The same for a probe that may have no state any more (last may be NULL)
  * or no definition (p NULL: a probe removed while the agent was down). */

@@ -128,6 +128,7 @@ void agent_escalate(struct agent *a, struct probe_state *ps, const struct run_re
     else if (rc < 0)
         log_error(a->log, "probe %s: escalation failed (%s)", ps->probe->id, tl_strerror(rc));
     status_probe_level(ps, (int)esc_level(ps->esc));
+    agent_tick_consider(a, ps);
 }
 
 /* A maintenance window is open when its cron fired less than `duration`
@@ -158,21 +159,67 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t wa
         handle_transition(a, ps, &t);
 }
 
+/* --- the tick set -----------------------------------------------------
+ * Only maintenance windows and renotification are time-driven; everything
+ * else a probe's escalation does happens when one of its runs ends. The
+ * tick visits the probes that have either, not all of them: a walk over
+ * every probe touched three cold cache lines per probe every second (at
+ * 10,000 probes all of the agent's growth in D1 misses over 1,000 probes,
+ * callgrind --cache-sim at 50 checks/s), and grows with the probe count. */
+
+static bool wants_tick(const struct probe_state *ps)
+{
+    return ps->probe->escalation.n_maintenance > 0 || esc_wants_tick(ps->esc);
+}
+
+void agent_tick_consider(struct agent *a, struct probe_state *ps)
+{
+    if (ps->tick_pos || ps->removed || !wants_tick(ps))
+        return;
+    if (a->n_tickers == a->cap_tickers) {
+        size_t cap = a->cap_tickers ? 2 * a->cap_tickers : 16;
+        struct probe_state **v = realloc(a->tickers, cap * sizeof *v);
+        if (!v) {
+            log_error(a->log, "probe %s: out of memory: its maintenance windows and renotifications wait for its runs",
+                      ps->probe->id);
+            return;
+        }
+        a->tickers = v;
+        a->cap_tickers = cap;
+    }
+    a->tickers[a->n_tickers++] = ps;
+    ps->tick_pos = a->n_tickers;
+}
+
+void agent_tick_forget(struct agent *a, struct probe_state *ps)
+{
+    if (!ps->tick_pos)
+        return;
+    size_t i = ps->tick_pos - 1;
+    struct probe_state *last = a->tickers[--a->n_tickers];
+    a->tickers[i] = last;
+    last->tick_pos = i + 1;
+    ps->tick_pos = 0;
+}
+
 void agent_tick_escalations(struct agent *a)
 {
     events_retry(a->events);
     agent_incidents_retry(a);
-    /* The clocks once per tick, not per probe: at 10,000 probes the two
-     * reads per probe were half of what the once-a-second walk cost. */
+    /* The clocks once per tick, not per probe. */
     int64_t wall = tl_wall_us();
     tl_usec now = tl_mono_us();
-    size_t n = probe_table_count(a->probes);
-    for (size_t i = 0; i < n; i++) {
-        struct probe_state *ps = probe_table_at(a->probes, i);
+    for (size_t i = 0; i < a->n_tickers;) {
+        struct probe_state *ps = a->tickers[i];
         struct esc_transition t;
         esc_set_wall_offset(ps->esc, wall - now);
         sync_maintenance(a, ps, wall, now);
         if (esc_tick(ps->esc, now, &t) == 1)
             handle_transition(a, ps, &t);
+        if (wants_tick(ps)) {
+            i++;
+        } else {
+            agent_tick_forget(a, ps); /* the last one moves into i */
+        }
     }
 }

@@ -53,6 +53,7 @@ struct probe_state {
     bool mark;                   /* kept by the reload in progress */
     uint64_t runs, failures, agent_faults; /* failures: the API's; agent_faults: bucket agent */
     struct lfile *run_lf;        /* the file the running run's probe came from */
+    size_t tick_pos;             /* 1 + its index in the agent's tick set; 0 = not in it (agent_run.c) */
 };
 
 struct probe_table_opts {

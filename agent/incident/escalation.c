@@ -362,6 +362,11 @@ int esc_observe(struct esc_state *st, const struct esc_obs *obs, int64_t now_us,
     return evaluate(st, now_us, out);
 }
 
+bool esc_wants_tick(const struct esc_state *st)
+{
+    return st->phase == ESC_PHASE_OPEN && st->esc && st->esc->renotify > 0;
+}
+
 int esc_tick(struct esc_state *st, int64_t now_us, struct esc_transition *out)
 {
     if (st->maintenance || st->phase != ESC_PHASE_OPEN || !st->esc || st->esc->renotify <= 0)

@@ -102,6 +102,9 @@ int esc_observe(struct esc_state *st, const struct esc_obs *obs, int64_t now_us,
 /* Re-notification of an open incident once `renotify` has passed since the
  * last notification. Same return convention. */
 int esc_tick(struct esc_state *st, int64_t now_us, struct esc_transition *out);
+/* Whether esc_tick can ever do anything for st as it is now: an open
+ * incident under a policy that renotifies. */
+bool esc_wants_tick(const struct esc_state *st);
 /* While on, observations are still counted but nothing is emitted. Turning it
  * off re-evaluates the state at now_us (and may emit). Same return convention. */
 int esc_set_maintenance(struct esc_state *st, bool on, int64_t now_us, struct esc_transition *out);
