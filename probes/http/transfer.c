@@ -258,7 +258,8 @@ static void connect_fault_text(struct response *r)
     switch (r->os_errno) {
     case EADDRNOTAVAIL:
         why = "no local port left to connect from: this host's ephemeral port range "
-              "(net.ipv4.ip_local_port_range) is in use or held in TIME_WAIT; the target was not asked";
+              "(net.ipv4.ip_local_port_range) is in use or held in TIME_WAIT, or it has no source "
+              "address of the target's family (EADDRNOTAVAIL); the target was not asked";
         break;
     case EMFILE:
     case ENFILE:

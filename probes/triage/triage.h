@@ -99,7 +99,8 @@ enum reason {
     REASON_DNS_REFUSED,     /* "dns_refused" */
     REASON_DNS_NXDOMAIN,    /* "dns_nxdomain" */
     /* agent: connect() found no free local port for the target (EADDRNOTAVAIL:
-     * the ephemeral range is in use or held in TIME_WAIT by earlier checks). */
+     * the ephemeral range is in use or held in TIME_WAIT by earlier checks; the
+     * same errno when this host has no source address of the target's family). */
     REASON_LOCAL_PORTS,     /* "local_ports" */
     REASON_COUNT
 };
