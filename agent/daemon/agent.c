@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <systemd/sd-daemon.h>
@@ -462,6 +463,34 @@ static int start_lag(struct agent *a)
     return 0;
 }
 
+/* Descriptors the agent holds besides its runs' sockets: the loop, the
+ * listeners, log, spool, sinks' connections, the resolver. */
+#define NOFILE_RESERVE 64
+
+/* Every run in flight holds a socket, so limits.concurrency wants as many
+ * descriptors. The soft limit goes up to the hard one, as Go's runtime and
+ * most daemons do (a shell's soft 1,024 is the usual trap; the systemd unit
+ * sets LimitNOFILE=65536). A limit still below what the configuration asks
+ * for is said once, at start: runs past it fail as agent/fd_limit, never as
+ * the target's. Nothing here uses select(): descriptors above 1,024 are fine. */
+static void raise_nofile(struct agent *a)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    rlim_t need = (rlim_t)a->cfg.concurrency + NOFILE_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        log_warn(a->log,
+                 "the descriptor limit is %llu, below limits.concurrency (%d) + %d: runs past it fail as "
+                 "agent/fd_limit; raise LimitNOFILE (ulimit -n) or lower limits.concurrency",
+                 (unsigned long long)rl.rlim_cur, a->cfg.concurrency, NOFILE_RESERVE);
+}
+
 int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_files, struct agent **out)
 {
     /* No core dumps and no ptrace by other users: the process holds keys
@@ -476,8 +505,10 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     int rc = -1;
     a->handles = calloc(1, sizeof(*a->handles));
     a->metrics = metrics_new();
-    if (!a->handles || !a->metrics || agent_setup(a, probe_files) || start_engines(a) || start_lag(a) ||
-        load_probes(a))
+    if (!a->handles || !a->metrics || agent_setup(a, probe_files))
+        goto fail;
+    raise_nofile(a);
+    if (start_engines(a) || start_lag(a) || load_probes(a))
         goto fail;
     if ((rc = start_endpoint(a)))
         goto fail;
