@@ -413,7 +413,7 @@ static void tick(struct scheduler *s)
     s->in_tick = true;
     while (s->heap_len > 0 && budget-- > 0) {
         struct heap_node *n = s->heap[0].node;
-        if (n->when > scheduler_now())
+        if (s->heap[0].when > scheduler_now())
             break;
         if (!n->is_deadline && s->started - started_before >= SCHEDULER_TICK_STARTS)
             break;

@@ -255,19 +255,17 @@ static tl_usec info_usec(CURL *easy, CURLINFO what)
 static void connect_fault_text(struct response *r)
 {
     const char *why = NULL;
-    switch (r->os_errno) {
-    case EADDRNOTAVAIL:
+    switch (triage_connect_errno(r->os_errno)) {
+    case REASON_LOCAL_PORTS:
         why = "no local port left to connect from: this host's ephemeral port range "
               "(net.ipv4.ip_local_port_range) is in use or held in TIME_WAIT, or it has no source "
               "address of the target's family (EADDRNOTAVAIL); the target was not asked";
         break;
-    case EMFILE:
-    case ENFILE:
+    case REASON_FD_LIMIT:
         why = "the agent has no file descriptor left for the connection (LimitNOFILE, "
               "limits.concurrency); the target was not asked";
         break;
-    case ENOBUFS:
-    case ENOMEM:
+    case REASON_OUT_OF_MEMORY:
         why = "the kernel had no memory for the connection's socket; the target was not asked";
         break;
     default:

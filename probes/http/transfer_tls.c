@@ -35,24 +35,32 @@ static long ssl_version(int v)
     return CURL_SSLVERSION_DEFAULT;
 }
 
+/* Every option here is the request's own: the handle that saw one is reset
+ * before its next transfer (*custom), decided where the option is set. */
+#define TLS_SETOPT(opt, val)                                                   \
+    do {                                                                       \
+        *custom = true;                                                        \
+        rc |= curl_easy_setopt(easy, opt, val) != CURLE_OK;                    \
+    } while (0)
+
 int transfer_tls_setup(void *easy, const struct transfer_req *req, struct tls_facts *facts, bool *custom)
 {
     int rc = 0;
     /* curl without OpenSSL: the transfer goes on without facts */
     (void)tls_facts_watch(easy, facts);
-    *custom = req->ca_file || req->cert_file || req->key_file || req->pinned_public_key || req->tls_min_version;
+    *custom = false;
     if (req->ca_file) {
         /* curl keeps one cached CA store: a probe's own bundle must not replace the agent's */
-        rc |= curl_easy_setopt(easy, CURLOPT_CA_CACHE_TIMEOUT, 0L) != CURLE_OK;
-        rc |= curl_easy_setopt(easy, CURLOPT_CAINFO, req->ca_file) != CURLE_OK;
+        TLS_SETOPT(CURLOPT_CA_CACHE_TIMEOUT, 0L);
+        TLS_SETOPT(CURLOPT_CAINFO, req->ca_file);
     }
     if (req->cert_file)
-        rc |= curl_easy_setopt(easy, CURLOPT_SSLCERT, req->cert_file) != CURLE_OK;
+        TLS_SETOPT(CURLOPT_SSLCERT, req->cert_file);
     if (req->key_file)
-        rc |= curl_easy_setopt(easy, CURLOPT_SSLKEY, req->key_file) != CURLE_OK;
+        TLS_SETOPT(CURLOPT_SSLKEY, req->key_file);
     if (req->pinned_public_key)
-        rc |= curl_easy_setopt(easy, CURLOPT_PINNEDPUBLICKEY, req->pinned_public_key) != CURLE_OK;
+        TLS_SETOPT(CURLOPT_PINNEDPUBLICKEY, req->pinned_public_key);
     if (req->tls_min_version)
-        rc |= curl_easy_setopt(easy, CURLOPT_SSLVERSION, ssl_version(req->tls_min_version)) != CURLE_OK;
+        TLS_SETOPT(CURLOPT_SSLVERSION, ssl_version(req->tls_min_version));
     return rc ? -1 : 0;
 }

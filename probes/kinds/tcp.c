@@ -70,13 +70,14 @@ static void unmet(struct tcp_x *x, const char *why)
     finish(x);
 }
 
+/* This host's own failures (triage_connect_errno; libuv's codes are -errno
+ * here), else dflt. ENOBUFS from libuv's socket calls counts as descriptors. */
 static enum reason uv_reason(int status, enum reason dflt)
 {
-    if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS)
+    if (status == UV_ENOBUFS)
         return REASON_FD_LIMIT;
-    if (status == UV_EADDRNOTAVAIL)
-        return REASON_LOCAL_PORTS; /* no local port left: never reached the target */
-    return status == UV_ENOMEM ? REASON_OUT_OF_MEMORY : dflt;
+    enum reason own = triage_connect_errno(-status);
+    return own != REASON_OK ? own : dflt;
 }
 
 /* --- the end ------------------------------------------------------------- */

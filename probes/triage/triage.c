@@ -224,18 +224,22 @@ static struct verdict response_verdict(const struct triage_input *in)
  * because this host had no descriptor, buffer or local port left never
  * reached the target: curl says "couldn't connect" either way, the errno
  * it saw says whose fault it was. */
+enum reason triage_connect_errno(int os_errno)
+{
+    switch (os_errno) {
+    case EADDRNOTAVAIL: return REASON_LOCAL_PORTS;
+    case EMFILE:
+    case ENFILE: return REASON_FD_LIMIT;
+    case ENOBUFS:
+    case ENOMEM: return REASON_OUT_OF_MEMORY;
+    default: return REASON_OK;
+    }
+}
+
 static enum reason curl_agent_reason(int code, int os_errno)
 {
-    if ((CURLcode)code == CURLE_COULDNT_CONNECT) {
-        switch (os_errno) {
-        case EADDRNOTAVAIL: return REASON_LOCAL_PORTS;
-        case EMFILE:
-        case ENFILE: return REASON_FD_LIMIT;
-        case ENOBUFS:
-        case ENOMEM: return REASON_OUT_OF_MEMORY;
-        default: break;
-        }
-    }
+    if ((CURLcode)code == CURLE_COULDNT_CONNECT && triage_connect_errno(os_errno) != REASON_OK)
+        return triage_connect_errno(os_errno);
     switch ((CURLcode)code) {
     case CURLE_SSL_CACERT_BADFILE: return REASON_CA_FILE;
     case CURLE_SSL_CERTPROBLEM: return REASON_TLS_FILE; /* the local client certificate or key */

@@ -105,6 +105,10 @@ enum reason {
     REASON_COUNT
 };
 const char *reason_str(enum reason r); /* static; "unknown" outside the enum */
+/* The agent's own reason when a socket or connect failed with os_errno on
+ * this host (no local port, descriptor or buffer: local_ports, fd_limit,
+ * out_of_memory); REASON_OK when the errno is the peer's answer. */
+enum reason triage_connect_errno(int os_errno);
 
 /* What triage decided: bucket, reason and, for REASON_STATUS, the status. */
 struct verdict {

@@ -12,27 +12,12 @@ schedule: {every: 200ms, timeout: 150ms}
 steps: [{name: get, request: {url: "http://127.0.0.1:$HTTP/ok"}, expect: {status: 200}}]
 YAML
 
-# run_limited NAME SOFT:HARD CONFIG: an agent under that limit; sets AGENT_PID, AGENT_URL.
-run_limited() {
-    prlimit --nofile="$2" "$B/tripline" run --config "$3" --listen 127.0.0.1:0 --spool-dir "$WORK/spool-$1" \
-        "$WORK/probes.yaml" >"$WORK/$1.out" 2>"$WORK/$1.log" &
-    AGENT_PID=$!
-    PIDS+=($AGENT_PID)
-    local port=""
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*"msg":"tripline started".*"port":\([0-9]*\).*/\1/p' "$WORK/$1.log" 2>/dev/null | head -n1 || true)
-        [ -n "$port" ] && break
-        kill -0 "$AGENT_PID" 2>/dev/null || fail "agent $1 exited: $(cat "$WORK/$1.log")"
-        sleep 0.1
-    done
-    [ -n "$port" ] || fail "agent $1 did not start: $(cat "$WORK/$1.log")"
-    AGENT_URL=http://127.0.0.1:$port
-}
 soft_limit() { awk '/^Max open files/ {print $4}' "/proc/$1/limits"; }
 
 # (a) soft 512, hard 4096, the default concurrency (256): raised to 4096, no warning.
 printf 'log_level: info\n' >"$WORK/default.yaml"
-run_limited raised 512:4096 "$WORK/default.yaml"
+AGENT_WRAP="prlimit --nofile=512:4096" start_agent raised --config "$WORK/default.yaml" --spool-dir "$WORK/spool-raised" \
+    "$WORK/probes.yaml"
 [ "$(soft_limit "$AGENT_PID")" = 4096 ] || fail "soft limit $(soft_limit "$AGENT_PID"), expected 4096"
 wait_until "a passing run" 20 runs_at_least "$AGENT_URL" up 1
 grep -q 'descriptor limit' "$WORK/raised.log" && fail "warned with room to spare: $(grep 'descriptor limit' "$WORK/raised.log")"
@@ -41,7 +26,8 @@ echo "ok: the soft descriptor limit is raised to the hard one"
 
 # (b) hard 128 with limits.concurrency 256: said at start, and the agent runs.
 printf 'log_level: info\nlimits: {concurrency: 256}\n' >"$WORK/tight.yaml"
-run_limited tight 128:128 "$WORK/tight.yaml"
+AGENT_WRAP="prlimit --nofile=128:128" start_agent tight --config "$WORK/tight.yaml" --spool-dir "$WORK/spool-tight" \
+    "$WORK/probes.yaml"
 grep -q '"msg":"the descriptor limit is 128, below limits.concurrency (256)' "$WORK/tight.log" ||
     fail "no warning about the limit: $(cat "$WORK/tight.log")"
 wait_until "a passing run under the tight limit" 20 runs_at_least "$AGENT_URL" up 1

@@ -36,9 +36,12 @@ start_fixture() {
 
 # start_agent NAME ARGS...: runs `tripline run` with a free port, stdout to
 # $WORK/NAME.out and logs to $WORK/NAME.log; sets AGENT_PID and AGENT_URL.
+# AGENT_WRAP (words, e.g. "prlimit --nofile=128:128"): a command that execs
+# the agent, so AGENT_PID is still the agent's.
 start_agent() {
     local name=$1; shift
-    "$B/tripline" run --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    # shellcheck disable=SC2086 # AGENT_WRAP is words on purpose
+    ${AGENT_WRAP:-} "$B/tripline" run --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
     AGENT_PID=$!
     PIDS+=($AGENT_PID)
     for _ in $(seq 100); do
