@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/container.h"
+#include "base/nofile.h"
 #include "agent/cli/cli.h"
 #include "agent/cli/cli_vars.h"
 #include "agent/cli/junit.h"
@@ -410,10 +411,18 @@ int cli_once(int argc, char **argv)
         goto out;
     once.results = calloc(once.n_run, sizeof(*once.results));
     once.slots = calloc(once.n_run, sizeof(*once.slots));
-    once.limiter = limiter_new(cfg.concurrency > 0 ? (unsigned)cfg.concurrency : 256,
-                               cfg.per_host > 0 ? (unsigned)cfg.per_host : 0);
+    unsigned concurrency = cfg.concurrency > 0 ? (unsigned)cfg.concurrency : 256;
+    once.limiter = limiter_new(concurrency, cfg.per_host > 0 ? (unsigned)cfg.per_host : 0);
     if (!once.results || !once.slots || !once.limiter)
         goto out;
+    /* As `run` does: up to `concurrency` runs hold a socket each at once. */
+    unsigned long at_once = once.n_run < concurrency ? (unsigned long)once.n_run : concurrency;
+    unsigned long long limit;
+    if (tl_nofile_raise(at_once, &limit))
+        fprintf(stderr,
+                "tripline once: warning: the descriptor limit is %llu, below the %lu runs at once + %d: runs "
+                "past it fail as agent/fd_limit; raise ulimit -n or lower limits.concurrency\n",
+                limit, at_once, TL_NOFILE_RESERVE);
     struct journey_env env = {
         .region = a.region ? a.region : cfg.region,
         .agent_name = cfg.name,

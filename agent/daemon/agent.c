@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/nofile.h"
 #include "base/time.h"
 #include "agent/actions/actions.h"
 #include "agent/daemon/agent_int.h"
@@ -463,32 +463,17 @@ static int start_lag(struct agent *a)
     return 0;
 }
 
-/* Descriptors the agent holds besides its runs' sockets: the loop, the
- * listeners, log, spool, sinks' connections, the resolver. */
-#define NOFILE_RESERVE 64
-
-/* Every run in flight holds a socket, so limits.concurrency wants as many
- * descriptors. The soft limit goes up to the hard one, as Go's runtime and
- * most daemons do (a shell's soft 1,024 is the usual trap; the systemd unit
- * sets LimitNOFILE=65536). A limit still below what the configuration asks
- * for is said once, at start: runs past it fail as agent/fd_limit, never as
- * the target's. Nothing here uses select(): descriptors above 1,024 are fine. */
+/* Said once, at start (base/nofile.h; the systemd unit sets
+ * LimitNOFILE=65536): runs past the limit fail as agent/fd_limit, never as
+ * the target's. */
 static void raise_nofile(struct agent *a)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl.rlim_cur = rl.rlim_max;
-    }
-    rlim_t need = (rlim_t)a->cfg.concurrency + NOFILE_RESERVE;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+    unsigned long long limit;
+    if (tl_nofile_raise((unsigned long)a->cfg.concurrency, &limit))
         log_warn(a->log,
                  "the descriptor limit is %llu, below limits.concurrency (%d) + %d: runs past it fail as "
                  "agent/fd_limit; raise LimitNOFILE (ulimit -n) or lower limits.concurrency",
-                 (unsigned long long)rl.rlim_cur, a->cfg.concurrency, NOFILE_RESERVE);
+                 limit, a->cfg.concurrency, TL_NOFILE_RESERVE);
 }
 
 int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_files, struct agent **out)

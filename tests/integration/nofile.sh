@@ -1,6 +1,7 @@
-# The descriptor limit: `tripline run` raises its soft limit to the hard one
-# (each run in flight holds a socket), and says at start when the limit is
-# still below limits.concurrency, instead of failing runs later in silence.
+# The descriptor limit: `tripline run` and `tripline once` raise their soft
+# limit to the hard one (each run in flight holds a socket), and say at start
+# when the limit is still below what runs at once, instead of failing runs
+# later in silence.
 source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 command -v prlimit >/dev/null || fail "prlimit is missing (util-linux)"
 
@@ -33,3 +34,37 @@ grep -q '"msg":"the descriptor limit is 128, below limits.concurrency (256)' "$W
 wait_until "a passing run under the tight limit" 20 runs_at_least "$AGENT_URL" up 1
 stop_agent
 echo "ok: a limit below limits.concurrency is said at start"
+
+# (c) once: 300 probes at once (limits.concurrency 300) under a soft 128 and
+# a hard 4096: raised, every run passes, nothing said. Before, runs past the
+# soft limit failed as agent/fd_limit (exit 3).
+python3 - "$HTTP" >"$WORK/many.yaml" <<'PY'
+import sys
+for i in range(300):
+    print(f"- probe: p{i}\n  steps: [{{name: get, request: {{url: \"http://127.0.0.1:{sys.argv[1]}/ok\"}}, expect: {{status: 200}}}}]")
+PY
+printf 'limits: {concurrency: 300, per_host: 300}\n' >"$WORK/wide.yaml"
+rc=0
+prlimit --nofile=128:4096 "$TRIPLINE_BUILD_DIR/tripline" once --json --config "$WORK/wide.yaml" "$WORK/many.yaml" \
+    >"$WORK/once-raised.json" 2>"$WORK/once-raised.err" || rc=$?
+[ "$rc" = 0 ] || fail "(c) once exited $rc: $(grep -v '"ok":true' "$WORK/once-raised.json" | head -c 600) $(head -c 600 "$WORK/once-raised.err")"
+[ "$(grep -c '"ok":true' "$WORK/once-raised.json")" = 300 ] || fail "(c) expected 300 passing runs"
+grep -q 'descriptor limit' "$WORK/once-raised.err" && fail "(c) warned with room to spare: $(cat "$WORK/once-raised.err")"
+echo "ok: once raises its soft descriptor limit too"
+
+# (d) once under a hard 128 with 300 at once: said before the runs, and a run
+# that finds no descriptor is the agent's fault (exit 0 or 3, never 1).
+rc=0
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 prlimit --nofile=128:128 "$TRIPLINE_BUILD_DIR/tripline" once \
+    --json --config "$WORK/wide.yaml" "$WORK/many.yaml" >"$WORK/once-tight.json" 2>"$WORK/once-tight.err" || rc=$?
+grep -q 'the descriptor limit is 128, below the 300 runs at once + 64' "$WORK/once-tight.err" ||
+    fail "(d) no warning about the limit: $(head -c 600 "$WORK/once-tight.err")"
+case $rc in 0 | 3) ;; *) fail "(d) once exited $rc: $(head -c 600 "$WORK/once-tight.err")" ;; esac
+python3 - "$WORK/once-tight.json" <<'PY' || fail "(d) a run blamed on the target"
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if not r["ok"] and r.get("bucket") != "agent":
+        sys.exit(f"{r['probe']}: {r.get('bucket')}/{r.get('reason')}")
+PY
+echo "ok: once says when its limit is below the runs at once"
