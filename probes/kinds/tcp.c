@@ -71,11 +71,10 @@ static void unmet(struct tcp_x *x, const char *why)
 }
 
 /* This host's own failures (triage_connect_errno; libuv's codes are -errno
- * here), else dflt. ENOBUFS from libuv's socket calls counts as descriptors. */
+ * here), else dflt. ENOBUFS is the kernel's (alloc_cb never hands libuv an
+ * empty buffer): out of memory, as for http, icmp and dns steps. */
 static enum reason uv_reason(int status, enum reason dflt)
 {
-    if (status == UV_ENOBUFS)
-        return REASON_FD_LIMIT;
     enum reason own = triage_connect_errno(-status);
     return own != REASON_OK ? own : dflt;
 }
