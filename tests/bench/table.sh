@@ -3,7 +3,7 @@
 # and each "probes x interval", what tripline, blackbox_exporter and a raw
 # libcurl loop do on one core: checks/s, CPU % of the core, CPU per check,
 # RSS, sockets left in TIME_WAIT (client side / server side), failed and
-# skipped runs, lateness p99, and two things about the measured core: its
+# skipped runs (and due times missed in a stall of the loop), lateness p99, and two things about the measured core: its
 # softirq share (on loopback the server's TCP work lands there) and steal (the
 # hypervisor running someone else on it; a VM's figures move with it).
 #

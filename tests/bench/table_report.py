@@ -70,9 +70,11 @@ def agent_row(work, tag, tck):
     fails = metric_sum(m1, "tripline_probe_failures_total") - metric_sum(m0, "tripline_probe_failures_total")
     agent = metric_sum(m1, "tripline_agent_faults_total") - metric_sum(m0, "tripline_agent_faults_total")
     skips = metric_sum(m1, "tripline_runs_skipped_total") - metric_sum(m0, "tripline_runs_skipped_total")
+    # due times passed over while the loop stalled longer than an interval
+    missed = metric_sum(m1, "tripline_runs_missed_total") - metric_sum(m0, "tripline_runs_missed_total")
     rate = runs / (s2 - s1)
     return {"rate": rate, "cpu_pct": 100 * cpu / secs, "us": 1e6 * cpu / (rate * secs) if rate else float("nan"),
-            "rss": rss / 1024, "tw": tw, "bad": f"{fails:.0f} ({agent:.0f} agent) / {skips:.0f}",
+            "rss": rss / 1024, "tw": tw, "bad": f"{fails:.0f} ({agent:.0f} agent) / {skips:.0f}" + (f" + {missed:.0f} missed" if missed else ""),
             "p99": f"{1000 * p99(lateness(m0), lateness(m1)):.2f} ms", "core": core(f"{work}/{tag}.cpu.core")}
 
 
