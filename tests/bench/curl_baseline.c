@@ -4,7 +4,7 @@
  * parsed store is cached on the multi handle). Whatever tripline spends per
  * run beyond this loop is its own overhead.
  *
- *   curl_baseline [-n N] [-c C] [-r RATE [--slot US]] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
+ *   curl_baseline [-n N] [-c C] [-r RATE [--slot US] [--timerfd]] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL
  *
  * -r RATE paces the starts at RATE per second (at most C in flight): the
  * loop at the same rate as the agent, which is the fair yardstick for the
@@ -14,6 +14,10 @@
  * one slot are made on one wake-up: the agent's start slots (spread.h),
  * the yardstick with the same batching as the agent.
  *
+ * --timerfd wakes the paced loop with a timerfd armed at the next (slotted)
+ * due time, as the agent's scheduler does, instead of curl_multi_poll's whole
+ * milliseconds: with it the loop's lateness is a floor for the agent's.
+ *
  * --same-opts also sets the per-request curl options probes/http/transfer.c sets
  * (User-Agent, Accept-Encoding, a cookie engine on a per-request share, a
  * custom header list with Connection: close, no DNS cache, protocol limits, no
@@ -22,13 +26,19 @@
  *
  * Prints one line of key=value pairs: requests, failures, wall_s, cpu_s
  * (user+sys of this process during the loop, from getrusage), user_s, sys_s,
- * runs_per_s, cpu_us_per_req. Exit 1 when any request did not get a 2xx. */
+ * runs_per_s, cpu_us_per_req; paced, also how late the starts were against
+ * their (slotted) due times, in the agent's lateness buckets: late_p99_ms
+ * (interpolated inside the bucket, as Prometheus' histogram_quantile and the
+ * table do) and late_le_1ms_pct. Exit 1 when any request did not get a 2xx. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -42,7 +52,38 @@ struct opts {
     long slot_us; /* paced starts rounded down to this grid; 0 = none */
     int insecure;
     int same_opts;
+    int timerfd;
 };
+
+/* The agent's lateness buckets (schedules/scheduler.c), in seconds. */
+static const double late_bounds[] = {0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0};
+#define N_LATE (sizeof(late_bounds) / sizeof(late_bounds[0]) + 1)
+
+static void late_observe(long *counts, double v)
+{
+    size_t i = 0;
+    while (i < N_LATE - 1 && v > late_bounds[i])
+        i++;
+    counts[i]++;
+}
+
+/* histogram_quantile: linear inside the bucket; the last bucket's lower bound. */
+static double late_quantile(const long *counts, double q)
+{
+    long total = 0;
+    for (size_t i = 0; i < N_LATE; i++)
+        total += counts[i];
+    if (total == 0)
+        return 0;
+    double rank = q * (double)total, cum = 0, lo = 0;
+    for (size_t i = 0; i < N_LATE - 1; i++) {
+        if (cum + (double)counts[i] >= rank)
+            return lo + (late_bounds[i] - lo) * (counts[i] ? (rank - cum) / (double)counts[i] : 0);
+        cum += (double)counts[i];
+        lo = late_bounds[i];
+    }
+    return lo;
+}
 
 static double now_s(void)
 {
@@ -160,7 +201,7 @@ static void finish_one(CURLM *multi, CURL *e)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-r RATE [--slot US]] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] URL\n");
+    fprintf(stderr, "usage: curl_baseline [-n N] [-c C] [-r RATE [--slot US]] [-t TIMEOUT_MS] [--cacert FILE] [--insecure] [--same-opts] [--timerfd] URL\n");
     return 2;
 }
 
@@ -181,6 +222,7 @@ int main(int argc, char **argv)
         {"insecure", no_argument, NULL, 'k'},
         {"same-opts", no_argument, NULL, 's'},
         {"slot", required_argument, NULL, 'S'},
+        {"timerfd", no_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     struct opts o = {.n = 1000, .c = 1000, .timeout_ms = 30000, .cacert = "/etc/ssl/certs/ca-certificates.crt"};
@@ -219,6 +261,9 @@ int main(int argc, char **argv)
         case 's':
             o.same_opts = 1;
             break;
+        case 'T':
+            o.timerfd = 1;
+            break;
         default:
             return usage();
         }
@@ -241,9 +286,21 @@ int main(int argc, char **argv)
      * waited are made at once (at most C in flight). */
     double next = t0, step = o.rate > 0 ? 1.0 / o.rate : 0;
     long in_flight = 0;
+    long late[N_LATE] = {0};
+    struct curl_waitfd wfd = {.fd = -1, .events = CURL_WAIT_POLLIN};
+    if (o.timerfd && step > 0) {
+        wfd.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (wfd.fd < 0) {
+            perror("curl_baseline: timerfd_create");
+            return 2;
+        }
+    }
+    double armed = -1;
     while (done < o.n) {
         double t = now_s();
         while (started < o.n && in_flight < o.c && (step == 0 || slotted(next, t0, o.slot_us) <= t)) {
+            if (step > 0)
+                late_observe(late, now_s() - slotted(next, t0, o.slot_us));
             start_one(multi, &o);
             started++;
             in_flight++;
@@ -270,14 +327,32 @@ int main(int argc, char **argv)
         if (done >= o.n)
             break;
         int wait_ms = 1000;
-        if (step > 0 && started < o.n) {
+        if (step > 0 && started < o.n && wfd.fd >= 0) {
+            /* the timerfd wakes the poll at the due time itself */
+            double due = slotted(next, t0, o.slot_us);
+            if (due <= now_s()) {
+                wait_ms = 0;
+            } else if (due != armed) {
+                struct itimerspec its = {.it_value = {.tv_sec = (time_t)due,
+                                                      .tv_nsec = (long)((due - (double)(time_t)due) * 1e9)}};
+                if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+                    its.it_value.tv_nsec = 1;
+                timerfd_settime(wfd.fd, TFD_TIMER_ABSTIME, &its, NULL);
+                armed = due;
+            }
+        } else if (step > 0 && started < o.n) {
             double d = (slotted(next, t0, o.slot_us) - now_s()) * 1000.0;
             wait_ms = d <= 0 ? 0 : d >= 1000 ? 1000 : (int)d + 1;
         } else if (started < o.n && in_flight < o.c) {
             wait_ms = 0;
         }
-        if (wait_ms > 0 || in_flight > 0)
-            curl_multi_poll(multi, NULL, 0, wait_ms, NULL);
+        if (wait_ms > 0 || in_flight > 0) {
+            int nfds = 0;
+            curl_multi_poll(multi, wfd.fd >= 0 ? &wfd : NULL, wfd.fd >= 0 ? 1 : 0, wait_ms, &nfds);
+            uint64_t expired;
+            if (wfd.fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN) && read(wfd.fd, &expired, sizeof expired) > 0)
+                armed = -1;
+        }
     }
 
     double wall = now_s() - t0;
@@ -286,6 +361,13 @@ int main(int argc, char **argv)
     printf("requests=%ld concurrency=%ld rate=%.0f failures=%ld wall_s=%.4f cpu_s=%.4f user_s=%.4f sys_s=%.4f "
            "runs_per_s=%.1f cpu_us_per_req=%.1f\n",
            o.n, o.c, o.rate, failures, wall, user + sys, user, sys, (double)o.n / wall, (user + sys) * 1e6 / (double)o.n);
+    if (step > 0) {
+        long le1 = late[0] + late[1] + late[2];
+        printf("late_p99_ms=%.3f late_le_1ms_pct=%.2f timerfd=%d\n", late_quantile(late, 0.99) * 1000.0,
+               100.0 * (double)le1 / (double)(started ? started : 1), wfd.fd >= 0);
+    }
+    if (wfd.fd >= 0)
+        close(wfd.fd);
     curl_multi_cleanup(multi);
     curl_global_cleanup();
     return failures ? 1 : 0;

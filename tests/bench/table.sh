@@ -27,6 +27,10 @@
 # the same batching: a loop flat out batches more work per wake-up than any
 # paced client can), and flat out, 50 at a time, once per
 # protocol (the most one core does with libcurl alone).
+# LOOP_TIMERFD=1 wakes the paced loop with a timerfd at each slot's due time,
+# as the agent's scheduler does, instead of curl_multi_poll's whole
+# milliseconds; its lateness p99 is then in the table (a floor for the
+# agent's on this machine), and its CPU per check pays one wake-up per slot.
 # RT=1 runs every measured process and nginx under SCHED_RR (chrt -r 10):
 # for a machine that other work shares; say so when you publish its figures.
 # Needs: nginx-light, openssl, curl, python3, libcurl4-openssl-dev, 2 CPUs.
@@ -49,7 +53,7 @@ WORK=$(mktemp -d /tmp/tripline-bench-table.XXXXXX)
 PIDS=()
 RT=${RT:-}
 COMMAND="$(printf '%q ' env CONFIGS="$CONFIGS" PROTOS="$PROTOS" WINDOW="$WINDOW" WARMUP="$WARMUP" \
-    LOG_LEVEL="$LOG_LEVEL" ${RT:+RT=$RT} bash tests/bench/table.sh)"
+    LOG_LEVEL="$LOG_LEVEL" ${RT:+RT=$RT} ${LOOP_TIMERFD:+LOOP_TIMERFD=$LOOP_TIMERFD} bash tests/bench/table.sh)"
 # shellcheck source=tests/bench/benchlib.sh
 . "$SRC/tests/bench/benchlib.sh"
 trap bench_cleanup EXIT
@@ -154,7 +158,7 @@ agent_slot() {
 run_loop() { # proto port prefix tag [rate]: flat out, 50 at a time, or paced at rate for WINDOW s
     local proto=$1 port=$2 prefix=$3 tag=$4 rate=${5:-} args
     args=(-n "$LOOP_N" -c 50)
-    [ -n "$rate" ] && args=(-n "$((rate * WINDOW))" -c 20000 -r "$rate" --slot "$(agent_slot "$rate")")
+    [ -n "$rate" ] && args=(-n "$((rate * WINDOW))" -c 20000 -r "$rate" --slot "$(agent_slot "$rate")" ${LOOP_TIMERFD:+--timerfd})
     local s0; s0=$(core_stat)
     "${pin[@]}" "$AGENT_CPU" "$WORK/curl_baseline" --same-opts "${args[@]}" --cacert "$WORK/ca.pem" \
         "${prefix}0" >"$WORK/$tag.loop" || true

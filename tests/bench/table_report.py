@@ -97,7 +97,9 @@ def loop_row(work, tag):
     tw = " / ".join(open(f"{work}/{tag}.looptw").read().split())
     cpu, wall = float(kv["cpu_s"]), float(kv["wall_s"])
     return {"rate": float(kv["runs_per_s"]), "cpu_pct": 100 * cpu / wall, "us": float(kv["cpu_us_per_req"]),
-            "rss": float("nan"), "tw": tw, "bad": f"{kv['failures']} / -", "p99": "n/a",
+            "rss": float("nan"), "tw": tw, "bad": f"{kv['failures']} / -",
+            # only a loop woken at its due times (--timerfd) says how late it started
+            "p99": f"{float(kv['late_p99_ms']):.2f} ms" if kv.get("timerfd") == "1" else "n/a",
             "core": core(f"{work}/{tag}.loop.core")}
 
 
