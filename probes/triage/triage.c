@@ -218,8 +218,6 @@ static struct verdict response_verdict(const struct triage_input *in)
     return verdict(BUCKET_NONE, REASON_OK, in->status);
 }
 
-/* Transfers that failed on the agent's side before the API was asked:
- * REASON_OK when the curl code names no such fault. */
 /* The agent's own faults among curl's failures. A connect that failed
  * because this host had no descriptor, buffer or local port left never
  * reached the target: curl says "couldn't connect" either way, the errno
@@ -236,9 +234,11 @@ enum reason triage_connect_errno(int os_errno)
     }
 }
 
+/* Transfers that failed on the agent's side before the API was asked:
+ * REASON_OK when the curl code and errno name no such fault. */
 static enum reason curl_agent_reason(int code, int os_errno)
 {
-    if ((CURLcode)code == CURLE_COULDNT_CONNECT && triage_connect_errno(os_errno) != REASON_OK)
+    if ((CURLcode)code == CURLE_COULDNT_CONNECT)
         return triage_connect_errno(os_errno);
     switch ((CURLcode)code) {
     case CURLE_SSL_CACERT_BADFILE: return REASON_CA_FILE;

@@ -3,9 +3,10 @@
 # and each "probes x interval", what tripline, blackbox_exporter and a raw
 # libcurl loop do on one core: checks/s, CPU % of the core, CPU per check,
 # RSS, sockets left in TIME_WAIT (client side / server side), failed and
-# skipped runs (and due times missed in a stall of the loop), lateness p99, and two things about the measured core: its
-# softirq share (on loopback the server's TCP work lands there) and steal (the
-# hypervisor running someone else on it; a VM's figures move with it).
+# skipped runs (and due times missed in a stall of the loop), lateness p99,
+# and two things about the measured core: its softirq share (on loopback the
+# server's TCP work lands there) and steal (the hypervisor running someone
+# else on it; a VM's figures move with it).
 #
 #   bash tests/bench/table.sh                                  # 1,000 x 1s and 10,000 x 10s, HTTP and HTTPS
 #   CONFIGS="5000:1s 8000:1s" PROTOS=http WINDOW=60 bash tests/bench/table.sh   # sustained rate

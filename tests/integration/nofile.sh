@@ -38,14 +38,10 @@ echo "ok: a limit below limits.concurrency is said at start"
 # (c) once: 300 probes at once (limits.concurrency 300) under a soft 128 and
 # a hard 4096: raised, every run passes, nothing said. Before, runs past the
 # soft limit failed as agent/fd_limit (exit 3).
-python3 - "$HTTP" >"$WORK/many.yaml" <<'PY'
-import sys
-for i in range(300):
-    print(f"- probe: p{i}\n  steps: [{{name: get, request: {{url: \"http://127.0.0.1:{sys.argv[1]}/ok\"}}, expect: {{status: 200}}}}]")
-PY
+gen_probes "$WORK/many.yaml" 300 "http://127.0.0.1:$HTTP/ok"
 printf 'limits: {concurrency: 300, per_host: 300}\n' >"$WORK/wide.yaml"
 rc=0
-prlimit --nofile=128:4096 "$TRIPLINE_BUILD_DIR/tripline" once --json --config "$WORK/wide.yaml" "$WORK/many.yaml" \
+prlimit --nofile=128:4096 "$B/tripline" once --json --config "$WORK/wide.yaml" "$WORK/many.yaml" \
     >"$WORK/once-raised.json" 2>"$WORK/once-raised.err" || rc=$?
 [ "$rc" = 0 ] || fail "(c) once exited $rc: $(grep -v '"ok":true' "$WORK/once-raised.json" | head -c 600) $(head -c 600 "$WORK/once-raised.err")"
 [ "$(grep -c '"ok":true' "$WORK/once-raised.json")" = 300 ] || fail "(c) expected 300 passing runs"
@@ -55,7 +51,7 @@ echo "ok: once raises its soft descriptor limit too"
 # (d) once under a hard 128 with 300 at once: said before the runs, and a run
 # that finds no descriptor is the agent's fault (exit 0 or 3, never 1).
 rc=0
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 prlimit --nofile=128:128 "$TRIPLINE_BUILD_DIR/tripline" once \
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 prlimit --nofile=128:128 "$B/tripline" once \
     --json --config "$WORK/wide.yaml" "$WORK/many.yaml" >"$WORK/once-tight.json" 2>"$WORK/once-tight.err" || rc=$?
 grep -q 'the descriptor limit is 128, below the 300 runs at once + 64' "$WORK/once-tight.err" ||
     fail "(d) no warning about the limit: $(head -c 600 "$WORK/once-tight.err")"

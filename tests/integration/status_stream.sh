@@ -7,13 +7,7 @@ set -euo pipefail
 source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
 
 N=5000
-python3 - "$WORK/probes.yaml" "$N" <<'PY'
-import sys
-with open(sys.argv[1], "w") as f:
-    for i in range(int(sys.argv[2])):
-        f.write(f'- probe: p{i}\n  schedule: {{every: 1h, timeout: 1s}}\n'
-                f'  steps: [{{name: get, request: {{url: "http://127.0.0.1:1/x"}}, expect: {{status: 200}}}}]\n')
-PY
+gen_probes "$WORK/probes.yaml" "$N" "http://127.0.0.1:1/x" "{every: 1h, timeout: 1s}"
 start_agent s --spool-dir "$WORK/spool" "$WORK/probes.yaml"
 curl -fsS -D "$WORK/status.h" -o "$WORK/status.json" "$AGENT_URL/status"
 grep -qi '^transfer-encoding: chunked' "$WORK/status.h" || fail "/status is not streamed: $(cat "$WORK/status.h")"

@@ -34,6 +34,20 @@ start_fixture() {
     fail "$name did not start: $(cat "$WORK/$name.err")"
 }
 
+# gen_probes FILE N URL [SCHEDULE]: N one-step probes p0..p(N-1), each a GET
+# of URL that expects 200, with SCHEDULE (YAML flow, e.g. "{every: 1h,
+# timeout: 1s}") when given.
+gen_probes() {
+    python3 - "$@" <<'PY'
+import sys
+path, n, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sched = f"  schedule: {sys.argv[4]}\n" if len(sys.argv) > 4 else ""
+with open(path, "w") as f:
+    for i in range(n):
+        f.write(f'- probe: p{i}\n{sched}  steps: [{{name: get, request: {{url: "{url}"}}, expect: {{status: 200}}}}]\n')
+PY
+}
+
 # start_agent NAME ARGS...: runs `tripline run` with a free port, stdout to
 # $WORK/NAME.out and logs to $WORK/NAME.log; sets AGENT_PID and AGENT_URL.
 # AGENT_WRAP (words, e.g. "prlimit --nofile=128:128"): a command that execs
