@@ -32,6 +32,11 @@
 # as the agent's scheduler does, instead of curl_multi_poll's whole
 # milliseconds; its lateness p99 is then in the table (a floor for the
 # agent's on this machine), and its CPU per check pays one wake-up per slot.
+# ROUNDS=3 measures each configuration three times, each round the agent,
+# blackbox_exporter and the paced loop one after the other: on a machine
+# whose speed drifts over minutes (a VM with noisy neighbours) a ratio is
+# then taken between windows a minute apart, not ten, and the table shows
+# the median round with the spread, the notes every round's ratio.
 # RT=1 runs every measured process and nginx under SCHED_RR (chrt -r 10):
 # for a machine that other work shares; say so when you publish its figures.
 # Needs: nginx-light, openssl, curl, python3, libcurl4-openssl-dev, 2 CPUs.
@@ -41,6 +46,7 @@ set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build-bench-table}
 WINDOW=${WINDOW:-30}
+ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-5}
 CONFIGS=${CONFIGS:-"1000:1s 10000:10s"}
 PROTOS=${PROTOS:-"http https"}
@@ -53,7 +59,7 @@ NGINX_CPU=1
 WORK=$(mktemp -d /tmp/tripline-bench-table.XXXXXX)
 PIDS=()
 RT=${RT:-}
-COMMAND="$(printf '%q ' env CONFIGS="$CONFIGS" PROTOS="$PROTOS" WINDOW="$WINDOW" WARMUP="$WARMUP" \
+COMMAND="$(printf '%q ' env CONFIGS="$CONFIGS" PROTOS="$PROTOS" WINDOW="$WINDOW" ROUNDS="$ROUNDS" WARMUP="$WARMUP" \
     LOG_LEVEL="$LOG_LEVEL" ${RT:+RT=$RT} ${LOOP_TIMERFD:+LOOP_TIMERFD=$LOOP_TIMERFD} bash tests/bench/table.sh)"
 # shellcheck source=tests/bench/benchlib.sh
 . "$SRC/tests/bench/benchlib.sh"
@@ -171,14 +177,17 @@ for proto in $PROTOS; do
     port=$NGINX_PORT prefix=$TARGET_PREFIX
     [ "$proto" = https ] && port=$TLS_PORT prefix=$TLS_PREFIX
     for cfg in $CONFIGS; do
-        n=${cfg%%:*} every=${cfg##*:} tag="$proto-$n-$every"
-        bench_say "$proto: tripline, $n probes every $every"
-        run_agent "$proto" "$n" "$every" "$port" "$prefix" "$tag"
-        bench_say "$proto: blackbox_exporter, $n targets every $every"
-        run_exporter "$proto" "$n" "$every" "$port" "$prefix" "$tag"
+        n=${cfg%%:*} every=${cfg##*:}
         rate=$((n / $(bench_secs "$every")))
-        bench_say "$proto: raw libcurl loop paced at $rate/s for ${WINDOW}s"
-        run_loop "$proto" "$port" "$prefix" "$tag.paced" "$rate"
+        for round in $(seq "$ROUNDS"); do
+            tag="$proto-$n-$every.r$round"
+            bench_say "$proto: tripline, $n probes every $every (round $round of $ROUNDS)"
+            run_agent "$proto" "$n" "$every" "$port" "$prefix" "$tag"
+            bench_say "$proto: blackbox_exporter, $n targets every $every"
+            run_exporter "$proto" "$n" "$every" "$port" "$prefix" "$tag"
+            bench_say "$proto: raw libcurl loop paced at $rate/s for ${WINDOW}s"
+            run_loop "$proto" "$port" "$prefix" "$tag.paced" "$rate"
+        done
     done
     bench_say "$proto: raw libcurl loop, $LOOP_N requests"
     run_loop "$proto" "$port" "$prefix" "$proto"
@@ -197,4 +206,4 @@ done
     echo "allocators: tripline mimalloc (linked), the loop glibc, blackbox_exporter Go's own"
     echo "scheduling: ${RT:+SCHED_RR (RT=$RT) for the measured processes and nginx}${RT:-CFS (default)}"
 } >"$WORK/machine.txt"
-python3 "$SRC/tests/bench/table_report.py" "$WORK" "$(getconf CLK_TCK)" "$PROTOS" "$CONFIGS" "$OUT" "$COMMAND"
+python3 "$SRC/tests/bench/table_report.py" "$WORK" "$(getconf CLK_TCK)" "$PROTOS" "$CONFIGS" "$OUT" "$COMMAND" "$ROUNDS"

@@ -1,6 +1,6 @@
 """The report of tests/bench/table.sh: one markdown table from its work dir.
 
-    table_report.py WORK CLK_TCK PROTOS CONFIGS OUT COMMAND
+    table_report.py WORK CLK_TCK PROTOS CONFIGS OUT COMMAND [ROUNDS]
 """
 import os
 import re
@@ -103,8 +103,30 @@ def loop_row(work, tag):
             "core": core(f"{work}/{tag}.loop.core")}
 
 
+def median_round(rounds):
+    """The round whose CPU per check is the median (the upper middle of an
+    even count: the costlier): its figures stay together in the row, every
+    round's CPU per check beside it."""
+    ok = sorted((r for r in rounds if r and r["us"] == r["us"]), key=lambda r: r["us"])
+    return ok[len(ok) // 2] if ok else None
+
+
+def ratios(num, den):
+    """Per-round ratio of CPU per check, the two taken in the same round."""
+    return [a["us"] / b["us"] for a, b in zip(num, den) if a and b and b["us"] > 0]
+
+
+def say_ratios(rs):
+    if len(rs) == 1:
+        return f"{rs[0]:.2f}"
+    s = sorted(rs)
+    med = (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2
+    return f"{med:.2f} (median of {len(rs)} rounds: " + ", ".join(f"{r:.2f}" for r in rs) + ")"
+
+
 def main():
-    work, tck, protos, configs, out, command = sys.argv[1:]
+    work, tck, protos, configs, out, command = sys.argv[1:7]
+    rounds = int(sys.argv[7]) if len(sys.argv) > 7 else 1
     tck = float(tck)
     head = ("| protocol | tool | probes x interval | checks/s | CPU % of one core | CPU µs per check "
             "| RSS MiB | TIME_WAIT client / server | failed (of them agent) / skipped | lateness p99 "
@@ -112,34 +134,41 @@ def main():
     rows = [head, "|" + "---|" * 11]
     notes = []
 
-    def add(proto, tool, cfg, r):
+    def add(proto, tool, cfg, rs):
+        r = median_round(rs) if isinstance(rs, list) else rs
+        if not r:
+            return None
+        us = f"{r['us']:.0f}"
+        if isinstance(rs, list) and len(rs) > 1:
+            us += " (" + ", ".join(f"{x['us']:.0f}" for x in rs if x) + ")"
         rss = "-" if r["rss"] != r["rss"] else f"{r['rss']:.1f}"
-        rows.append(f"| {proto} | {tool} | {cfg} | {r['rate']:.0f} | {r['cpu_pct']:.1f} | {r['us']:.0f} | {rss} "
+        rows.append(f"| {proto} | {tool} | {cfg} | {r['rate']:.0f} | {r['cpu_pct']:.1f} | {us} | {rss} "
                     f"| {r['tw']} | {r['bad']} | {r['p99']} | {r['core']} |")
+        return r
 
     for proto in protos.split():
         for cfg in configs.split():
             n, every = cfg.split(":")
-            tag = f"{proto}-{n}-{every}"
+            tags = [f"{proto}-{n}-{every}.r{i + 1}" for i in range(rounds)]
             label = f"{int(n):,} x {every}"
-            a = agent_row(work, tag, tck)
-            add(proto.upper(), "tripline", label, a)
-            b = exporter_row(work, tag, tck)
-            if b:
-                add(proto.upper(), "blackbox_exporter", label, b)
-            if b and b["us"] > 0:
-                notes.append(f"- {proto.upper()} {label}: CPU per check, tripline / blackbox_exporter: "
-                             f"{a['us'] / b['us']:.2f} (at {a['rate']:.0f} and {b['rate']:.0f} checks/s)")
-            p = loop_row(work, f"{tag}.paced")
-            if p:
-                add(proto.upper(), "raw libcurl loop, paced in the agent's slots", label, p)
-            if p and p["us"] > 0:
-                notes.append(f"- {proto.upper()} {label}: CPU per check, tripline / raw loop at the same rate: "
-                             f"{a['us'] / p['us']:.2f} (at {a['rate']:.0f} and {p['rate']:.0f} checks/s)")
+            P = proto.upper()
+            a = [agent_row(work, t, tck) for t in tags]
+            add(P, "tripline", label, a)
+            b = [exporter_row(work, t, tck) for t in tags]
+            if add(P, "blackbox_exporter", label, b) and ratios(a, b):
+                notes.append(f"- {P} {label}: CPU per check, tripline / blackbox_exporter: {say_ratios(ratios(a, b))}")
+            p = [loop_row(work, f"{t}.paced") for t in tags]
+            if add(P, "raw libcurl loop, paced in the agent's slots", label, p) and ratios(a, p):
+                notes.append(f"- {P} {label}: CPU per check, tripline / raw loop at the same rate: "
+                             f"{say_ratios(ratios(a, p))}")
         f = loop_row(work, proto)
         if f:
             add(proto.upper(), "raw libcurl loop", "flat out, 50 at a time", f)
     rows.append("| TCP, DNS | see RESULTS-tcp.md, RESULTS-dns.md | | | | | | | | | |")
+    if rounds > 1:
+        notes.insert(0, f"Each configuration measured in {rounds} rounds (tripline, blackbox_exporter, the paced "
+                        "loop, in that order, each round); a row shows the round with the median CPU per check, "
+                        "every round's figure in brackets; ratios are taken within a round.\n")
     table = "\n".join(rows) + "\n\n" + "\n".join(notes)
     print(table)
     machine = open(f"{work}/machine.txt").read().strip()
