@@ -251,7 +251,10 @@ static void delivery_log(void *arg, enum log_level level, const char *sink, cons
 
 /* A spool that will not open (an unwritable folder) does not stop the
  * agent: it goes on measuring and serving, holds events in memory (events.h)
- * and says so at start, every minute, in a metric and on /healthz. */
+ * and says so at start, every minute, in a metric and on /healthz. A spool
+ * another agent holds does: its incidents, owed rollbacks and running
+ * commands are that agent's, and this one would resume, rewrite and kill
+ * them (TL_EBUSY). */
 static int open_spool(struct agent *a, const struct sinks_config *sc)
 {
     char err[512];
@@ -259,8 +262,15 @@ static int open_spool(struct agent *a, const struct sinks_config *sc)
         snprintf(err, sizeof(err), "cannot create %s: %s", a->cfg.spool_dir, strerror(errno));
     else {
         struct spool_opts so = {.max_bytes = a->cfg.spool_max_bytes};
-        if (spool_open(a->cfg.spool_dir, &so, (const char *const *)sc->names, sc->n, &a->spool, err,
-                       sizeof(err)) == 0) {
+        int rc = spool_open(a->cfg.spool_dir, &so, (const char *const *)sc->names, sc->n, &a->spool, err,
+                            sizeof(err));
+        if (rc == TL_EBUSY) {
+            a->spool = NULL;
+            log_error(a->log, "%s: another agent runs on this spool folder; not starting, as its state "
+                              "(open incidents, rollbacks owed, running commands) is that agent's", err);
+            return rc;
+        }
+        if (rc == 0) {
             if (spool_corrupt_bytes(a->spool) > 0)
                 log_error(a->log, "spool: %llu damaged bytes moved aside to *.corrupt, %llu events lost with them",
                           (unsigned long long)spool_corrupt_bytes(a->spool),
@@ -286,8 +296,11 @@ static int open_spool_and_sinks(struct agent *a)
         sinks_config_free(&sc);
         return -1;
     }
-    if (open_spool(a, &sc)) {
+    rc = open_spool(a, &sc);
+    if (rc) {
         sinks_config_free(&sc);
+        if (rc == TL_EBUSY)
+            return -1;
         goto events;
     }
     struct delivery_opts dopts = {
