@@ -393,10 +393,12 @@ static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
 void agent_incidents_retry(struct agent *a)
 {
     int64_t now = tl_wall_us();
-    /* rollback_again may drop entries: walk from the end */
+    /* rollback_again may drop entries: walk from the end. A next attempt
+     * further off than the longest backoff was set under a wall clock since
+     * stepped back (or one that ran ahead before a restart): due now. */
     for (size_t i = istore_owed_count(a->istore); a->actions && i-- > 0;) {
         struct istore_owed *o = istore_owed_at(a->istore, i);
-        if (o && !o->running && o->next_at_us <= now)
+        if (o && !o->running && (o->next_at_us <= now || o->next_at_us - now > OWED_BACKOFF_MAX_US))
             rollback_again(a, o, now);
     }
 }
