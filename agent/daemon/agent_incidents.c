@@ -290,12 +290,16 @@ out:
     free(o);
 }
 
-/* A stored incident no loaded probe claimed: its probe is gone. Its actions
- * cannot be rolled back without their definition; the timeline says so. */
+/* A stored incident no loaded probe claimed: its probe is gone, or no longer
+ * runs in that region (the agent's region or vantages changed). In the latter
+ * case the loaded definition rolls its actions back; without one they cannot
+ * be, and the timeline says so. */
 static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
 {
     struct esc_state *st = NULL;
     struct esc_transition t;
+    struct probe_state *ps = probe_table_find(a->probes, rec->probe, rec->region);
+    const struct probe *p = ps ? ps->probe : NULL;
     char *probe = strdup(rec->probe), *region = strdup(rec->region);
     if (!probe || !region || esc_new(NULL, NULL, &st)) {
         rec->claimed = true; /* left in the store: the next start tries again */
@@ -304,12 +308,12 @@ static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
     esc_resume(st, &rec->snap, esc_clock_now(st));
     if (a->actions)
         actions_resume(a->actions, rec->snap.incident_id, probe, region, &rec->fired);
-    for (size_t i = 0; i < rec->fired.n; i++)
+    for (size_t i = 0; !p && i < rec->fired.n; i++)
         log_error(a->log, "probe %s: action %s of incident %s cannot be rolled back: the probe is gone", probe,
                   rec->fired.v[i], rec->snap.incident_id);
     rec = NULL; /* resolve_now deletes it */
     if (esc_force_resolve(st, "probe_removed", esc_clock_now(st), &t) == 1)
-        resolve_now(a, probe, NULL, region, &t);
+        resolve_now(a, probe, p, region, &t);
 out:
     esc_free(st);
     free(probe);
