@@ -166,6 +166,24 @@ static bool has_rollback(const struct probe *p, const char *name)
     return false;
 }
 
+/* A rollback of the same action still owed by an earlier incident of the
+ * probe (not running now) is paid by this one: both undo the same thing,
+ * and two must not race. */
+static void supersede_owed(struct agent *a, const char *region, const struct istore_owed *by)
+{
+    for (size_t i = istore_owed_count(a->istore); i-- > 0;) {
+        struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (o->running || strcmp(o->incident_id, by->incident_id) == 0 || strcmp(o->probe, by->probe) != 0 ||
+            strcmp(o->region, region) != 0 || strcmp(o->action, by->action) != 0)
+            continue;
+        log_info(a->log, "probe %s: rollback %s owed by incident %s is run by incident %s instead", o->probe,
+                 o->action, o->incident_id, by->incident_id);
+        int rc = istore_paid(a->istore, o->incident_id, o->action);
+        if (rc)
+            store_failed(a, by->probe, rc);
+    }
+}
+
 /* The intent of a resolution: every rollback it is about to run is owed
  * until it has succeeded, across restarts. */
 static void owe_rollbacks(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
@@ -179,6 +197,8 @@ static void owe_rollbacks(struct agent *a, const struct probe *p, const char *re
         struct istore_owed o = {.probe = p->id, .region = (char *)region, .level = t->level, .action = fired.v[i]};
         memcpy(o.incident_id, t->incident_id, sizeof o.incident_id);
         rc = istore_owe(a->istore, &o);
+        if (rc == 0)
+            supersede_owed(a, region, &o);
         struct istore_owed *in = istore_owed_find(a->istore, t->incident_id, fired.v[i]);
         if (in)
             in->running = true; /* its outcome comes through agent_action_report */
@@ -394,6 +414,16 @@ static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
     agent_followup_watch(a, o->probe, o->region, &t);
 }
 
+/* A later incident of the probe is open: the mitigation this rollback would
+ * undo is that incident's too (it ran the action again, or skipped it inside
+ * its cooldown). The rollback waits until that incident resolves. */
+static bool owed_held(struct agent *a, const struct istore_owed *o)
+{
+    struct probe_state *ps = probe_table_find(a->probes, o->probe, o->region);
+    struct esc_snapshot snap;
+    return ps && esc_snapshot(ps->esc, &snap) && strcmp(snap.incident_id, o->incident_id) != 0;
+}
+
 void agent_incidents_retry(struct agent *a)
 {
     int64_t now = tl_wall_us();
@@ -402,7 +432,8 @@ void agent_incidents_retry(struct agent *a)
      * stepped back (or one that ran ahead before a restart): due now. */
     for (size_t i = istore_owed_count(a->istore); a->actions && i-- > 0;) {
         struct istore_owed *o = istore_owed_at(a->istore, i);
-        if (o && !o->running && (o->next_at_us <= now || o->next_at_us - now > OWED_BACKOFF_MAX_US))
+        if (o && !o->running && (o->next_at_us <= now || o->next_at_us - now > OWED_BACKOFF_MAX_US) &&
+            !owed_held(a, o))
             rollback_again(a, o, now);
     }
 }
