@@ -340,6 +340,20 @@ out:
     free(region);
 }
 
+/* Whether every probe file loaded (or runs its last good version): only then
+ * is a stored incident that no probe claimed one of a probe gone, and not
+ * one of a probe in a file rejected since the start (a typo made while the
+ * agent was stopped), which resumes once its file loads. */
+static bool all_files_loaded(const struct agent *a)
+{
+    const char *path, *error;
+    bool last_good;
+    for (size_t i = 0; probe_table_rejected(a->probes, i, &path, &error, &last_good); i++)
+        if (!last_good)
+            return false;
+    return true;
+}
+
 void agent_incidents_reconcile(struct agent *a, bool initial)
 {
     while (a->orphans) {
@@ -353,9 +367,13 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
     }
     if (initial)
         agent_incidents_retry(a);
-    for (size_t i = 0; initial && i < istore_count(a->istore);) {
+    bool gone = all_files_loaded(a);
+    for (size_t i = 0; i < istore_count(a->istore);) {
         struct istore_rec *rec = istore_at(a->istore, i);
-        if (rec->claimed) {
+        if (rec->claimed || !gone) {
+            if (!rec->claimed && initial)
+                log_warn(a->log, "probe %s: incident %s is kept open until every probe file loads (one was rejected)",
+                         rec->probe, rec->snap.incident_id);
             i++;
             continue;
         }
@@ -390,6 +408,8 @@ static void rollback_outcome(struct agent *a, const struct actions_report *rep, 
 static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
 {
     struct probe_state *ps = probe_table_find(a->probes, o->probe, o->region);
+    if (!ps && !all_files_loaded(a))
+        return; /* its probe may be in the file rejected: it waits for it */
     if (!ps || !has_rollback(ps->probe, o->action)) {
         log_error(a->log, "probe %s: rollback %s of incident %s is owed but its probe or action is gone: given up",
                   o->probe, o->action, o->incident_id);
