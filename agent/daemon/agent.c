@@ -436,7 +436,11 @@ static int load_probes(struct agent *a)
     return 0;
 }
 
-static int start_endpoint(struct agent *a)
+/* The listen addresses and the peers' key, taken before the probes load:
+ * an agent that cannot start must not have resumed incidents or started
+ * actions and rollbacks (only to kill them on its way out). Nothing is
+ * served before the loop runs. */
+static int start_listener(struct agent *a)
 {
     struct http_opts ho = {.listen = a->cfg.listen, .log = a->log};
     int rc = http_new(a->loop, &ho, &a->http);
@@ -444,9 +448,12 @@ static int start_endpoint(struct agent *a)
         log_error(a->log, "cannot listen on %s (%s)", a->cfg.listen, tl_strerror(rc));
         return rc;
     }
-    if (status_routes(a->status, a->http))
-        return -1;
     return agent_peers_init(a);
+}
+
+static int start_endpoint(struct agent *a)
+{
+    return status_routes(a->status, a->http) ? -1 : 0;
 }
 
 static void start_handles(struct agent *a)
@@ -506,7 +513,10 @@ int agent_new(uv_loop_t *loop, struct config *cfg, const struct strv *probe_file
     if (!a->handles || !a->metrics || agent_setup(a, probe_files))
         goto fail;
     raise_nofile(a);
-    if (start_engines(a) || start_lag(a) || load_probes(a))
+    if (start_engines(a) || start_lag(a))
+        goto fail;
+    rc = start_listener(a);
+    if (rc || load_probes(a))
         goto fail;
     if ((rc = start_endpoint(a)))
         goto fail;
