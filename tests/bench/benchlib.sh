@@ -123,6 +123,19 @@ bench_agent_config() {
     } >"$file"
 }
 
+# bench_l3_geometry: "size,assoc,line" of CPU 0's level-3 cache from sysfs (for
+# callgrind's --LL), or nothing when the machine does not say
+bench_l3_geometry() {
+    local d
+    for d in /sys/devices/system/cpu/cpu0/cache/index*; do
+        [ "$(cat "$d/level" 2>/dev/null)" = 3 ] || continue
+        local kb ways line
+        kb=$(sed 's/K$//' "$d/size") ways=$(cat "$d/ways_of_associativity") line=$(cat "$d/coherency_line_size")
+        echo "$((kb * 1024)),$ways,$line"
+        return 0
+    done
+}
+
 # bench_gen N EVERY FILE [PREFIX]: N one-step GET probes, target i = PREFIX<i>
 bench_gen() {
     python3 - "$1" "$2" "$3" "${4:-$TARGET_PREFIX}" <<'PY'
@@ -133,4 +146,23 @@ with open(path, "w") as f:
         f.write(f"- probe: p{i}\n  schedule: {{every: {every}}}\n"
                 f"  steps: [{{name: get, request: {{url: \"{prefix}{i}\"}}, expect: {{status: 200}}}}]\n")
 PY
+}
+
+# bench_gen_dir N EVERY DIR [PREFIX]: the same N probes in DIR/NNN.yaml, 10,000
+# to a file (a probe file is refused over 2 MiB); pass "DIR"/*.yaml to tripline
+bench_gen_dir() {
+    mkdir -p "$3"
+    local i=0 from=0 n
+    while [ "$from" -lt "$1" ]; do
+        n=$(($1 - from < 10000 ? $1 - from : 10000))
+        python3 - "$n" "$2" "$3/$(printf %03d "$i").yaml" "${4:-$TARGET_PREFIX}" "$from" <<'PY'
+import sys
+n, every, path, prefix, base = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+with open(path, "w") as f:
+    for i in range(base, base + n):
+        f.write(f"- probe: p{i}\n  schedule: {{every: {every}}}\n"
+                f"  steps: [{{name: get, request: {{url: \"{prefix}{i}\"}}, expect: {{status: 200}}}}]\n")
+PY
+        from=$((from + n)) i=$((i + 1))
+    done
 }
