@@ -14,12 +14,12 @@ void status_tls_record(struct metric_family *f, const char *probe, const char *r
 {
     for (size_t i = 0; f && r && i < r->n_steps; i++) {
         const struct step_result *s = &r->steps[i];
-        if (!s->ran || !s->tls.present)
+        if (!s->ran || !s->tls)
             continue;
         /* the step name is the probe file's; the series goes with the probe */
         struct metric *m = metrics_series(f, (const char *const[]){probe, region, s->name});
         if (m)
-            metric_set(m, (double)s->tls.not_after);
+            metric_set(m, (double)s->tls->not_after);
     }
 }
 
@@ -28,8 +28,8 @@ void status_tls_json(cJSON *o, const struct run_result *r)
     int64_t soonest = 0;
     for (size_t i = 0; r && i < r->n_steps; i++) {
         const struct step_result *s = &r->steps[i];
-        if (s->ran && s->tls.present && (soonest == 0 || s->tls.not_after < soonest))
-            soonest = s->tls.not_after;
+        if (s->ran && s->tls && (soonest == 0 || s->tls->not_after < soonest))
+            soonest = s->tls->not_after;
     }
     char when[TL_ISO8601_LEN];
     if (soonest && tl_iso8601(soonest * 1000000, false, when) == 0)

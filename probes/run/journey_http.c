@@ -198,6 +198,21 @@ static void judge_response(struct journey *j, const struct step *st, const struc
         journey_run_captures(j, st, resp, *json, co);
 }
 
+/* The certificate the step saw (a retry's replaces the try before). Out of
+ * memory, the result goes without it: the checks read the response's. */
+static void set_tls_facts(struct step_result *sr, const struct tls_facts *f)
+{
+    if (!f->present) {
+        free(sr->tls);
+        sr->tls = NULL;
+        return;
+    }
+    if (!sr->tls)
+        sr->tls = malloc(sizeof(*sr->tls));
+    if (sr->tls)
+        *sr->tls = *f;
+}
+
 static void on_response(struct response *resp, void *arg)
 {
     struct journey *j = arg;
@@ -205,7 +220,7 @@ static void on_response(struct response *resp, void *arg)
     struct step_result *sr = &j->result->steps[j->step];
     sr->status = resp->status;
     sr->curl_code = resp->curl_code;
-    sr->tls = resp->tls;
+    set_tls_facts(sr, &resp->tls);
     for (size_t i = 0; i < resp->n_headers; i++)
         if (resp->headers[i].name && strcasecmp(resp->headers[i].name, "set-cookie") == 0)
             redactor_add_set_cookie(&j->redactor, resp->headers[i].value);

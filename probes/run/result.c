@@ -28,6 +28,7 @@ void run_result_free(struct run_result *r)
         strv_free(&r->steps[i].failures);
         cJSON_Delete(r->steps[i].evidence);
         cJSON_Delete(r->steps[i].failed_attempts);
+        free(r->steps[i].tls);
     }
     if (r->n_steps == 1)
         freelist_put(&one_step, r->steps);
@@ -170,8 +171,8 @@ cJSON *run_result_json(const struct run_result *r)
                 cJSON_AddStringToObject(so, "reason", s->reason);
         }
         cJSON_AddItemToObject(so, "failures", strv_json(&s->failures));
-        if (s->ran && s->tls.present)
-            cJSON_AddItemToObject(so, "tls", tls_facts_json(&s->tls));
+        if (s->ran && s->tls)
+            cJSON_AddItemToObject(so, "tls", tls_facts_json(s->tls));
         if (s->evidence)
             cJSON_AddItemToObject(so, "evidence", cJSON_Duplicate(s->evidence, 1));
         if (s->ran)

@@ -30,7 +30,9 @@ struct step_result {
     cJSON *evidence;            /* evidence pack when failed (redacted), else NULL */
     enum step_kind kind;        /* STEP_HTTP, or the kind that ran (no status, no correlation id) */
     bool answered;              /* a kind step's exchange completed (its ttfb is meaningful) */
-    struct tls_facts tls;       /* the peer certificate (tls.present false for http://) */
+    struct tls_facts *tls;      /* the peer certificate, owned; NULL when none was seen (http://).
+                                 * Not inline: a probe keeps its last result between runs, and
+                                 * 1.3 KiB of empty facts per probe was most of it */
     int attempts;               /* tries made (retry:); 1 without a retry, 0 when it never ran */
     cJSON *failed_attempts;     /* the verdicts of the failed tries before the last; NULL when none */
 };
