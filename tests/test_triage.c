@@ -326,6 +326,14 @@ static void test_agent_faults(void **state)
         struct verdict v = triage_step(&in);
         assert_int_equal(v.bucket, BUCKET_AGENT);
         assert_string_equal(verdict_reason(&v), own[i].reason);
+        /* the same codes after the target sent bytes (HTTP/0.9, status -200,
+         * a 300 KB status line) are its broken reply */
+        in.answered = true;
+        v = triage_step(&in);
+        if (own[i].code == CURLE_UNSUPPORTED_PROTOCOL || own[i].code == CURLE_OUT_OF_MEMORY) {
+            assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+            assert_string_equal(verdict_reason(&v), "broken_response");
+        }
     }
     static const char *const names[] = { "missing_secret", "ca_file", "bad_var", "overloaded",
                                          "fd_limit", "out_of_memory", "clock" };

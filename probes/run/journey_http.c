@@ -250,6 +250,7 @@ static void on_response(struct response *resp, void *arg)
         .loop_stalled = (resp->status == 0 || co.budget_breached) && journey_loop_stalled(j),
         .grpc = co.grpc.read ? &co.grpc : NULL,
         .cert_expiring = co.cert_expiring,
+        .answered = resp->timings.ttfb > 0,
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {

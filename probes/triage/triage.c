@@ -147,7 +147,10 @@ static enum reason curl_reason(int code)
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_HTTP3: return REASON_BROKEN_RESPONSE;
+    case CURLE_HTTP3:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* after an answer: no status line, or a status out of range */
+    case CURLE_OUT_OF_MEMORY:        /* after an answer: a header line over curl's cap */
+        return REASON_BROKEN_RESPONSE;
     case CURLE_TOO_MANY_REDIRECTS: return REASON_REDIRECTS;
     case CURLE_PROXY: return REASON_PROXY;
     case CURLE_FILESIZE_EXCEEDED: return REASON_BODY_TOO_BIG;
@@ -317,7 +320,7 @@ static struct verdict step_verdict(const struct triage_input *in)
         return verdict(BUCKET_AGENT, REASON_PROBE_CONFIG, 0);
     if (in->kind_step)
         return kind_verdict(in);
-    enum reason own = in->status == 0 ? curl_agent_reason(in->curl_code, in->os_errno) : REASON_OK;
+    enum reason own = in->status == 0 && !in->answered ? curl_agent_reason(in->curl_code, in->os_errno) : REASON_OK;
     if (own != REASON_OK)
         return verdict(BUCKET_AGENT, own, 0);
     if (in->deadline_passed)

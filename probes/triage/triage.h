@@ -147,6 +147,8 @@ struct triage_input {
     struct verdict kind_answer; /* bucket BUCKET_NONE: the kind has no verdict of its own */
     const struct grpc_answer *grpc; /* a grpc: step's answer once its HTTP status was as expected, else NULL */
     bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
+    bool answered;          /* the target sent bytes: a curl code of the agent's faults
+                             * (unsupported protocol, out of memory) was its reply's */
 };
 
 struct grpc_answer;
@@ -159,7 +161,8 @@ const char *triage_grpc_reason_str(enum reason r);
 /* The verdict of one step. Rules, in order:
  *  - agent fault: agent/that reason; config error: agent/probe_config;
  *    deadline passed: upstream/timeout; a transfer that failed on the
- *    agent's side (CA file, URL curl rejects, out of memory): agent;
+ *    agent's side (CA file, URL curl rejects, out of memory) before the
+ *    target answered: agent;
  *  - no response (or a transfer broken after the status line): upstream,
  *    reason from the curl code (or body_too_big);
  *  - an unexpected status: 429 rate_limit; 401/403 auth; 400/404/405/415/422
