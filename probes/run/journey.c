@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/time.h"
 #include "base/freelist.h"
+#include "base/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,12 @@ static void journey_free(struct journey *j)
 void journey_push_failure(struct journey *j, struct strv *to, const char *step, const char *msg)
 {
     char *clean = redact_text(&j->redactor, msg);
+    /* messages quote the server's bytes, and every output is JSON or XML */
+    if (clean && !tl_utf8_valid(clean)) {
+        char *text = tl_utf8_clean(clean);
+        free(clean);
+        clean = text;
+    }
     if (step)
         strv_pushf(to, "step %s: %s", step, clean ? clean : "(out of memory)");
     else

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/utf8.h"
 #include "probes/check/jsonpath.h"
 
 /* Response headers worth having when triaging: rate limits, caches and
@@ -190,6 +191,28 @@ static cJSON *tls_part(const struct evidence_in *in)
     return o;
 }
 
+/* The server's bytes (a body's strings and keys, header values, a binary
+ * body) as valid UTF-8: every reader of the evidence parses JSON. */
+static void clean_utf8(cJSON *node)
+{
+    for (cJSON *c = node; c; c = c->next) {
+        if (c->string && !(c->type & cJSON_StringIsConst) && !tl_utf8_valid(c->string)) {
+            char *key = tl_utf8_clean(c->string);
+            if (key) {
+                cJSON_free(c->string);
+                c->string = key;
+            }
+        }
+        if (cJSON_IsString(c) && c->valuestring && !tl_utf8_valid(c->valuestring)) {
+            char *text = tl_utf8_clean(c->valuestring);
+            if (!text || !cJSON_SetValuestring(c, text))
+                cJSON_SetValuestring(c, "");
+            free(text);
+        }
+        clean_utf8(c->child);
+    }
+}
+
 cJSON *evidence_pack(const struct evidence_in *in)
 {
     cJSON *ev = cJSON_CreateObject();
@@ -228,5 +251,6 @@ cJSON *evidence_pack(const struct evidence_in *in)
     cJSON_AddStringToObject(ev, "correlation_id", in->correlation_id);
     if (in->resp->tls.present)
         cJSON_AddItemToObject(ev, "tls", tls_part(in));
+    clean_utf8(ev);
     return ev;
 }
