@@ -470,6 +470,30 @@ static void test_durations(void **state)
     assert_string_equal(out, "1m30s250ms");
 }
 
+/* A duration past any sane one is refused where it is written: a timeout of
+ * 2,900 years wrapped the journey's nanosecond deadline, and `once` blamed
+ * the API ("journey deadline exceeded before this step", upstream). */
+static void test_duration_too_long(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_text("probe: h\nschedule: {every: 25620477h, timeout: 25620477h}\n"
+                                      "steps: [{name: s, request: {url: 'http://h/'}}]\n",
+                                      &errors, -1);
+    assert_null(set);
+    assert_int_equal(errors.n, 2);
+    assert_non_null(strstr(errors.v[0], ":2:19: schedule.every: \"25620477h\" is too long "
+                                        "(expected at most 8760h, a year)"));
+    assert_non_null(strstr(errors.v[1], ":2:39: schedule.timeout: \"25620477h\" is too long "
+                                        "(expected at most 8760h, a year)"));
+    strv_free(&errors);
+    strv_init(&errors);
+    set = load_text("probe: h\nschedule: {every: 8760h, timeout: 8760h}\n"
+                    "steps: [{name: s, request: {url: 'http://h/'}}]\n", &errors, 0);
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
 /* One probe whose schedule and maintenance window both use expr. */
 static struct probe_set *load_cron(const char *expr, struct strv *errors, int want_rc)
 {
@@ -666,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_checks_and_captures),
         cmocka_unit_test(test_def_hash),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_duration_too_long),
         cmocka_unit_test(test_jpath_compile),
         cmocka_unit_test(test_jpath_compile_multi),
         cmocka_unit_test(test_json_lengths_ranges_patterns),

@@ -540,6 +540,13 @@ int yu_get_dur(struct yu *y, yaml_node_t *n, bool positive, tl_usec *out)
         yu_error(y, n, "duration must be longer than 0s");
         return -1;
     }
+    if (v > YU_DURATION_MAX) {
+        char most[32];
+        duration_format(YU_DURATION_MAX, most, sizeof(most));
+        yu_error(y, n, "%s is too long (expected at most %s, a year)", shown(n, tmp, sizeof(tmp)),
+                 most);
+        return -1;
+    }
     *out = v;
     return 0;
 }

@@ -164,6 +164,10 @@ int yu_get_enum(struct yu *y, yaml_node_t *n, const char *const *names, size_t c
 /* Any YAML value as JSON (plain scalars resolved as YAML 1.2 core types). */
 cJSON *yu_to_json(struct yu *y, yaml_node_t *n);
 
+/* The longest duration yu_get_dur takes: a year. Past it a value is a typo,
+ * and deadlines (a nanosecond clock plus a timeout) could wrap. */
+#define YU_DURATION_MAX (8760LL * 3600 * 1000000)
+
 /* "1m30s", "500ms": integer components with units us, ms, s, m, h. */
 int duration_parse(const char *s, tl_usec *out);
 /* Writes d as "1m30s", "250ms", "0s". */
