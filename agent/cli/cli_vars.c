@@ -195,6 +195,8 @@ static size_t check_secret(const char *key, const char *path, enum secret_kind k
 size_t cli_config_files(const struct config *cfg, struct strv *errors)
 {
     size_t bad = cfg->ca_file ? check_ca(cfg->ca_file, errors) : 0;
+    if (cfg->status_token_file)
+        bad += check_secret("endpoint.status_token_file", cfg->status_token_file, SECRET_TOKEN, errors);
     if (cfg->has_service) {
         bad += check_secret("sinks.service.token_file", cfg->service.token_file, SECRET_TOKEN, errors);
         bad += check_secret("sinks.service.hmac_key_file", cfg->service.hmac_key_file, SECRET_KEY, errors);

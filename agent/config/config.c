@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "agent/endpoint/http.h"
 #include "probes/yaml/yaml_util.h"
 
 /* 1 MiB: the worst config measured at it loads in 0.4 s of CPU (docs/probe-file.md, "Size cap") */
@@ -187,28 +188,21 @@ static int c_probes(struct yu *y, void *obj, yaml_node_t *v)
     return yu_each_item(y, v, &how, (void **)&cfg->probe_globs, &cfg->n_probe_globs, glob_add, NULL);
 }
 
-/* host:port or [v6]:port, port 0..65535 (0 picks a free port). */
+/* What the endpoint binds: an IPv4 literal or a bracketed IPv6 literal and a
+ * port 0..65535 (0 picks a free port); a host name would only fail at start. */
 static bool listen_ok(const char *s)
 {
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5)
-        return false;
-    if (s[0] == '[' && colon[-1] != ']')
-        return false;
-    long port = 0;
-    for (const char *c = colon + 1; *c; c++) {
-        if (!isdigit((unsigned char)*c))
-            return false;
-        port = port * 10 + (*c - '0');
-    }
-    return port <= 65535;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return http_parse_listen(s, &ss, &len) == 0;
 }
 
 static int c_listen(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct config *cfg = obj;
     if (!listen_ok(yu_str(v))) {
-        yu_error(y, v, "bad address \"%s\" (expected host:port like 127.0.0.1:9464 or [::1]:9464)", yu_str(v));
+        yu_error(y, v, "bad address \"%s\" (expected an IPv4 or [IPv6] literal and a port, like 127.0.0.1:9464 "
+                 "or [::1]:9464)", yu_str(v));
         return -1;
     }
     return yu_get_str(y, v, &cfg->listen);
@@ -612,7 +606,8 @@ static int p_listen(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct peers_config *pc = obj;
     if (!listen_ok(yu_str(v))) {
-        yu_error(y, v, "bad address \"%s\" (expected host:port like 10.0.0.5:9465 or [::1]:9465)", yu_str(v));
+        yu_error(y, v, "bad address \"%s\" (expected an IPv4 or [IPv6] literal and a port, like 10.0.0.5:9465 "
+                 "or [::1]:9465)", yu_str(v));
         return -1;
     }
     return yu_get_str(y, v, &pc->listen);
