@@ -178,6 +178,21 @@ static bool needs_json(const struct step *st, const struct response *resp)
     return false;
 }
 
+/* The body as JSON, or NULL: a value followed by anything but whitespace
+ * (a warning printed after it, a second document) is not JSON to a client. */
+static cJSON *parse_body(const struct response *resp)
+{
+    const char *end = NULL, *stop = resp->body.data + resp->body.len;
+    cJSON *doc = cJSON_ParseWithLengthOpts(resp->body.data, resp->body.len, &end, false);
+    while (doc && end < stop && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (doc && end != stop) {
+        cJSON_Delete(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
 /* Runs the step's checks and captures on a response that has a status;
  * *json is the parsed body when a check needed it. */
 static void judge_response(struct journey *j, const struct step *st, const struct response *resp, bool body_too_big,
@@ -185,7 +200,7 @@ static void judge_response(struct journey *j, const struct step *st, const struc
 {
     struct step_result *sr = &j->result->steps[j->step];
     if (!body_too_big && resp->body.len && needs_json(st, resp) && looks_json(resp))
-        *json = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+        *json = parse_body(resp);
     if (checks_run(&st->expect, resp, *json, sr->correlation_id, &j->vars, co) != 0)
         strv_push(&co->failures, "checks ran out of memory");
     if (st->grpc && co->status_ok && grpc_check(st->grpc, resp, &co->grpc, &co->failures) != 0)
