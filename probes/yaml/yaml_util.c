@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -273,6 +275,23 @@ static int check_aliases(struct yu *y)
     return rc ? TL_EINVAL : 0;
 }
 
+/* fopen(file, "rb") that does not wait in open() for a named pipe's writer:
+ * a pipe without one reads as empty, one with a writer is read whole. */
+static FILE *open_nonblocking(const char *file)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
 {
     int rc = 0;
@@ -301,7 +320,7 @@ int yu_load(struct yu *y, const char *file, size_t max, char hash[65])
         rc = TL_EINVAL;
         goto out;
     }
-    f = fopen(file, "rbe");
+    f = open_nonblocking(file);
     if (!f) {
         yu_error_at(y, 0, 0, "cannot read: %s", strerror(errno));
         rc = TL_EIO;
