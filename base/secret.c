@@ -65,7 +65,16 @@ int secret_read(const char *path, enum secret_kind kind, struct secret *out, cha
     size_t max = kinds[kind].max, len = 0;
     struct secret s = {0};
     int rc = TL_EIO;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK for open() only: a named pipe without a writer reads as
+     * empty instead of stopping the caller (the agent's loop) in open() */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    if (fd >= 0 && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
 
     secret_free(out);
     if (fd < 0) {
