@@ -9,6 +9,7 @@
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -494,6 +495,41 @@ static void test_duration_too_long(void **state)
     strv_free(&errors);
 }
 
+/* Body, header and JSON `matches` are compiled for one pass ("^.*(R)"):
+ * the same answers as the regex as written, which regexec restarts at every
+ * offset (the square of the text's length). Regexes that would not wrap
+ * unchanged (an unmatched ")" read as a literal, a back-reference) stay. */
+static void test_regex_search_form(void **state)
+{
+    static const struct { const char *re, *text; } cases[] = {
+        {"[a-z]+[0-9]", "abc def9"}, {"[a-z]+[0-9]", "abc def"}, {"^abc", "abc"}, {"^abc", "xabc"},
+        {"c$", "abc"}, {"b$", "abc"}, {"a|^x", "zzz"}, {"a|^x", "xzz"}, {"(a)(b)", "ab"},
+        {"x)", "ax)"}, {"a)|b", "b"}, {"a)|b", "a"}, {"(a)\\1", "aa"}, {"(a)\\1", "ab"},
+        {"[)(]", "("}, {"[]a]+b", "]]b"}, {"[[:digit:]]+", "n1"}, {"[^]]", "]"}, {"^$", ""},
+        {"line2$", "line1\nline2"}, {"^line2", "line1\nline2"}, {"\\(", "a("}, {"b$", "ab\nc"},
+        {"a$|q", "a\nx"}, {"x|(^y)", "a\ny"}, {"[\\^]a", "^a"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "probe: r\nsteps: [{name: s, request: {url: 'http://h/'}, expect: {body: {matches: '%s'}}}]\n",
+                 cases[i].re);
+        struct strv errors;
+        strv_init(&errors);
+        struct probe_set *set = load_text(text, &errors, 0);
+        regex_t plain;
+        assert_int_equal(regcomp(&plain, cases[i].re, REG_EXTENDED), 0);
+        const struct body_check *bc = &set->probes[0]->steps[0].expect.body[0];
+        bool want = regexec(&plain, cases[i].text, 0, NULL, 0) == 0;
+        if (want != (regexec(&bc->re, cases[i].text, 0, NULL, 0) == 0))
+            fail_msg("regex \"%s\" on \"%s\": %d as written, not with the search form", cases[i].re,
+                     cases[i].text, want);
+        regfree(&plain);
+        probe_set_free(set);
+        strv_free(&errors);
+    }
+}
+
 /* One probe whose schedule and maintenance window both use expr. */
 static struct probe_set *load_cron(const char *expr, struct strv *errors, int want_rc)
 {
@@ -691,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_def_hash),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_duration_too_long),
+        cmocka_unit_test(test_regex_search_form),
         cmocka_unit_test(test_jpath_compile),
         cmocka_unit_test(test_jpath_compile_multi),
         cmocka_unit_test(test_json_lengths_ranges_patterns),

@@ -215,6 +215,66 @@ int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src)
     return 0;
 }
 
+/* Whether R can go inside "^.*(R)" unchanged: every "(" closed, no ")"
+ * left over (ERE reads an unmatched one as a literal), no back-reference
+ * (it would count the new group), no "^" (an anchored R is one pass
+ * already). Bracket expressions are skipped. */
+static bool wraps(const char *s)
+{
+    int depth = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\') {
+            if (p[1] >= '1' && p[1] <= '9')
+                return false;
+            if (p[1])
+                p++;
+        } else if (*p == '[') {
+            p += p[1] == '^' ? 2 : 1;
+            if (*p == ']')
+                p++;
+            for (; *p && *p != ']'; p++) {
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    const char *end = strchr(p + 2, p[1]);
+                    while (end && end[1] != ']')
+                        end = strchr(end + 1, p[1]);
+                    if (!end)
+                        return false;
+                    p = end + 1;
+                }
+            }
+            if (!*p)
+                return false;
+        } else if (*p == '^') {
+            return false; /* after ".*" glibc also reads it after a newline */
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth < 0) {
+            return false;
+        }
+    }
+    return depth == 0;
+}
+
+int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src)
+{
+    if (ld_regex(y, n, re, src))
+        return -1;
+    if (!wraps(*src))
+        return 0;
+    size_t len = strlen(*src) + 6;
+    char *wrapped = malloc(len);
+    regex_t one;
+    if (wrapped) {
+        snprintf(wrapped, len, "^.*(%s)", *src);
+        if (regcomp(&one, wrapped, REG_EXTENDED | REG_NOSUB) == 0) {
+            regfree(re);
+            *re = one;
+        }
+    }
+    free(wrapped);
+    return 0;
+}
+
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out)
 {
     char err[200];

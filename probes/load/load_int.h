@@ -67,6 +67,13 @@ int ld_url(struct yu *y, yaml_node_t *n, struct tpl *out);
 /* A map of name -> template (headers, form fields). */
 int ld_headers(struct yu *y, yaml_node_t *map, size_t *n_out, struct header_tpl **out);
 int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
+/* ld_regex for a yes/no match anywhere in a text (header, body and JSON
+ * checks): compiled as "^.*(R)", the same answer in one pass. glibc's
+ * regexec otherwise restarts R at every offset, the square of the length: a
+ * hostile 64 KB run of letters against "[a-z]+[0-9]" took 8 s of the loop.
+ * ("." matches every byte but NUL: no setlocale, no REG_NEWLINE.) A regex
+ * that would not wrap unchanged (wraps()) is compiled as written. */
+int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
 /* An HTTP method word, upper-cased into *out (replacing it). */
 int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out);

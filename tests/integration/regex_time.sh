@@ -1,0 +1,53 @@
+# A plain `matches` regex ("[a-z]+[0-9]") against a long run of letters with
+# no digit (a hostile or just unlucky body, header or JSON string): glibc's
+# regexec restarts at every offset and cost the square of the length, 8 s a
+# 64 KB, so a 256 KB body held `once` (and the daemon's whole loop) for
+# minutes past the probe's timeout. Each check must answer in its time.
+source "$TRIPLINE_SOURCE_DIR/tests/lib/common.sh"
+
+line=$(start_fixture hostile_server)
+HTTP=$(echo "$line" | sed -n 's/.*http=\([0-9]*\).*/\1/p')
+H=http://127.0.0.1:$HTTP
+
+cat >"$WORK/re.yaml" <<YAML
+- probe: body
+  schedule: {every: 1m, timeout: 5s}
+  steps:
+    - {name: get, request: {url: "$H/letters"}, expect: {body: {matches: "[a-z]+[0-9]"}}}
+- probe: header
+  schedule: {every: 1m, timeout: 5s}
+  steps:
+    - {name: get, request: {url: "$H/letters"}, expect: {headers: {X-Letters: {matches: "a+c"}}}}
+- probe: json
+  schedule: {every: 1m, timeout: 5s}
+  steps:
+    - {name: get, request: {url: "$H/letters"}, expect: {json: [{path: \$.s, matches: "(a|aa)*c"}]}}
+- probe: found
+  schedule: {every: 1m, timeout: 5s}
+  steps:
+    - name: get
+      request: {url: "$H/letters"}
+      expect: {body: {matches: "^\\\\{\"s\":\"a+\"}$"}, headers: {X-Letters: {matches: "^a{1000}"}},
+               json: [{path: \$.s, matches: "a$"}]}
+YAML
+start=$SECONDS
+rc=0
+timeout 60 "$B/tripline" once --json "$WORK/re.yaml" >"$WORK/out.json" 2>"$WORK/err.txt" || rc=$?
+took=$((SECONDS - start))
+[ "$rc" -ne 124 ] || fail "once still matching regexes after 60 s"
+[ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $(cat "$WORK/err.txt")"
+[ "$took" -le 15 ] || fail "once took $took s for four runs of 5 s timeouts"
+python3 - "$WORK/out.json" <<'PY'
+import json, sys
+runs = {r["probe"]: r for r in map(json.loads, open(sys.argv[1]))}
+errors = []
+for p in ("body", "header", "json"):
+    r = runs[p]
+    if r["ok"] or r["bucket"] != "contract":
+        errors.append(f"{p}: ok={r['ok']} bucket={r['bucket']} {r['failures']}")
+if not runs["found"]["ok"]:
+    errors.append(f"found: {runs['found']['failures']}")
+if errors:
+    print("\n".join(errors)); sys.exit(1)
+print("ok")
+PY
