@@ -20,6 +20,9 @@
  * (true on error responses). Returns the number of violations (0 = valid). */
 int issue_schema_check(const cJSON *body, const char *sent_correlation_id, bool require_echo,
                        bool require_nonempty, struct strv *out);
+/* The messages one check pushes at most; past it one more says how many
+ * were left out ("and N more issue schema violations"), the count is whole. */
+#define ISSUE_SCHEMA_MESSAGES_MAX 20
 
 /* True when `code` is a valid issue code: at least three dot-separated
  * segments of [a-z0-9_]+ (lower case). */
