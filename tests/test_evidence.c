@@ -300,6 +300,39 @@ static void test_text_snippet_cap(void **state)
     fx_free(&f);
 }
 
+/* A body of 55,000 issues put every code in the pack (440 KB of each
+ * event, the spool's 64 MiB full in a hundred): the first
+ * EVIDENCE_ISSUES_MAX are kept, issues_total says how many there were. */
+static void test_issue_codes_cap(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    f.resp.status = 500;
+    struct strv codes;
+    strv_init(&codes);
+    for (int i = 0; i < 55000; i++)
+        assert_int_equal(strv_pushf(&codes, "demo.internal.e%d", i), 0);
+    f.in.issue_codes = &codes;
+    cJSON *ev = evidence_pack(&f.in);
+    const cJSON *resp = obj_at(ev, "response");
+    const cJSON *issues = obj_at(resp, "issues");
+    assert_int_equal(cJSON_GetArraySize(issues), EVIDENCE_ISSUES_MAX);
+    assert_string_equal(cJSON_GetArrayItem(issues, 0)->valuestring, "demo.internal.e0");
+    assert_int_equal((int)num_at(resp, "issues_total"), 55000);
+    cJSON_Delete(ev);
+    /* a few: all of them, no total */
+    codes.n = 2;
+    ev = evidence_pack(&f.in);
+    resp = obj_at(ev, "response");
+    assert_int_equal(cJSON_GetArraySize(obj_at(resp, "issues")), 2);
+    assert_null(cJSON_GetObjectItemCaseSensitive(resp, "issues_total"));
+    cJSON_Delete(ev);
+    codes.n = 55000;
+    strv_free(&codes);
+    fx_free(&f);
+}
+
 /* A JSON body that re-prints to 513 or 514 bytes: the "..." goes past the
  * printed text's own allocation unless the cut makes room for it. */
 static void test_json_snippet_just_over_cap(void **state)
@@ -519,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_failed_request_with_json),
         cmocka_unit_test(test_request_body_kinds),
         cmocka_unit_test(test_text_snippet_cap),
+        cmocka_unit_test(test_issue_codes_cap),
         cmocka_unit_test(test_snippet_utf8_boundary),
         cmocka_unit_test(test_json_snippet_just_over_cap),
         cmocka_unit_test(test_bare_string_body_redacted),

@@ -105,11 +105,14 @@ static cJSON *response_part(const struct evidence_in *in)
         add_redacted_string(o, "error", in->redactor, resp->error);
     }
     cJSON *codes = cJSON_AddArrayToObject(o, "issues");
-    for (size_t i = 0; codes && in->issue_codes && i < in->issue_codes->n; i++) {
+    size_t n_codes = in->issue_codes ? in->issue_codes->n : 0;
+    for (size_t i = 0; codes && i < n_codes && i < EVIDENCE_ISSUES_MAX; i++) {
         char *code = redact_text(in->redactor, in->issue_codes->v[i]);
         cJSON_AddItemToArray(codes, cJSON_CreateString(code ? code : REDACTED));
         free(code);
     }
+    if (n_codes > EVIDENCE_ISSUES_MAX)
+        cJSON_AddNumberToObject(o, "issues_total", (double)n_codes);
     cJSON *hs = cJSON_AddObjectToObject(o, "headers");
     for (size_t i = 0; hs && i < resp->n_headers; i++) {
         const char *n = resp->headers[i].name;

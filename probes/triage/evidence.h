@@ -14,6 +14,8 @@
 #include "probes/grpc/grpc.h"
 
 #define EVIDENCE_SNIPPET_MAX 512
+/* Issue codes kept in the pack; past it "issues_total" counts them all. */
+#define EVIDENCE_ISSUES_MAX 20
 
 struct evidence_in {
     const struct probe *probe;
