@@ -133,16 +133,18 @@ out:
 
 int resp_hdr_line(struct resp_hdr *h, struct response *r, const char *p, size_t len)
 {
-    if (h->in_body && !h->keep_trailers)
-        return 0; /* trailers: not part of the response headers we report */
-    bool status = is_status_line(p, len);
+    bool status = !h->in_body && is_status_line(p, len);
     if (status) {
         resp_hdr_clear(r);
         h->bytes = 0;
     }
+    /* trailers count too: curl keeps every one, and a server can send them
+     * without end after the last chunk */
     if (len > RESP_HDR_BYTES_MAX - h->bytes)
         return TL_ETOOBIG;
     h->bytes += len;
+    if (h->in_body && !h->keep_trailers)
+        return 0; /* trailers: not part of the response headers we report */
     if (status)
         return 0;
     if (len && (p[0] == ' ' || p[0] == '\t'))

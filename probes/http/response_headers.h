@@ -24,8 +24,9 @@ struct resp_hdr {
     bool too_many;    /* the count cap, not the byte cap, was passed */
 };
 
-/* Takes one line into r->headers. Every status line ("HTTP/...") starts
- * afresh; lines after the body (trailers) are ignored unless keep_trailers; a line whose name is
+/* Takes one line into r->headers. Every status line ("HTTP/...") before the
+ * body starts afresh; lines after the body (trailers) are ignored unless
+ * keep_trailers, but count toward the byte cap either way; a line whose name is
  * empty or holds a space, a control byte or a non-ASCII byte is junk and
  * skipped; a line starting with a space or tab continues the previous
  * header's value. TL_ETOOBIG: the header block passed a cap (the caller

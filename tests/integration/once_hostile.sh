@@ -28,6 +28,7 @@ YAML
     probe big-json /big-json '$.a'
     probe deep-json /deep-json '$[0]'
     probe gzip-bomb /gzip-bomb
+    probe endless-trailers /endless-trailers
 } >"$WORK/hostile.yaml"
 
 python3 - "$B/tripline" "$WORK/hostile.yaml" <<'PY'
@@ -46,7 +47,7 @@ for line in p.stdout.splitlines():
 want = {
     "drip": "upstream", "slow-headers": "upstream", "endless": "contract", "bad-chunk": "upstream",
     "reset": "upstream", "invalid-json": "contract", "big-json": "contract", "deep-json": "contract",
-    "gzip-bomb": "contract",
+    "gzip-bomb": "contract", "endless-trailers": "upstream",
 }
 for probe, bucket in want.items():
     r = runs.get(probe)
@@ -56,7 +57,7 @@ for probe, bucket in want.items():
         errors.append(f"{probe}: ok={r['ok']} bucket={r['bucket']} (want {bucket}) failures={r['steps'][0]['failures']}")
     if r["duration_ms"] > 3000 + 1500:
         errors.append(f"{probe}: took {r['duration_ms']} ms past its 3s deadline")
-for probe in ("endless", "big-json", "gzip-bomb"):
+for probe in ("endless", "big-json", "gzip-bomb", "endless-trailers"):
     f = " ".join(runs.get(probe, {}).get("steps", [{}])[0].get("failures", []))
     if "larger than" not in f:
         errors.append(f"{probe}: the body cap is not the stated reason: {f}")
