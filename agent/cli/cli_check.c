@@ -16,6 +16,7 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
+#include "base/utf8.h"
 #include "probes/kinds/icmp.h"
 #include "probes/load/load.h"
 
@@ -71,9 +72,11 @@ static void print_error_json(const char *file, const char *e)
         }
         msg += strspn(msg, ": ");
     }
+    /* a file name need not be UTF-8; JSON must */
+    char *clean_file = file ? tl_utf8_clean(file) : NULL, *clean_msg = tl_utf8_clean(msg);
     if (o) {
         if (file)
-            cJSON_AddStringToObject(o, "file", file);
+            cJSON_AddStringToObject(o, "file", clean_file ? clean_file : "");
         else
             cJSON_AddNullToObject(o, "file"); /* --var problems belong to no file */
         if (line > 0) {
@@ -83,8 +86,10 @@ static void print_error_json(const char *file, const char *e)
             cJSON_AddNullToObject(o, "line");
             cJSON_AddNullToObject(o, "column");
         }
-        cJSON_AddStringToObject(o, "message", msg);
+        cJSON_AddStringToObject(o, "message", clean_msg ? clean_msg : "");
     }
+    free(clean_file);
+    free(clean_msg);
     print_json(o);
 }
 

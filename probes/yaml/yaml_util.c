@@ -467,9 +467,12 @@ static const char *shown(const yaml_node_t *n, char *tmp, size_t len)
         return tmp;
     }
     const char *s = yu_str(n);
-    if (strlen(s) > 60)
-        snprintf(tmp, len, "\"%.57s...\"", s);
-    else
+    if (strlen(s) > 60) {
+        int cut = 57; /* not inside a UTF-8 character */
+        while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+            cut--;
+        snprintf(tmp, len, "\"%.*s...\"", cut, s);
+    } else
         snprintf(tmp, len, "\"%s\"", s);
     return tmp;
 }
