@@ -228,6 +228,20 @@ static void set_tls_facts(struct step_result *sr, const struct tls_facts *f)
         *sr->tls = *f;
 }
 
+/* curl reports a reply line over its cap as it reports this host's memory
+ * running out (CURLE_OUT_OF_MEMORY). After the target answered it is taken
+ * for the reply's fault only while an allocation of the agent's own still
+ * succeeds: a host that is really short keeps the run the agent's. */
+static bool memory_short(int curl_code)
+{
+    if (curl_code != CURLE_OUT_OF_MEMORY)
+        return false;
+    void *volatile p = malloc((size_t)1 << 20); /* volatile: not folded away */
+    bool none = p == NULL;
+    free(p);
+    return none;
+}
+
 static void on_response(struct response *resp, void *arg)
 {
     struct journey *j = arg;
@@ -265,7 +279,7 @@ static void on_response(struct response *resp, void *arg)
         .loop_stalled = (resp->status == 0 || co.budget_breached) && journey_loop_stalled(j),
         .grpc = co.grpc.read ? &co.grpc : NULL,
         .cert_expiring = co.cert_expiring,
-        .answered = resp->timings.ttfb > 0,
+        .answered = resp->timings.ttfb > 0 && !memory_short(resp->curl_code),
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {
