@@ -124,6 +124,28 @@ static void test_force_resolve(void **unused)
     esc_free(st);
 }
 
+/* Clocks older than the cutoff go, from the file too; the rest stay. */
+static void test_cooldowns_pruned(void **unused)
+{
+    (void)unused;
+    char *dir = tmpdir();
+    struct istore *s = NULL;
+    assert_int_equal(istore_open(dir, &s, NULL, 0), 0);
+    assert_int_equal(istore_cool_set(s, "gone", "throttle", 1000000), 0);
+    assert_int_equal(istore_cool_set(s, "api", "throttle", 5000000), 0);
+    assert_int_equal(istore_cool_set(s, "old", "flag", 2000000), 0);
+    assert_int_equal(istore_cool_prune(s, 4000000), 0);
+    assert_int_equal(istore_cool_count(s), 1);
+    assert_int_equal(istore_cool_prune(s, 4000000), 0); /* nothing to drop */
+    istore_free(s);
+    assert_int_equal(istore_open(dir, &s, NULL, 0), 0);
+    assert_int_equal(istore_cool_count(s), 1);
+    assert_string_equal(istore_cool_at(s, 0)->probe, "api");
+    assert_int_equal(istore_cool_at(s, 0)->at_us, 5000000);
+    istore_free(s);
+    rmdir_all(dir);
+}
+
 /* Cooldown clocks survive a reopen; setting the same time again keeps one. */
 static void test_cooldowns_kept(void **unused)
 {
@@ -177,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_put_reopen_resume),
         cmocka_unit_test(test_force_resolve),
         cmocka_unit_test(test_cooldowns_kept),
+        cmocka_unit_test(test_cooldowns_pruned),
         cmocka_unit_test(test_damaged_file_set_aside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

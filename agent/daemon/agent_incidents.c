@@ -354,6 +354,23 @@ static bool all_files_loaded(const struct agent *a)
     return true;
 }
 
+/* Cooldown clocks older than the longest cooldown of any loaded action say
+ * nothing any more (their probe may be long gone): the store drops them.
+ * Only once every file loaded, so a probe of a rejected file keeps its. */
+static void prune_cools(struct agent *a)
+{
+    tl_usec longest = 0;
+    for (size_t i = 0; i < probe_table_count(a->probes); i++) {
+        const struct probe *p = probe_table_at(a->probes, i)->probe;
+        for (size_t k = 0; k < p->n_actions; k++)
+            if (p->actions[k].cooldown > longest)
+                longest = p->actions[k].cooldown;
+    }
+    int rc = istore_cool_prune(a->istore, tl_wall_us() - longest);
+    if (rc)
+        log_error(a->log, "cannot write the incident store (%s) after dropping old cooldowns", tl_strerror(rc));
+}
+
 void agent_incidents_reconcile(struct agent *a, bool initial)
 {
     while (a->orphans) {
@@ -379,6 +396,8 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
         }
         resolve_unclaimed(a, rec);
     }
+    if (gone)
+        prune_cools(a);
 }
 
 #define OWED_BACKOFF_MAX_US ((int64_t)300 * 1000000)

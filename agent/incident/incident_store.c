@@ -592,6 +592,23 @@ const struct istore_cool *istore_cool_at(const struct istore *s, size_t i)
     return s && i < s->n_cool ? &s->cools[i] : NULL;
 }
 
+int istore_cool_prune(struct istore *s, int64_t before_us)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_cool; i++) {
+        if (s->cools[i].at_us >= before_us) {
+            s->cools[kept++] = s->cools[i];
+            continue;
+        }
+        free(s->cools[i].probe);
+        free(s->cools[i].action);
+    }
+    if (kept == s->n_cool)
+        return 0;
+    s->n_cool = kept;
+    return save(s);
+}
+
 int istore_cool_set(struct istore *s, const char *probe, const char *action, int64_t at_us)
 {
     for (size_t i = 0; i < s->n_cool; i++) {

@@ -78,6 +78,12 @@ const struct istore_cool *istore_cool_at(const struct istore *s, size_t i);
 /* Records when (probe, action) last ran and writes the file (unless that
  * time is already kept). */
 int istore_cool_set(struct istore *s, const char *probe, const char *action, int64_t at_us);
+/* Drops the clocks set before before_us (their cooldown is over, whatever
+ * the action: the caller passes now minus the longest cooldown it knows)
+ * and writes the file when any went. Without it the entries of probes
+ * removed or renamed over the years would grow the file until it was too
+ * big to read and was moved aside, open incidents and all. */
+int istore_cool_prune(struct istore *s, int64_t before_us);
 
 /* Frees the members of a record that is not in a store. */
 void istore_rec_clear(struct istore_rec *r);
