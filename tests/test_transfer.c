@@ -508,6 +508,25 @@ static void test_redirects(void **state)
     env_done(&v);
 }
 
+/* The origin a redirect is judged by: scheme, host and port, as a client
+ * compares them (https to http on the same host is another origin). */
+static void test_same_origin(void **state)
+{
+    char o[TRANSFER_ORIGIN_MAX];
+    (void)state;
+
+    assert_int_equal(transfer_url_origin("HTTPS://Api.Example.test/v1?q=1", o, sizeof o), 0);
+    assert_string_equal(o, "https://api.example.test:443");
+    assert_true(transfer_same_origin("http://h/a", "http://H:80/b?c"));
+    assert_true(transfer_same_origin("https://u:p@h/a", "https://h:443/"));
+    assert_false(transfer_same_origin("https://h/a", "http://h/a"));
+    assert_false(transfer_same_origin("https://h/a", "http://h:443/a"));
+    assert_false(transfer_same_origin("http://h:8080/", "http://h:8081/"));
+    assert_false(transfer_same_origin("http://h/", "http://h.evil.test/"));
+    assert_false(transfer_same_origin("http://h/", "not a url"));
+    assert_false(transfer_same_origin(NULL, "http://h/"));
+}
+
 static void test_cookies_per_session(void **state)
 {
     struct fixture *fx = *state;
@@ -908,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_status_and_headers),
         cmocka_unit_test(test_request_shape),
         cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_same_origin),
         cmocka_unit_test(test_cookies_per_session),
         cmocka_unit_test(test_tls_never_resumed),
         cmocka_unit_test(test_handle_reuse_options),

@@ -15,6 +15,7 @@
 #include "base/freelist.h"
 #include "probes/http/transfer_wait.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -26,7 +27,7 @@
 
 #define TRANSFER_CA_FILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define TRANSFER_BODY_MAX_DEFAULT (1024 * 1024)
-#define TRANSFER_MAX_REDIRS 10L
+#define TRANSFER_MAX_REDIRS 10L /* hops of follow_redirects, as curl was held to */
 #define TRANSFER_HEADER_LINE_MAX (64 * 1024)
 
 #ifndef TRIPLINE_VERSION
@@ -76,6 +77,15 @@ struct xfer {
     transfer_done_cb cb;
     void *arg;
     struct xfer *prev, *next;
+    /* follow_redirects: the agent follows, never curl (xfer_follow) */
+    bool follow;
+    bool has_body;            /* the request as it goes now sends a body */
+    int hops;                 /* redirects followed so far */
+    char *method;             /* as it goes now: a POST may become a GET */
+    char *origin;             /* the step's URL's, "scheme://host:port"; NULL: none */
+    struct curl_slist *cross_headers; /* what another origin may see (cross_origin_headers) */
+    tl_usec timeout;          /* the whole chain's */
+    struct timings spent;     /* of the hops before this one */
 };
 
 const char *transfer_fail_str(enum transfer_fail f)
@@ -91,6 +101,8 @@ const char *transfer_fail_str(enum transfer_fail f)
         return "headers_too_big";
     case TRANSFER_KIND:
         return "kind";
+    case TRANSFER_REDIRECT_REFUSED:
+        return "redirect_refused";
     }
     return "unknown";
 }
@@ -131,6 +143,7 @@ void response_free(struct response *r)
 
 static void engine_drain(struct transfer_engine *e);
 static void engine_destroy(struct transfer_engine *e);
+static int xfer_follow(struct xfer *x);
 
 static void on_ready(void *arg, int fd, int cselect)
 {
@@ -198,7 +211,10 @@ static void xfer_free(struct xfer *x)
         return;
     easy_pool_put(&x->e->easy_pool, x->easy, x->keep);
     curl_slist_free_all(x->headers);
+    curl_slist_free_all(x->cross_headers);
     curl_slist_free_all(x->resolve);
+    free(x->method);
+    free(x->origin);
     session_unref(x->s);
     free(x);
 }
@@ -363,6 +379,8 @@ static void engine_drain(struct transfer_engine *e)
             continue;
         xfer_collect(x, result);
         curl_multi_remove_handle(e->multi, easy);
+        if (x->follow && xfer_follow(x) == 0)
+            continue; /* the next hop is in flight */
         xfer_unlink(x);
         struct response *resp = x->resp;
         transfer_done_cb cb = x->cb;
@@ -536,8 +554,8 @@ static int setup_constant(const struct transfer_engine *e, CURL *easy)
     /* Handles are reused (easy_pool.h): no TLS session may carry over, so
      * every check keeps its full handshake. */
     SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    /* verification on and redirects off are what curl_easy_reset leaves */
-    SETOPT(CURLOPT_MAXREDIRS, TRANSFER_MAX_REDIRS);
+    /* verification on and redirects off are what curl_easy_reset leaves:
+     * follow_redirects is the agent's own (xfer_follow) */
     /* An explicit proxy or none at all: never one picked up from the environment. */
     SETOPT(CURLOPT_PROXY, "");
     return rc;
@@ -553,8 +571,6 @@ static int setup_extras(struct xfer *x, const struct transfer_req *req)
         SETOPT_EXTRA(CURLOPT_SSL_VERIFYPEER, 0L);
         SETOPT_EXTRA(CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (req->follow_redirects)
-        SETOPT_EXTRA(CURLOPT_FOLLOWLOCATION, 1L);
     if (req->proxy)
         SETOPT_EXTRA(CURLOPT_PROXY, req->proxy);
     if (req->interface)
@@ -599,6 +615,9 @@ static int setup_method(struct xfer *x, const struct transfer_req *req)
     if (rc == 0)
         rc = build_headers(x, req, sends_body);
     SETOPT(CURLOPT_HTTPHEADER, x->headers);
+    x->has_body = sends_body;
+    if (rc == 0 && x->follow && !(x->method = strdup(m)))
+        rc = -1;
     return rc;
 }
 
@@ -632,6 +651,202 @@ static int xfer_setup(struct xfer *x, const struct transfer_req *req, bool kept)
     return rc;
 }
 
+/* --- redirects ------------------------------------------------------------
+ *
+ * curl would send every CURLOPT_HTTPHEADER line to whatever host a redirect
+ * names (it strips only Authorization and Cookie, and only on a change of
+ * host, port or scheme): a probe's API key would go to any host its API, or
+ * whoever took it over, redirects to. So curl never follows: after each hop
+ * the agent reads where curl would have gone (CURLINFO_REDIRECT_URL) and
+ * starts the next hop on the same handle, with the probe's headers when the
+ * target is the origin the step's URL names and only CROSS_ORIGIN_OK ones
+ * otherwise. The method and body change as curl changes them, the chain
+ * keeps one deadline and curl's limit of hops, and the timings add up. */
+
+/* Headers that say what the client accepts or sends, never who it is. */
+static const char *const CROSS_ORIGIN_OK[] = {
+    "Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "User-Agent", "X-Correlation-ID",
+    "Connection", "Expect", /* the transfer's own: Connection: close, Expect: */
+};
+
+int transfer_url_origin(const char *url, char *out, size_t len)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = TL_EINVAL;
+
+    if (!u)
+        return TL_ENOMEM;
+    if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        int n = snprintf(out, len, "%s://%s:%s", scheme, host, port);
+        rc = n > 0 && (size_t)n < len ? 0 : TL_ETOOBIG;
+        /* curl keeps the case of a host name as written: DNS ignores it */
+        for (char *p = out; rc == 0 && *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+bool transfer_same_origin(const char *a, const char *b)
+{
+    char oa[TRANSFER_ORIGIN_MAX], ob[TRANSFER_ORIGIN_MAX];
+    return transfer_url_origin(a, oa, sizeof oa) == 0 && transfer_url_origin(b, ob, sizeof ob) == 0 &&
+           strcmp(oa, ob) == 0;
+}
+
+static bool cross_origin_ok(const char *line)
+{
+    size_t n = strcspn(line, ":;");
+    for (size_t i = 0; i < sizeof(CROSS_ORIGIN_OK) / sizeof(CROSS_ORIGIN_OK[0]); i++)
+        if (strlen(CROSS_ORIGIN_OK[i]) == n && strncasecmp(line, CROSS_ORIGIN_OK[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* The lines of x->headers another origin may see, built once per transfer. */
+static struct curl_slist *cross_origin_headers(struct xfer *x)
+{
+    if (x->cross_headers)
+        return x->cross_headers;
+    for (const struct curl_slist *l = x->headers; l; l = l->next) {
+        if (cross_origin_ok(l->data) && add_header(&x->cross_headers, l->data) != 0) {
+            curl_slist_free_all(x->cross_headers);
+            x->cross_headers = NULL;
+            return NULL;
+        }
+    }
+    /* an empty list would send the probe's full one: curl keeps the last set */
+    if (!x->cross_headers && add_header(&x->cross_headers, "Connection: close") != 0)
+        return NULL;
+    return x->cross_headers;
+}
+
+static void timings_add(struct timings *sum, const struct timings *hop)
+{
+    sum->dns += hop->dns;
+    sum->connect += hop->connect;
+    sum->tls += hop->tls;
+    sum->total += hop->total;
+}
+
+/* Ends the chain with the response in hand: failed for `code` and `why`
+ * unless code is CURLE_OK. */
+static int chain_end(struct xfer *x, int code, enum transfer_fail fail, const char *why)
+{
+    struct response *r = x->resp;
+    struct timings *t = &r->timings;
+
+    if (code != CURLE_OK || fail != TRANSFER_OK) {
+        r->curl_code = code;
+        r->fail = fail;
+        snprintf(r->error, sizeof(r->error), "%s", why);
+    }
+    /* ttfb and total from the start of the first hop, phases summed (as curl does) */
+    if (t->ttfb)
+        t->ttfb += x->spent.total;
+    t->total += x->spent.total;
+    t->dns += x->spent.dns;
+    t->connect += x->spent.connect;
+    t->tls += x->spent.tls;
+    return -1;
+}
+
+/* The response of the hop before goes; the next hop's comes into it. */
+static void response_restart(struct xfer *x)
+{
+    struct response *r = x->resp;
+    resp_hdr_clear(r);
+    x->hdr.bytes = 0;
+    x->hdr.in_body = false;
+    x->hdr.too_many = false;
+    buf_free(&r->body);
+    buf_init(&r->body, x->body_max);
+    r->status = 0;
+    r->curl_code = 0;
+    r->os_errno = 0;
+    r->error[0] = '\0';
+    r->primary_ip[0] = '\0';
+    r->http_version = 0;
+    memset(&r->tls, 0, sizeof(r->tls)); /* the final server's, none over http:// */
+    x->reason[0] = '\0';
+    x->socket_errno = 0;
+}
+
+/* Called when a hop is done and its handle removed. Returns 0 when the next
+ * hop is in flight; otherwise x->resp is the chain's final response. */
+static int xfer_follow(struct xfer *x)
+{
+    struct response *r = x->resp;
+    CURL *easy = x->easy;
+    char *target = NULL, why[256], origin[TRANSFER_ORIGIN_MAX];
+    int rc = 0;
+
+    if (r->fail != TRANSFER_OK || r->curl_code != CURLE_OK ||
+        curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &target) != CURLE_OK || !target)
+        return chain_end(x, CURLE_OK, TRANSFER_OK, NULL);
+    if (x->hops >= TRANSFER_MAX_REDIRS) {
+        snprintf(why, sizeof why, "Maximum (%ld) redirects followed", TRANSFER_MAX_REDIRS);
+        return chain_end(x, CURLE_TOO_MANY_REDIRECTS, TRANSFER_CURL, why);
+    }
+    struct timings spent = x->spent;
+    timings_add(&spent, &r->timings);
+    if (spent.total >= x->timeout) {
+        snprintf(why, sizeof why, "Operation timed out after %lld milliseconds, %d redirects followed",
+                 (long long)(spent.total / 1000), x->hops);
+        return chain_end(x, CURLE_OPERATION_TIMEDOUT, TRANSFER_CURL, why);
+    }
+    /* curl's rules: 301 and 302 turn a POST into a GET, 303 anything but
+     * a GET or HEAD; 307 and 308 resend the request as it was */
+    bool to_get = ((r->status == 301 || r->status == 302) && strcmp(x->method, "POST") == 0) ||
+                  (r->status == 303 && strcmp(x->method, "GET") != 0 && strcmp(x->method, "HEAD") != 0);
+    bool same = x->origin && transfer_url_origin(target, origin, sizeof origin) == 0 &&
+                strcmp(origin, x->origin) == 0;
+    if (!same && x->has_body && !to_get) {
+        /* a body can hold a secret as well as a header can, and a 307 or 308
+         * cannot drop it: the chain stops here */
+        if (transfer_url_origin(target, origin, sizeof origin) != 0)
+            snprintf(origin, sizeof origin, "a URL without an origin");
+        snprintf(why, sizeof why,
+                 "redirect (%ld) to %.120s not followed: it would resend the request body to an origin "
+                 "the step does not name", r->status, origin);
+        return chain_end(x, CURLE_OK, TRANSFER_REDIRECT_REFUSED, why);
+    }
+    struct curl_slist *headers = same ? x->headers : cross_origin_headers(x);
+    long ms = (long)((x->timeout - spent.total + 999) / 1000);
+    if (!headers)
+        rc = -1;
+    if (to_get) {
+        char *get = strdup("GET");
+        if (!get)
+            rc = -1;
+        free(x->method);
+        x->method = get;
+        x->has_body = false;
+        x->keep = false;
+        SETOPT(CURLOPT_HTTPGET, 1L);
+        SETOPT(CURLOPT_CUSTOMREQUEST, NULL);
+    }
+    SETOPT(CURLOPT_URL, target); /* curl copies it before it drops its own */
+    SETOPT(CURLOPT_HTTPHEADER, headers);
+    SETOPT(CURLOPT_TIMEOUT_MS, ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, ms);
+    if (rc)
+        return chain_end(x, CURLE_OUT_OF_MEMORY, TRANSFER_CURL, "out of memory following a redirect");
+    x->spent = spent;
+    x->hops++;
+    response_restart(x);
+    if (curl_multi_add_handle(x->e->multi, easy) != CURLM_OK)
+        return chain_end(x, CURLE_FAILED_INIT, TRANSFER_CURL, "cannot start the redirect's transfer");
+    return 0;
+}
+
 int transfer_start(struct transfer_session *s, const struct transfer_req *req,
                    transfer_done_cb cb, void *arg)
 {
@@ -654,10 +869,18 @@ int transfer_start(struct transfer_session *s, const struct transfer_req *req,
     x->arg = arg;
     x->body_max = req->body_max ? req->body_max : TRANSFER_BODY_MAX_DEFAULT;
     x->hdr.keep_trailers = req->keep_trailers;
+    x->follow = req->follow_redirects;
+    x->timeout = req->timeout;
     x->resp = freelist_get(&responses);
     if (!x->resp)
         goto out;
     buf_init(&x->resp->body, x->body_max);
+    if (x->follow) {
+        char origin[TRANSFER_ORIGIN_MAX];
+        /* a URL without an origin: every hop counts as another origin */
+        if (transfer_url_origin(req->url, origin, sizeof origin) == 0 && !(x->origin = strdup(origin)))
+            goto out;
+    }
     bool kept;
     x->easy = easy_pool_get(&e->easy_pool, &kept);
     if (!x->easy)

@@ -38,6 +38,7 @@ enum transfer_fail {
     TRANSFER_BODY_TOO_BIG,  /* decoded body passed body_max: aborted */
     TRANSFER_HEADERS_TOO_BIG,
     TRANSFER_KIND,          /* a step kind's exchange failed: kind_reason says why (probes/kinds) */
+    TRANSFER_REDIRECT_REFUSED, /* a redirect not followed: it would resend the body to another origin */
 };
 const char *transfer_fail_str(enum transfer_fail f);
 
@@ -100,7 +101,7 @@ struct transfer_req {
     size_t body_len;
     tl_usec timeout;            /* whole transfer; must be > 0 */
     size_t body_max;            /* decoded bytes kept; over it the transfer fails */
-    bool follow_redirects;
+    bool follow_redirects;      /* at most 10 hops; the headers go only to url's origin (transfer_start) */
     bool insecure;              /* skip TLS verification (never the default) */
     const char *resolve;        /* optional CURLOPT_RESOLVE entries "host:port:addr", one per line (vantages) */
     const char *proxy;          /* optional proxy URL (vantages) */
@@ -129,7 +130,19 @@ typedef void (*transfer_done_cb)(struct response *resp, void *arg);
  * naming the header (never the value, which may hold a secret) in err. */
 int transfer_header_check(const char *name, const char *value, char *err, size_t errlen);
 
-/* Starts a transfer. Everything in req is copied. A header that fails
+/* "scheme://host:port" of url (the port written out, all lowercase) into
+ * out. Returns 0, TL_EINVAL when url has none, TL_ETOOBIG, TL_ENOMEM. */
+#define TRANSFER_ORIGIN_MAX 320
+int transfer_url_origin(const char *url, char *out, size_t len);
+/* a and b have the same origin (scheme, host and port): false when either has none. */
+bool transfer_same_origin(const char *a, const char *b);
+
+/* Starts a transfer. Everything in req is copied. With follow_redirects, a
+ * redirect to another origin (scheme, host or port: https to http is
+ * another) is followed without req's headers but Accept, Accept-Encoding,
+ * Accept-Language, Content-Type, User-Agent and X-Correlation-ID, and not
+ * at all when it would resend the body (307, 308): the response is the
+ * redirect, failed with TRANSFER_REDIRECT_REFUSED. A header that fails
  * transfer_header_check() refuses the whole transfer: it is never sent. Returns 0, or a negative
  * value when the transfer could not be started (then cb is never called). */
 int transfer_start(struct transfer_session *s, const struct transfer_req *req,

@@ -257,9 +257,12 @@ static void on_response(struct response *resp, void *arg)
     struct check_outcome co;
     check_outcome_init(&co);
     cJSON *json = NULL;
-    bool transport_failed = resp->fail != TRANSFER_OK;
+    /* a redirect the agent would not follow: the API answered, somewhere
+     * the step's secrets may not go (its contract, like a check) */
+    bool refused = resp->fail == TRANSFER_REDIRECT_REFUSED;
+    bool transport_failed = resp->fail != TRANSFER_OK && !refused;
     bool body_too_big = resp->fail == TRANSFER_BODY_TOO_BIG;
-    if (transport_failed)
+    if (resp->fail != TRANSFER_OK)
         journey_push_failure(j, &sr->failures, st->name, resp->error[0] ? resp->error : transfer_fail_str(resp->fail));
     if (resp->status > 0 && !(transport_failed && !body_too_big))
         judge_response(j, st, resp, body_too_big, &json, &co);
@@ -271,7 +274,7 @@ static void on_response(struct response *resp, void *arg)
         .body_too_big = body_too_big,
         .status_expected = resp->status > 0 && co.status_ok,
         .issue_class = co.issue_class[0] ? co.issue_class : NULL,
-        .checks_failed = co.checks_failed || co.failures.n > 0,
+        .checks_failed = co.checks_failed || co.failures.n > 0 || refused,
         .budget_breached = co.budget_breached,
         .schema_violated = co.schema_violations > 0,
         .budget_phase = co.budget_phase,
