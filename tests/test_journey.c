@@ -235,6 +235,29 @@ static void test_deadline(void **state)
     env_close(&e);
 }
 
+/* A deadline that passed before the run's first request (the loader
+ * refuses one under 1ms; set here behind its back) is the agent's: the
+ * API was never asked. Once a step has sent, later steps past the deadline
+ * stay the API's (test_deadline). */
+static void test_deadline_before_first_request(void **state)
+{
+    struct run_env e;
+    env_open(&e, yaml_for(*state, "- probe: short\n"
+                                  "  schedule: {every: 1m, timeout: 1s}\n"
+                                  "  steps:\n"
+                                  "    - {name: first, request: {url: \"http://@H/ok\"}}\n"
+                                  "  finally:\n"
+                                  "    - {name: cleanup, request: {url: \"http://@H/ok\"}}\n"));
+    e.set->probes[0]->schedule.timeout = 1;
+    const struct run_result *r = run_probe(&e, 0);
+    assert_false(r->ok);
+    assert_step(&r->steps[0], true, false, BUCKET_AGENT, "overloaded");
+    assert_step(&r->steps[1], true, false, BUCKET_AGENT, "overloaded");
+    assert_int_equal(r->bucket, BUCKET_AGENT);
+    assert_string_equal(r->reason, "overloaded");
+    env_close(&e);
+}
+
 /* A finally step naming a capture its failed step never took is skipped,
  * not failed: the run keeps the failing step's verdict and nothing else. */
 static void test_finally_without_capture(void **state)
@@ -415,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_capture_between_steps),
         cmocka_unit_test(test_continue_and_finally),
         cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_deadline_before_first_request),
         cmocka_unit_test(test_one_case_per_bucket),
         cmocka_unit_test(test_finally_without_capture),
         cmocka_unit_test(test_agent_fault_transfers),

@@ -495,6 +495,46 @@ static void test_duration_too_long(void **state)
     strv_free(&errors);
 }
 
+/* A deadline under a millisecond cannot be timed (libuv's timers count
+ * milliseconds; a step's timeout was raised to 1ms at run time anyway):
+ * `every: 1us` (whose default timeout is the interval) or a timeout of
+ * 500us failed every run as the API's ("journey deadline exceeded before
+ * this step", upstream) though no request was ever sent. Refused at load. */
+static void test_duration_too_short(void **state)
+{
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_text("probe: h\nschedule: {every: 1us}\n"
+                                      "steps: [{name: s, request: {url: 'http://h/'}, timeout: 999us}]\n",
+                                      &errors, -1);
+    assert_null(set);
+    assert_int_equal(errors.n, 2);
+    assert_non_null(strstr(errors.v[0], ":2:19: schedule.every: \"1us\" is too short "
+                                        "(expected at least 1ms: deadlines are timed in milliseconds)"));
+    assert_non_null(strstr(errors.v[1], ":3:57: steps[0].timeout: \"999us\" is too short "
+                                        "(expected at least 1ms: deadlines are timed in milliseconds)"));
+    strv_free(&errors);
+    /* a cron schedule's own timeout too */
+    strv_init(&errors);
+    set = load_text("probe: c\nschedule: {cron: '* * * * *', timeout: 500us}\n"
+                    "steps: [{name: s, request: {url: 'http://h/'}}]\n",
+                    &errors, -1);
+    assert_null(set);
+    assert_int_equal(errors.n, 1);
+    assert_non_null(strstr(errors.v[0], ":2:40: schedule.timeout: \"500us\" is too short "
+                                        "(expected at least 1ms: deadlines are timed in milliseconds)"));
+    strv_free(&errors);
+    /* 1ms everywhere loads */
+    strv_init(&errors);
+    set = load_text("probe: h\nschedule: {every: 1ms, timeout: 1ms}\n"
+                    "steps: [{name: s, request: {url: 'http://h/'}, timeout: 1ms}]\n",
+                    &errors, 0);
+    assert_non_null(set);
+    assert_int_equal(set->probes[0]->schedule.timeout, 1000);
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
 /* Body, header and JSON `matches` are compiled for one pass ("^.*(R)"):
  * the same answers as the regex as written, which regexec restarts at every
  * offset (the square of the text's length). Regexes that would not wrap
@@ -727,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_def_hash),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_duration_too_long),
+        cmocka_unit_test(test_duration_too_short),
         cmocka_unit_test(test_regex_search_form),
         cmocka_unit_test(test_jpath_compile),
         cmocka_unit_test(test_jpath_compile_multi),

@@ -447,6 +447,27 @@ static void test_kind_steps(void **state)
     assert_int_equal(triage_step(&late).bucket, BUCKET_UPSTREAM);
 }
 
+/* The journey deadline passed before a step: the API's (upstream, timeout)
+ * only when an earlier step of the run sent a request and took the time.
+ * Before the first request the time went to the agent itself (a deadline
+ * shorter than its own preparation, a slow secret file): agent. */
+static void test_deadline_before_any_request(void **state)
+{
+    (void)state;
+    struct triage_input in = {.deadline_passed = true, .nothing_sent = true};
+    struct verdict v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_AGENT);
+    assert_string_equal(verdict_reason(&v), "overloaded");
+    in.kind_step = true;
+    assert_int_equal(triage_step(&in).bucket, BUCKET_AGENT);
+    in.nothing_sent = false;
+    assert_int_equal(triage_step(&in).bucket, BUCKET_UPSTREAM);
+    in.kind_step = false;
+    v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "timeout");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_run_verdict),
         cmocka_unit_test(test_agent_faults),
         cmocka_unit_test(test_kind_steps),
+        cmocka_unit_test(test_deadline_before_any_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

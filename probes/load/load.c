@@ -92,16 +92,20 @@ static int sched_node(struct yu *y, yaml_node_t *v, yaml_node_t **slot, bool pos
     return yu_get_dur(y, v, positive, out);
 }
 
+/* every and timeout are deadlines (every is the default timeout, and a
+ * timeout never passes it): at least LD_DEADLINE_MIN. */
 static int sched_every(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct schedule *s = obj;
-    return sched_node(y, v, &ld_of(y)->every_node, true, &s->every);
+    ld_of(y)->every_node = v;
+    return ld_deadline(y, v, &s->every);
 }
 
 static int sched_timeout(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct schedule *s = obj;
-    return sched_node(y, v, &ld_of(y)->timeout_node, true, &s->timeout);
+    ld_of(y)->timeout_node = v;
+    return ld_deadline(y, v, &s->timeout);
 }
 
 static int sched_jitter(struct yu *y, void *obj, yaml_node_t *v)

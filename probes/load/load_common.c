@@ -275,6 +275,22 @@ int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src)
     return 0;
 }
 
+int ld_deadline(struct yu *y, yaml_node_t *n, tl_usec *out)
+{
+    tl_usec v;
+    if (yu_get_dur(y, n, true, &v))
+        return -1;
+    if (v < LD_DEADLINE_MIN) {
+        char least[32];
+        duration_format(LD_DEADLINE_MIN, least, sizeof(least));
+        yu_error(y, n, "\"%s\" is too short (expected at least %s: deadlines are timed in milliseconds)", yu_str(n),
+                 least);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out)
 {
     char err[200];

@@ -74,6 +74,14 @@ int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
  * ("." matches every byte but NUL: no setlocale, no REG_NEWLINE.) A regex
  * that would not wrap unchanged (wraps()) is compiled as written. */
 int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
+/* The shortest deadline (a timeout, or an interval, which is the default
+ * timeout): libuv's timers count milliseconds, and a deadline under one
+ * passed before the first request went out, every run failing as if the
+ * API were slow. */
+#define LD_DEADLINE_MIN 1000
+/* A duration of at least LD_DEADLINE_MIN (yu_get_dur's errors, then "too
+ * short" at the node). */
+int ld_deadline(struct yu *y, yaml_node_t *n, tl_usec *out);
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
 /* An HTTP method word, upper-cased into *out (replacing it). */
 int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out);

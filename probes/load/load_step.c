@@ -561,13 +561,19 @@ static int step_retry(struct yu *y, void *obj, yaml_node_t *v)
     return ld_retry(y, v, &s->retry);
 }
 
+static int step_timeout(struct yu *y, void *obj, yaml_node_t *v)
+{
+    struct step *s = obj;
+    return ld_deadline(y, v, &s->timeout);
+}
+
 static const struct yu_key step_keys[] = {
     {"name", YU_STR, offsetof(struct step, name), NULL, YU_REQUIRED},
     {"request", YU_FN_MAP, 0, step_request, 0}, /* or grpc, or a kind's block: ld_step_kind */
     {"expect", YU_FN_MAP, 0, step_expect, 0},
     {"capture", YU_FN_MAP, 0, step_capture, 0},
     {"continue", YU_BOOL, offsetof(struct step, continue_on_failure), NULL, 0},
-    {"timeout", YU_DUR_POS, offsetof(struct step, timeout), NULL, 0},
+    {"timeout", YU_FN_SCALAR, 0, step_timeout, 0},
     {"grpc", YU_FN_MAP, 0, ld_grpc, 0},
     {"retry", YU_FN_MAP, 0, step_retry, 0},
     {NULL, 0, 0, NULL, 0},

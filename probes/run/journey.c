@@ -327,9 +327,15 @@ static int start_step(struct journey *j)
 
     uint64_t now = uv_hrtime();
     if (now >= j->deadline_ns) {
+        /* Before the run's first request the agent itself took the time
+         * (its own preparation, a slow secret file): never the API's. */
         struct triage_input ti = DEADLINE_PASSED;
         ti.loop_stalled = journey_loop_stalled(j);
-        journey_step_failed_early(j, "journey deadline exceeded before this step", &ti);
+        ti.nothing_sent = !j->sent;
+        journey_step_failed_early(j, j->sent ? "journey deadline exceeded before this step"
+                                             : "journey deadline exceeded before the first request was sent "
+                                               "(the agent took the time; the API was never asked)",
+                                  &ti);
         return -1;
     }
     tl_usec timeout = st->timeout ? st->timeout : j->probe->schedule.timeout;
@@ -342,6 +348,7 @@ static int start_step(struct journey *j)
     if (timeout < 1000)
         timeout = 1000;
 
+    j->sent = true;
     if (st->kind != STEP_HTTP)
         return journey_start_kind(j, st, timeout);
     return journey_start_http(j, st, timeout);

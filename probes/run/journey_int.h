@@ -27,6 +27,7 @@ struct journey {
     uint64_t deadline_ns;
     size_t step;                 /* the step in flight */
     bool failed;                 /* a failing step without `continue` stops the journey */
+    bool sent;                   /* a step of this run started its request: it may have taken the time */
     bool config_error;           /* the probe's vars could not be formed */
     enum reason config_reason;   /* why, as an agent fault */
     /* the request in flight, kept for the evidence pack */

@@ -286,11 +286,21 @@ static bool reason_is_agent(enum reason r)
     }
 }
 
+/* The journey deadline passed before the step: the API's only when an
+ * earlier step of the run sent a request (and so may have taken the time);
+ * before the first request the agent spent it all itself. */
+static struct verdict deadline_verdict(const struct triage_input *in)
+{
+    if (in->nothing_sent)
+        return verdict(BUCKET_AGENT, REASON_OVERLOADED, 0);
+    return verdict(BUCKET_UPSTREAM, REASON_TIMEOUT, 0);
+}
+
 /* A step of another kind: the exchange, the kind's own judgement, checks, budgets. */
 static struct verdict kind_verdict(const struct triage_input *in)
 {
     if (in->deadline_passed)
-        return verdict(BUCKET_UPSTREAM, REASON_TIMEOUT, 0);
+        return deadline_verdict(in);
     if (in->transport_failed && !in->body_too_big) {
         enum reason r = in->kind_reason != REASON_OK ? in->kind_reason : REASON_TRANSPORT;
         return verdict(reason_is_agent(r) ? BUCKET_AGENT : BUCKET_UPSTREAM, r, 0);
@@ -324,7 +334,7 @@ static struct verdict step_verdict(const struct triage_input *in)
     if (own != REASON_OK)
         return verdict(BUCKET_AGENT, own, 0);
     if (in->deadline_passed)
-        return verdict(BUCKET_UPSTREAM, REASON_TIMEOUT, 0);
+        return deadline_verdict(in);
     /* A transfer that broke after the status line (a reset, broken chunking,
      * a stall) has no usable response: the network or upstream failed. */
     if (in->status == 0 || (in->transport_failed && !in->body_too_big))

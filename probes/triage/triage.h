@@ -136,6 +136,7 @@ struct triage_input {
     bool transport_failed;  /* the transfer broke; unless only the cap hit, the status is unusable */
     bool config_error;      /* the request could not be formed: agent, probe_config */
     bool deadline_passed;   /* the journey deadline passed before the step: upstream, timeout */
+    bool nothing_sent;      /* with deadline_passed: no step of the run had sent a request yet */
     enum reason agent_fault; /* nonzero: the agent failed before asking (bucket agent) */
     bool loop_stalled;      /* the agent's loop stalled during the run: a timeout is agent/overloaded */
     /* Steps of other kinds than HTTP (probes/kinds): no status line. With
@@ -160,7 +161,8 @@ const char *triage_grpc_reason_str(enum reason r);
 
 /* The verdict of one step. Rules, in order:
  *  - agent fault: agent/that reason; config error: agent/probe_config;
- *    deadline passed: upstream/timeout; a transfer that failed on the
+ *    deadline passed: upstream/timeout (agent/overloaded when no step of
+ *    the run had sent a request yet); a transfer that failed on the
  *    agent's side (CA file, URL curl rejects, out of memory) before the
  *    target answered: agent;
  *  - no response (or a transfer broken after the status line): upstream,
