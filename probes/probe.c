@@ -127,6 +127,8 @@ static void step_free(struct step *s)
         /* re is compiled exactly when re_src is set. */
         if (c->kind == CAPTURE_REGEX && c->re_src)
             regfree(&c->re);
+        if (c->has_rev)
+            regfree(&c->rev);
         free(c->re_src);
     }
     free(s->captures);

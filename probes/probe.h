@@ -192,6 +192,9 @@ struct capture {
     char *header;               /* CAPTURE_HEADER */
     char *re_src;               /* CAPTURE_REGEX */
     regex_t re;
+    regex_t rev;                /* "^.*(R reversed)": where the leftmost match starts */
+    bool has_rev;               /* rev is compiled */
+    size_t search_max;          /* without rev: the largest body regexec searches (its cost) */
     int group;                  /* CAPTURE_REGEX: default 1 */
     struct src_pos pos;
 };

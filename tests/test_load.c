@@ -3,6 +3,7 @@
  * lines of its .expected sibling. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -570,6 +571,62 @@ static void test_regex_search_form(void **state)
     }
 }
 
+/* Capture regexes also get "^.*(R')", R reversed: its longest match over
+ * the reversed text ends where R's leftmost match starts, and regexec from
+ * there (REG_STARTEND) gives the match and groups of the regex as written,
+ * in one pass each. Regexes it cannot reverse keep has_rev false. */
+static void test_capture_regex_reverse(void **state)
+{
+    static const struct { const char *re, *text; } cases[] = {
+        {"([a-z]+)[0-9]", "abc def9"}, {"([a-z]+)[0-9]", "abc def"}, {"(a|aa)*c", "xaaac"},
+        {"([a-z]+)[0-9]|(a)\"}", "{\"s\":\"aaaa\"}"}, {"csrf=([A-Za-z0-9]+)", "x csrf=Ab9; csrf=zz"},
+        {"(ab|a)(bc|c)?", "zabc"}, {"[]a]+(b{2,3})", "]]abbbb"}, {"([[:digit:]]+)-([^-]*)", "a12-x-3"},
+        {"(x)?y", "y"}, {"a|()", "b"}, {"\\w+\\.(c)", "main.c"}, {"((a)|b)+", "abab"},
+        {"(a*)(a*)", "aaa"}, {"\\(([0-9]{1,3})\\)", "(1234)(12)"}, {"x{2}", "axxx"},
+    };
+    static const char *const kept[] = {"^a(b)", "(a)\\1", "a$", "\\<a", "a)", "b|^a"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) + sizeof(kept) / sizeof(kept[0]); i++) {
+        bool is_kept = i >= sizeof(cases) / sizeof(cases[0]);
+        const char *re = is_kept ? kept[i - sizeof(cases) / sizeof(cases[0])] : cases[i].re;
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "probe: r\nsteps: [{name: s, request: {url: 'http://h/'}, capture: {v: {regex: '%s', group: 0}}}]\n",
+                 re);
+        struct strv errors;
+        strv_init(&errors);
+        struct probe_set *set = load_text(text, &errors, 0);
+        const struct capture *c = &set->probes[0]->steps[0].captures[0];
+        if (c->has_rev == is_kept)
+            fail_msg("regex \"%s\": has_rev %d", re, c->has_rev);
+        if (is_kept) {
+            assert_true(c->search_max == (re[0] == '^' ? SIZE_MAX : strchr(re, '1') ? 256 : 4096));
+        } else {
+            const char *t = cases[i].text;
+            size_t n = strlen(t);
+            char rev[64];
+            for (size_t k = 0; k < n; k++)
+                rev[k] = t[n - 1 - k];
+            rev[n] = '\0';
+            regmatch_t want[10], got[10], whole;
+            int want_rc = regexec(&c->re, t, 10, want, 0);
+            int rc = regexec(&c->rev, rev, 1, &whole, 0);
+            if ((rc == 0) != (want_rc == 0))
+                fail_msg("regex \"%s\" on \"%s\": %d as written, %d reversed", re, t, want_rc, rc);
+            if (rc == 0) {
+                got[0].rm_so = (regoff_t)(n - (size_t)whole.rm_eo);
+                got[0].rm_eo = (regoff_t)n;
+                assert_int_equal(regexec(&c->re, t, 10, got, REG_STARTEND), 0);
+                for (size_t g = 0; g <= c->re.re_nsub; g++)
+                    if (got[g].rm_so != want[g].rm_so || got[g].rm_eo != want[g].rm_eo)
+                        fail_msg("regex \"%s\" on \"%s\": group %zu at %d..%d, not %d..%d", re, t, g,
+                                 (int)got[g].rm_so, (int)got[g].rm_eo, (int)want[g].rm_so, (int)want[g].rm_eo);
+            }
+        }
+        probe_set_free(set);
+        strv_free(&errors);
+    }
+}
+
 /* One probe whose schedule and maintenance window both use expr. */
 static struct probe_set *load_cron(const char *expr, struct strv *errors, int want_rc)
 {
@@ -769,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_duration_too_long),
         cmocka_unit_test(test_duration_too_short),
         cmocka_unit_test(test_regex_search_form),
+        cmocka_unit_test(test_capture_regex_reverse),
         cmocka_unit_test(test_jpath_compile),
         cmocka_unit_test(test_jpath_compile_multi),
         cmocka_unit_test(test_json_lengths_ranges_patterns),

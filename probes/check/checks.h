@@ -27,6 +27,7 @@ struct check_outcome {
     struct strv issue_codes; /* codes of the issues in the body, in order */
     struct grpc_answer grpc;  /* a grpc: step's answer (grpc_check); grpc.read false otherwise */
     bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
+    bool config_error;      /* a capture the probe's own configuration cannot take (agent, probe_config) */
 };
 
 void check_outcome_init(struct check_outcome *o);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,25 @@ int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src)
     return 0;
 }
 
+/* The end of the bracket expression whose "[" is at p, NULL if it has none. */
+static const char *bracket_end(const char *p)
+{
+    p += p[1] == '^' ? 2 : 1;
+    if (*p == ']')
+        p++;
+    for (; *p && *p != ']'; p++) {
+        if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+            const char *end = strchr(p + 2, p[1]);
+            while (end && end[1] != ']')
+                end = strchr(end + 1, p[1]);
+            if (!end)
+                return NULL;
+            p = end + 1;
+        }
+    }
+    return *p ? p : NULL;
+}
+
 /* Whether R can go inside "^.*(R)" unchanged: every "(" closed, no ")"
  * left over (ERE reads an unmatched one as a literal), no back-reference
  * (it would count the new group), no "^" (an anchored R is one pass
@@ -229,20 +249,8 @@ static bool wraps(const char *s)
             if (p[1])
                 p++;
         } else if (*p == '[') {
-            p += p[1] == '^' ? 2 : 1;
-            if (*p == ']')
-                p++;
-            for (; *p && *p != ']'; p++) {
-                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-                    const char *end = strchr(p + 2, p[1]);
-                    while (end && end[1] != ']')
-                        end = strchr(end + 1, p[1]);
-                    if (!end)
-                        return false;
-                    p = end + 1;
-                }
-            }
-            if (!*p)
+            p = bracket_end(p);
+            if (!p)
                 return false;
         } else if (*p == '^') {
             return false; /* after ".*" glibc also reads it after a newline */
@@ -288,6 +296,158 @@ int ld_deadline(struct yu *y, yaml_node_t *n, tl_usec *out)
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* The end of the piece (an atom and its quantifiers) at p, before end;
+ * NULL for what reverse_range cannot reverse: an anchor (^ $ \` \' and the
+ * word anchors \< \> \b \B, which glibc does not match alike both ways), a
+ * back-reference, a quantifier with no atom, an unmatched parenthesis. */
+static const char *piece_end(const char *p, const char *end)
+{
+    const char *q = p + 1;
+    if (*p == '(') {
+        int depth = 1;
+        while (q < end && depth) {
+            if (*q == '\\' && q + 1 < end)
+                q++;
+            else if (*q == '[')
+                q = bracket_end(q);
+            else if (*q == '(')
+                depth++;
+            else if (*q == ')')
+                depth--;
+            if (!q)
+                return NULL;
+            q++;
+        }
+        if (depth)
+            return NULL;
+    } else if (*p == '[') {
+        q = bracket_end(p);
+        if (!q || q >= end)
+            return NULL;
+        q++;
+    } else if (*p == '\\') {
+        if (q >= end || (*q >= '1' && *q <= '9') || strchr("`'<>bB", *q))
+            return NULL;
+        q++;
+    } else if (strchr("^$*+?{)|", *p)) {
+        return NULL;
+    }
+    while (q < end && (*q == '*' || *q == '+' || *q == '?' || *q == '{')) {
+        if (*q == '{') {
+            const char *close = memchr(q, '}', (size_t)(end - q));
+            if (!close || strspn(q + 1, "0123456789,") != (size_t)(close - q - 1))
+                return NULL;
+            q = close;
+        }
+        q++;
+    }
+    return q;
+}
+
+/* Writes the reverse of [s, end) to out, which has as many bytes: a
+ * branch keeps its place, and each piece of a branch goes to the mirror
+ * place, itself reversed (a group's inside). */
+static bool reverse_range(const char *s, const char *end, char *out, int depth)
+{
+    if (depth > 64)
+        return false;
+    const char *bs = s;
+    while (bs <= end) {
+        const char *be = bs;
+        while (be && be < end && *be != '|')
+            be = piece_end(be, end);
+        if (!be)
+            return false;
+        for (const char *p = bs, *q; p < be; p = q) {
+            q = piece_end(p, end);
+            char *o = out + (bs - s) + (be - q);
+            memcpy(o, p, (size_t)(q - p));
+            if (*p == '(') {
+                const char *close = p + 1;
+                for (int d = 1; d; close++) { /* piece_end found it: no checks left */
+                    if (*close == '\\')
+                        close++;
+                    else if (*close == '[')
+                        close = bracket_end(close);
+                    else if (*close == '(')
+                        d++;
+                    else if (*close == ')')
+                        d--;
+                }
+                if (!reverse_range(p + 1, close - 1, o + 1, depth + 1))
+                    return false;
+            }
+        }
+        if (be < end)
+            out[be - s] = '|';
+        bs = be + 1;
+    }
+    return true;
+}
+
+/* Whether src has a back-reference (\1 to \9 outside brackets). */
+static bool has_backref(const char *s)
+{
+    for (const char *p = s; p && *p; p++) {
+        if (*p == '\\' && p[1] >= '1' && p[1] <= '9')
+            return true;
+        if (*p == '\\' && p[1])
+            p++;
+        else if (*p == '[')
+            p = bracket_end(p);
+        if (!p)
+            return false;
+    }
+    return false;
+}
+
+/* Whether every match of src starts at the text's start: a leading "^" and
+ * no "|" outside parentheses (regexec then tries offset 0 only). */
+static bool anchored(const char *s)
+{
+    int depth = 0;
+    if (*s != '^')
+        return false;
+    for (const char *p = s; p && *p; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+        else if (*p == '[')
+            p = bracket_end(p);
+        else if (*p == '(')
+            depth++;
+        else if (*p == ')')
+            depth--;
+        else if (*p == '|' && depth <= 0)
+            return false;
+        if (!p)
+            return false;
+    }
+    return true;
+}
+
+int ld_regex_capture(struct yu *y, yaml_node_t *n, struct capture *c)
+{
+    if (ld_regex(y, n, &c->re, &c->re_src))
+        return -1;
+    size_t len = strlen(c->re_src);
+    char *rev = malloc(len + 7);
+    if (!rev)
+        return -1;
+    memcpy(rev, "^.*(", 4);
+    if (reverse_range(c->re_src, c->re_src + len, rev + 4, 0)) {
+        memcpy(rev + 4 + len, ")", 2);
+        c->has_rev = regcomp(&c->rev, rev, REG_EXTENDED) == 0;
+    }
+    if (has_backref(c->re_src))
+        c->search_max = LD_CAPTURE_BACKREF_MAX;
+    else if (anchored(c->re_src))
+        c->search_max = SIZE_MAX;
+    else
+        c->search_max = LD_CAPTURE_PLAIN_MAX;
+    free(rev);
     return 0;
 }
 

@@ -82,6 +82,18 @@ int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
 /* A duration of at least LD_DEADLINE_MIN (yu_get_dur's errors, then "too
  * short" at the node). */
 int ld_deadline(struct yu *y, yaml_node_t *n, tl_usec *out);
+/* ld_regex for a capture, which needs the leftmost match and its groups:
+ * also compiles "^.*(R')", R reversed, whose longest match over the
+ * reversed body ends where the leftmost match of R starts, in one pass
+ * (has_rev); regexec then starts there and matches at once. Without it
+ * (back-references, anchors, word anchors) search_max is the largest body
+ * glibc's regexec, which restarts R at every offset, may search: 4 KiB
+ * (hostile letters against "([a-z]+)[0-9]$": 0.1 s), 256 bytes with a
+ * back-reference (the cube of the length: 0.1 s, 8 s at 1 KiB), any body
+ * when R can only match at offset 0 (a leading ^, no | outside groups). */
+#define LD_CAPTURE_PLAIN_MAX 4096
+#define LD_CAPTURE_BACKREF_MAX 256
+int ld_regex_capture(struct yu *y, yaml_node_t *n, struct capture *c);
 int ld_jpath(struct yu *y, yaml_node_t *n, struct jpath *out);
 /* An HTTP method word, upper-cased into *out (replacing it). */
 int ld_method(struct yu *y, yaml_node_t *v, const char *examples, char **out);

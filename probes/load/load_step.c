@@ -483,7 +483,7 @@ static int cap_header(struct yu *y, void *obj, yaml_node_t *v)
 static int cap_regex(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct cap_ctx *cc = obj;
-    if (one_op(y, &cc->kinds, v, CAP_KINDS) || ld_regex(y, v, &cc->c->re, &cc->c->re_src))
+    if (one_op(y, &cc->kinds, v, CAP_KINDS) || ld_regex_capture(y, v, cc->c))
         return -1;
     cc->c->kind = CAPTURE_REGEX;
     return 0;

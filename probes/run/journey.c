@@ -172,8 +172,40 @@ enum reason journey_render_reason(int rc)
     return REASON_PROBE_CONFIG;
 }
 
+/* The leftmost match of a capture regex in body and its groups, in time
+ * linear in the body (regexec alone restarts at every offset: 256 KB of
+ * letters against "([a-z]+)[0-9]" held the loop for minutes). The longest
+ * match of "^.*(R')" over the reversed body ends where the leftmost match
+ * of R starts; regexec started there matches at once. 0 with m filled, 1
+ * when nothing matches, -1 out of memory, -2 when R has no reversed form
+ * and the body is over its search_max (probes/load/load_int.h). */
+static int regex_capture(const struct capture *c, const char *body, regmatch_t m[10])
+{
+    size_t n = strlen(body);
+    if (!c->has_rev) {
+        if (n > c->search_max)
+            return -2;
+        return regexec(&c->re, body, 10, m, 0) == 0 ? 0 : 1;
+    }
+    char *rev = malloc(n + 1);
+    if (!rev)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        rev[i] = body[n - 1 - i];
+    rev[n] = '\0';
+    regmatch_t whole;
+    int rc = regexec(&c->rev, rev, 1, &whole, 0);
+    free(rev);
+    if (rc != 0)
+        return 1;
+    m[0].rm_so = (regoff_t)(n - (size_t)whole.rm_eo);
+    m[0].rm_eo = (regoff_t)n;
+    return regexec(&c->re, body, 10, m, REG_STARTEND) == 0 ? 0 : 1;
+}
+
+/* *config is set when the capture failed on the probe's own regex. */
 static int capture_value(const struct capture *c, const struct response *resp, const cJSON *json, char **out,
-                         char *why, size_t whylen)
+                         bool *config, char *why, size_t whylen)
 {
     *out = NULL;
     switch (c->kind) {
@@ -201,10 +233,24 @@ static int capture_value(const struct capture *c, const struct response *resp, c
     case CAPTURE_REGEX: {
         regmatch_t m[10];
         int g = c->group;
-        if (g < 0 || g > 9 || !resp->body.data || regexec(&c->re, resp->body.data, 10, m, 0) != 0 ||
-            m[g].rm_so < 0) {
-            snprintf(why, whylen, "capture %s: /%s/ group %d did not match the response body", c->name, c->re_src,
-                     g);
+        int rc = g < 0 || g > 9 || !resp->body.data ? 1 : regex_capture(c, resp->body.data, m);
+        if (rc == -2) {
+            *config = true;
+            snprintf(why, whylen,
+                     "capture %s: /%s/ is too costly on a body of %zu bytes (searched in bodies of at most %zu "
+                     "bytes: a regex with a back-reference, $, ^ past its start or a word anchor is searched "
+                     "offset by offset)",
+                     c->name, c->re_src, strlen(resp->body.data), c->search_max);
+            return -1;
+        }
+        if (rc == 0 && m[g].rm_so < 0)
+            rc = 1;
+        if (rc != 0) {
+            if (rc < 0)
+                snprintf(why, whylen, "capture %s: out of memory", c->name);
+            else
+                snprintf(why, whylen, "capture %s: /%s/ group %d did not match the response body", c->name,
+                         c->re_src, g);
             return -1;
         }
         *out = strndup(resp->body.data + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
@@ -273,9 +319,13 @@ void journey_run_captures(struct journey *j, const struct step *st, const struct
     struct step_result *sr = &j->result->steps[j->step];
     for (size_t i = 0; i < st->n_captures; i++) {
         char why[512], *val = NULL;
-        if (capture_value(&st->captures[i], resp, json, &val, why, sizeof(why))) {
+        bool config = false;
+        if (capture_value(&st->captures[i], resp, json, &val, &config, why, sizeof(why))) {
             journey_push_failure(j, &sr->failures, st->name, why);
-            co->checks_failed = true;
+            if (config)
+                co->config_error = true;
+            else
+                co->checks_failed = true;
             continue;
         }
         /* A value captured from a secret-bearing response is not itself secret,

@@ -275,6 +275,7 @@ static void on_response(struct response *resp, void *arg)
         .status_expected = resp->status > 0 && co.status_ok,
         .issue_class = co.issue_class[0] ? co.issue_class : NULL,
         .checks_failed = co.checks_failed || co.failures.n > 0 || refused,
+        .config_error = co.config_error,
         .budget_breached = co.budget_breached,
         .schema_violated = co.schema_violations > 0,
         .budget_phase = co.budget_phase,

@@ -54,6 +54,7 @@ static void on_kind_response(struct response *resp, void *arg)
         .transport_failed = failed,
         .body_too_big = resp->fail == TRANSFER_BODY_TOO_BIG,
         .checks_failed = co.checks_failed || co.failures.n > 0,
+        .config_error = co.config_error,
         .budget_breached = co.budget_breached,
         .budget_phase = co.budget_phase,
         .loop_stalled = (failed || co.budget_breached) && journey_loop_stalled(j),
