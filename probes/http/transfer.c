@@ -751,10 +751,7 @@ static int chain_end(struct xfer *x, int code, enum transfer_fail fail, const ch
     /* ttfb and total from the start of the first hop, phases summed (as curl does) */
     if (t->ttfb)
         t->ttfb += x->spent.total;
-    t->total += x->spent.total;
-    t->dns += x->spent.dns;
-    t->connect += x->spent.connect;
-    t->tls += x->spent.tls;
+    timings_add(t, &x->spent);
     return -1;
 }
 
@@ -806,12 +803,12 @@ static int xfer_follow(struct xfer *x)
      * a GET or HEAD; 307 and 308 resend the request as it was */
     bool to_get = ((r->status == 301 || r->status == 302) && strcmp(x->method, "POST") == 0) ||
                   (r->status == 303 && strcmp(x->method, "GET") != 0 && strcmp(x->method, "HEAD") != 0);
-    bool same = x->origin && transfer_url_origin(target, origin, sizeof origin) == 0 &&
-                strcmp(origin, x->origin) == 0;
+    bool parsed = transfer_url_origin(target, origin, sizeof origin) == 0;
+    bool same = x->origin && parsed && strcmp(origin, x->origin) == 0;
     if (!same && x->has_body && !to_get) {
         /* a body can hold a secret as well as a header can, and a 307 or 308
          * cannot drop it: the chain stops here */
-        if (transfer_url_origin(target, origin, sizeof origin) != 0)
+        if (!parsed)
             snprintf(origin, sizeof origin, "a URL without an origin");
         snprintf(why, sizeof why,
                  "redirect (%ld) to %.120s not followed: it would resend the request body to an origin "

@@ -11,12 +11,6 @@ source "$TRIPLINE_SOURCE_DIR/tests/lib/incident.sh"
 [ -d /proc/self ] || { echo "skip: needs /proc"; exit 77; }
 
 start_demo_api
-# alive PID: the process exists and is not a zombie
-alive() {
-    local st
-    st=$(sed -n 's/.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
-}
 # The throttle: tells whether a throttle started before it is still alive,
 # logs its shell and its child, and waits for $WORK/go.
 cat >"$WORK/throttle.sh" <<'SH'

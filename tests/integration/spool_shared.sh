@@ -7,11 +7,6 @@ source "$TRIPLINE_SOURCE_DIR/tests/lib/incident.sh"
 [ -d /proc/self ] || { echo "skip: needs /proc"; exit 77; }
 
 start_demo_api
-alive() {
-    local st
-    st=$(sed -n 's/.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
-}
 # The throttle: logs its start and waits for $WORK/go.
 cat >"$WORK/throttle.sh" <<'SH'
 echo "start $$" >>"$1/throttle.log"

@@ -63,3 +63,10 @@ action_counted() {
     curl -sf --noproxy '*' "$AGENT_URL/metrics" |
         grep -q "^tripline_action_runs_total{probe=\"$1\",action=\"$2\",kind=\"$3\",outcome=\"$4\"} ${5:-1}\$"
 }
+
+# alive PID: the process exists and is not a zombie (needs /proc)
+alive() {
+    local st
+    st=$(sed -n 's/.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
