@@ -226,50 +226,79 @@ int phase_parse(const char *name)
     return -1;
 }
 
+/* host:port of a URL's origin ("scheme://authority"), by curl's parser. */
+static bool origin_host_key(const char *origin, char *out, size_t outlen)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    bool ok = false;
+    if (u && curl_url_set(u, CURLUPART_URL, origin, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+        snprintf(out, outlen, "%s:%s", host, port ? port : "");
+        ok = true;
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 /* The host a probe's runs count against for the per-host limit: the first
  * step's URL host when it can be worked out at load time (a constant URL or
  * one starting with a constant var), else the probe id. */
-void probe_host_key(const struct probe *p, char *out, size_t outlen)
+void probe_host_key(const struct probe *p, struct probe_host_memo *memo, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "probe:%s", p->id);
     if (p->n_steps == 0)
-        return;
+        goto by_id;
     if (p->steps[0].kind != STEP_HTTP) {
         const struct kind_ops *kind = kind_ops_of(p->steps[0].kind);
+        snprintf(out, outlen, "probe:%s", p->id);
         if (kind && kind->host_key)
             kind->host_key(p->steps[0].kind_def, out, outlen);
         return;
+    }
+    /* only constant parts: a template needing env or a capture is skipped */
+    const struct tpl *t = &p->steps[0].request.url;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->segs[i].kind == TPL_ENV || t->segs[i].kind == TPL_FILE)
+            goto by_id;
     }
     struct tpl_vars vs;
     tpl_vars_init(&vs);
     for (size_t i = 0; i < p->n_vars; i++)
         if (tpl_is_const(&p->vars[i].value))
             tpl_vars_set(&vs, p->vars[i].name, p->vars[i].value.src, false);
-    char err[256];
-    char *url = NULL;
-    /* only constant parts: a template needing env or a capture is skipped */
     bool all_known = true;
-    for (size_t i = 0; i < p->steps[0].request.url.n; i++) {
-        const struct tpl_seg *s = &p->steps[0].request.url.segs[i];
-        if (s->kind == TPL_VAR && !tpl_vars_get(&vs, s->text))
-            all_known = false;
-        if (s->kind == TPL_ENV || s->kind == TPL_FILE)
-            all_known = false;
-    }
-    if (all_known)
-        url = tpl_render_str(&p->steps[0].request.url, &vs, TPL_ESC_URL, NULL, err, sizeof(err));
+    for (size_t i = 0; all_known && i < t->n; i++)
+        all_known = t->segs[i].kind != TPL_VAR || tpl_vars_get(&vs, t->segs[i].text);
+    char err[256];
+    char *url = all_known ? tpl_render_str(t, &vs, TPL_ESC_URL, NULL, err, sizeof(err)) : NULL;
     tpl_vars_free(&vs);
     if (!url)
-        return;
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-        snprintf(out, outlen, "%s:%s", host, port ? port : "");
+        goto by_id;
+    /* The origin ends where the path, query or fragment starts. */
+    char *sep = strstr(url, "://");
+    if (sep)
+        url[sep + 3 - url + strcspn(sep + 3, "/?#")] = '\0';
+    size_t len = strlen(url);
+    bool ok;
+    if (memo && len < sizeof memo->origin && strcmp(memo->origin, url) == 0) {
+        ok = memo->ok;
+        if (ok)
+            snprintf(out, outlen, "%s", memo->key);
+    } else {
+        ok = origin_host_key(url, out, outlen);
+        if (memo && len < sizeof memo->origin) {
+            memcpy(memo->origin, url, len + 1);
+            memo->ok = ok;
+            if (ok)
+                snprintf(memo->key, sizeof memo->key, "%s", out);
+        }
     }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
     free(url);
+    if (ok)
+        return;
+by_id:
+    snprintf(out, outlen, "probe:%s", p->id);
 }

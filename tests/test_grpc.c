@@ -266,7 +266,7 @@ static void test_load_step(void **state)
     assert_string_equal(s->request.headers[2].value.src, "trailers");
     assert_int_equal(s->grpc->frame_len, 5 + 2 + 20);
     char key[128];
-    probe_host_key(set->probes[0], key, sizeof(key));
+    probe_host_key(set->probes[0], NULL, key, sizeof(key));
     assert_string_equal(key, "grpc.example.com:443");
     probe_set_free(set);
     strv_free(&errors);

@@ -812,6 +812,46 @@ static void test_jpath_compile_multi(void **state)
     expect_jpath_error("$.a[?@.b == 1", 13, "expected \"]\"");
 }
 
+/* The per-host limit's key: host:port of the first step's origin, the same
+ * with and without the memo of the last origin parsed (which probes in a
+ * row hit, and which a different port, scheme or host must miss). */
+static void test_host_keys(void **state)
+{
+    (void)state;
+    struct strv errors;
+    strv_init(&errors);
+    struct probe_set *set = load_text(
+        "- probe: a\n  vars: {base: 'https://api.example.com'}\n"
+        "  steps: [{name: s, request: {url: '{{ base }}/v1/x?y=1'}}]\n"
+        "- probe: b\n  steps: [{name: s, request: {url: 'https://api.example.com/other'}}]\n"
+        "- probe: c\n  steps: [{name: s, request: {url: 'http://api.example.com:8080#f'}}]\n"
+        "- probe: d\n  steps: [{name: s, request: {url: 'http://api.example.com?q=/x'}}]\n"
+        "- probe: e\n  steps: [{name: s, request: {url: '{{ env.TL_TEST_BASE }}/x'}}]\n"
+        "- probe: f\n  steps: [{name: s, request: {url: 'http://[::1]:9/x'}}]\n"
+        "- probe: g\n  steps: [{name: s, request: {url: 'http://[::1]:9/y'}}]\n"
+        "- probe: h\n  vars: {v: '{{ env.TL_TEST_BASE }}'}\n"
+        "  steps: [{name: s, request: {url: '{{ v }}/x'}}]\n"
+        "- probe: i\n  steps: [{name: s, request: {url: 'https://api.example.com:99999/x'}}]\n"
+        "- probe: j\n  steps: [{name: s, request: {url: 'https://api.example.com:99999/y'}}]\n",
+        &errors, 0);
+    assert_non_null(set);
+    static const char *const want[] = {
+        "api.example.com:443", "api.example.com:443", "api.example.com:8080", "api.example.com:80",
+        "probe:e", "[::1]:9", "[::1]:9", "probe:h", "probe:i", "probe:j",
+    };
+    assert_int_equal(set->n, sizeof want / sizeof want[0]);
+    struct probe_host_memo memo = {0};
+    for (size_t i = 0; i < set->n; i++) {
+        char with[300], without[300];
+        probe_host_key(set->probes[i], &memo, with, sizeof with);
+        probe_host_key(set->probes[i], NULL, without, sizeof without);
+        assert_string_equal(with, want[i]);
+        assert_string_equal(without, want[i]);
+    }
+    probe_set_free(set);
+    strv_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -832,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_json_lengths_ranges_patterns),
         cmocka_unit_test(test_cron_verdicts),
         cmocka_unit_test(test_many_ids_and_duplicates),
+        cmocka_unit_test(test_host_keys),
     };
     return cmocka_run_group_tests(tests, to_source_dir, NULL);
 }

@@ -72,12 +72,13 @@ static void on_done(struct run_result *r, void *arg)
  * starts them as slots free. */
 static void start_all(struct once *o)
 {
+    struct probe_host_memo memo = {0};
     for (size_t i = 0; i < o->n_run; i++) {
         struct once_slot *slot = &o->slots[i];
         slot->once = o;
         slot->index = i;
         slot->waiter.grant = on_grant;
-        probe_host_key(o->torun[i], slot->host, sizeof slot->host);
+        probe_host_key(o->torun[i], &memo, slot->host, sizeof slot->host);
         int rc = limiter_acquire(o->limiter, slot->host, &slot->waiter);
         if (rc == 0) {
             slot_start(slot);

@@ -26,6 +26,7 @@ struct probe_table {
     struct probe_state **states;
     struct probe_table_counts last; /* of the last load */
     struct strv rejected;        /* path, first error, "1"/"0" last good: triples */
+    struct probe_host_memo host_memo; /* probes in a row mostly share an origin */
 };
 
 struct lfile *lfile_ref(struct lfile *lf)
@@ -131,7 +132,7 @@ static int state_add(struct probe_table *t, struct probe *p, struct lfile *lf, c
     ps->lf = lf;
     ps->vantage = v;
     ps->region = vantage_region(t->o.cfg, v);
-    probe_host_key(p, host, sizeof(host));
+    probe_host_key(p, &t->host_memo, host, sizeof(host));
     ps->host = strdup(host);
     if (!ps->host || esc_new(&p->escalation, NULL, &ps->esc) || state_push(t, ps)) {
         state_release(ps);
