@@ -27,11 +27,13 @@ start_fixture() {
     "$B/$name" "$@" >"$out" 2>"$WORK/$name.err" &
     PIDS+=($!)
     echo $! >>"$WORK/.pids"
-    for _ in $(seq 100); do
+    # bounded by time, not by a count of polls: a loaded machine starts slowly
+    local end=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$end" ]; do
         [ -s "$out" ] && { head -n1 "$out"; return 0; }
         sleep 0.1
     done
-    fail "$name did not start: $(cat "$WORK/$name.err")"
+    fail "$name did not start in 60 s: $(cat "$WORK/$name.err")"
 }
 
 # gen_probes FILE N URL [SCHEDULE]: N one-step probes p0..p(N-1), each a GET
@@ -58,15 +60,15 @@ start_agent() {
     ${AGENT_WRAP:-} "$B/tripline" run --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
     AGENT_PID=$!
     PIDS+=($AGENT_PID)
-    for _ in $(seq 100); do
-        local port
+    local end=$((SECONDS + 60)) port
+    while [ "$SECONDS" -lt "$end" ]; do
         # the log may not exist yet: the background shell creates it
         port=$(sed -n 's/.*"msg":"tripline started".*"port":\([0-9]*\).*/\1/p' "$WORK/$name.log" 2>/dev/null | head -n1 || true)
         if [ -n "$port" ]; then AGENT_URL=http://127.0.0.1:$port; return 0; fi
         kill -0 "$AGENT_PID" 2>/dev/null || fail "agent $name exited: $(cat "$WORK/$name.log")"
         sleep 0.1
     done
-    fail "agent $name did not start: $(cat "$WORK/$name.log")"
+    fail "agent $name did not start in 60 s: $(cat "$WORK/$name.log")"
 }
 
 # stop_agent: SIGTERM, wait, and check the exit status is 0.
