@@ -22,17 +22,19 @@ with open(sys.argv[2], "a") as f:
         f.flush()
 PY
 PIDS+=($!)
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-[ -S "$sock" ] || fail "notify listener did not start"
+wait_until "the notify listener to bind its socket" 60 test -S "$sock"
 : >"$WORK/notify.txt"
 
-# wait_for PATTERN: until a notification line matches (or 10 s pass).
+# wait_for PATTERN: until a notification line matches (or 60 s pass: the
+# clock bounds it, not a count of polls, which a loaded machine stretches).
 wait_for() {
-    for _ in $(seq 200); do
+    local end=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$end" ]; do
         grep -q -- "$1" "$WORK/notify.txt" && return 0
         sleep 0.05
     done
-    fail "no notification matching '$1'; got: $(cat "$WORK/notify.txt")"
+    grep -q -- "$1" "$WORK/notify.txt" ||
+        fail "no notification matching '$1' in 60 s; got: $(cat "$WORK/notify.txt")"
 }
 
 # flushed: after the agent exited, everything it sent is in the socket's queue;
@@ -55,7 +57,8 @@ curl -fsS "http://127.0.0.1:$port/status" | grep -q '"probe":"a"' || fail "READY
 kill -HUP "$AGENT_PID"
 wait_for '^RELOADING=1'
 ready_again() { awk '/^RELOADING=1/ {r = 1} r && /^READY=1/ {ok = 1} END {exit !ok}' "$WORK/notify.txt"; }
-for _ in $(seq 200); do ready_again && break; sleep 0.05; done
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do ready_again && break; sleep 0.05; done
 ready_again || fail "no READY=1 after RELOADING=1: $(cat "$WORK/notify.txt")"
 
 stop_agent

@@ -46,12 +46,12 @@ C_PID=$AGENT_PID C_URL=$AGENT_URL
 
 # wait_opened NAME: until NAME's stdout has an opened event; wait_second_opinion
 # NAME: until it has the updated follow-up with the peers' answers (the opened
-# event went out before it). wait_until bounds both generously.
+# event went out before it). wait_until bounds both generously, by the clock.
 wait_opened() {
-    wait_until "agent $1 to open an incident" 15 grep -q '"transition":"opened"' "$WORK/$1.out"
+    wait_until "agent $1 to open an incident" 60 grep -q '"transition":"opened"' "$WORK/$1.out"
 }
 wait_second_opinion() {
-    wait_until "agent $1 to send a second opinion" 15 grep -q '"secondOpinion"' "$WORK/$1.out"
+    wait_until "agent $1 to send a second opinion" 60 grep -q '"secondOpinion"' "$WORK/$1.out"
 }
 
 # Phase 0: the only peer holds every request for 30 s, within a 50 s timeout.
@@ -106,7 +106,7 @@ import os; os.rename(portfile + ".tmp", portfile)
 srv.serve_forever()
 PY
 PIDS+=($!)
-for _ in $(seq 100); do [ -s "$WORK/mitm.port" ] && break; sleep 0.1; done
+wait_until "the man in the middle to write its port" 60 test -s "$WORK/mitm.port"
 agent_config a3 a "http://127.0.0.1:$(cat "$WORK/mitm.port")" 5s
 start_agent a3 --config "$WORK/a3.yaml" --spool-dir "$WORK/spool-a3" --var "$BAD" "$WORK/probes.yaml"
 wait_opened a3

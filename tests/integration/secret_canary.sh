@@ -97,15 +97,10 @@ sinks:
   service: {url: $SVC/events, token_file: $WORK/token, hmac_key_file: $WORK/hmac.key, timeout: 2s}
 YAML
 start_agent canary --config "$WORK/config.yaml" "${VARS[@]}" "$WORK/canary.yaml"
-wait_for() {
-    local desc=$1; shift
-    for _ in $(seq 300); do "$@" && return 0; sleep 0.1; done
-    fail "timed out waiting for $desc"
-}
 has_dead() { ls "$WORK"/spool/dead-letter-*.jsonl >/dev/null 2>&1; }
 has_timeline() { curl -fsS --noproxy '*' "$AGENT_URL/status" >"$WORK/status.json" && grep -q '"output"' "$WORK/status.json"; }
-wait_for "a dead letter from the echoing service" has_dead
-wait_for "the webhook action's output on the timeline" has_timeline
+wait_until "a dead letter from the echoing service" 60 has_dead
+wait_until "the webhook action's output on the timeline" 60 has_timeline
 curl -fsS --noproxy '*' "$AGENT_URL/metrics" >"$WORK/metrics.txt"
 stop_agent
 grep -q 'invalid credential' "$WORK"/spool/dead-letter-*.jsonl || fail "dead letter lacks the echoed body"
