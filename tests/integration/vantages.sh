@@ -11,7 +11,14 @@ for _ in 1 2 3 4 5; do
     p=$(echo "$line" | sed -n 's/.*:\([0-9]*\)$/\1/p')
     if "$B/demo_api" --listen 127.0.0.3 --port "$p" >"$WORK/demo3.out" 2>"$WORK/demo3.err" & then
         PIDS+=($!)
-        for _ in $(seq 50); do [ -s "$WORK/demo3.out" ] && break; sleep 0.1; done
+        # 10 s by the clock per port tried, not a count of polls (which a loaded
+        # machine stretches); a demo API that exited (port taken) ends it at once
+        end=$((SECONDS + 10)) demo3=$!
+        while [ "$SECONDS" -lt "$end" ]; do
+            [ -s "$WORK/demo3.out" ] && break
+            kill -0 "$demo3" 2>/dev/null || break
+            sleep 0.1
+        done
         if [ -s "$WORK/demo3.out" ]; then PORT=$p; break; fi
     fi
 done
@@ -46,8 +53,10 @@ cat >"$WORK/probes.yaml" <<YAML
 YAML
 
 start_agent a --config "$WORK/agent.yaml" --spool-dir "$WORK/spool" "$WORK/probes.yaml"
-# wait until both failing vantages have opened their incidents
-for _ in $(seq 100); do
+# wait until both failing vantages have opened their incidents (the python
+# check below says what is missing if they have not in 60 s)
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
     [ "$(grep -c '"transition":"opened"' "$WORK/a.out" 2>/dev/null)" -ge 2 ] && break
     sleep 0.1
 done
