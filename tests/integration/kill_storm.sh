@@ -90,8 +90,11 @@ if errors:
 print(f"ok: {len(evs)} events, {len(opened)} incidents, all resolved, throttle off")
 PY
 }
-# the same polling as wait_until, but the verdict below says what is wrong
-for _ in $(seq 600); do
+# the same polling as wait_until, but the verdict below says what is wrong.
+# Bounded by the clock, not by 600 polls: each poll runs python3 too, so the
+# old count allowed well over 60 s; 120 s keeps that room on a loaded machine.
+end=$((SECONDS + 120))
+while [ "$SECONDS" -lt "$end" ]; do
     view >"$WORK/view.txt" 2>&1 && break
     sleep 0.1
 done
