@@ -71,7 +71,9 @@ ip link set lo up
 python3 "$W/server.py" 18080 "$W/requests.log" >"$W/server.out" 2>"$W/server.err" &
 srv=$!
 trap 'kill $srv $(cat "$W/hold.pid" 2>/dev/null) 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q ready "$W/server.out" 2>/dev/null && break; sleep 0.1; done
+# bounded by the clock (bash's SECONDS), not a count of polls: a loaded machine starts slowly
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do grep -q ready "$W/server.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$W/server.out" || { echo "server did not start: $(cat "$W/server.err")" >&2; exit 1; }
 "$@"
 SH
@@ -92,7 +94,8 @@ W=$1 B=$2
 sysctl -q -w net.ipv4.ip_local_port_range="40000 40001"
 python3 "$W/hold.py" 18080 2 >"$W/hold.out" 2>"$W/hold.err" &
 echo $! >"$W/hold.pid"
-for _ in $(seq 100); do grep -q held "$W/hold.out" 2>/dev/null && break; sleep 0.1; done
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do grep -q held "$W/hold.out" 2>/dev/null && break; sleep 0.1; done
 grep -q held "$W/hold.out" || { echo "hold.py: $(cat "$W/hold.err")" >&2; exit 1; }
 rc=0
 "$B/tripline" once --json "$W/close.yaml" >"$W/b.json" 2>"$W/b.err" || rc=$?

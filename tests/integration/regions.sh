@@ -72,11 +72,13 @@ start_in() {
     ip netns exec "$ns" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PIDS+=($!)
     echo $! >>"$WORK/.pids" # called inside $(...): cleanup reads the file
-    for _ in $(seq 100); do
+    # bounded by the clock, not by a count of polls: a loaded machine starts slowly
+    local end=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$end" ]; do
         [ -s "$WORK/$name.out" ] && { head -n1 "$WORK/$name.out"; return 0; }
         sleep 0.1
     done
-    fail "$name did not start: $(cat "$WORK/$name.err")"
+    fail "$name did not start in 60 s: $(cat "$WORK/$name.err")"
 }
 
 # The core: the demo API on every address, the escalation service (it binds
@@ -128,11 +130,12 @@ ip netns exec "$CORE" "$AM" --config.file="$WORK/alertmanager.yml" --storage.pat
     --web.listen-address=0.0.0.0:9093 --cluster.listen-address= >"$WORK/am.log" 2>&1 &
 PIDS+=($!)
 ready=0
-for _ in $(seq 150); do
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
     if core curl -sf "http://127.0.0.1:9093/-/ready" >/dev/null; then ready=1; break; fi
     sleep 0.2
 done
-[ "$ready" = 1 ] || fail "alertmanager did not become ready: $(tail -5 "$WORK/am.log")"
+[ "$ready" = 1 ] || fail "alertmanager did not become ready in 60 s: $(tail -5 "$WORK/am.log")"
 
 # The same probe file for every region.
 cat >"$WORK/probes.yaml" <<YAML
@@ -169,13 +172,14 @@ YAML
     PIDS+=($pid)
     AGENT_PIDS+=($pid)
     port=
-    for _ in $(seq 100); do
+    end=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$end" ]; do
         port=$(sed -n 's/.*"msg":"tripline started".*"port":\([0-9]*\).*/\1/p' "$log" | head -n1)
         [ -n "$port" ] && break
         kill -0 "$pid" 2>/dev/null || fail "agent $region exited: $(cat "$log")"
         sleep 0.1
     done
-    [ -n "$port" ] || fail "agent $region did not start: $(cat "$log")"
+    [ -n "$port" ] || fail "agent $region did not start in 60 s: $(cat "$log")"
     AGENT_PORTS+=("$port")
 done
 
@@ -235,14 +239,15 @@ else:
     sys.exit(f"unknown check {what}")
 sys.exit(0 if ok else 1)
 PY
-# expect WHAT REGION...: waits (generously) until check.py says yes.
+# expect WHAT REGION...: waits (generously: 60 s by the clock) until check.py says yes.
 expect() {
     local what=$1; shift
-    for _ in $(seq 100); do
+    local end=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$end" ]; do
         python3 "$WORK/check.py" "$WORK" "$what" "$EV_MARK" "$AM_MARK" "$@" && return 0
         sleep 0.2
     done
-    fail "$what $*: not seen. events: $(tail -n +$((EV_MARK + 1)) "$WORK/events.jsonl" 2>/dev/null | cut -c1-300)
+    fail "$what $*: not seen in 60 s. events: $(tail -n +$((EV_MARK + 1)) "$WORK/events.jsonl" 2>/dev/null | cut -c1-300)
 webhooks: $(tail -n +$((AM_MARK + 1)) "$WORK/webhooks.jsonl" 2>/dev/null | cut -c1-600)"
 }
 now_holds() {
@@ -251,7 +256,8 @@ now_holds() {
 
 # Healthy everywhere first: every agent runs the probe, nobody opens anything.
 for k in 0 1 2; do
-    for _ in $(seq 100); do [ "$(runs $k)" -ge 3 ] && break; sleep 0.1; done
+    end=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$end" ]; do [ "$(runs $k)" -ge 3 ] && break; sleep 0.1; done
     [ "$(runs $k)" -ge 3 ] || fail "agent ${REGIONS[$k]} does not run the probe"
 done
 EV_MARK=0 AM_MARK=0
@@ -263,7 +269,8 @@ expect opened eu-west
 expect am-firing eu-west
 # The other regions kept running through the fault and stayed quiet.
 before_us=$(runs 1) before_ap=$(runs 2)
-for _ in $(seq 100); do
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
     [ "$(runs 1)" -ge $((before_us + 4)) ] && [ "$(runs 2)" -ge $((before_ap + 4)) ] && break
     sleep 0.1
 done
