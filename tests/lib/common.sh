@@ -80,9 +80,11 @@ stop_agent() {
 }
 
 # wait_until DESC SECONDS CMD...: polls CMD every 100 ms until it succeeds.
-# SECONDS only bounds a failure: keep it generous, the machine may be loaded.
+# SECONDS only bounds a failure, and never below 60: a loaded CI machine may
+# take many times longer than a quiet one, and a cap it runs out of flakes.
 wait_until() {
     local desc=$1 secs=$2; shift 2
+    [ "$secs" -ge 60 ] || secs=60
     local end=$((SECONDS + secs))
     while [ "$SECONDS" -lt "$end" ]; do
         "$@" && return 0
