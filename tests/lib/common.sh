@@ -23,8 +23,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # start_fixture NAME ARGS...: runs a fixture, waits for its first stdout line, echoes it.
 start_fixture() {
     local name=$1; shift
-    local out=$WORK/$name.out
-    "$B/$name" "$@" >"$out" 2>"$WORK/$name.err" &
+    # a file of its own: a second fixture of the same name must not find the
+    # first one's line before its own shell has truncated the file
+    local out err
+    out=$(mktemp "$WORK/$name.XXXXXX.out")
+    err=${out%.out}.err
+    "$B/$name" "$@" >"$out" 2>"$err" &
     PIDS+=($!)
     echo $! >>"$WORK/.pids"
     # bounded by time, not by a count of polls: a loaded machine starts slowly
@@ -33,7 +37,7 @@ start_fixture() {
         [ -s "$out" ] && { head -n1 "$out"; return 0; }
         sleep 0.1
     done
-    fail "$name did not start in 60 s: $(cat "$WORK/$name.err")"
+    fail "$name did not start in 60 s: $(cat "$err")"
 }
 
 # gen_probes FILE N URL [SCHEDULE]: N one-step probes p0..p(N-1), each a GET
