@@ -218,6 +218,10 @@ static int scan_once(struct spool *sp, size_t i)
     }
     uint64_t size = (uint64_t)stt.st_size;
     uint64_t off = 0;
+    /* A record numbered at or past the next segment's first overlaps it: damage
+     * (only a file changed behind our back can hold one), or the spool's end
+     * would be read from the next segment while records past it are served. */
+    uint64_t hi = i + 1 < sp->n_segs ? sp->segs[i + 1].first : SPOOL_SEQ_MAX;
     s->n = 0;
     for (;;) {
         uint64_t seq;
@@ -227,7 +231,7 @@ static int scan_once(struct spool *sp, size_t i)
             rc = r == TL_EIO ? fail(sp, r, "read segment %020" PRIu64, s->first) : r;
             goto out;
         }
-        if (r == 1 || seq != s->first + s->n)
+        if (r == 1 || seq != s->first + s->n || seq >= hi)
             break;
         off += SPOOL_REC_HDR + (uint64_t)len;
         s->n++;

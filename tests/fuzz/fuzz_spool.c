@@ -107,8 +107,10 @@ static uint64_t drain(struct spool *sp, uint64_t cursor, size_t *count)
         }
         *count += b.n;
         spool_batch_free(&b);
-        if (spool_ack(sp, "out", last) != 0)
+        if (spool_ack(sp, "out", last) != 0) {
+            fprintf(stderr, "spool_ack %" PRIu64 ": %s\n", last, spool_error(sp));
             abort();
+        }
     }
     return last;
 }
