@@ -124,6 +124,47 @@ static void test_force_resolve(void **unused)
     esc_free(st);
 }
 
+/* The rollback definitions of an open incident and of a rollback owed are
+ * kept in the file and read back (a restart runs them without the probe). */
+static void test_rollback_defs_kept(void **unused)
+{
+    (void)unused;
+    char *dir = tmpdir();
+    struct istore *s;
+    struct esc_snapshot snap;
+    struct esc_transition t;
+    struct esc_state *st = open_incident(&snap, &t);
+    struct istore_rec rec = {.probe = "api", .region = "eu", .def_hash = 7, .snap = snap};
+    strv_init(&rec.fired);
+    strv_init(&rec.running);
+    assert_int_equal(strv_push(&rec.fired, "throttle"), 0);
+    rec.defs = cJSON_Parse("{\"throttle\":{\"timeoutUs\":1,\"command\":[\"/bin/rm\",\"/tmp/f\"]}}");
+    assert_int_equal(istore_open(dir, &s, NULL, 0), 0);
+    assert_int_equal(istore_put(s, &rec), 0);
+    struct istore_owed o = {.probe = "api", .region = "eu", .level = LEVEL_WARNING, .action = "throttle",
+                            .def = cJSON_GetObjectItemCaseSensitive(rec.defs, "throttle")};
+    memcpy(o.incident_id, snap.incident_id, sizeof o.incident_id);
+    assert_int_equal(istore_owe(s, &o), 0);
+    istore_free(s);
+
+    assert_int_equal(istore_open(dir, &s, NULL, 0), 0);
+    struct istore_rec *back = istore_find(s, "api", "eu");
+    assert_non_null(back);
+    char *text = cJSON_PrintUnformatted(back->defs);
+    assert_string_equal(text, "{\"throttle\":{\"timeoutUs\":1,\"command\":[\"/bin/rm\",\"/tmp/f\"]}}");
+    free(text);
+    struct istore_owed *ob = istore_owed_find(s, snap.incident_id, "throttle");
+    assert_non_null(ob);
+    text = cJSON_PrintUnformatted(ob->def);
+    assert_string_equal(text, "{\"timeoutUs\":1,\"command\":[\"/bin/rm\",\"/tmp/f\"]}");
+    free(text);
+    istore_free(s);
+    strv_free(&rec.fired);
+    cJSON_Delete(rec.defs);
+    esc_free(st);
+    rmdir_all(dir);
+}
+
 /* Clocks older than the cutoff go, from the file too; the rest stay. */
 static void test_cooldowns_pruned(void **unused)
 {
@@ -198,6 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_reopen_resume),
         cmocka_unit_test(test_force_resolve),
+        cmocka_unit_test(test_rollback_defs_kept),
         cmocka_unit_test(test_cooldowns_kept),
         cmocka_unit_test(test_cooldowns_pruned),
         cmocka_unit_test(test_damaged_file_set_aside),

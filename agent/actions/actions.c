@@ -395,6 +395,19 @@ int actions_fired(const struct actions *r, const char *incident_id, struct strv 
     return 0;
 }
 
+int actions_forget(struct actions *r, const char *incident_id, const char *action)
+{
+    struct act_incident *inc = r ? act_incident_find(r, incident_id) : NULL;
+    for (size_t i = 0; inc && i < inc->fired.n; i++) {
+        if (strcmp(inc->fired.v[i], action) != 0)
+            continue;
+        free(inc->fired.v[i]);
+        inc->fired.v[i] = inc->fired.v[--inc->fired.n];
+        return 0;
+    }
+    return TL_ENOTFOUND;
+}
+
 int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
                    const struct strv *fired)
 {

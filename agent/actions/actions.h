@@ -98,10 +98,29 @@ int actions_rerun(struct actions *r, const struct probe *p, const struct esc_tra
 /* The actions that ran during an incident (their rollbacks are owed), copied
  * into out (initialised by the caller). 0 also when the incident is unknown. */
 int actions_fired(const struct actions *r, const char *incident_id, struct strv *out);
+/* Takes action off the list of those that ran during the incident: its
+ * rollback is run elsewhere (from a definition kept on disk), not by the
+ * incident's resolution. TL_ENOTFOUND when it is not on it. */
+int actions_forget(struct actions *r, const char *incident_id, const char *action);
 /* An incident carried over a restart (incident_store.h): its rollbacks owed
  * run at its resolution as if its actions had run in this process. */
 int actions_resume(struct actions *r, const char *incident_id, const char *probe_id, const char *region,
                    const struct strv *fired);
+
+/* The definition of the rollback of action in p as a new JSON object, to be
+ * kept on disk with a rollback owed (action_def.c): the command's argv, or
+ * the webhook's method, URL, headers and body as templates (never rendered:
+ * env. and file: values are read again when it runs), with the probe's vars,
+ * its timeout and dry_run. A value written literally under a credential's
+ * name is left out and named in "withheld". NULL when the action has no
+ * rollback (or out of memory). */
+cJSON *actions_rollback_def(const struct probe *p, const char *action);
+/* A probe (freed with probe_free) holding only the action named `action`,
+ * whose rollback is def, for actions_fire(resolved) when its own probe is
+ * gone. TL_ESYNTAX with the reason in err when def cannot run (a part
+ * withheld, a damaged definition). */
+int actions_def_probe(const cJSON *def, const char *probe_id, const char *action, struct probe **out, char *err,
+                      size_t errlen);
 
 /* How long ago (probe, action) last ran or dry-ran, its cooldown clock:
  * TL_ENOTFOUND when it has not in this process. */

@@ -87,6 +87,32 @@ static void record_cools(struct agent *a, struct probe_state *ps, const struct e
     }
 }
 
+/* The definition to keep for the rollback of action: the probe's, else one
+ * kept before (an action a reload took away still has to be undone); a new
+ * object, NULL when there is none. */
+static cJSON *rollback_def(const struct probe *p, const char *action, const cJSON *kept)
+{
+    cJSON *def = p ? actions_rollback_def(p, action) : NULL;
+    const cJSON *old = kept ? cJSON_GetObjectItemCaseSensitive(kept, action) : NULL;
+    return def ? def : old ? cJSON_Duplicate(old, 1) : NULL;
+}
+
+/* The rollback definitions of the actions fired, kept with the incident so
+ * they can be undone when its probe is gone (actions_rollback_def). */
+static int rollback_defs(const struct probe *p, const struct strv *fired, const cJSON *kept, cJSON **out)
+{
+    *out = cJSON_CreateObject();
+    for (size_t i = 0; *out && i < fired->n; i++) {
+        cJSON *def = cJSON_GetObjectItemCaseSensitive(*out, fired->v[i]) ? NULL
+                                                                         : rollback_def(p, fired->v[i], kept);
+        if (def && !cJSON_AddItemToObject(*out, fired->v[i], def)) {
+            cJSON_Delete(def);
+            return TL_ENOMEM;
+        }
+    }
+    return *out ? 0 : TL_ENOMEM;
+}
+
 /* Writes the open incident of ps; extra: actions about to run (the intent,
  * so their rollbacks are owed even if the agent dies while they run). */
 static void record_open(struct agent *a, struct probe_state *ps, char *const *extra, size_t n_extra)
@@ -105,6 +131,8 @@ static void record_open(struct agent *a, struct probe_state *ps, char *const *ex
     for (size_t i = 0; rc == 0 && i < n_extra; i++)
         rc = strv_push(&rec.fired, extra[i]) || strv_push(&rec.running, extra[i]) ? TL_ENOMEM : 0;
     if (rc == 0)
+        rc = rollback_defs(ps->probe, &rec.fired, old ? old->defs : NULL, &rec.defs);
+    if (rc == 0)
         rc = istore_put(a->istore, &rec);
     if (rc)
         store_failed(a, ps->probe->id, rc);
@@ -113,6 +141,7 @@ static void record_open(struct agent *a, struct probe_state *ps, char *const *ex
 out:
     strv_free(&rec.fired);
     strv_free(&rec.running);
+    cJSON_Delete(rec.defs);
 }
 
 /* An action's outcome is known: no rerun after a restart. */
@@ -186,25 +215,32 @@ static void supersede_owed(struct agent *a, const char *region, const struct ist
 
 /* The intent of a resolution: every rollback it is about to run is owed
  * until it has succeeded, across restarts. */
-static void owe_rollbacks(struct agent *a, const struct probe *p, const char *region, const struct esc_transition *t)
+/* p is NULL when the probe is gone: the definitions kept (defs) are all
+ * there is. Each rollback owed carries its definition, so a restart can run
+ * it whether or not a probe file still holds it. */
+static void owe_rollbacks(struct agent *a, const char *id, const struct probe *p, const char *region,
+                          const struct esc_transition *t, const cJSON *defs)
 {
     struct strv fired;
     strv_init(&fired);
     int rc = a->actions ? actions_fired(a->actions, t->incident_id, &fired) : 0;
     for (size_t i = 0; rc == 0 && i < fired.n; i++) {
-        if (!has_rollback(p, fired.v[i]))
+        bool kept = defs && cJSON_GetObjectItemCaseSensitive(defs, fired.v[i]);
+        if (!(p && has_rollback(p, fired.v[i])) && !kept)
             continue;
-        struct istore_owed o = {.probe = p->id, .region = (char *)region, .level = t->level, .action = fired.v[i]};
+        struct istore_owed o = {.probe = (char *)id, .region = (char *)region, .level = t->level,
+                                .action = fired.v[i], .def = rollback_def(p, fired.v[i], defs)};
         memcpy(o.incident_id, t->incident_id, sizeof o.incident_id);
         rc = istore_owe(a->istore, &o);
+        cJSON_Delete(o.def);
         if (rc == 0)
             supersede_owed(a, region, &o);
         struct istore_owed *in = istore_owed_find(a->istore, t->incident_id, fired.v[i]);
-        if (in)
+        if (in && p && has_rollback(p, fired.v[i]))
             in->running = true; /* its outcome comes through agent_action_report */
     }
     if (rc)
-        store_failed(a, p->id, rc);
+        store_failed(a, id, rc);
     strv_free(&fired);
 }
 
@@ -213,7 +249,7 @@ void agent_incidents_before(struct agent *a, struct probe_state *ps, const struc
     if (a->istore && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED))
         record_open(a, ps, t->actions, t->n_actions);
     else if (a->istore && t->kind == ESC_RESOLVED)
-        owe_rollbacks(a, ps->probe, ps->region, t);
+        owe_rollbacks(a, ps->probe->id, ps->probe, ps->region, t, NULL);
 }
 
 void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
@@ -230,19 +266,35 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
     }
 }
 
-/* Rolls back and reports an incident resolved without its probe recovering. */
-/* p is NULL when the probe's definition is gone. */
+static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now);
+
+/* Rolls back and reports an incident resolved without its probe recovering.
+ * p is NULL when the probe's definition is gone; defs (may be NULL) are the
+ * rollback definitions kept with the incident: an action p does not hold
+ * (any more) is rolled back with the one kept. */
 static void resolve_now(struct agent *a, const char *id, const struct probe *p, const char *region,
-                        const struct esc_transition *t)
+                        const struct esc_transition *t, const cJSON *kept)
 {
+    cJSON *defs = kept ? cJSON_Duplicate(kept, 1) : NULL; /* kept may be in the record deleted below */
     log_warn(a->log, "probe %s: incident %s resolved: %s", id, t->incident_id, t->resolution);
-    if (p)
-        owe_rollbacks(a, p, region, t);
-    if (a->actions && p) { /* without a definition there is nothing to roll back */
+    owe_rollbacks(a, id, p, region, t, defs);
+    /* those p cannot run go with their kept definition (rollback_again) */
+    for (size_t i = 0; a->actions && i < istore_owed_count(a->istore); i++) {
+        const struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (strcmp(o->incident_id, t->incident_id) == 0 && !o->running)
+            actions_forget(a->actions, t->incident_id, o->action);
+    }
+    if (a->actions && p) {
         struct action_fields f = {.region = region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, p, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot roll back the actions of %s", id, t->incident_id);
     }
+    for (size_t i = istore_owed_count(a->istore); a->actions && i-- > 0;) {
+        struct istore_owed *o = istore_owed_at(a->istore, i);
+        if (o && strcmp(o->incident_id, t->incident_id) == 0 && !o->running)
+            rollback_again(a, o, tl_wall_us());
+    }
+    cJSON_Delete(defs);
     agent_emit_event_for(a, id, p, region, NULL, t);
     agent_followup_watch(a, id, region, t);
     int rc = istore_del(a->istore, id, region);
@@ -262,7 +314,7 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
         struct esc_transition t;
         /* resolve_now deletes rec: nothing of it is read after this */
         if (esc_force_resolve(ps->esc, "probe_changed", now, &t) == 1)
-            resolve_now(a, ps->probe->id, ps->probe, ps->region, &t);
+            resolve_now(a, ps->probe->id, ps->probe, ps->region, &t, rec->defs);
         return;
     }
     log_kv(a->log, LOG_INFO,
@@ -329,11 +381,13 @@ static void resolve_unclaimed(struct agent *a, struct istore_rec *rec)
     if (a->actions)
         actions_resume(a->actions, rec->snap.incident_id, probe, region, &rec->fired);
     for (size_t i = 0; !p && i < rec->fired.n; i++)
-        log_error(a->log, "probe %s: action %s of incident %s cannot be rolled back: the probe is gone", probe,
-                  rec->fired.v[i], rec->snap.incident_id);
-    rec = NULL; /* resolve_now deletes it */
+        if (!cJSON_GetObjectItemCaseSensitive(rec->defs, rec->fired.v[i]))
+            log_error(a->log, "probe %s: action %s of incident %s cannot be rolled back: the probe is gone", probe,
+                      rec->fired.v[i], rec->snap.incident_id);
+    /* resolve_now deletes rec: it reads a copy of its definitions */
     if (esc_force_resolve(st, "probe_removed", esc_clock_now(st), &t) == 1)
-        resolve_now(a, probe, p, region, &t);
+        resolve_now(a, probe, p, region, &t, rec->defs);
+    rec = NULL;
 out:
     esc_free(st);
     free(probe);
@@ -378,7 +432,7 @@ void agent_incidents_reconcile(struct agent *a, bool initial)
         a->orphans = o->next;
         if (probe_table_find(a->probes, o->probe->id, o->region))
             o->t.resolution = "probe_changed";
-        resolve_now(a, o->probe->id, o->probe, o->region, &o->t);
+        resolve_now(a, o->probe->id, o->probe, o->region, &o->t, NULL);
         lfile_unref(o->lf);
         free(o);
     }
@@ -423,34 +477,52 @@ static void rollback_outcome(struct agent *a, const struct actions_report *rep, 
         store_failed(a, rep->probe, rc);
 }
 
-/* Runs one owed rollback again with its probe's current definition. */
+/* Runs one owed rollback again with its probe's current definition, or,
+ * when no probe file holds it any more, with the definition kept with it. */
 static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
 {
     struct probe_state *ps = probe_table_find(a->probes, o->probe, o->region);
+    const struct probe *p = ps && has_rollback(ps->probe, o->action) ? ps->probe : NULL;
+    struct probe *kept = NULL;
+    char why[512] = "";
     if (!ps && !all_files_loaded(a))
         return; /* its probe may be in the file rejected: it waits for it */
-    if (!ps || !has_rollback(ps->probe, o->action)) {
-        log_error(a->log, "probe %s: rollback %s of incident %s is owed but its probe or action is gone: given up",
-                  o->probe, o->action, o->incident_id);
+    if (!p && o->def && actions_def_probe(o->def, o->probe, o->action, &kept, why, sizeof why) == 0) {
+        p = kept;
+        log_warn(a->log, "probe %s: rollback %s of incident %s: the probe no longer holds it, running it from the "
+                 "definition kept with it", o->probe, o->action, o->incident_id);
+    }
+    if (!p) {
+        log_error(a->log, "probe %s: rollback %s of incident %s is owed but its probe or action is gone%s%s: given up",
+                  o->probe, o->action, o->incident_id, why[0] ? " and its kept definition cannot run: " : "", why);
         istore_paid(a->istore, o->incident_id, o->action);
         return;
     }
     if (o->attempts == 0)
         log_warn(a->log, "probe %s: rollback %s of incident %s: outcome unknown after a restart, running it again",
                  o->probe, o->action, o->incident_id);
-    struct strv one = {.v = &o->action, .n = 1};
     struct esc_transition t = {.kind = ESC_RESOLVED, .level = o->level, .prev_level = o->level, .at_us = now,
                                .resolution = "recovered"};
     memcpy(t.incident_id, o->incident_id, sizeof t.incident_id);
-    struct action_fields f = {.region = o->region, .bucket = "none"};
+    /* A run that ends at once (a dry run, an error) pays or reschedules o
+     * from inside actions_fire: nothing of o is read after it. */
+    char *probe = strdup(o->probe), *region = strdup(o->region), *action = strdup(o->action);
+    struct strv one = {.v = &action, .n = 1};
+    struct action_fields f = {.region = region, .bucket = "none"};
     o->running = true;
-    if (uuid_v4(t.event_id) || actions_resume(a->actions, o->incident_id, o->probe, o->region, &one) ||
-        actions_fire(a->actions, ps->probe, &t, &f, NULL, NULL)) {
+    if (!probe || !region || !action || uuid_v4(t.event_id) ||
+        actions_resume(a->actions, o->incident_id, o->probe, o->region, &one)) {
         o->running = false;
         log_error(a->log, "probe %s: cannot run rollback %s of incident %s", o->probe, o->action, o->incident_id);
-        return;
+    } else if (actions_fire(a->actions, p, &t, &f, NULL, NULL)) {
+        log_error(a->log, "probe %s: cannot run rollback %s of incident %s", probe, action, t.incident_id);
+    } else {
+        agent_followup_watch(a, probe, region, &t);
     }
-    agent_followup_watch(a, o->probe, o->region, &t);
+    free(probe);
+    free(region);
+    free(action);
+    probe_free(kept);
 }
 
 /* A later incident of the probe is open: the mitigation this rollback would

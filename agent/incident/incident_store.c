@@ -45,7 +45,29 @@ static void owed_clear(struct istore_owed *o)
     free(o->probe);
     free(o->region);
     free(o->action);
+    cJSON_Delete(o->def);
     o->probe = o->region = o->action = NULL;
+    o->def = NULL;
+}
+
+/* A copy of v (if any) as o[key]. */
+static int add_dup(cJSON *o, const char *key, const cJSON *v)
+{
+    cJSON *c = v ? cJSON_Duplicate(v, 1) : NULL;
+    if (!v)
+        return 0;
+    if (!c || !cJSON_AddItemToObject(o, key, c)) {
+        cJSON_Delete(c);
+        return TL_ENOMEM;
+    }
+    return 0;
+}
+
+/* A copy of an object member kept (a definition); NULL when absent. */
+static int dup_obj(const cJSON *v, cJSON **out)
+{
+    *out = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : NULL;
+    return cJSON_IsObject(v) && !*out ? TL_ENOMEM : 0;
 }
 
 static cJSON *owed_json(const struct istore_owed *o)
@@ -55,7 +77,7 @@ static cJSON *owed_json(const struct istore_owed *o)
         !cJSON_AddStringToObject(j, "incidentId", o->incident_id) ||
         !cJSON_AddNumberToObject(j, "level", (double)o->level) || !cJSON_AddStringToObject(j, "action", o->action) ||
         !cJSON_AddNumberToObject(j, "attempts", o->attempts) ||
-        !cJSON_AddNumberToObject(j, "nextAtUs", (double)o->next_at_us)) {
+        !cJSON_AddNumberToObject(j, "nextAtUs", (double)o->next_at_us) || add_dup(j, "rollback", o->def)) {
         cJSON_Delete(j);
         return NULL;
     }
@@ -78,7 +100,9 @@ static int add_owed(struct istore *s, const struct istore_owed *o)
     c.region = strdup(o->region);
     c.action = strdup(o->action);
     c.running = false;
-    int rc = c.probe && c.region && c.action && strlen(o->incident_id) == 36 ? push_owed(s, &c) : TL_ENOMEM;
+    int rc = c.probe && c.region && c.action && strlen(o->incident_id) == 36 ? dup_obj(o->def, &c.def) : TL_ENOMEM;
+    if (rc == 0)
+        rc = push_owed(s, &c);
     if (rc)
         owed_clear(&c);
     return rc;
@@ -90,7 +114,9 @@ void istore_rec_clear(struct istore_rec *r)
     free(r->region);
     strv_free(&r->fired);
     strv_free(&r->running);
+    cJSON_Delete(r->defs);
     r->probe = r->region = NULL;
+    r->defs = NULL;
 }
 
 static int strv_copy(struct strv *dst, const struct strv *src)
@@ -106,9 +132,10 @@ static int rec_copy(struct istore_rec *dst, const struct istore_rec *src)
     *dst = *src;
     strv_init(&dst->fired);
     strv_init(&dst->running);
+    dst->defs = NULL;
     dst->probe = strdup(src->probe);
     dst->region = strdup(src->region);
-    int rc = dst->probe && dst->region ? 0 : TL_ENOMEM;
+    int rc = dst->probe && dst->region ? dup_obj(src->defs, &dst->defs) : TL_ENOMEM;
     if (rc == 0)
         rc = strv_copy(&dst->fired, &src->fired);
     if (rc == 0)
@@ -150,7 +177,8 @@ static cJSON *rec_json(const struct istore_rec *r)
         cJSON_Delete(o);
         return NULL;
     }
-    if (add_strv(o, "fired", &r->fired) || add_strv(o, "running", &r->running)) {
+    if (add_strv(o, "fired", &r->fired) || add_strv(o, "running", &r->running) ||
+        add_dup(o, "rollbacks", r->defs)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -203,7 +231,9 @@ static int rec_parse(const cJSON *o, struct istore_rec *r)
     copy_str(r->snap.correlation_id, sizeof r->snap.correlation_id, J_STR(o, "correlationId"));
     r->probe = strdup(probe);
     r->region = strdup(region);
-    int rc = r->probe && r->region ? 0 : TL_ENOMEM;
+    /* "rollbacks" is absent in a file of an older version */
+    int rc = r->probe && r->region ? dup_obj(cJSON_GetObjectItemCaseSensitive(o, "rollbacks"), &r->defs)
+                                   : TL_ENOMEM;
     const cJSON *f;
     cJSON_ArrayForEach(f, fired)
     {
@@ -252,6 +282,8 @@ static int parse_owed(struct istore *s, const cJSON *j)
         .probe = (char *)J_STR(j, "probe"), .region = (char *)J_STR(j, "region"),
         .action = (char *)J_STR(j, "action"), .attempts = (int)J_NUM(j, "attempts"),
         .next_at_us = (int64_t)J_NUM(j, "nextAtUs"), .level = (enum level)(int)J_NUM(j, "level"),
+        /* absent in a file of an older version */
+        .def = cJSON_GetObjectItemCaseSensitive(j, "rollback"),
     };
     const char *id = J_STR(j, "incidentId");
     if (!o.probe || !o.region || !o.action || !id || strlen(id) != 36)

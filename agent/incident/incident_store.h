@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "agent/incident/escalation.h"
 #include "base/buf.h"
 
@@ -24,6 +26,10 @@ struct istore_rec {
     struct esc_snapshot snap;
     struct strv fired;           /* actions run: their rollbacks are owed */
     struct strv running;         /* actions started whose outcome is not known yet */
+    /* The rollback definitions of the actions fired (action name ->
+     * actions_rollback_def()), so they can be undone when the probe is
+     * gone; NULL or {} when none has one. */
+    cJSON *defs;
     bool claimed;                /* taken by a running probe since the load */
 };
 
@@ -36,6 +42,7 @@ struct istore_owed {
     char *action;
     int attempts;                /* failed runs so far */
     int64_t next_at_us;          /* wall clock: when to run it again */
+    cJSON *def;                  /* actions_rollback_def(); NULL in a file of an older version */
     bool running;                /* in this process (not kept) */
 };
 
