@@ -70,7 +70,7 @@ int agent_incidents_open(struct agent *a)
 static void store_failed(struct agent *a, const char *probe, int rc)
 {
     log_error(a->log, "probe %s: cannot write the incident store (%s): a restart would forget its incident", probe,
-              tl_strerror(rc));
+              rc == TL_EIO ? istore_error(a->istore) : tl_strerror(rc));
 }
 
 /* The cooldown clocks of the actions a transition named, kept. */
@@ -113,35 +113,53 @@ static int rollback_defs(const struct probe *p, const struct strv *fired, const 
     return *out ? 0 : TL_ENOMEM;
 }
 
+static bool strv_has(const struct strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Pushes s unless sv has it already. */
+static int strv_add(struct strv *sv, const char *s)
+{
+    return strv_has(sv, s) || strv_push(sv, s) == 0 ? 0 : TL_ENOMEM;
+}
+
 /* Writes the open incident of ps; extra: actions about to run (the intent,
- * so their rollbacks are owed even if the agent dies while they run). */
-static void record_open(struct agent *a, struct probe_state *ps, char *const *extra, size_t n_extra)
+ * so their rollbacks are owed even if the agent dies while they run). A
+ * failure is logged unless quiet; the caller must not run extra then. */
+static int record_open(struct agent *a, struct probe_state *ps, char *const *extra, size_t n_extra, bool quiet)
 {
     struct istore_rec rec = {.probe = ps->probe->id, .region = (char *)ps->region, .def_hash = ps->probe->def_hash};
+    int rc = 0;
     strv_init(&rec.fired);
     strv_init(&rec.running);
     if (!esc_snapshot(ps->esc, &rec.snap))
         goto out;
-    int rc = actions_fired(a->actions, rec.snap.incident_id, &rec.fired);
+    rc = actions_fired(a->actions, rec.snap.incident_id, &rec.fired);
     const struct istore_rec *old = istore_find(a->istore, rec.probe, rec.region);
     /* still running from before: their outcomes are not known yet */
     for (size_t i = 0; rc == 0 && old && strcmp(old->snap.incident_id, rec.snap.incident_id) == 0 &&
                        i < old->running.n; i++)
-        rc = strv_push(&rec.running, old->running.v[i]) ? TL_ENOMEM : 0;
+        rc = strv_add(&rec.running, old->running.v[i]);
     for (size_t i = 0; rc == 0 && i < n_extra; i++)
-        rc = strv_push(&rec.fired, extra[i]) || strv_push(&rec.running, extra[i]) ? TL_ENOMEM : 0;
+        rc = strv_add(&rec.fired, extra[i]) || strv_add(&rec.running, extra[i]) ? TL_ENOMEM : 0;
     if (rc == 0)
         rc = rollback_defs(ps->probe, &rec.fired, old ? old->defs : NULL, &rec.defs);
     if (rc == 0)
         rc = istore_put(a->istore, &rec);
-    if (rc)
+    if (rc && !quiet)
         store_failed(a, ps->probe->id, rc);
-    else
-        istore_find(a->istore, rec.probe, rec.region)->claimed = true;
+    struct istore_rec *in = rc ? NULL : istore_find(a->istore, rec.probe, rec.region);
+    if (in)
+        in->claimed = true;
 out:
     strv_free(&rec.fired);
     strv_free(&rec.running);
     cJSON_Delete(rec.defs);
+    return rc;
 }
 
 /* An action's outcome is known: no rerun after a restart. */
@@ -244,12 +262,156 @@ static void owe_rollbacks(struct agent *a, const char *id, const struct probe *p
     strv_free(&fired);
 }
 
-void agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+/* --- actions held until their intent is on disk --------------------------
+ * An action runs only once incidents.json says it is about to (a crash
+ * while it runs then reruns it, and its rollback is owed). When that cannot
+ * be written (a full disk), the action is held: an error names it, a
+ * counter counts it, and each tick tries the write again; the action runs
+ * once it works, unless its incident has ended by then. */
+struct agent_held {
+    char *probe, *region;
+    char incident_id[37];
+    enum esc_kind kind;
+    struct strv actions;
+    struct agent_held *next;
+};
+
+static struct agent_held *held_find(struct agent *a, const char *incident_id)
 {
-    if (a->istore && (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED))
-        record_open(a, ps, t->actions, t->n_actions);
-    else if (a->istore && t->kind == ESC_RESOLVED)
+    struct agent_held *h = a->held;
+    while (h && strcmp(h->incident_id, incident_id) != 0)
+        h = h->next;
+    return h;
+}
+
+static void held_free(struct agent_held *h)
+{
+    free(h->probe);
+    free(h->region);
+    strv_free(&h->actions);
+    free(h);
+}
+
+static void hold(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    static const char *const labels[] = {"probe", "action"};
+    struct agent_held *h = held_find(a, t->incident_id);
+    if (!h && (h = calloc(1, sizeof *h))) {
+        strv_init(&h->actions);
+        memcpy(h->incident_id, t->incident_id, sizeof h->incident_id);
+        h->kind = t->kind;
+        h->probe = strdup(ps->probe->id);
+        h->region = strdup(ps->region);
+        h->next = a->held;
+        a->held = h;
+    }
+    struct metric_family *f = metrics_counter(a->metrics, "tripline_actions_held_total",
+                                              "Actions not run when due because their intent could not be "
+                                              "written to incidents.json (they run once it can)",
+                                              labels, 2);
+    for (size_t i = 0; i < t->n_actions; i++) {
+        bool kept = h && h->probe && h->region && strv_add(&h->actions, t->actions[i]) == 0;
+        log_kv(a->log, LOG_ERROR,
+               LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("region", ps->region),
+                          LOG_STR("incident", t->incident_id), LOG_STR("action", t->actions[i])),
+               "probe %s: action %s of incident %s not run: its intent could not be written to the incident store "
+               "(%s); %s",
+               ps->probe->id, t->actions[i], t->incident_id, istore_error(a->istore),
+               kept ? "it runs once the store can be written" : "out of memory: it will not run");
+        struct metric *m = f ? metrics_series(f, (const char *const[]){ps->probe->id, t->actions[i]}) : NULL;
+        if (m)
+            metric_inc(m);
+    }
+}
+
+/* The incident of held actions ended before they could run: nothing ran,
+ * nothing is owed. */
+static void held_drop(struct agent *a, const char *incident_id, const char *why)
+{
+    struct agent_held **pp = &a->held;
+    while (*pp && strcmp((*pp)->incident_id, incident_id) != 0)
+        pp = &(*pp)->next;
+    struct agent_held *h = *pp;
+    if (!h)
+        return;
+    *pp = h->next;
+    for (size_t i = 0; i < h->actions.n; i++)
+        log_warn(a->log, "probe %s: action %s of incident %s held since its intent could not be written: not run, "
+                 "%s", h->probe, h->actions.v[i], h->incident_id, why);
+    held_free(h);
+}
+
+/* Runs held actions whose intent is on disk now. */
+static void held_run(struct agent *a, struct probe_state *ps, struct agent_held *h)
+{
+    struct esc_snapshot snap;
+    if (!esc_snapshot(ps->esc, &snap))
+        return;
+    struct esc_transition t = {.kind = h->kind, .level = snap.level, .at_us = tl_wall_us(), .bucket = snap.bucket,
+                               .opened_at_us = snap.opened_at_us, .failing_since_us = snap.failing_since_us,
+                               .n_actions = h->actions.n, .actions = h->actions.v};
+    memcpy(t.incident_id, h->incident_id, sizeof t.incident_id);
+    snprintf(t.reason, sizeof t.reason, "%s", snap.reason);
+    snprintf(t.step, sizeof t.step, "%s", snap.step);
+    snprintf(t.correlation_id, sizeof t.correlation_id, "%s", snap.correlation_id);
+    for (size_t i = 0; i < h->actions.n; i++)
+        log_kv(a->log, LOG_WARN,
+               LOG_FIELDS(LOG_STR("probe", h->probe), LOG_STR("region", h->region),
+                          LOG_STR("incident", h->incident_id), LOG_STR("action", h->actions.v[i])),
+               "probe %s: action %s of incident %s: its intent is on disk now, running it", h->probe,
+               h->actions.v[i], h->incident_id);
+    struct action_fields f = {.region = ps->region, .bucket = bucket_str(snap.bucket)};
+    if (uuid_v4(t.event_id) || actions_fire(a->actions, ps->probe, &t, &f, NULL, NULL) < 0) {
+        log_error(a->log, "probe %s: cannot fire the actions of %s", h->probe, h->incident_id);
+        return;
+    }
+    (void)record_open(a, ps, NULL, 0, false);
+    record_cools(a, ps, &t);
+    agent_followup_watch(a, h->probe, h->region, &t);
+}
+
+static bool still_open(struct probe_state *ps, const char *incident_id);
+
+/* Each tick: the held actions whose intent can be written now run. */
+static void held_retry(struct agent *a)
+{
+    struct agent_held **pp = &a->held;
+    while (*pp) {
+        struct agent_held *h = *pp;
+        struct probe_state *ps = probe_table_find(a->probes, h->probe, h->region);
+        if (!ps || !still_open(ps, h->incident_id)) {
+            held_drop(a, h->incident_id, "the incident ended first");
+            continue;
+        }
+        if (record_open(a, ps, h->actions.v, h->actions.n, true) != 0) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        held_run(a, ps, h);
+        held_free(h);
+    }
+}
+
+bool agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    if (!a->istore)
+        return true;
+    if (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED) {
+        /* after the actions held before them, never ahead */
+        bool held = held_find(a, t->incident_id) != NULL;
+        if (!held && record_open(a, ps, t->actions, t->n_actions, false) == 0)
+            return true;
+        if (t->n_actions == 0)
+            return true;
+        hold(a, ps, t);
+        return false;
+    }
+    if (t->kind == ESC_RESOLVED) {
+        held_drop(a, t->incident_id, "the incident resolved first");
         owe_rollbacks(a, ps->probe->id, ps->probe, ps->region, t, NULL);
+    }
+    return true;
 }
 
 void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
@@ -261,7 +423,7 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
         if (rc)
             store_failed(a, ps->probe->id, rc);
     } else if (t->kind == ESC_OPENED || t->kind == ESC_ESCALATED) {
-        record_open(a, ps, NULL, 0);
+        (void)record_open(a, ps, NULL, 0, false);
         record_cools(a, ps, t);
     }
 }
@@ -537,6 +699,8 @@ static bool owed_held(struct agent *a, const struct istore_owed *o)
 
 void agent_incidents_retry(struct agent *a)
 {
+    if (a->istore && a->actions)
+        held_retry(a);
     int64_t now = tl_wall_us();
     /* rollback_again may drop entries: walk from the end. A next attempt
      * further off than the longest backoff was set under a wall clock since
@@ -649,6 +813,11 @@ static void followup_check(struct agent *a, const char *incident_id)
 
 void agent_incidents_close(struct agent *a)
 {
+    while (a->held) {
+        struct agent_held *h = a->held;
+        a->held = h->next;
+        held_free(h);
+    }
     while (a->followups) {
         struct agent_followup *f = a->followups;
         a->followups = f->next;

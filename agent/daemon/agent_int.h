@@ -40,6 +40,7 @@ struct agent {
     struct istore *istore;       /* open incidents across restarts (agent_incidents.c) */
     struct agent_orphan *orphans; /* incidents a reload took the probe of */
     struct agent_followup *followups; /* transitions whose actions still run */
+    struct agent_held *held;     /* actions whose intent could not be written yet */
     struct peer_run *peer_waiting; /* peer runs waiting for a limiter slot */
     struct agent_handles *handles; /* signals, tick, drain timers (agent.c) */
     /* The probes the once-a-second tick visits (agent_run.c): those with
@@ -70,8 +71,11 @@ void agent_emit_follow_up(struct agent *a, const char *probe_id, const struct pr
 
 /* agent_incidents.c: open incidents kept in the spool directory */
 int agent_incidents_open(struct agent *a);
-/* Around a transition's actions: the intent, then what ran (or resolved). */
-void agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
+/* Around a transition's actions: the intent, then what ran (or resolved).
+ * _before returns false when the transition's actions must not run now:
+ * their intent could not be written (they are held and run once it can;
+ * rollbacks always run). */
+bool agent_incidents_before(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
 void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
 /* The probe table's hooks (arg: the agent): resume / set aside incidents. */
 void agent_probe_added(void *arg, struct probe_state *ps);
@@ -85,7 +89,8 @@ void agent_followup_watch(struct agent *a, const char *probe, const char *region
 bool agent_incident_open(struct agent *a, const char *probe, const char *region, const char *incident_id);
 /* Drops the follow-ups still waiting (shutdown). */
 void agent_incidents_close(struct agent *a);
-/* Runs again the rollbacks owed that failed or whose outcome a crash lost. */
+/* Runs again the rollbacks owed that failed or whose outcome a crash lost,
+ * and the actions held until their intent could be written. */
 void agent_incidents_retry(struct agent *a);
 /* actions_opts.report (arg: the agent): logs and counts every action run. */
 struct actions_report;

@@ -84,9 +84,9 @@ static void handle_transition(struct agent *a, struct probe_state *ps, const str
 {
     /* Actions first, so the event carries the timeline known now; what
      * they did once they end goes in a follow-up event. The incident store
-     * records them before they run and after. */
-    agent_incidents_before(a, ps, t);
-    if (a->actions) {
+     * records them before they run (none runs unless it could) and after. */
+    bool may_act = agent_incidents_before(a, ps, t);
+    if (a->actions && may_act) {
         struct action_fields f = {.region = ps->region, .bucket = bucket_str(t->bucket)};
         if (actions_fire(a->actions, ps->probe, t, &f, NULL, NULL) < 0)
             log_error(a->log, "probe %s: cannot fire the actions of %s", ps->probe->id, t->incident_id);

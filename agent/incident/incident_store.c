@@ -18,6 +18,7 @@
 struct istore {
     char *path;
     char *tmp;
+    char why[300];               /* why the last write failed */
     size_t n, cap;
     struct istore_rec *recs;
     size_t n_owed, cap_owed;
@@ -480,6 +481,13 @@ static int write_fd(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Remembers why a write failed (errno), for istore_error(). */
+static int write_failed(struct istore *s, const char *what, const char *path)
+{
+    snprintf(s->why, sizeof s->why, "%s %s: %s", what, path, strerror(errno));
+    return TL_EIO;
+}
+
 static int fsync_dir(const char *path)
 {
     char dir[4096];
@@ -529,21 +537,41 @@ static int save(struct istore *s)
     }
     if (!cools || !(text = cJSON_PrintUnformatted(root)))
         goto out;
-    rc = TL_EIO;
     fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0 || write_fd(fd, text, strlen(text)) || fsync(fd))
+    if (fd < 0) {
+        rc = write_failed(s, "cannot create", s->tmp);
         goto out;
+    }
+    if (write_fd(fd, text, strlen(text)) || fsync(fd)) {
+        rc = write_failed(s, "cannot write", s->tmp);
+        goto out;
+    }
     close(fd);
     fd = -1;
-    if (rename(s->tmp, s->path))
+    if (rename(s->tmp, s->path)) {
+        rc = write_failed(s, "cannot rename over", s->path);
         goto out;
+    }
     rc = fsync_dir(s->path);
+    if (rc)
+        write_failed(s, "cannot sync the directory of", s->path);
 out:
     if (fd >= 0)
         close(fd);
+    /* a half-written copy on a full disk would only take the room a
+     * retry needs */
+    if (rc == TL_EIO)
+        (void)unlink(s->tmp);
+    if (rc == TL_ENOMEM)
+        snprintf(s->why, sizeof s->why, "out of memory");
     free(text);
     cJSON_Delete(root);
     return rc;
+}
+
+const char *istore_error(const struct istore *s)
+{
+    return s && s->why[0] ? s->why : "no error";
 }
 
 int istore_put(struct istore *s, const struct istore_rec *rec)

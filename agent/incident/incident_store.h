@@ -79,6 +79,10 @@ int istore_owe(struct istore *s, const struct istore_owed *o);
 int istore_paid(struct istore *s, const char *incident_id, const char *action);
 /* Writes the file after a change made through istore_owed_at/_find. */
 int istore_sync(struct istore *s);
+/* Why the last write failed ("cannot write DIR/incidents.json.tmp: No
+ * space left on device"), for the log. Every write that fails keeps the
+ * change in memory: the next write that works carries it. */
+const char *istore_error(const struct istore *s);
 
 size_t istore_cool_count(const struct istore *s);
 const struct istore_cool *istore_cool_at(const struct istore *s, size_t i);
