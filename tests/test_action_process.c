@@ -119,6 +119,10 @@ static void test_environment_is_bare(void **state)
     assert_non_null(strstr(e->last.output, "PATH="));
     assert_non_null(strstr(e->last.output, "TRIPLINE_CORRELATION_ID=corr-1\n"));
     assert_non_null(strstr(e->last.output, "TRIPLINE_INCIDENT_ID=inc-1\n"));
+    /* its id, which finds it after a crash before its group was recorded */
+    const char *id = strstr(e->last.output, "TRIPLINE_COMMAND_ID=");
+    assert_non_null(id);
+    assert_int_equal(strcspn(id + strlen("TRIPLINE_COMMAND_ID="), "\n"), 36);
 }
 
 /* Descriptors the agent holds without close-on-exec (a library's socketpair,

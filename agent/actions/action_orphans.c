@@ -1,8 +1,11 @@
-/* Records of running commands (<state_dir>/commands/<pgid>.json) and, at
+/* Records of running commands (<state_dir>/commands/<id>.json, written
+ * before the spawn, renamed <pgid>.json once the group is known) and, at
  * start-up, the end of the commands a crash left behind. */
+#define _GNU_SOURCE /* memmem */
 #include "agent/actions/action_orphans.h"
 #include "agent/actions/actions_int.h"
 #include "base/io.h"
+#include "base/uuid.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -123,7 +126,7 @@ static char *record_text(const struct act_run *run, unsigned long long start)
 {
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
-    if (!o || !cJSON_AddNumberToObject(o, "pgid", run->pgid) ||
+    if (!o || !cJSON_AddStringToObject(o, "id", run->orphan_id) || !cJSON_AddNumberToObject(o, "pgid", run->pgid) ||
         !cJSON_AddNumberToObject(o, "start", (double)start) ||
         !cJSON_AddStringToObject(o, "probe", run->inc->probe_id ? run->inc->probe_id : "") ||
         !cJSON_AddStringToObject(o, "incident", run->inc->id) ||
@@ -134,6 +137,34 @@ static char *record_text(const struct act_run *run, unsigned long long start)
 out:
     cJSON_Delete(o);
     return text;
+}
+
+int act_orphan_intent(struct act_run *run)
+{
+    const char *state = run->r->opts.state_dir;
+    char dir[4096], path[4160];
+    char *text = NULL;
+    int rc = uuid_v4(run->orphan_id) ? TL_EIO : 0;
+
+    if (rc || !state)
+        goto out;
+    rc = TL_ENOMEM;
+    text = record_text(run, 0);
+    if (!text)
+        goto out;
+    rc = TL_EIO;
+    snprintf(dir, sizeof dir, "%s/" ORPH_SUBDIR, state);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        goto out;
+    snprintf(path, sizeof path, "%s/%s.json", dir, run->orphan_id);
+    rc = write_durably(dir, path, text);
+    if (rc == 0 && !(run->orphan_rec = strdup(path))) {
+        (void)unlink(path);
+        rc = TL_ENOMEM;
+    }
+out:
+    free(text);
+    return rc;
 }
 
 int act_orphan_record(struct act_run *run)
@@ -159,7 +190,18 @@ int act_orphan_record(struct act_run *run)
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         goto out;
     snprintf(path, sizeof path, "%s/%d.json", dir, run->pgid);
-    rc = write_durably(dir, path, text);
+    /* The intent's record becomes this one in one rename: at every moment
+     * there is exactly one record of the command. */
+    rc = write_durably(dir, run->orphan_rec ? run->orphan_rec : path, text);
+    if (rc == 0 && run->orphan_rec) {
+        if (rename(run->orphan_rec, path) != 0) {
+            rc = TL_EIO; /* whole under its id: that one is removed at the end */
+            goto out;
+        }
+        free(run->orphan_rec);
+        run->orphan_rec = NULL;
+        rc = fsync_path(dir);
+    }
     if (rc == 0 && !(run->orphan_rec = strdup(path))) {
         (void)unlink(path);
         rc = TL_ENOMEM;
@@ -190,16 +232,55 @@ static const char *str_of(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* The process group of a command recorded before it was spawned (the agent
+ * died before it knew the group): the process that holds the record's id
+ * in its environment (TRIPLINE_COMMAND_ID, set for the command alone). 0
+ * when none is alive. */
+static int group_by_id(const char *id)
+{
+    char needle[80], path[64];
+    size_t cap = 256 * 1024;
+    char *env = malloc(cap);
+    int pgid = 0;
+    if (!env || strlen(id) != 36)
+        goto out;
+    snprintf(needle, sizeof needle, "TRIPLINE_COMMAND_ID=%s", id);
+    DIR *d = opendir("/proc");
+    for (struct dirent *e = d ? readdir(d) : NULL; e && !pgid; e = readdir(d)) {
+        char *end = NULL;
+        long pid = strtol(e->d_name, &end, 10), pgrp = 0;
+        unsigned long long start = 0;
+        if (end == e->d_name || *end || pid <= 1 || pid == (long)getpid())
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+        ssize_t n = read_small(AT_FDCWD, path, env, cap);
+        if (n > 0 && memmem(env, (size_t)n, needle, strlen(needle)) && proc_stat(pid, &pgrp, &start) == 0 &&
+            pgrp > 1 && pgrp != (long)getpgrp())
+            pgid = (int)pgrp;
+    }
+    if (d)
+        closedir(d);
+out:
+    free(env);
+    return pgid;
+}
+
 /* Kills the command of one record if it is still there: 1 when killed. */
 static int reap_one(const cJSON *o, actions_orphan_cb cb, void *arg)
 {
     const cJSON *pg = cJSON_GetObjectItemCaseSensitive(o, "pgid");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "start");
-    if (!cJSON_IsNumber(pg) || !cJSON_IsNumber(st) || pg->valuedouble < 2 || pg->valuedouble > 1e9)
+    if (!cJSON_IsNumber(pg) || !cJSON_IsNumber(st) || pg->valuedouble > 1e9)
         return 0;
     int pgid = (int)pg->valuedouble;
-    if (!group_is_ours(pgid, (unsigned long long)st->valuedouble) || kill(-pgid, SIGKILL) != 0)
+    if (pgid == 0) {
+        /* recorded before its spawn: found by its id, or not alive */
+        pgid = group_by_id(str_of(o, "id"));
+        if (pgid <= 0 || kill(-pgid, SIGKILL) != 0)
+            return 0;
+    } else if (pgid < 2 || !group_is_ours(pgid, (unsigned long long)st->valuedouble) || kill(-pgid, SIGKILL) != 0) {
         return 0;
+    }
     struct actions_orphan orphan = {.pgid = pgid, .probe = str_of(o, "probe"),
                                     .incident = str_of(o, "incident"), .action = str_of(o, "action"),
                                     .kind = str_of(o, "kind")};

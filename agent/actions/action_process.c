@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define ACT_PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin"
-#define ACT_N_ENV (ACT_N_FIELDS + 1)
+#define ACT_N_ENV (ACT_N_FIELDS + 2)
 
 static void cmd_close_cb(uv_handle_t *h)
 {
@@ -163,11 +163,13 @@ static void cmd_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
     cmd_maybe_done(run);
 }
 
-/* The event as environment variables, plus PATH: nothing else of the
- * agent's environment (its secrets) reaches the command. */
-static int cmd_env(char **env, const char *const *vals)
+/* The command's id (its record's, action_orphans.c), the event as
+ * environment variables, plus PATH: nothing else of the agent's
+ * environment (its secrets) reaches the command. The id comes first: a
+ * restart looks for it in /proc/PID/environ. */
+static int cmd_env(char **env, const char *id, const char *const *vals)
 {
-    static const char *const names[ACT_N_ENV - 1] = {
+    static const char *const names[ACT_N_FIELDS] = {
         "TRIPLINE_PROBE", "TRIPLINE_REGION", "TRIPLINE_LEVEL", "TRIPLINE_BUCKET",
         "TRIPLINE_REASON", "TRIPLINE_INCIDENT_ID", "TRIPLINE_EVENT_ID", "TRIPLINE_TRANSITION",
         "TRIPLINE_STEP", "TRIPLINE_CORRELATION_ID",
@@ -178,8 +180,10 @@ static int cmd_env(char **env, const char *const *vals)
 
     for (size_t i = 0; i < ACT_N_ENV; i++) {
         buf_init(&b, 64 * 1024);
-        if (i < ACT_N_ENV - 1)
-            rc = buf_printf(&b, "%s=%s", names[i], vals[i]);
+        if (i == 0)
+            rc = buf_printf(&b, "TRIPLINE_COMMAND_ID=%s", id);
+        else if (i <= ACT_N_FIELDS)
+            rc = buf_printf(&b, "%s=%s", names[i - 1], vals[i - 1]);
         else
             rc = buf_printf(&b, "PATH=%s", path && *path ? path : ACT_PATH_DEFAULT);
         env[i] = rc ? NULL : buf_take(&b);
@@ -261,7 +265,11 @@ static int cmd_spawn(struct act_run *run, const struct action_do *d, const char 
     char **args = calloc(d->argc + 1, sizeof *args);
     int rc = TL_ENOMEM;
 
-    if (!args || d->argc == 0 || cmd_env(env, vals) != 0) {
+    /* Recorded before it exists: a crash right after the spawn still
+     * leaves a record. Without one it still runs. */
+    (void)act_orphan_intent(run);
+    if (!args || d->argc == 0 || cmd_env(env, run->orphan_id, vals) != 0) {
+        act_orphan_forget(run);
         snprintf(ebuf, len, "%s", d->argc == 0 ? "empty argv" : "out of memory");
         goto out;
     }
@@ -286,8 +294,10 @@ static int cmd_spawn(struct act_run *run, const struct action_do *d, const char 
     rc = uv_spawn(run->r->loop, &run->proc, &po);
     if (rc == 0) {
         run->pgid = run->proc.pid; /* kept: the handle may be closed before the group is gone */
-        /* Without its record a crash would leave it running: still run it. */
+        /* Without its process group the record still finds it by its id. */
         (void)act_orphan_record(run);
+    } else {
+        act_orphan_forget(run);
     }
     fd_close(run->r->loop, wfd);
     /* A failed uv_spawn still leaves an initialised handle to close. */

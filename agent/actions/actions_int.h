@@ -84,6 +84,7 @@ struct act_run {
     char *what;                  /* "PUT http://..." for the detail */
     struct act_run *prev, *next;
     char *orphan_rec;            /* the command's record (action_orphans.c); NULL = none */
+    char orphan_id[37];          /* its id: the record's, and TRIPLINE_COMMAND_ID in its environment */
 };
 
 /* action_timeline.c: helpers for what goes on a timeline. */
@@ -118,8 +119,13 @@ void act_cmd_kill(struct act_run *run, int sig);
 /* "would run [argv]" into b, for a dry run. */
 void act_cmd_dry(const struct action_do *d, struct buf *b);
 
-/* action_orphans.c: the record of a running command, written once it is
- * spawned (when the runner has a state_dir) and removed when it ends. */
+/* action_orphans.c: the record of a running command (when the runner has a
+ * state_dir). _intent draws the command's id and writes its record before
+ * the spawn, so a crash right after the spawn still leaves one (the command
+ * is then found by the id in its environment); _record adds the process
+ * group and its start time once spawned; _forget removes it when it ends
+ * or could not start. */
+int act_orphan_intent(struct act_run *run);
 int act_orphan_record(struct act_run *run);
 void act_orphan_forget(struct act_run *run);
 
