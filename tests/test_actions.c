@@ -416,6 +416,22 @@ static void test_hostile_field_stays_data(void **state)
     cJSON_Delete(tl);
 }
 
+/* A cooldown clock carried over a restart: a past run counts from when it
+ * ran; one stamped in the future (the clock set back) counts from now,
+ * never as no cooldown. */
+static void test_cool_restore(void **state)
+{
+    struct env *e = *state;
+    tl_usec age = -1;
+    assert_int_equal(actions_cool_age(e->act, "api", "throttle", &age), TL_ENOTFOUND);
+    assert_int_equal(actions_cool_restore(e->act, "api", "throttle", 5 * SEC), 0);
+    assert_int_equal(actions_cool_age(e->act, "api", "throttle", &age), 0);
+    assert_true(age >= 5 * SEC && age < 60 * SEC);
+    assert_int_equal(actions_cool_restore(e->act, "api", "throttle", -7200 * SEC), 0);
+    assert_int_equal(actions_cool_age(e->act, "api", "throttle", &age), 0);
+    assert_true(age >= 0 && age < 60 * SEC);
+}
+
 /* A command that cannot start is an error on the timeline, not a crash. */
 static void test_spawn_failure(void **state)
 {
@@ -723,6 +739,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cooldown_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cool_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_field_stays_data, setup, teardown),

@@ -188,8 +188,11 @@ int actions_cool_restore(struct actions *r, const char *probe_id, const char *ac
     uint64_t now = uv_hrtime();
     if (!c)
         return TL_ENOMEM;
-    /* a clock older than this process's: as old as the clock allows */
-    c->last_ns = ago >= 0 && (uint64_t)ago * 1000 < now ? now - (uint64_t)ago * 1000 : 1;
+    /* a run in the future (a clock set back) ran no later than now; one
+     * older than this process's clock: as old as the clock allows */
+    if (ago < 0)
+        ago = 0;
+    c->last_ns = (uint64_t)ago * 1000 < now ? now - (uint64_t)ago * 1000 : 1;
     return 0;
 }
 

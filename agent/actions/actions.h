@@ -125,7 +125,9 @@ int actions_def_probe(const cJSON *def, const char *probe_id, const char *action
 /* How long ago (probe, action) last ran or dry-ran, its cooldown clock:
  * TL_ENOTFOUND when it has not in this process. */
 int actions_cool_age(const struct actions *r, const char *probe_id, const char *action, tl_usec *age);
-/* Sets that clock to `ago` before now: a cooldown carried over a restart. */
+/* Sets that clock to `ago` before now: a cooldown carried over a restart.
+ * A negative ago (a run stamped in the future: the clock was set back)
+ * counts as now: the cooldown holds in full. */
 int actions_cool_restore(struct actions *r, const char *probe_id, const char *action, tl_usec ago);
 /* Runs of the incident still in flight: 0 once every outcome is on its
  * timeline (the report of the last one sees 0). */

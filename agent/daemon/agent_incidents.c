@@ -42,6 +42,22 @@ static void orphan_killed(void *arg, const struct actions_orphan *o)
         metric_inc(m);
 }
 
+/* A last run stamped in the future: the wall clock was set back since (or
+ * ran ahead then). It ran no later than now, so its cooldown holds from now
+ * (not never, not until the clock catches up), and the stamp kept becomes
+ * now, so another restart does not push the end further. */
+static void cool_from_future(struct agent *a, const struct istore_cool *c, int64_t now)
+{
+    char ahead[32];
+    snprintf(ahead, sizeof ahead, "%.1fs", (double)(c->at_us - now) / 1e6);
+    log_warn(a->log, "probe %s: the last run of %s is stamped %s in the future (the clock was set back?): its "
+             "cooldown counts from now", c->probe, c->action, ahead);
+    int rc = istore_cool_set(a->istore, c->probe, c->action, now); /* in place: c stays valid */
+    if (rc)
+        log_error(a->log, "cannot write the incident store (%s) after clamping a cooldown",
+                  rc == TL_EIO ? istore_error(a->istore) : tl_strerror(rc));
+}
+
 int agent_incidents_open(struct agent *a)
 {
     char err[600];
@@ -61,6 +77,8 @@ int agent_incidents_open(struct agent *a)
     int64_t now = tl_wall_us();
     for (size_t i = 0; rc == 0 && i < istore_cool_count(a->istore); i++) {
         const struct istore_cool *c = istore_cool_at(a->istore, i);
+        if (c->at_us > now + 1000000)
+            cool_from_future(a, c, now);
         if (a->actions && actions_cool_restore(a->actions, c->probe, c->action, now - c->at_us))
             log_error(a->log, "probe %s: out of memory restoring the cooldown of %s", c->probe, c->action);
     }
