@@ -290,6 +290,31 @@ static void maintenance_ends_healthy_emits_nothing(void **state)
     esc_free(st);
 }
 
+/* A restart resumes an incident and renotifies it at once, but not inside
+ * a maintenance window: that would page from a silenced probe. */
+static void renotify_now_silent_in_maintenance(void **state)
+{
+    struct esc_state *st = mk(&esc_wc, NULL);
+    struct esc_transition tr;
+    (void)state;
+    feed(st, &FAIL, 0, &tr);
+    assert_int_equal(feed(st, &FAIL, 10 * SEC, &tr), ESC_OPENED);
+    struct esc_snapshot snap;
+    assert_true(esc_snapshot(st, &snap));
+    esc_free(st);
+
+    st = mk(&esc_wc, NULL);
+    esc_resume(st, &snap, 20 * SEC);
+    assert_int_equal(esc_set_maintenance(st, true, 20 * SEC, &tr), 0);
+    assert_int_equal(esc_renotify_now(st, 20 * SEC, &tr), 0);
+    assert_int_equal(esc_set_maintenance(st, false, 30 * SEC, &tr), 0);
+    memset(&tr, 0, sizeof tr);
+    assert_int_equal(esc_renotify_now(st, 30 * SEC, &tr), 1);
+    assert_int_equal(tr.kind, ESC_RENOTIFIED);
+    assert_string_equal(tr.incident_id, snap.incident_id);
+    esc_free(st);
+}
+
 static void flapping_marked_and_damped(void **state)
 {
     struct esc_opts opts = { .flap_window = 600 * SEC };
@@ -460,6 +485,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transient_failure_not_escalated),
         cmocka_unit_test(consecutive_failures_open_warning),
+        cmocka_unit_test(renotify_now_silent_in_maintenance),
         cmocka_unit_test(ratio_escalates_to_critical_never_lowered),
         cmocka_unit_test(resolves_after_n_successes),
         cmocka_unit_test(renotify_timing),

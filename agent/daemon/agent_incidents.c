@@ -503,7 +503,9 @@ static void resume(struct agent *a, struct probe_state *ps, struct istore_rec *r
            "resumed an open incident");
     status_probe_level(ps, (int)esc_level(ps->esc));
     /* The sinks hear of it at once: Alertmanager fires it again before its
-     * resolve_timeout, whatever the downtime was. */
+     * resolve_timeout, whatever the downtime was. Not inside a maintenance
+     * window, which silences escalation: a restart there must not page. */
+    agent_sync_maintenance(a, ps);
     struct esc_transition t;
     if (esc_renotify_now(ps->esc, now, &t) == 1)
         agent_emit_event(a, ps, &t);

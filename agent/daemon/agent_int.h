@@ -59,6 +59,9 @@ void agent_tick_escalations(struct agent *a);
  * agent_tick_forget takes it out (when it is removed). */
 void agent_tick_consider(struct agent *a, struct probe_state *ps);
 void agent_tick_forget(struct agent *a, struct probe_state *ps);
+/* Opens or closes ps's maintenance window by the wall clock now (a restart
+ * must know it before it says anything about an incident it resumes). */
+void agent_sync_maintenance(struct agent *a, struct probe_state *ps);
 void agent_emit_event(struct agent *a, struct probe_state *ps, const struct esc_transition *t);
 /* The same for a probe that may have no state any more (last may be NULL)
  * or no definition (p NULL: a probe removed while the agent was down). */

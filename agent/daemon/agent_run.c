@@ -159,6 +159,11 @@ static void sync_maintenance(struct agent *a, struct probe_state *ps, int64_t wa
         handle_transition(a, ps, &t);
 }
 
+void agent_sync_maintenance(struct agent *a, struct probe_state *ps)
+{
+    sync_maintenance(a, ps, tl_wall_us(), esc_clock_now(ps->esc));
+}
+
 /* --- the tick set -----------------------------------------------------
  * Only maintenance windows and renotification are time-driven; everything
  * else a probe's escalation does happens when one of its runs ends. The

@@ -444,7 +444,7 @@ tl_usec esc_clock_now(struct esc_state *st)
 
 int esc_renotify_now(struct esc_state *st, int64_t now_us, struct esc_transition *out)
 {
-    if (st->phase != ESC_PHASE_OPEN)
+    if (st->phase != ESC_PHASE_OPEN || st->maintenance)
         return 0;
     return emit(st, ESC_RENOTIFIED, st->level, NULL, now_us, out);
 }

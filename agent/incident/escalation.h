@@ -130,7 +130,8 @@ bool esc_snapshot(const struct esc_state *st, struct esc_snapshot *out);
  * (resolve_successes successes resolve it). now_us starts its renotify clock. */
 void esc_resume(struct esc_state *st, const struct esc_snapshot *snap, int64_t now_us);
 /* A renotified transition of the open incident now (after a restart, so the
- * sinks hear of it at once). Same return convention; 0 when nothing is open. */
+ * sinks hear of it at once). Same return convention; 0 when nothing is open
+ * or in maintenance (which silences every notification). */
 int esc_renotify_now(struct esc_state *st, int64_t now_us, struct esc_transition *out);
 /* Resolves the open incident whatever the observations say (its probe was
  * removed or changed); why is a static string kept in out->resolution.
