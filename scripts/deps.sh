@@ -13,7 +13,7 @@ if [ "$what" = test ]; then
     pkgs+=(libcmocka-dev curl python3 python3-yaml python3-jsonschema prometheus
            prometheus-alertmanager nginx-light iproute2 file dpkg-dev procps systemd groff-base clang
            libclang-rt-14-dev stress-ng python3-grpcio openssl libxml2-utils dnsmasq-base
-           python3-dnspython)
+           python3-dnspython gdb)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
