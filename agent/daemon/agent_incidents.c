@@ -250,10 +250,10 @@ static void supersede_owed(struct agent *a, const char *region, const struct ist
 }
 
 /* The intent of a resolution: every rollback it is about to run is owed
- * until it has succeeded, across restarts. */
-/* p is NULL when the probe is gone: the definitions kept (defs) are all
- * there is. Each rollback owed carries its definition, so a restart can run
- * it whether or not a probe file still holds it. */
+ * until it has succeeded, across restarts. Each one owed carries its
+ * definition, so a restart can run it whether or not a probe file still
+ * holds it. p is NULL when the probe is gone: the definitions kept with the
+ * incident (defs) are all there is. */
 static void owe_rollbacks(struct agent *a, const char *id, const struct probe *p, const char *region,
                           const struct esc_transition *t, const cJSON *defs)
 {
@@ -446,7 +446,7 @@ void agent_incidents_after(struct agent *a, struct probe_state *ps, const struct
     }
 }
 
-static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now);
+static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now, bool first);
 
 /* Rolls back and reports an incident resolved without its probe recovering.
  * p is NULL when the probe's definition is gone; defs (may be NULL) are the
@@ -472,7 +472,7 @@ static void resolve_now(struct agent *a, const char *id, const struct probe *p, 
     for (size_t i = istore_owed_count(a->istore); a->actions && i-- > 0;) {
         struct istore_owed *o = istore_owed_at(a->istore, i);
         if (o && strcmp(o->incident_id, t->incident_id) == 0 && !o->running)
-            rollback_again(a, o, tl_wall_us());
+            rollback_again(a, o, tl_wall_us(), true);
     }
     cJSON_Delete(defs);
     agent_emit_event_for(a, id, p, region, NULL, t);
@@ -659,9 +659,10 @@ static void rollback_outcome(struct agent *a, const struct actions_report *rep, 
         store_failed(a, rep->probe, rc);
 }
 
-/* Runs one owed rollback again with its probe's current definition, or,
- * when no probe file holds it any more, with the definition kept with it. */
-static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
+/* Runs one owed rollback (again, unless first) with its probe's current
+ * definition, or, when no probe file holds it any more, with the
+ * definition kept with it. */
+static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now, bool first)
 {
     struct probe_state *ps = probe_table_find(a->probes, o->probe, o->region);
     const struct probe *p = ps && has_rollback(ps->probe, o->action) ? ps->probe : NULL;
@@ -680,7 +681,7 @@ static void rollback_again(struct agent *a, struct istore_owed *o, int64_t now)
         istore_paid(a->istore, o->incident_id, o->action);
         return;
     }
-    if (o->attempts == 0)
+    if (o->attempts == 0 && !first)
         log_warn(a->log, "probe %s: rollback %s of incident %s: outcome unknown after a restart, running it again",
                  o->probe, o->action, o->incident_id);
     struct esc_transition t = {.kind = ESC_RESOLVED, .level = o->level, .prev_level = o->level, .at_us = now,
@@ -729,7 +730,7 @@ void agent_incidents_retry(struct agent *a)
         struct istore_owed *o = istore_owed_at(a->istore, i);
         if (o && !o->running && (o->next_at_us <= now || o->next_at_us - now > OWED_BACKOFF_MAX_US) &&
             !owed_held(a, o))
-            rollback_again(a, o, now);
+            rollback_again(a, o, now, false);
     }
 }
 

@@ -8,7 +8,9 @@
 #    (tests/test_action_def.c: templates are kept as written, env. values
 #    never);
 # 3. the next start kills the orphan, runs the rollback from the kept
-#    definition (the log says so), and the flag file is removed.
+#    definition (the log says so), and the flag file is removed;
+# 4. the same with the probe removed while the agent was down, and
+# 5. with the probe changed while it was down so that the action is gone.
 source "$TRIPLINE_SOURCE_DIR/tests/lib/incident.sh"
 
 start_demo_api
@@ -97,4 +99,31 @@ wait_until "the rollback counted ok" 10 action_counted api throttle rollback ok
 has "$WORK/d.log" '"resolution":"probe_removed"\|resolved: probe_removed' || fail "the incident was not resolved as removed"
 wait_until "nothing owed on disk" 10 has "$WORK/spool/incidents.json" '"owed":\[\]'
 stop_agent
-echo "ok: rollbacks of a removed probe ran from their kept definition, after a reload and a restart"
+
+# 5. the probe changed while the agent was down, its throttle action gone:
+#    the incident resolves (probe_changed) and the throttle is rolled back
+#    with its kept definition, not reported as "no action named throttle".
+: >"$WORK/rb.log"
+incident_probe "$WORK/probes.yaml" <<YAML
+    throttle:
+      command: [/bin/sh, -c, 'touch "\$0/throttled"', "$WORK"]
+      timeout: 60s
+      rollback:
+        command: [/bin/sh, "$WORK/rollback.sh", "$WORK"]
+YAML
+fail_api
+start_agent e --config "$WORK/config.yaml" "$WORK/probes.yaml"
+wait_until "the throttle a third time" 20 test -e "$WORK/throttled"
+wait_until "its outcome kept" 10 has "$WORK/spool/incidents.json" '"running":\[\]'
+kill_agent
+heal_api
+sed -i 's/throttle/notify/' "$WORK/probes.yaml"
+start_agent f --config "$WORK/config.yaml" "$WORK/probes.yaml"
+rolled() { ! [ -e "$WORK/throttled" ] || has "$WORK/f.log" 'given up\|no action named'; }
+wait_until "the rollback of the action the change removed (or an error)" 30 rolled
+! has "$WORK/f.log" 'no action named' || fail "the rollback was looked up in the changed probe: $(grep 'no action named' "$WORK/f.log")"
+[ ! -e "$WORK/throttled" ] || fail "the throttle flag is still set after the probe changed"
+has "$WORK/f.log" 'resolved: probe_changed' || fail "the incident was not resolved as changed"
+wait_until "nothing owed on disk" 10 has "$WORK/spool/incidents.json" '"owed":\[\]'
+stop_agent
+echo "ok: rollbacks of a removed or changed probe ran from their kept definition, after a reload and restarts"
