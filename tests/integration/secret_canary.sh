@@ -72,6 +72,11 @@ actions:
     webhook:
       url: "$H/echo-secrets?text=1"
       headers: {Authorization: "Bearer {{ tok }}", X-Canary-File: "{{ fromfile }}"}
+    # kept on disk with the open incident (incidents.json): templates only
+    rollback:
+      webhook:
+        url: "$H/echo-secrets?text=1&token={{ tok }}"
+        headers: {Authorization: "Bearer {{ tok }}", X-Canary-Var: "{{ overridden }}-{{ viafile }}"}
 YAML
 VARS=(--var "overridden=$CANARY_VAR" --var-file "viafile=$WORK/varfile.secret")
 
@@ -104,6 +109,8 @@ wait_until "the webhook action's output on the timeline" 60 has_timeline
 curl -fsS --noproxy '*' "$AGENT_URL/metrics" >"$WORK/metrics.txt"
 stop_agent
 grep -q 'invalid credential' "$WORK"/spool/dead-letter-*.jsonl || fail "dead letter lacks the echoed body"
+grep -q '"rollbacks":{"echo":{' "$WORK/spool/incidents.json" ||
+    fail "the open incident keeps no rollback definition: the scan below proves nothing for it"
 
 python3 - "$WORK" <<'PY' || fail "a canary leaked"
 import base64, glob, json, os, sys, urllib.parse
