@@ -219,7 +219,8 @@ static int def_command(const cJSON *argv, struct action_do *d, char *err, size_t
             snprintf(err, errlen, "command: not a string");
             return TL_ESYNTAX;
         }
-        if (!(d->argv[d->argc] = strdup(s->valuestring)))
+        d->argv[d->argc] = strdup(s->valuestring);
+        if (!d->argv[d->argc])
             return TL_ENOMEM;
         d->argc++;
     }
@@ -230,13 +231,16 @@ static int def_webhook(const cJSON *w, struct action_do *d, char *err, size_t er
 {
     d->kind = ACTION_WEBHOOK;
     const char *method = str_of(w, "method");
-    if (method && !(d->method = strdup(method)))
+    d->method = method ? strdup(method) : NULL;
+    if (method && !d->method)
         return TL_ENOMEM;
     int rc = parse_tpl(&d->url, str_of(w, "url"), "url", err, errlen);
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(w, "headers");
     int n = cJSON_GetArraySize(hs);
-    if (rc == 0 && n > 0 && !(d->headers = calloc((size_t)n, sizeof *d->headers)))
-        rc = TL_ENOMEM;
+    if (rc == 0 && n > 0) {
+        d->headers = calloc((size_t)n, sizeof *d->headers);
+        rc = d->headers ? 0 : TL_ENOMEM;
+    }
     const cJSON *h;
     cJSON_ArrayForEach(h, hs)
     {
@@ -244,10 +248,11 @@ static int def_webhook(const cJSON *w, struct action_do *d, char *err, size_t er
             break;
         struct header_tpl *ht = &d->headers[d->n_headers];
         const char *name = str_of(h, "name");
+        ht->name = name ? strdup(name) : NULL;
         if (!name) {
             snprintf(err, errlen, "header without a name");
             rc = TL_ESYNTAX;
-        } else if (!(ht->name = strdup(name))) {
+        } else if (!ht->name) {
             rc = TL_ENOMEM;
         } else {
             d->n_headers++;
@@ -255,8 +260,10 @@ static int def_webhook(const cJSON *w, struct action_do *d, char *err, size_t er
         }
     }
     const cJSON *json = cJSON_GetObjectItemCaseSensitive(w, "json");
-    if (rc == 0 && json && !(d->json = cJSON_Duplicate(json, 1)))
-        rc = TL_ENOMEM;
+    if (rc == 0 && json) {
+        d->json = cJSON_Duplicate(json, 1);
+        rc = d->json ? 0 : TL_ENOMEM;
+    }
     return rc;
 }
 
@@ -277,7 +284,8 @@ static int def_vars(const cJSON *vars, struct probe *p, char *err, size_t errlen
             snprintf(err, errlen, "var without a name");
             return TL_ESYNTAX;
         }
-        if (!(vd->name = strdup(name)))
+        vd->name = strdup(name);
+        if (!vd->name)
             return TL_ENOMEM;
         p->n_vars++;
         int rc = parse_tpl(&vd->value, str_of(v, "value"), "var value", err, errlen);
@@ -304,7 +312,9 @@ int actions_def_probe(const cJSON *def, const char *probe_id, const char *action
     p->n_actions = 1;
     a->has_rollback = true;
     a->run.kind = ACTION_COMMAND; /* never run: only its rollback is */
-    if (!(p->id = strdup(probe_id)) || !(a->name = strdup(action)))
+    p->id = strdup(probe_id);
+    a->name = strdup(action);
+    if (!p->id || !a->name)
         goto out;
     rc = TL_ESYNTAX;
     if (!cJSON_IsObject(def)) {

@@ -158,7 +158,8 @@ int act_orphan_intent(struct act_run *run)
         goto out;
     snprintf(path, sizeof path, "%s/%s.json", dir, run->orphan_id);
     rc = write_durably(dir, path, text);
-    if (rc == 0 && !(run->orphan_rec = strdup(path))) {
+    run->orphan_rec = rc == 0 ? strdup(path) : NULL;
+    if (rc == 0 && !run->orphan_rec) {
         (void)unlink(path);
         rc = TL_ENOMEM;
     }

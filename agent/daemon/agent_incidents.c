@@ -310,25 +310,39 @@ static void held_free(struct agent_held *h)
     free(h);
 }
 
+/* The held actions of t's incident, new if none; NULL when out of memory. */
+static struct agent_held *held_get(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
+{
+    struct agent_held *h = held_find(a, t->incident_id);
+    if (h)
+        return h;
+    h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    strv_init(&h->actions);
+    memcpy(h->incident_id, t->incident_id, sizeof h->incident_id);
+    h->kind = t->kind;
+    h->probe = strdup(ps->probe->id);
+    h->region = strdup(ps->region);
+    if (!h->probe || !h->region) {
+        held_free(h);
+        return NULL;
+    }
+    h->next = a->held;
+    a->held = h;
+    return h;
+}
+
 static void hold(struct agent *a, struct probe_state *ps, const struct esc_transition *t)
 {
     static const char *const labels[] = {"probe", "action"};
-    struct agent_held *h = held_find(a, t->incident_id);
-    if (!h && (h = calloc(1, sizeof *h))) {
-        strv_init(&h->actions);
-        memcpy(h->incident_id, t->incident_id, sizeof h->incident_id);
-        h->kind = t->kind;
-        h->probe = strdup(ps->probe->id);
-        h->region = strdup(ps->region);
-        h->next = a->held;
-        a->held = h;
-    }
+    struct agent_held *h = held_get(a, ps, t);
     struct metric_family *f = metrics_counter(a->metrics, "tripline_actions_held_total",
                                               "Actions not run when due because their intent could not be "
                                               "written to incidents.json (they run once it can)",
                                               labels, 2);
     for (size_t i = 0; i < t->n_actions; i++) {
-        bool kept = h && h->probe && h->region && strv_add(&h->actions, t->actions[i]) == 0;
+        bool kept = h && strv_add(&h->actions, t->actions[i]) == 0;
         log_kv(a->log, LOG_ERROR,
                LOG_FIELDS(LOG_STR("probe", ps->probe->id), LOG_STR("region", ps->region),
                           LOG_STR("incident", t->incident_id), LOG_STR("action", t->actions[i])),
