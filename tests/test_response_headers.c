@@ -125,6 +125,54 @@ static void test_count_cap(void **state)
     response_free(&r);
 }
 
+/* Framing a client cannot trust: a length out of range, negative, two that
+ * disagree (in two lines or one list), a length beside Transfer-Encoding.
+ * Equal lengths, in a list or twice, are one length (RFC 9110 8.6). */
+static void test_broken_framing(void **state)
+{
+    static const struct {
+        const char *a, *b;
+        int rc;
+    } cases[] = {
+        {"Content-Length: 99999999999999999999\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length: 9223372036854775808\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length: -1\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length: 12abc\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length:\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length: 11, 5\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length: 11,\r\n", NULL, TL_ESYNTAX},
+        {"Content-Length: 11\r\n", "Content-Length: 5\r\n", TL_ESYNTAX},
+        {"Transfer-Encoding: chunked\r\n", "Content-Length: 5\r\n", TL_ESYNTAX},
+        {"Content-Length: 5\r\n", "transfer-encoding: chunked\r\n", TL_ESYNTAX},
+        {"Content-Length: 11\r\n", "content-length: 11\r\n", 0},
+        {"Content-Length: 11 , 11\r\n", NULL, 0},
+        {"Content-Length: 9223372036854775807\r\n", NULL, 0},
+        {"Transfer-Encoding: chunked\r\n", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct resp_hdr h = {0};
+        struct response r = {0};
+        assert_int_equal(feed(&h, &r, "HTTP/1.1 200 OK\r\n"), 0);
+        int rc = feed(&h, &r, cases[i].a);
+        if (rc == 0 && cases[i].b)
+            rc = feed(&h, &r, cases[i].b);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu (%s): %d, want %d", i, cases[i].a, rc, cases[i].rc);
+        if (rc)
+            assert_non_null(strstr(h.broken, "Content-Length"));
+        response_free(&r);
+    }
+    /* a 100 Continue's length is not the final response's */
+    struct resp_hdr h = {0};
+    struct response r = {0};
+    feed(&h, &r, "HTTP/1.1 100 Continue\r\n");
+    feed(&h, &r, "Content-Length: 0\r\n");
+    feed(&h, &r, "\r\n");
+    feed(&h, &r, "HTTP/1.1 200 OK\r\n");
+    assert_int_equal(feed(&h, &r, "Content-Length: 2\r\n"), 0);
+    response_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_junk_names_skipped),
         cmocka_unit_test(test_byte_cap),
         cmocka_unit_test(test_count_cap),
+        cmocka_unit_test(test_broken_framing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

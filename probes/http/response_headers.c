@@ -1,8 +1,10 @@
 #include "probes/http/response_headers.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A header's name and value share one allocation, "name\0value\0", owned
  * through name: one malloc per header line instead of two. */
@@ -97,6 +99,68 @@ static int fold(struct response *r, const char *p, size_t len)
     return rc;
 }
 
+/* value as a Content-Length: one number, or a list of equal numbers
+ * ("11, 11"), each 1*DIGIT and at most 19 digits (curl's curl_off_t);
+ * -1 for anything else. */
+static long long content_length(const char *v, size_t len)
+{
+    long long n = -1;
+    size_t i = 0;
+    while (i <= len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        long long one = 0;
+        size_t digits = 0;
+        for (; i < len && v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+            if (one > (INT64_MAX - (v[i] - '0')) / 10)
+                return -1;
+            one = one * 10 + (v[i] - '0');
+        }
+        while (i < len && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (!digits || (n >= 0 && one != n) || (i < len && v[i] != ','))
+            return -1;
+        n = one;
+        i++; /* past the comma, or past the end */
+    }
+    return n;
+}
+
+/* The response's framing headers so far: 0, or TL_ESYNTAX with h->broken
+ * set. The value is the server's, quoted in part (never a secret of ours). */
+static int framing(struct resp_hdr *h, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    bool cl = nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0;
+    bool te = nlen == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0;
+    if (!cl && !te)
+        return 0;
+    int shown = vlen > 40 ? 40 : (int)vlen;
+    const char *more = vlen > 40 ? "..." : "";
+    if (cl) {
+        long long n = content_length(value, vlen);
+        if (n < 0) {
+            snprintf(h->broken, sizeof(h->broken), "broken framing: Content-Length \"%.*s%s\" is not a length",
+                     shown, value, more);
+            return TL_ESYNTAX;
+        }
+        if (h->has_length && n != h->length) {
+            snprintf(h->broken, sizeof(h->broken), "broken framing: Content-Length %lld and %lld disagree",
+                     h->length, n);
+            return TL_ESYNTAX;
+        }
+        h->has_length = true;
+        h->length = n;
+    } else {
+        h->has_te = true;
+    }
+    if (h->has_te && h->has_length) {
+        snprintf(h->broken, sizeof(h->broken),
+                 "broken framing: Content-Length beside Transfer-Encoding (the request-smuggling shape)");
+        return TL_ESYNTAX;
+    }
+    return 0;
+}
+
 static int add(struct resp_hdr *h, struct response *r, const char *p, size_t len)
 {
     int rc = 0;
@@ -109,6 +173,11 @@ static int add(struct resp_hdr *h, struct response *r, const char *p, size_t len
     nlen = strnlen(name, nlen); /* read as text: up to a NUL */
     if (!valid_name(name, nlen))
         goto out;
+    if (!h->in_body) {
+        rc = framing(h, name, nlen, value, strnlen(value, vlen));
+        if (rc)
+            goto out;
+    }
     if (r->n_headers == RESP_HDR_COUNT_MAX) {
         h->too_many = true;
         rc = TL_ETOOBIG;
@@ -137,6 +206,7 @@ int resp_hdr_line(struct resp_hdr *h, struct response *r, const char *p, size_t 
     if (status) {
         resp_hdr_clear(r);
         h->bytes = 0;
+        h->has_length = h->has_te = false;
     }
     /* trailers count too: curl keeps every one, and a server can send them
      * without end after the last chunk */

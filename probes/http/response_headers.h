@@ -22,6 +22,11 @@ struct resp_hdr {
     bool in_body;     /* set by the caller when the body starts: trailers follow */
     bool keep_trailers; /* trailers join the headers (gRPC's status comes in them), under the caps */
     bool too_many;    /* the count cap, not the byte cap, was passed */
+    /* framing of the current response (RFC 9112 6.3), before its body */
+    long long length; /* its Content-Length, when has_length */
+    bool has_length;
+    bool has_te;      /* a Transfer-Encoding header */
+    char broken[128]; /* why its framing is broken (TL_ESYNTAX) */
 };
 
 /* Takes one line into r->headers. Every status line ("HTTP/...") before the
@@ -30,7 +35,11 @@ struct resp_hdr {
  * empty or holds a space, a control byte or a non-ASCII byte is junk and
  * skipped; a line starting with a space or tab continues the previous
  * header's value. TL_ETOOBIG: the header block passed a cap (the caller
- * fails the transfer with TRANSFER_HEADERS_TOO_BIG). TL_ENOMEM. */
+ * fails the transfer with TRANSFER_HEADERS_TOO_BIG). TL_ESYNTAX: the
+ * response's framing is broken, h->broken says how (a Content-Length that
+ * is not a number of at most 19 digits, two that differ, or one beside a
+ * Transfer-Encoding: what a client cannot trust to find the body's end;
+ * the caller fails the transfer with TRANSFER_BROKEN_FRAMING). TL_ENOMEM. */
 int resp_hdr_line(struct resp_hdr *h, struct response *r, const char *p, size_t len);
 
 /* Why the last TL_ETOOBIG, for response.error. */

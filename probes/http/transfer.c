@@ -99,6 +99,8 @@ const char *transfer_fail_str(enum transfer_fail f)
         return "body_too_big";
     case TRANSFER_HEADERS_TOO_BIG:
         return "headers_too_big";
+    case TRANSFER_BROKEN_FRAMING:
+        return "broken_framing";
     case TRANSFER_KIND:
         return "kind";
     case TRANSFER_REDIRECT_REFUSED:
@@ -254,6 +256,10 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
     if (rc == TL_ETOOBIG) {
         x->resp->fail = TRANSFER_HEADERS_TOO_BIG;
         resp_hdr_too_big(&x->hdr, x->reason, sizeof(x->reason));
+    } else if (rc == TL_ESYNTAX) {
+        /* curl would read to the close, or trust one of two lengths */
+        x->resp->fail = TRANSFER_BROKEN_FRAMING;
+        snprintf(x->reason, sizeof(x->reason), "%s", x->hdr.broken);
     }
     return rc ? 0 : len;
 }
@@ -763,6 +769,7 @@ static void response_restart(struct xfer *x)
     x->hdr.bytes = 0;
     x->hdr.in_body = false;
     x->hdr.too_many = false;
+    x->hdr.has_length = x->hdr.has_te = false;
     buf_free(&r->body);
     buf_init(&r->body, x->body_max);
     r->status = 0;

@@ -37,6 +37,7 @@ enum transfer_fail {
     TRANSFER_CURL,          /* curl_code says why (DNS, connect, TLS, timeout, ...) */
     TRANSFER_BODY_TOO_BIG,  /* decoded body passed body_max: aborted */
     TRANSFER_HEADERS_TOO_BIG,
+    TRANSFER_BROKEN_FRAMING, /* Content-Length unusable or beside Transfer-Encoding: aborted */
     TRANSFER_KIND,          /* a step kind's exchange failed: kind_reason says why (probes/kinds) */
     TRANSFER_REDIRECT_REFUSED, /* a redirect not followed: it would resend the body to another origin */
 };

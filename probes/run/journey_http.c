@@ -284,6 +284,7 @@ static void on_response(struct response *resp, void *arg)
         .grpc = co.grpc.read ? &co.grpc : NULL,
         .cert_expiring = co.cert_expiring,
         .answered = resp->timings.ttfb > 0 && !memory_short(resp->curl_code),
+        .broken_framing = resp->fail == TRANSFER_BROKEN_FRAMING,
     };
     sr->budget_breached = co.budget_breached;
     struct evidence_in ev = {

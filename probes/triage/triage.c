@@ -338,7 +338,11 @@ static struct verdict step_verdict(const struct triage_input *in)
     /* A transfer that broke after the status line (a reset, broken chunking,
      * a stall) has no usable response: the network or upstream failed. */
     if (in->status == 0 || (in->transport_failed && !in->body_too_big))
-        return verdict(BUCKET_UPSTREAM, in->body_too_big ? REASON_BODY_TOO_BIG : curl_reason(in->curl_code), 0);
+        return verdict(BUCKET_UPSTREAM,
+                       in->body_too_big     ? REASON_BODY_TOO_BIG
+                       : in->broken_framing ? REASON_BROKEN_RESPONSE
+                                            : curl_reason(in->curl_code),
+                       0);
     return response_verdict(in);
 }
 

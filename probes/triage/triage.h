@@ -150,6 +150,8 @@ struct triage_input {
     bool cert_expiring;     /* expect.tls: the certificate expires within min_days */
     bool answered;          /* the target sent bytes: a curl code of the agent's faults
                              * (unsupported protocol, out of memory) was its reply's */
+    bool broken_framing;    /* the transfer was aborted for its reply's framing (a
+                             * Content-Length to distrust): broken_response */
 };
 
 struct grpc_answer;
