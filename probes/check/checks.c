@@ -16,6 +16,7 @@
 
 #include "probes/check/checks_json.h"
 #include "probes/check/issue_schema.h"
+#include "probes/check/json_exact.h"
 
 
 struct cctx {
@@ -241,7 +242,8 @@ static const cJSON *body_issues(const cJSON *json)
 static const char *issue_str(const cJSON *issue, const char *name)
 {
     const cJSON *v = cJSON_IsObject(issue) ? cJSON_GetObjectItemCaseSensitive(issue, name) : NULL;
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    /* a code cut at U+0000 is not the code it starts with */
+    return cJSON_IsString(v) && !json_exact_has_nul(v) ? v->valuestring : NULL;
 }
 
 static void collect_issues(struct cctx *c)

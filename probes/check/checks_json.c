@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probes/check/json_exact.h"
 #include "probes/check/jsonpath.h"
 #include "probes/redact/redact.h"
 
@@ -40,7 +41,7 @@ static void fail(struct jctx *c, const char *fmt, ...)
 
 void checks_json_text(const cJSON *v, char *out, size_t outlen)
 {
-    char *s = cJSON_PrintUnformatted(v);
+    char *s = json_exact_print(v);
     if (!s) {
         snprintf(out, outlen, "%s", json_type_name(v));
         return;
@@ -123,15 +124,16 @@ static bool want_render(struct jctx *c, const struct tpl_vars *vars)
     return true;
 }
 
-/* Equality of JSON values; a templated string also equals a number or a
- * boolean printed the same way, since captures hold every value as text. */
+/* Equality of JSON values (exact: json_exact.h); a templated string also
+ * equals a number or a boolean printed the same way, since captures hold
+ * every value as text. */
 static bool json_equal(const cJSON *got, const cJSON *want, bool templated)
 {
-    if (cJSON_Compare(got, want, true))
+    if (json_exact_equal(got, want))
         return true;
     if (!templated || !cJSON_IsString(want) || !(cJSON_IsNumber(got) || cJSON_IsBool(got)))
         return false;
-    char *s = cJSON_PrintUnformatted(got);
+    char *s = json_exact_print(got);
     bool eq = s && strcmp(s, want->valuestring) == 0;
     cJSON_free(s);
     return eq;
@@ -139,14 +141,15 @@ static bool json_equal(const cJSON *got, const cJSON *want, bool templated)
 
 static bool json_contains(const cJSON *got, const cJSON *want)
 {
+    /* a string cut at U+0000 holds what its kept text holds, at least */
     if (cJSON_IsString(got) && cJSON_IsString(want))
-        return strstr(got->valuestring, want->valuestring) != NULL;
+        return !json_exact_has_nul(want) && strstr(got->valuestring, want->valuestring) != NULL;
     const cJSON *el;
     if (!cJSON_IsArray(got))
         return false;
     cJSON_ArrayForEach(el, got)
     {
-        if (cJSON_Compare(el, want, true))
+        if (json_exact_equal(el, want))
             return true;
     }
     return false;
@@ -163,7 +166,9 @@ static void bounds_str(const struct num_bounds *b, char *out, size_t outlen)
     for (int i = 0; i < BOUND_COUNT && o < outlen; i++) {
         if (!(b->has & (1u << i)))
             continue;
-        int n = snprintf(out + o, outlen - o, "%s%s%.15g", o ? " and " : "", sym[i], b->v[i]);
+        char num[64];
+        json_exact_double_str(b->v[i], num, sizeof(num));
+        int n = snprintf(out + o, outlen - o, "%s%s%s", o ? " and " : "", sym[i], num);
         if (n < 0)
             break;
         o += (size_t)n;
@@ -183,6 +188,23 @@ static bool bounds_hold(const struct num_bounds *b, double x)
         ok = ok && x < b->v[BOUND_LT];
     if (b->has & (1u << BOUND_LTE))
         ok = ok && x <= b->v[BOUND_LTE];
+    return ok;
+}
+
+/* The bounds against a number of the body, exactly (json_exact.h). */
+static bool bounds_hold_json(const struct num_bounds *b, const cJSON *x)
+{
+    bool ok = true;
+    if (b->has & (1u << BOUND_EQ))
+        ok = ok && json_exact_cmp_double(x, b->v[BOUND_EQ]) == 0;
+    if (b->has & (1u << BOUND_GT))
+        ok = ok && json_exact_cmp_double(x, b->v[BOUND_GT]) > 0;
+    if (b->has & (1u << BOUND_GTE))
+        ok = ok && json_exact_cmp_double(x, b->v[BOUND_GTE]) >= 0;
+    if (b->has & (1u << BOUND_LT))
+        ok = ok && json_exact_cmp_double(x, b->v[BOUND_LT]) < 0;
+    if (b->has & (1u << BOUND_LTE))
+        ok = ok && json_exact_cmp_double(x, b->v[BOUND_LTE]) <= 0;
     return ok;
 }
 
@@ -217,6 +239,12 @@ static bool judge(struct jctx *c, const cJSON *got, char *why, size_t len)
     const char *sgot = secret ? SECRET_SHOWN : tgot;
     const char *swant = c->secret ? SECRET_SHOWN : c->twant;
     bounds_str(&j->bounds, want, sizeof(want));
+    if (json_exact_has_nul(got) && (j->op == MATCH_MATCHES || j->op == MATCH_LENGTH)) {
+        /* its text past the U+0000 is not kept: not checked as text */
+        snprintf(why, len, "%s holds U+0000 (\\u0000): not %s as text", sgot,
+                 j->op == MATCH_MATCHES ? "matched" : "measured");
+        return false;
+    }
     switch (j->op) {
     case MATCH_EXISTS:
         break;
@@ -225,7 +253,7 @@ static bool judge(struct jctx *c, const cJSON *got, char *why, size_t len)
         if (!got)
             snprintf(why, len, "missing, expected %s%s", j->op == MATCH_CONTAINS ? "to contain " : "", swant);
         else if (j->op == MATCH_EQUALS && !json_equal(got, c->want, c->templated))
-            snprintf(why, len, "%s, expected %s", sgot, swant);
+            snprintf(why, len, "%s%s, expected %s", sgot, json_exact_has_nul(got) ? " (holds U+0000)" : "", swant);
         else if (j->op == MATCH_CONTAINS && !json_contains(got, c->want))
             snprintf(why, len, "%s does not contain %s", sgot, swant);
         else
@@ -265,7 +293,7 @@ static bool judge(struct jctx *c, const cJSON *got, char *why, size_t len)
         return false;
     }
     case MATCH_COMPARE:
-        if (cJSON_IsNumber(got) && bounds_hold(&j->bounds, got->valuedouble))
+        if (cJSON_IsNumber(got) && bounds_hold_json(&j->bounds, got))
             return true;
         if (cJSON_IsNumber(got))
             snprintf(why, len, "%s, expected %s", sgot, want);

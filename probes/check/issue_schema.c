@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "probes/check/json_exact.h"
 #include "probes/check/jsonpath.h"
 
 /* Values from the body are quoted and shortened so a hostile body cannot
@@ -269,6 +270,11 @@ static const char *get_string(struct ctx *c, const cJSON *obj, const char *path,
         violation(c, "%s.%s: expected a string, got %s", path, name, json_type_name(v));
         return NULL;
     }
+    if (json_exact_has_nul(v)) {
+        violation(c, "%s.%s: holds U+0000 (\\u0000): a client reading it as text sees only what comes before", path,
+                  name);
+        return NULL;
+    }
     return v->valuestring;
 }
 
@@ -314,7 +320,7 @@ static void check_cid_value(struct ctx *c, const cJSON *v, const char *path)
         return;
     }
     quote(v->valuestring, q, sizeof(q));
-    if (!is_uuid(v->valuestring)) {
+    if (!is_uuid(v->valuestring) || json_exact_has_nul(v)) {
         violation(c, "%s: %s is not a UUID (8-4-4-4-12 hex digits)", path, q);
         return;
     }

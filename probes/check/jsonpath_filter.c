@@ -7,6 +7,7 @@
 #include "probes/check/jsonpath.h"
 
 #include "base/err.h"
+#include "probes/check/json_exact.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -75,6 +76,10 @@ static int literal(const char **q, cJSON **out)
         *out = *s == 'n' ? cJSON_CreateNull() : cJSON_CreateBool(*s == 't');
     } else if ((end = number_end(s)) != NULL) {
         *out = cJSON_CreateNumber(strtod(s, NULL));
+        if (*out && json_exact_set_int(*out, s, (size_t)(end - s))) {
+            cJSON_Delete(*out);
+            *out = NULL;
+        }
     }
     if (!end)
         return -1;
@@ -177,9 +182,9 @@ void jpath_filter_free(struct jpath_filter *f)
 static bool same_value(const cJSON *a, const cJSON *b)
 {
     if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
-        return a->valuedouble == b->valuedouble;
+        return json_exact_cmp(a, b) == 0;
     if (cJSON_IsString(a) && cJSON_IsString(b))
-        return strcmp(a->valuestring, b->valuestring) == 0;
+        return json_exact_equal(a, b);
     return (cJSON_IsBool(a) || cJSON_IsNull(a)) && (a->type & 0xff) == (b->type & 0xff);
 }
 
@@ -187,7 +192,7 @@ static bool same_value(const cJSON *a, const cJSON *b)
 static bool less_than(const cJSON *a, const cJSON *b)
 {
     if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
-        return a->valuedouble < b->valuedouble;
+        return json_exact_cmp(a, b) < 0;
     if (cJSON_IsString(a) && cJSON_IsString(b))
         return strcmp(a->valuestring, b->valuestring) < 0;
     return false;

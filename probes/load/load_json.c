@@ -2,6 +2,7 @@
  * one of exists, equals, matches, type, length, or gt/gte/lt/lte (these
  * combine into one range). */
 #include "probes/load/load_int.h"
+#include "probes/check/json_exact.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -86,6 +87,13 @@ static int bound_set(struct yu *y, yaml_node_t *v, struct num_bounds *b, enum bo
     double x = 0;
     if (count ? yu_get_int(y, v, 0, LONG_MAX, &n) : yu_get_num(y, v, &x))
         return -1;
+    char exact[64];
+    json_exact_double_str(x, exact, sizeof(exact));
+    if (!count && json_exact_int_literal(yu_str(v), strlen(yu_str(v))) && strcmp(exact, yu_str(v)) != 0) {
+        yu_error(y, v, "%s is beyond 2^53: a range holds it as %s; compare it with equals, which is exact",
+                 yu_str(v), exact);
+        return -1;
+    }
     b->has |= 1u << op;
     b->v[op] = count ? (double)n : x;
     return 0;

@@ -306,6 +306,20 @@ static bool split_secret(const struct redactor *r, const cJSON *c)
     return hit;
 }
 
+/* A long integer keeps its exact text (json_exact.h), where a numeric
+ * secret would show: one that holds a secret becomes the string REDACTED. */
+static void redact_exact_number(const struct redactor *r, cJSON *c)
+{
+    char *t = redact_text(r, c->valuestring);
+    char *rep = t && strcmp(t, c->valuestring) != 0 ? strdup(REDACTED) : NULL;
+    free(t);
+    if (!rep)
+        return;
+    free(c->valuestring);
+    c->valuestring = rep;
+    c->type = cJSON_String | (c->type & cJSON_StringIsConst);
+}
+
 static void redact_string(const struct redactor *r, cJSON *c)
 {
     char *t = redact_text(r, c->valuestring);
@@ -352,6 +366,8 @@ void redact_json(const struct redactor *r, cJSON *v)
         }
         if (cJSON_IsString(c))
             redact_string(r, c);
+        else if (cJSON_IsNumber(c) && c->valuestring)
+            redact_exact_number(r, c);
         else if (cJSON_IsObject(c) || cJSON_IsArray(c))
             redact_json(r, c);
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "probes/check/checks.h"
+#include "probes/check/json_exact.h"
 #include "probes/check/jsonpath.h"
 #include "probes/redact/redact.h"
 #include "probes/run/retry.h"
@@ -215,10 +216,15 @@ static int capture_value(const struct capture *c, const struct response *resp, c
             snprintf(why, whylen, "capture %s: %s not found in the response body", c->name, c->path.src);
             return -1;
         }
+        if (json_exact_has_nul(v)) {
+            /* its text ends at the U+0000: sent on, it would be another value */
+            snprintf(why, whylen, "capture %s: %s holds U+0000 (\\u0000)", c->name, c->path.src);
+            return -1;
+        }
         if (cJSON_IsString(v))
             *out = strdup(v->valuestring);
         else
-            *out = cJSON_PrintUnformatted(v);
+            *out = json_exact_print(v);
         break;
     }
     case CAPTURE_HEADER: {

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "probes/check/checks.h"
+#include "probes/check/json_exact.h"
 #include "probes/check/jsonpath.h"
 #include "probes/grpc/grpc.h"
 #include "probes/redact/redact.h"
@@ -190,6 +191,9 @@ static cJSON *parse_body(const struct response *resp)
         cJSON_Delete(doc);
         doc = NULL;
     }
+    /* what cJSON rounds or cuts; out of memory, a mark may be missing:
+     * then a comparison is cJSON's, no worse than before */
+    (void)json_exact_annotate(doc, resp->body.data, resp->body.len);
     return doc;
 }
 

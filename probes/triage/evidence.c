@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "base/utf8.h"
+#include "probes/check/json_exact.h"
 #include "probes/check/jsonpath.h"
 
 /* Response headers worth having when triaging: rate limits, caches and
@@ -149,8 +150,9 @@ static cJSON *response_part(const struct evidence_in *in)
         char *text = NULL;
         cJSON *parsed = resp->body.len <= 65536 ? cJSON_ParseWithLength(resp->body.data, resp->body.len) : NULL;
         if (parsed) {
+            (void)json_exact_annotate(parsed, resp->body.data, resp->body.len);
             redact_json(in->redactor, parsed);
-            text = cJSON_PrintUnformatted(parsed);
+            text = json_exact_print(parsed);
             cJSON_Delete(parsed);
         } else {
             size_t n = resp->body.len < EVIDENCE_SNIPPET_MAX * 2 ? resp->body.len : EVIDENCE_SNIPPET_MAX * 2;

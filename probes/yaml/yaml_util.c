@@ -2,6 +2,7 @@
 #include "probes/yaml/yaml_alias.h"
 #include "probes/yaml/yaml_depth.h"
 #include "base/hash.h"
+#include "probes/check/json_exact.h"
 
 #include "base/err.h"
 
@@ -628,8 +629,14 @@ static cJSON *to_json(struct yu *y, yaml_node_t *n, int depth, long *visits)
             j = cJSON_CreateNull();
         else if (plain_bool(s) >= 0)
             j = cJSON_CreateBool(plain_bool(s));
-        else if (plain_num(s, &d))
+        else if (plain_num(s, &d)) {
             j = cJSON_CreateNumber(d);
+            /* 9007199254740993 compares as written, not as its double */
+            if (j && json_exact_set_int(j, s, strlen(s))) {
+                cJSON_Delete(j);
+                j = NULL;
+            }
+        }
         else
             j = cJSON_CreateString(s);
     }
