@@ -103,7 +103,10 @@ int redactor_add_set_cookie(struct redactor *r, const char *header_value)
         memmove(v, v + 1, n - 2);
         v[n - 2] = '\0';
     }
-    int rc = redactor_add(r, v);
+    /* a short value (sid=500, lang=en) protects nothing as a pattern and
+     * would erase every status 500 from the text: the Set-Cookie and Cookie
+     * headers still hide it by name */
+    int rc = strlen(v) >= REDACT_COOKIE_MIN ? redactor_add(r, v) : 0;
     free(v);
     return rc;
 }

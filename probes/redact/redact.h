@@ -40,7 +40,10 @@ void redactor_init(struct redactor *r);
  * than 3 bytes are ignored: replacing every "a" would destroy the text and
  * protect nothing. 0 or TL_ENOMEM. */
 int redactor_add(struct redactor *r, const char *secret);
-/* The value of every cookie a Set-Cookie header sets. */
+/* The value of the cookie a Set-Cookie header sets, when it has at least
+ * REDACT_COOKIE_MIN bytes (a session token); a shorter one stays hidden in
+ * the Cookie and Set-Cookie headers, by their names, and nowhere else. */
+#define REDACT_COOKIE_MIN 8
 int redactor_add_set_cookie(struct redactor *r, const char *header_value);
 void redactor_free(struct redactor *r);
 
