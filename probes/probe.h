@@ -64,6 +64,7 @@ struct header_check {
     bool exists;         /* for MATCH_EXISTS */
     struct tpl value;    /* for EQUALS / CONTAINS / MATCHES (the regex source) */
     regex_t re;          /* compiled when op == MATCH_MATCHES */
+    size_t search_max;   /* MATCH_MATCHES: the longest value re is searched in; 0 any (ld_regex_search) */
     struct src_pos pos;
 };
 
@@ -92,6 +93,7 @@ struct json_check {
     bool exists;       /* for MATCH_EXISTS */
     cJSON *equals;     /* for MATCH_EQUALS: any JSON value; strings may hold templates */
     regex_t re;        /* for MATCH_MATCHES */
+    size_t search_max; /* the longest text re is searched in; 0 any (ld_regex_search) */
     char *re_src;
     char *type;        /* for MATCH_TYPE */
     struct src_pos pos;
@@ -102,6 +104,7 @@ struct body_check {
     enum match_op op;  /* MATCH_CONTAINS or MATCH_MATCHES */
     char *text;        /* substring or regex source */
     regex_t re;
+    size_t search_max; /* MATCH_MATCHES: the longest body re is searched in; 0 any (ld_regex_search) */
     struct src_pos pos;
 };
 

@@ -180,9 +180,14 @@ static void check_header(struct cctx *c, const struct header_check *h)
     }
     if (h->op == MATCH_MATCHES) {
         quote(got ? got : "", q, sizeof(q));
-        if (!got)
+        if (!got) {
             fail(c, "header %s: missing, expected to match /%s/", h->name, h->value.src);
-        else if (regexec(&h->re, got, 0, NULL, 0) != 0)
+        } else if (h->search_max && strlen(got) > h->search_max) {
+            char why[512];
+            checks_too_costly(why, sizeof(why), h->value.src, strlen(got), h->search_max);
+            fail(c, "header %s: %s", h->name, why);
+            c->o->config_error = true;
+        } else if (regexec(&h->re, got, 0, NULL, 0) != 0)
             fail(c, "header %s: %s does not match /%s/", h->name,
                  header_is_sensitive(h->name) ? SECRET_SHOWN : q, h->value.src);
         return;
@@ -224,8 +229,14 @@ static void check_body(struct cctx *c, const struct body_check *b)
         if (!body_has(c->resp->body.data, c->resp->body.len, b->text))
             fail(c, "body does not contain %s", q);
     } else if (b->op == MATCH_MATCHES) {
-        if (regexec(&b->re, text, 0, NULL, 0) != 0)
+        if (b->search_max && strlen(text) > b->search_max) {
+            char why[512];
+            checks_too_costly(why, sizeof(why), b->text, strlen(text), b->search_max);
+            fail(c, "body: %s", why);
+            c->o->config_error = true;
+        } else if (regexec(&b->re, text, 0, NULL, 0) != 0) {
             fail(c, "body does not match /%s/", b->text);
+        }
     } else {
         fail(c, "body: only contains and matches apply to the body");
     }
@@ -462,7 +473,7 @@ int checks_run(const struct expect *e, const struct response *resp, const cJSON 
     for (size_t i = 0; i < e->n_headers; i++)
         check_header(&c, &e->headers[i]);
     for (size_t i = 0; i < e->n_json; i++)
-        if (checks_json(&e->json[i], json, vars, &o->failures))
+        if (checks_json(&e->json[i], json, vars, &o->failures, &o->config_error))
             c.rc = -1;
     for (size_t i = 0; i < e->n_body; i++)
         check_body(&c, &e->body[i]);
@@ -488,7 +499,7 @@ int checks_run_data(const struct expect *e, const struct response *resp, const c
     size_t before = o->failures.n;
     o->status_ok = true;
     for (size_t i = 0; i < e->n_json; i++)
-        if (checks_json(&e->json[i], facts, vars, &o->failures))
+        if (checks_json(&e->json[i], facts, vars, &o->failures, &o->config_error))
             c.rc = -1;
     for (size_t i = 0; i < e->n_body; i++)
         check_body(&c, &e->body[i]);

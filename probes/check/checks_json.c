@@ -17,6 +17,7 @@
 
 struct jctx {
     const struct json_check *j;
+    bool *config_error;
     const cJSON *root;
     struct strv *failures;
     cJSON *want;     /* equals/contains: the expected value, rendered once */
@@ -265,8 +266,15 @@ static bool judge(struct jctx *c, const cJSON *got, char *why, size_t len)
             return false;
         }
         /* Strings match on their value, anything else on its JSON text. */
-        char *printed = cJSON_IsString(got) ? NULL : cJSON_PrintUnformatted(got);
+        char *printed = cJSON_IsString(got) ? NULL : json_exact_print(got);
         const char *subject = cJSON_IsString(got) ? got->valuestring : printed;
+        if (subject && j->search_max && strlen(subject) > j->search_max) {
+            checks_too_costly(why, len, j->re_src, strlen(subject), j->search_max);
+            if (c->config_error)
+                *c->config_error = true;
+            cJSON_free(printed);
+            return false;
+        }
         bool ok = !subject || regexec(&j->re, subject, 0, NULL, 0) == 0;
         if (!subject)
             c->rc = -1;
@@ -352,10 +360,18 @@ static void check_all(struct jctx *c, const struct jpath_result *r)
     }
 }
 
-int checks_json(const struct json_check *j, const cJSON *json, const struct tpl_vars *vars,
-                struct strv *failures)
+void checks_too_costly(char *out, size_t len, const char *src, size_t n, size_t max)
 {
-    struct jctx c = {.j = j, .root = json, .failures = failures};
+    snprintf(out, len,
+             "/%s/ is too costly on a text of %zu bytes (a regex with a back-reference is searched offset by "
+             "offset, in texts of at most %zu bytes)",
+             src, n, max);
+}
+
+int checks_json(const struct json_check *j, const cJSON *json, const struct tpl_vars *vars,
+                struct strv *failures, bool *config_error)
+{
+    struct jctx c = {.j = j, .config_error = config_error, .root = json, .failures = failures};
     struct jpath_result r = {0};
     if (!json) {
         fail(&c, "%s: body is not JSON", j->path.src);

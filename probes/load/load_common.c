@@ -263,10 +263,13 @@ static bool wraps(const char *s)
     return depth == 0;
 }
 
-int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src)
+static bool has_backref(const char *s);
+
+int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src, size_t *search_max)
 {
     if (ld_regex(y, n, re, src))
         return -1;
+    *search_max = has_backref(*src) ? LD_CAPTURE_BACKREF_MAX : 0;
     if (!wraps(*src))
         return 0;
     size_t len = strlen(*src) + 6;

@@ -72,8 +72,11 @@ int ld_regex(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
  * regexec otherwise restarts R at every offset, the square of the length: a
  * hostile 64 KB run of letters against "[a-z]+[0-9]" took 8 s of the loop.
  * ("." matches every byte but NUL: no setlocale, no REG_NEWLINE.) A regex
- * that would not wrap unchanged (wraps()) is compiled as written. */
-int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src);
+ * that would not wrap unchanged (wraps()) is compiled as written; with a
+ * back-reference it costs the cube of the length, so *search_max is then
+ * LD_CAPTURE_BACKREF_MAX, the longest text it is searched in, as for a
+ * capture (0 otherwise: any length). */
+int ld_regex_search(struct yu *y, yaml_node_t *n, regex_t *re, char **src, size_t *search_max);
 /* The shortest deadline (a timeout, or an interval, which is the default
  * timeout): libuv's timers count milliseconds, and a deadline under one
  * passed before the first request went out, every run failing as if the

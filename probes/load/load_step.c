@@ -214,7 +214,7 @@ static int hc_matches(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct hc_ctx *c = obj;
     char *src = NULL;
-    if (one_op(y, &c->ops, v, HC_OPS) || ld_regex_search(y, v, &c->hc->re, &src))
+    if (one_op(y, &c->ops, v, HC_OPS) || ld_regex_search(y, v, &c->hc->re, &src, &c->hc->search_max))
         return -1;
     c->hc->op = MATCH_MATCHES;
     /* Regexes are not templated: the source is kept as one literal segment. */
@@ -289,7 +289,7 @@ static int bc_contains(struct yu *y, void *obj, yaml_node_t *v)
 static int bc_matches(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct bc_ctx *c = obj;
-    if (one_op(y, &c->ops, v, "contains, matches") || ld_regex_search(y, v, &c->bc->re, &c->bc->text))
+    if (one_op(y, &c->ops, v, "contains, matches") || ld_regex_search(y, v, &c->bc->re, &c->bc->text, &c->bc->search_max))
         return -1;
     c->bc->op = MATCH_MATCHES;
     return 0;
