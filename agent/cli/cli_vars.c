@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,8 +164,11 @@ int cli_vars_check_files(const struct config *cfg, const struct strv *files, con
 }
 
 /* The CA bundle is not secret: a readable, non-empty regular file. */
-static size_t check_ca(const char *path, struct strv *errors)
+static size_t check_ca(const struct config *cfg, struct strv *errors)
 {
+    const char *path = cfg->ca_file;
+    char at[PATH_MAX + 64];
+    config_where(cfg, &cfg->ca_file_at, at, sizeof(at));
     struct stat st = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int err = fd < 0 ? errno : 0;
@@ -173,35 +177,40 @@ static size_t check_ca(const char *path, struct strv *errors)
     if (fd >= 0)
         close(fd);
     if (err)
-        strv_pushf(errors, "tls.ca_file: %s: %s", path, strerror(err));
+        strv_pushf(errors, "%stls.ca_file: %s: %s", at, path, strerror(err));
     else if (!S_ISREG(st.st_mode) || st.st_size == 0)
-        strv_pushf(errors, "tls.ca_file: %s: not a non-empty file", path);
+        strv_pushf(errors, "%stls.ca_file: %s: not a non-empty file", at, path);
     return err || !S_ISREG(st.st_mode) || st.st_size == 0 ? 1 : 0;
 }
 
-static size_t check_secret(const char *key, const char *path, enum secret_kind kind, struct strv *errors)
+/* An error names the config's file:line:column of the key that named path. */
+static size_t check_secret(const struct config *cfg, const struct src_pos *pos, const char *key, const char *path,
+                           enum secret_kind kind, struct strv *errors)
 {
     if (!path)
         return 0;
     struct secret s = {0};
-    char err[512];
+    char err[512], at[PATH_MAX + 64];
     int rc = secret_read(path, kind, &s, err, sizeof(err));
     secret_free(&s);
+    config_where(cfg, pos, at, sizeof(at));
     if (rc)
-        strv_pushf(errors, "%s: %s", key, err);
+        strv_pushf(errors, "%s%s: %s", at, key, err);
     return rc ? 1 : 0;
 }
 
 size_t cli_config_files(const struct config *cfg, struct strv *errors)
 {
-    size_t bad = cfg->ca_file ? check_ca(cfg->ca_file, errors) : 0;
-    if (cfg->status_token_file)
-        bad += check_secret("endpoint.status_token_file", cfg->status_token_file, SECRET_TOKEN, errors);
+    const struct sink_service *sv = &cfg->service;
+    size_t bad = cfg->ca_file ? check_ca(cfg, errors) : 0;
+    bad += check_secret(cfg, &cfg->status_token_file_at, "endpoint.status_token_file", cfg->status_token_file,
+                        SECRET_TOKEN, errors);
     if (cfg->has_service) {
-        bad += check_secret("sinks.service.token_file", cfg->service.token_file, SECRET_TOKEN, errors);
-        bad += check_secret("sinks.service.hmac_key_file", cfg->service.hmac_key_file, SECRET_KEY, errors);
+        bad += check_secret(cfg, &sv->token_file_at, "sinks.service.token_file", sv->token_file, SECRET_TOKEN, errors);
+        bad += check_secret(cfg, &sv->hmac_key_file_at, "sinks.service.hmac_key_file", sv->hmac_key_file, SECRET_KEY,
+                            errors);
     }
     if (cfg->has_peers)
-        bad += check_secret("peers.key_file", cfg->peers.key_file, SECRET_KEY, errors);
+        bad += check_secret(cfg, &cfg->peers.key_file_at, "peers.key_file", cfg->peers.key_file, SECRET_KEY, errors);
     return bad;
 }

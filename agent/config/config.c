@@ -254,11 +254,31 @@ static const struct yu_key service_keys[] = {
     {NULL, 0, 0, NULL, 0},
 };
 
+/* Where map's key holds its value: errors about the file it names point there. */
+static void key_at(struct yu *y, yaml_node_t *map, const char *key, struct src_pos *at)
+{
+    const yaml_node_t *n = yu_map_get(y, map, key);
+    if (!n)
+        return;
+    at->line = (int)n->start_mark.line + 1;
+    at->column = (int)n->start_mark.column + 1;
+}
+
+void config_where(const struct config *cfg, const struct src_pos *at, char *out, size_t len)
+{
+    if (at->line > 0 && cfg->file)
+        snprintf(out, len, "%s:%d:%d: ", cfg->file, at->line, at->column);
+    else if (len)
+        out[0] = '\0';
+}
+
 static int sink_service(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct config *cfg = obj;
     cfg->has_service = true;
     int rc = yu_walk_map(y, v, service_keys, &cfg->service) ? -1 : 0;
+    key_at(y, v, "token_file", &cfg->service.token_file_at);
+    key_at(y, v, "hmac_key_file", &cfg->service.hmac_key_file_at);
     if (cfg->service.batch_max == 0) {
         yu_error(y, yu_map_get(y, v, "batch_max"), "batch_max must be at least 1");
         rc = -1;
@@ -352,6 +372,7 @@ static const struct yu_key tls_keys[] = {
 
 static int c_tls(struct yu *y, void *obj, yaml_node_t *v)
 {
+    key_at(y, v, "ca_file", &((struct config *)obj)->ca_file_at);
     return yu_walk_map(y, v, tls_keys, obj) ? -1 : 0;
 }
 
@@ -626,6 +647,7 @@ static int c_peers(struct yu *y, void *obj, yaml_node_t *v)
     struct config *cfg = obj;
     cfg->has_peers = true;
     int rc = yu_walk_map(y, v, peers_keys, &cfg->peers) ? -1 : 0;
+    key_at(y, v, "key_file", &cfg->peers.key_file_at);
     if (cfg->peers.timeout > 60 * 1000000LL) {
         yu_error(y, yu_map_get(y, v, "timeout"), "timeout must be at most 1m (events wait for it)");
         rc = -1;
@@ -640,6 +662,7 @@ static const struct yu_key endpoint_keys[] = {
 
 static int c_endpoint(struct yu *y, void *obj, yaml_node_t *v)
 {
+    key_at(y, v, "status_token_file", &((struct config *)obj)->status_token_file_at);
     return yu_walk_map(y, v, endpoint_keys, obj) ? -1 : 0;
 }
 

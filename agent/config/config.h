@@ -16,6 +16,7 @@ struct sink_service {
     char *url;                  /* POST target of event batches */
     char *token_file;           /* Authorization: Bearer <contents> */
     char *hmac_key_file;        /* key of the X-Tripline-Signature header */
+    struct src_pos token_file_at, hmac_key_file_at; /* where the config names them (config_where) */
     tl_usec timeout;            /* default 10s */
     size_t batch_max;           /* default 100 */
 };
@@ -40,6 +41,7 @@ struct vantage {
 /* Peers in other regions that can run a failing probe for a second opinion. */
 struct peers_config {
     char *key_file;             /* HMAC key shared by the peers */
+    struct src_pos key_file_at;
     tl_usec timeout;            /* default 2s */
     size_t n_urls;
     char **urls;
@@ -55,6 +57,7 @@ struct config {
     char **probe_globs;         /* default /etc/tripline/probes.d/ *.yaml */
     char *listen;               /* default 127.0.0.1:9464 */
     char *status_token_file;    /* endpoint.status_token_file: /status wants this bearer token */
+    struct src_pos status_token_file_at;
     char *spool_dir;            /* default /var/lib/tripline/spool */
     size_t spool_max_bytes;     /* default 64 MiB */
     enum log_level log_level;   /* default info */
@@ -71,6 +74,7 @@ struct config {
     int per_host;               /* runs in flight per target host; default 8 */
     size_t body_max;            /* default 1 MiB */
     char *ca_file;              /* default /etc/ssl/certs/ca-certificates.crt */
+    struct src_pos ca_file_at;  /* line 0: the default, named by no file */
     tl_usec drain_timeout;      /* default 10s */
     char *shard;                /* "i/n" or NULL */
     size_t n_vantages;          /* 0: probes run once, in `region` */
@@ -85,6 +89,9 @@ void config_defaults(struct config *cfg);
  * "file:line:column: message" per error to errors. */
 int config_load(struct config *cfg, const char *path, struct strv *errors);
 void config_free(struct config *cfg);
+/* "FILE:LINE:COLUMN: " of a key the config file set (an *_at member), for
+ * an error about the file it names; "" for a default. */
+void config_where(const struct config *cfg, const struct src_pos *at, char *out, size_t len);
 const char *log_level_str(enum log_level l);
 
 #endif

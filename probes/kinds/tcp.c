@@ -513,7 +513,7 @@ static int secret_parts(struct tcp_x *x, const struct tpl *t, const struct kind_
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < t->n; i++) {
-        struct tpl one = {1, &t->segs[i], t->segs[i].text};
+        struct tpl one = {.n = 1, .segs = &t->segs[i], .src = t->segs[i].text};
         char *v = NULL, err[64];
         bool secret = false;
         if (t->segs[i].kind == TPL_LIT || run->render(run->render_arg, &one, &v, &secret, err, sizeof(err)))

@@ -102,6 +102,11 @@ static int tpl_from(struct yu *y, yaml_node_t *n, struct tpl *out, bool record)
         yu_error_at(y, line, col, "%s", err);
         return -1;
     }
+    if (y->user) {
+        out->file = ld_of(y)->p->file;
+        out->line = (int)n->start_mark.line + 1;
+        out->column = (int)n->start_mark.column + 1;
+    }
     for (size_t i = 0; record && y->user && i < out->n; i++) {
         if (out->segs[i].kind != TPL_VAR)
             continue;

@@ -7,6 +7,7 @@
 #include "base/freelist.h"
 #include "base/utf8.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,7 +444,9 @@ static int init_vars(struct journey *j, char *err, size_t errlen)
         bool secret;
         int rc = journey_render_ex(j, &vd->value, TPL_ESC_NONE, &v, &secret, verr, sizeof(verr));
         if (rc) {
-            snprintf(err, errlen, "vars.%s: %s", vd->name, verr);
+            char at[PATH_MAX + 64];
+            tpl_where(&vd->value, at, sizeof(at));
+            snprintf(err, errlen, "%svars.%s: %s", at, vd->name, verr);
             j->config_reason = journey_render_reason(rc);
             return rc;
         }

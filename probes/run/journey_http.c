@@ -7,6 +7,7 @@
 #include "base/err.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,21 @@
 #include "probes/triage/evidence.h"
 
 #define REQ_BODY_MAX (1u << 20)
+
+/* journey_render; a secret it cannot read (env., file:) is reported where
+ * the probe file wrote the template. */
+static int render_at(struct journey *j, const struct tpl *t, enum tpl_escape esc, char **out, char *err,
+                     size_t errlen)
+{
+    int rc = journey_render(j, t, esc, out, err, errlen);
+    char at[PATH_MAX + 64];
+    tpl_where(t, at, sizeof(at));
+    char *why = rc == TL_EKEY && at[0] ? strdup(err) : NULL;
+    if (why)
+        snprintf(err, errlen, "%s%s", at, why);
+    free(why);
+    return rc;
+}
 
 static int render_json_strings(struct journey *j, cJSON *v, char *err, size_t errlen)
 {
@@ -76,7 +92,7 @@ static int render_body(struct journey *j, const struct request *rq, char *err, s
     case BODY_NONE:
         return 0;
     case BODY_RAW:
-        return journey_render(j, &rq->body, TPL_ESC_NONE, &j->req_body, err, errlen);
+        return render_at(j, &rq->body, TPL_ESC_NONE, &j->req_body, err, errlen);
     case BODY_JSON: {
         cJSON *copy = cJSON_Duplicate(rq->json, 1);
         int rc = copy ? 0 : TL_ENOMEM;
@@ -113,7 +129,7 @@ static int render_body(struct journey *j, const struct request *rq, char *err, s
         buf_init(&b, REQ_BODY_MAX);
         for (size_t i = 0; i < rq->n_form; i++) {
             char *v;
-            int rrc = journey_render(j, &rq->form[i].value, TPL_ESC_NONE, &v, err, errlen);
+            int rrc = render_at(j, &rq->form[i].value, TPL_ESC_NONE, &v, err, errlen);
             if (rrc) {
                 buf_free(&b);
                 return rrc;
@@ -348,10 +364,10 @@ static bool uses_capture(const struct probe *p, const struct tpl *t)
  * the TL_E* code of the first render that failed, the reason in err. */
 static int render_request(struct journey *j, const struct request *rq, const char *cid, char *err, size_t errlen)
 {
-    int rc = journey_render(j, &rq->url, TPL_ESC_URL, &j->req_url, err, errlen);
+    int rc = render_at(j, &rq->url, TPL_ESC_URL, &j->req_url, err, errlen);
     for (size_t i = 0; rc == 0 && i < rq->n_headers; i++) {
         char *v;
-        rc = journey_render(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, errlen);
+        rc = render_at(j, &rq->headers[i].value, TPL_ESC_NONE, &v, err, errlen);
         /* CR/LF in a header would let a value write headers of its own */
         if (rc == 0 && transfer_header_check(rq->headers[i].name, v, err, errlen))
             rc = uses_capture(j->probe, &rq->headers[i].value) ? UNSAFE_CAPTURE : TL_EINVAL;

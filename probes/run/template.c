@@ -105,6 +105,14 @@ fail:
     return -1;
 }
 
+void tpl_where(const struct tpl *t, char *out, size_t len)
+{
+    if (t->file && t->line > 0)
+        snprintf(out, len, "%s:%d:%d: ", t->file, t->line, t->column);
+    else if (len)
+        out[0] = '\0';
+}
+
 void tpl_free(struct tpl *t)
 {
     if (!t)

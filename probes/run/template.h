@@ -30,12 +30,18 @@ struct tpl {
     size_t n;
     struct tpl_seg *segs;
     char *src;    /* as written */
+    /* where a probe file wrote it (the loader sets them; line 0: unknown):
+     * a secret it cannot read is reported there (tpl_where) */
+    const char *file; /* owned by the probe_set's file table */
+    int line, column;
 };
 
 /* Parses src. On a syntax error returns -1 and writes the reason to err with
  * the byte offset where it starts in *err_offset. */
 int tpl_parse(struct tpl *t, const char *src, char *err, size_t errlen, int *err_offset);
 void tpl_free(struct tpl *t);
+/* "FILE:LINE:COLUMN: " where t was written, or "" when unknown. */
+void tpl_where(const struct tpl *t, char *out, size_t len);
 /* True when t has no placeholders; then t->src is its value. */
 bool tpl_is_const(const struct tpl *t);
 /* True when src contains "{{" (cheap test before parsing). */
