@@ -4,6 +4,7 @@
  * file on stdout, every error on stderr (with --json: one JSON object per
  * error and a summary, on stdout); exit 0, 1 on errors, 2 on usage or
  * unreadable files. */
+#include <errno.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +227,18 @@ static int check_config(struct check_out *out, const char *file, struct config *
     return 0;
 }
 
-int cli_check(int argc, char **argv)
+/* Output that never reached stdout (a full disk, a closed pipe) is an
+ * error: a CI step would read "no errors" from a report never written. */
+static int stdout_done(int code)
+{
+    int err = fflush(stdout) != 0 ? errno : 0;
+    if (!err && !ferror(stdout))
+        return code;
+    fprintf(stderr, "tripline check: cannot write the results to stdout: %s\n", err ? strerror(err) : "write error");
+    return 2;
+}
+
+static int check_main(int argc, char **argv)
 {
     struct check_args ca = {0};
     struct check_out out = {0};
@@ -269,4 +281,9 @@ int cli_check(int argc, char **argv)
     if (out.json)
         print_summary(&out, code);
     return code;
+}
+
+int cli_check(int argc, char **argv)
+{
+    return stdout_done(check_main(argc, argv));
 }

@@ -2,6 +2,7 @@
  * results (a table, or JSON lines with --json) and exit 0 when all passed,
  * 1 when any failed, 2 for usage or file errors, 3 when the agent could not
  * run a probe and none failed (inconclusive). A CI gate. */
+#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -334,16 +335,21 @@ static int report(const struct once *o, bool json, const char *junit)
         for (size_t i = 0; i < o->n_run; i++) {
             cJSON *j = run_result_json(o->results[i]);
             char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-            if (s)
+            if (s) {
                 printf("%s\n", s);
+            } else {
+                fprintf(stderr, "tripline once: out of memory: the result of %s is missing\n", o->torun[i]->id);
+                rc = 2;
+            }
             free(s);
             cJSON_Delete(j);
         }
     } else {
         print_table(stdout, o->results, o->n_run, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "tripline once: cannot write the results\n");
+    int err = fflush(stdout) != 0 ? errno : 0;
+    if (err || ferror(stdout)) {
+        fprintf(stderr, "tripline once: cannot write the results to stdout: %s\n", err ? strerror(err) : "write error");
         rc = 2;
     }
     int jrc = junit ? junit_write(junit, o->results, o->n_run) : 0;
