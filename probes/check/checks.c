@@ -128,7 +128,15 @@ static void check_status(struct cctx *c)
     if (c->o->status_ok)
         return;
     status_expect_str(&c->e->status, want, sizeof(want));
-    fail(c, "status %ld, expected %s", c->resp->status, want);
+    if (!c->resp->url) {
+        fail(c, "status %ld, expected %s", c->resp->status, want);
+        return;
+    }
+    /* the status is the final URL's, not the step's own */
+    char *url = redact_url(NULL, c->resp->url);
+    fail(c, "status %ld from %.300s (after %d redirect%s), expected %s", c->resp->status, url ? url : REDACTED,
+         c->resp->redirects, c->resp->redirects == 1 ? "" : "s", want);
+    free(url);
 }
 
 /* --- headers ----------------------------------------------------------- */

@@ -139,6 +139,9 @@ void response_free(struct response *r)
     buf_free(&r->body);
     cJSON_Delete(r->facts);
     r->facts = NULL;
+    free(r->url);
+    r->url = NULL;
+    r->redirects = 0;
 }
 
 /* --- the curl <-> libuv seam ------------------------------------------- */
@@ -333,6 +336,14 @@ static void xfer_collect(struct xfer *x, CURLcode result)
 
     if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &v) == CURLE_OK)
         r->status = v;
+    /* after a redirect the response is not the step URL's: say whose it is
+     * (out of memory, the evidence goes without it) */
+    char *at = NULL;
+    free(r->url);
+    r->url = NULL;
+    r->redirects = x->hops;
+    if (x->hops > 0 && curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &at) == CURLE_OK && at)
+        r->url = strdup(at);
     if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) {
         size_t n = strnlen(ip, sizeof(r->primary_ip) - 1);
         memcpy(r->primary_ip, ip, n);

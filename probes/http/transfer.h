@@ -55,6 +55,9 @@ struct response {
     struct timings timings;
     char primary_ip[64];        /* the address connected to, "" if none */
     long http_version;          /* 10, 11, 20, 30; 0 unknown */
+    char *url;                  /* where the final response came from, after redirects
+                                 * (follow_redirects); NULL when no redirect was followed */
+    int redirects;              /* redirects followed to get there */
     /* Step kinds other than HTTP (probes/kinds/kind.h). */
     enum reason kind_reason;    /* with TRANSFER_KIND: REASON_CONNECT, REASON_TIMEOUT, ... */
     cJSON *facts;               /* what the exchange learned (answers, banner); owned, may be NULL */

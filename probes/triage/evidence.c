@@ -98,6 +98,13 @@ static cJSON *response_part(const struct evidence_in *in)
         return NULL;
     if (resp->status > 0)
         cJSON_AddNumberToObject(o, "status", (double)resp->status);
+    if (resp->url) {
+        /* request.url is what the step asked; this is who answered */
+        char *url = redact_url(in->redactor, resp->url);
+        cJSON_AddStringToObject(o, "final_url", url ? url : REDACTED);
+        free(url);
+        cJSON_AddNumberToObject(o, "redirects", resp->redirects);
+    }
     else
         cJSON_AddNullToObject(o, "status");
     if (resp->fail != TRANSFER_OK) {
