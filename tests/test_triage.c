@@ -275,6 +275,12 @@ static void test_transport_failed_after_status(void **state)
     v = triage_step(&in);
     assert_int_equal(v.bucket, BUCKET_CONTRACT);
     assert_string_equal(verdict_reason(&v), "body_too_big");
+    /* aborted by the agent for its framing (curl says only "write error") */
+    in = (struct triage_input){ .status = 200, .status_expected = true, .transport_failed = true,
+                                .curl_code = CURLE_WRITE_ERROR, .broken_framing = true };
+    v = triage_step(&in);
+    assert_int_equal(v.bucket, BUCKET_UPSTREAM);
+    assert_string_equal(verdict_reason(&v), "broken_response");
 }
 
 static void test_run_verdict(void **state)

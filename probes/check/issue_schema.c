@@ -395,10 +395,11 @@ static void check_links(struct ctx *c, const cJSON *issue, const char *path)
                       json_type_name(link));
             continue;
         }
-        if (is_http_url(link->valuestring))
+        if (is_http_url(link->valuestring) && !json_exact_has_nul(link))
             continue;
         quote(link->valuestring, q, sizeof(q));
-        violation(c, "%s.%s: %s is not an http(s) URL", field, key, q);
+        violation(c, "%s.%s: %s%s is not an http(s) URL", field, key, q,
+                  json_exact_has_nul(link) ? " (cut by U+0000)" : "");
     }
 }
 
