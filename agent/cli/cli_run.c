@@ -98,7 +98,9 @@ int cli_run(int argc, char **argv)
         default: rc = usage(stderr); goto out;
         }
     }
-    if (config_file && config_load(&cfg, config_file, &errors)) {
+    /* a token or key file that cannot be read stops the daemon anyway: said
+     * here, at the config's key that named it */
+    if (config_file && (config_load(&cfg, config_file, &errors) || cli_config_secret_files(&cfg, &errors))) {
         for (size_t i = 0; i < errors.n; i++)
             fprintf(stderr, "%s\n", errors.v[i]);
         goto out;

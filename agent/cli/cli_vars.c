@@ -199,11 +199,10 @@ static size_t check_secret(const struct config *cfg, const struct src_pos *pos, 
     return rc ? 1 : 0;
 }
 
-size_t cli_config_files(const struct config *cfg, struct strv *errors)
+size_t cli_config_secret_files(const struct config *cfg, struct strv *errors)
 {
     const struct sink_service *sv = &cfg->service;
-    size_t bad = cfg->ca_file ? check_ca(cfg, errors) : 0;
-    bad += check_secret(cfg, &cfg->status_token_file_at, "endpoint.status_token_file", cfg->status_token_file,
+    size_t bad = check_secret(cfg, &cfg->status_token_file_at, "endpoint.status_token_file", cfg->status_token_file,
                         SECRET_TOKEN, errors);
     if (cfg->has_service) {
         bad += check_secret(cfg, &sv->token_file_at, "sinks.service.token_file", sv->token_file, SECRET_TOKEN, errors);
@@ -213,4 +212,10 @@ size_t cli_config_files(const struct config *cfg, struct strv *errors)
     if (cfg->has_peers)
         bad += check_secret(cfg, &cfg->peers.key_file_at, "peers.key_file", cfg->peers.key_file, SECRET_KEY, errors);
     return bad;
+}
+
+size_t cli_config_files(const struct config *cfg, struct strv *errors)
+{
+    size_t bad = cfg->ca_file ? check_ca(cfg, errors) : 0;
+    return bad + cli_config_secret_files(cfg, errors);
 }

@@ -26,5 +26,8 @@ int cli_vars_check_files(const struct config *cfg, const struct strv *files, con
  * HMAC key, the peers' key) as the agent will. Returns the number of
  * errors pushed (each names the key and the file, never a secret). */
 size_t cli_config_files(const struct config *cfg, struct strv *errors);
+/* The same for the token and key files only, which the daemon will not
+ * start without (a missing CA bundle fails probes, not the start). */
+size_t cli_config_secret_files(const struct config *cfg, struct strv *errors);
 
 #endif

@@ -39,6 +39,15 @@ if len(errs) != 5 or bad:
     print(f"check --json: {errs}"); sys.exit(1)
 PY
 
+# `run` stops on the token and key files too (as the sinks, endpoint and peers would), there.
+rc=0
+timeout 60 "$B/tripline" run --config "$WORK/cfg.yaml" --listen 127.0.0.1:0 --spool-dir "$WORK/spool" \
+    >/dev/null 2>"$WORK/run.err" || rc=$?
+[ "$rc" -eq 2 ] || fail "run: exit $rc, want 2: $(cat "$WORK/run.err")"
+grep -qF "$WORK/cfg.yaml:8:17: sinks.service.token_file: cannot open" "$WORK/run.err" ||
+    fail "run: no position: $(cat "$WORK/run.err")"
+! grep -q "tls.ca_file" "$WORK/run.err" || fail "run: a missing CA bundle stops the start: $(cat "$WORK/run.err")"
+
 # A probe's secret file: var that cannot be read, at run time.
 cat >"$WORK/p.yaml" <<YAML
 probe: files
