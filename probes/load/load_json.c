@@ -57,7 +57,9 @@ static int jc_equals(struct yu *y, void *obj, yaml_node_t *v)
 static int jc_matches(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct jc_ctx *c = obj;
-    return jc_op(y, c, v, MATCH_MATCHES) || ld_regex_search(y, v, &c->jc->re, &c->jc->re_src, &c->jc->search_max) ? -1 : 0;
+    return jc_op(y, c, v, MATCH_MATCHES) || ld_regex_search(y, v, &c->jc->re, &c->jc->re_src, &c->jc->search_max)
+               ? -1
+               : 0;
 }
 
 static int jc_type(struct yu *y, void *obj, yaml_node_t *v)

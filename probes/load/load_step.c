@@ -289,7 +289,8 @@ static int bc_contains(struct yu *y, void *obj, yaml_node_t *v)
 static int bc_matches(struct yu *y, void *obj, yaml_node_t *v)
 {
     struct bc_ctx *c = obj;
-    if (one_op(y, &c->ops, v, "contains, matches") || ld_regex_search(y, v, &c->bc->re, &c->bc->text, &c->bc->search_max))
+    if (one_op(y, &c->ops, v, "contains, matches") ||
+        ld_regex_search(y, v, &c->bc->re, &c->bc->text, &c->bc->search_max))
         return -1;
     c->bc->op = MATCH_MATCHES;
     return 0;
