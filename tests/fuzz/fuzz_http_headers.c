@@ -1,7 +1,7 @@
 /* Response header lines, split on \n as curl's header callback gets them:
  * the first byte says after how many blank lines the body starts (trailers
  * follow). Headers stay under both caps and every name kept is printable
- * ASCII without ':'. */
+ * ASCII without ':'; a broken framing (Content-Length) says why. */
 #include "tests/fuzz/fuzz_util.h"
 
 #include "probes/http/response_headers.h"
@@ -37,6 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char why[100];
             resp_hdr_too_big(&h, why, sizeof(why));
             break; /* the transfer fails here */
+        }
+        if (rc == TL_ESYNTAX) {
+            if (!strstr(h.broken, "Content-Length"))
+                abort(); /* the framing says why */
+            break;        /* the transfer fails here too */
         }
         if (rc)
             abort(); /* nothing else can fail short of memory */
