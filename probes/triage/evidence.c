@@ -98,6 +98,8 @@ static cJSON *response_part(const struct evidence_in *in)
         return NULL;
     if (resp->status > 0)
         cJSON_AddNumberToObject(o, "status", (double)resp->status);
+    else
+        cJSON_AddNullToObject(o, "status");
     if (resp->url) {
         /* request.url is what the step asked; this is who answered */
         char *url = redact_url(in->redactor, resp->url);
@@ -105,8 +107,6 @@ static cJSON *response_part(const struct evidence_in *in)
         free(url);
         cJSON_AddNumberToObject(o, "redirects", resp->redirects);
     }
-    else
-        cJSON_AddNullToObject(o, "status");
     if (resp->fail != TRANSFER_OK) {
         cJSON_AddStringToObject(o, "transport", transfer_fail_str(resp->fail));
         cJSON_AddNumberToObject(o, "curl_code", resp->curl_code);

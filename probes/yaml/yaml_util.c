@@ -629,16 +629,15 @@ static cJSON *to_json(struct yu *y, yaml_node_t *n, int depth, long *visits)
             j = cJSON_CreateNull();
         else if (plain_bool(s) >= 0)
             j = cJSON_CreateBool(plain_bool(s));
-        else if (plain_num(s, &d)) {
+        else if (plain_num(s, &d))
             j = cJSON_CreateNumber(d);
-            /* 9007199254740993 compares as written, not as its double */
-            if (j && json_exact_set_int(j, s, strlen(s))) {
-                cJSON_Delete(j);
-                j = NULL;
-            }
-        }
         else
             j = cJSON_CreateString(s);
+        /* 9007199254740993 compares as written, not as its double */
+        if (cJSON_IsNumber(j) && json_exact_set_int(j, s, strlen(s))) {
+            cJSON_Delete(j);
+            j = NULL;
+        }
     }
     if (!j)
         yu_error(y, n, "out of memory");

@@ -27,7 +27,12 @@ set -e
 python3 - "$WORK/out.json" "$H" <<'PY'
 import json, sys
 H = sys.argv[2]
-runs = {r["probe"]: r for r in map(json.loads, open(sys.argv[1]))}
+def no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise SystemExit(f"a key twice in one object: {keys}")
+    return dict(pairs)
+runs = {r["probe"]: r for r in (json.loads(l, object_pairs_hook=no_duplicate_keys) for l in open(sys.argv[1]))}
 errors = []
 ev = runs["hops"]["steps"][0]["evidence"]
 if not ev["request"]["url"].startswith(f"{H}/redirect-to?url="):
@@ -39,9 +44,13 @@ if ev["response"].get("redirects") != 1:
     errors.append(f"hops: response.redirects {ev['response'].get('redirects')!r}, want 1")
 if not any("status 404" in f and "/status?code=404&token=[redacted]" in f for f in runs["hops"]["failures"]):
     errors.append(f"hops: the failure does not name the final URL: {runs['hops']['failures']}")
+if ev["response"].get("status") != 404:
+    errors.append(f"hops: response.status {ev['response'].get('status')!r}, want 404")
 ev = runs["none"]["steps"][0]["evidence"]
 if "final_url" in ev["response"] or "redirects" in ev["response"]:
     errors.append(f"none: a final URL without a redirect: {ev['response']}")
+if ev["response"].get("status") != 404:
+    errors.append(f"none: response.status {ev['response'].get('status')!r}, want 404")
 if errors:
     print("\n".join(errors)); sys.exit(1)
 print("ok")
