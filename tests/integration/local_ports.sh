@@ -68,6 +68,9 @@ cat >"$WORK/inside.sh" <<'SH'
 set -euo pipefail
 W=$1; shift
 ip link set lo up
+# emptied here, not by the background redirection: the poll below must not
+# find the previous part's "ready" before the new server's shell truncates
+: >"$W/server.out"
 python3 "$W/server.py" 18080 "$W/requests.log" >"$W/server.out" 2>"$W/server.err" &
 srv=$!
 trap 'kill $srv $(cat "$W/hold.pid" 2>/dev/null) 2>/dev/null || true' EXIT
@@ -92,6 +95,7 @@ cat >"$WORK/ports.sh" <<'SH'
 set -euo pipefail
 W=$1 B=$2
 sysctl -q -w net.ipv4.ip_local_port_range="40000 40001"
+: >"$W/hold.out"
 python3 "$W/hold.py" 18080 2 >"$W/hold.out" 2>"$W/hold.err" &
 echo $! >"$W/hold.pid"
 end=$((SECONDS + 60))
