@@ -223,10 +223,56 @@ static void two_sinks_independent(void **state)
     spool_batch_free(&b);
     spool_free(sp);
 
-    /* A sink added later starts at the oldest record still kept. */
+    /* A sink added later starts at the end, not at the oldest record kept. */
     const char *const three[] = { "http", "alertmanager", "file" };
     sp = open_or_die(f->dir, NULL, three, 3);
-    assert_int_equal(spool_sink_depth(sp, "file"), 10);
+    assert_int_equal(spool_sink_depth(sp, "file"), 0);
+    spool_free(sp);
+}
+
+/* A sink new to the spool (a new Alertmanager, a new escalation service) is
+ * not sent the history the other sinks had: it starts after the last record
+ * and gets only what is appended from then on. It is new only once: a
+ * restart before its first ack keeps what it was not sent yet. A sink taken
+ * out of the config and put back is new again. */
+static void new_sink_starts_at_the_end(void **state)
+{
+    struct fx *f = *state;
+    struct spool *sp = open_or_die(f->dir, NULL, ONE, 1);
+    for (uint64_t i = 1; i <= 5; i++)
+        append_fmt(sp, i);
+    assert_int_equal(spool_ack(sp, "out", 2), 0);
+    spool_free(sp);
+
+    const char *const both[] = { "out", "am" };
+    sp = open_or_die(f->dir, NULL, both, 2);
+    assert_int_equal(spool_sink_depth(sp, "out"), 3);
+    assert_int_equal(spool_sink_depth(sp, "am"), 0);
+    struct spool_batch b;
+    assert_int_equal(spool_next(sp, "am", 10, &b), 0);
+    assert_int_equal(b.n, 0);
+    spool_batch_free(&b);
+    append_str(sp, "{\"state\":\"now\"}");
+    assert_int_equal(spool_next(sp, "am", 10, &b), 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.recs[0].seq, 6);
+    assert_string_equal(b.recs[0].data, "{\"state\":\"now\"}");
+    spool_batch_free(&b);
+    spool_free(sp);
+
+    /* Not acked before a restart: still owed, not skipped. */
+    sp = open_or_die(f->dir, NULL, both, 2);
+    assert_int_equal(spool_sink_depth(sp, "am"), 1);
+    assert_int_equal(spool_sink_depth(sp, "out"), 4);
+    spool_free(sp);
+
+    /* Taken out of the config, then put back: new again. */
+    sp = open_or_die(f->dir, NULL, ONE, 1);
+    append_fmt(sp, 7);
+    spool_free(sp);
+    sp = open_or_die(f->dir, NULL, both, 2);
+    assert_int_equal(spool_sink_depth(sp, "am"), 0);
+    assert_int_equal(spool_sink_depth(sp, "out"), 5);
     spool_free(sp);
 }
 
@@ -755,6 +801,7 @@ int main(void)
         cmocka_unit_test(crc32c_known_value),
         cmocka_unit_test_setup_teardown(append_next_ack_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(two_sinks_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_sink_starts_at_the_end, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_cursor_is_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(cursor_past_the_numbers_is_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_sink_names_and_lock, setup, teardown),

@@ -35,6 +35,7 @@ struct seg {
 struct sink {
     char name[SPOOL_SINK_MAX + 1];
     uint64_t cursor;      /* last acked seq, 0 = none */
+    bool fresh;           /* no cursor file: a sink new to this spool */
     /* Where the record after the last batch starts, to avoid a rescan. */
     uint64_t hint_seq;    /* 0 = no hint */
     uint64_t hint_seg;
@@ -118,6 +119,7 @@ static int open_seg(struct spool *sp, const struct seg *s, int flags)
 static int seg_cmp(const void *a, const void *b);
 static int push_seg(struct spool *sp, uint64_t first);
 static int sync_dir(struct spool *sp);
+static struct sink *find_sink(struct spool *sp, const char *name);
 
 /* The first whole valid record in buf (n bytes after a damaged one) whose
  * number is in [lo, hi): its offset, or n when there is none. */
@@ -311,7 +313,8 @@ static int load_cursor(struct spool *sp, struct sink *k)
     snprintf(name, sizeof name, "%s.cursor", k->name);
     int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-        k->cursor = 0; /* a new sink starts at the oldest record kept */
+        k->cursor = 0;
+        k->fresh = true; /* placed at the end by recover() */
         return 0;
     }
     if (fd < 0)
@@ -332,6 +335,34 @@ static int load_cursor(struct spool *sp, struct sink *k)
         v = 0; /* the next record, cursor + 1, must stay a valid number (< SPOOL_SEQ_MAX) */
     k->cursor = v;
     return 0;
+}
+
+/* Deletes the cursor files of sinks no longer configured: a sink taken out
+ * of the config and put back later is new again, and starts at the end
+ * rather than being sent everything since it was taken out. Best effort: a
+ * file that stays only means that sink resumes where it was. */
+static void forget_removed(struct spool *sp)
+{
+    int fd = fcntl(sp->dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(d);
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        size_t n = strlen(e->d_name);
+        if (n <= sizeof ".cursor" - 1 || n - (sizeof ".cursor" - 1) > SPOOL_SINK_MAX ||
+            strcmp(e->d_name + n - (sizeof ".cursor" - 1), ".cursor") != 0)
+            continue;
+        char name[SPOOL_SINK_MAX + 1];
+        memcpy(name, e->d_name, n - (sizeof ".cursor" - 1));
+        name[n - (sizeof ".cursor" - 1)] = '\0';
+        if (valid_sink_name(name) && !find_sink(sp, name))
+            (void)unlinkat(sp->dirfd, e->d_name, 0);
+    }
+    closedir(d);
 }
 
 static int sync_dir(struct spool *sp)
@@ -479,8 +510,24 @@ static int recover(struct spool *sp)
         sp->next_seq = last->first + last->n;
     }
     for (size_t i = 0; i < sp->n_sinks; i++)
-        if (sp->sinks[i].cursor >= sp->next_seq)
+        if (!sp->sinks[i].fresh && sp->sinks[i].cursor >= sp->next_seq)
             sp->next_seq = sp->sinks[i].cursor + 1;
+    /* A sink new to this spool starts at its end: the history is the other
+     * sinks' (a new Alertmanager is not paged with last week's incidents).
+     * The agent tells it the current state (a renotified event per open
+     * incident) right after. Its cursor file is written now, so a restart
+     * before its first ack does not take it for new again and skip what
+     * it has not been sent. */
+    for (size_t i = 0; i < sp->n_sinks; i++) {
+        struct sink *k = &sp->sinks[i];
+        if (!k->fresh)
+            continue;
+        rc = store_cursor(sp, k, sp->next_seq - 1);
+        if (rc)
+            return rc;
+        k->cursor = sp->next_seq - 1;
+        k->fresh = false;
+    }
     rc = collect(sp);
     if (rc)
         return rc;
@@ -535,6 +582,7 @@ int spool_open(const char *dir, const struct spool_opts *opts, const char *const
     rc = open_dir(sp, dir);
     if (rc)
         goto out;
+    forget_removed(sp);
     for (size_t i = 0; i < sp->n_sinks; i++) {
         rc = load_cursor(sp, &sp->sinks[i]);
         if (rc)
