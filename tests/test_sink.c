@@ -29,7 +29,17 @@ static void test_http_status_outcomes(void **state)
     assert_int_equal(sink_http_outcome(429), SINK_RETRY);
     assert_int_equal(sink_http_outcome(500), SINK_RETRY);
     assert_int_equal(sink_http_outcome(503), SINK_RETRY);
-    assert_int_equal(sink_http_outcome(301), SINK_REJECTED);
+    /* a redirect or no such path: the URL is wrong, the events are not */
+    assert_int_equal(sink_http_outcome(301), SINK_RETRY);
+    assert_int_equal(sink_http_outcome(302), SINK_RETRY);
+    assert_int_equal(sink_http_outcome(307), SINK_RETRY);
+    assert_int_equal(sink_http_outcome(308), SINK_RETRY);
+    assert_int_equal(sink_http_outcome(404), SINK_RETRY);
+    assert_int_equal(sink_http_outcome(405), SINK_RETRY);
+    assert_true(sink_http_misdirected(302));
+    assert_false(sink_http_misdirected(400));
+    assert_false(sink_http_misdirected(503));
+    assert_int_equal(sink_http_outcome(100), SINK_REJECTED);
     assert_int_equal(sink_http_outcome(400), SINK_REJECTED);
     assert_int_equal(sink_http_outcome(401), SINK_REJECTED);
     assert_int_equal(sink_http_outcome(422), SINK_REJECTED);

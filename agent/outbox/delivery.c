@@ -235,6 +235,12 @@ static void sent(const struct sink_result *res, void *arg)
             after_failure(en, -1);
             return;
         }
+        if (sink_http_misdirected(res->status)) {
+            /* a wrong URL: the events wait for the fix, with backoff */
+            logf_(en, LOG_ERROR, "%zu events, retry: %s", n, res->reason);
+            after_failure(en, -1);
+            return;
+        }
         logf_(en, LOG_WARN, "%zu events, retry: %s", n, res->reason);
         after_failure(en, res->retry_after);
         return;

@@ -23,13 +23,30 @@ const char *sink_outcome_str(enum sink_outcome o)
     return "unknown";
 }
 
+bool sink_http_misdirected(long status)
+{
+    return (status >= 300 && status < 400) || status == 404 || status == 405;
+}
+
 enum sink_outcome sink_http_outcome(long status)
 {
     if (status >= 200 && status < 300)
         return SINK_DELIVERED;
-    if (status == 0 || status == 408 || status == 429 || status >= 500)
+    /* The receiver never looked at the events: they wait for the URL to be
+     * fixed rather than go to the dead-letter file. */
+    if (status == 0 || status == 408 || status == 429 || status >= 500 || sink_http_misdirected(status))
         return SINK_RETRY;
     return SINK_REJECTED;
+}
+
+void sink_misdirected_reason(char *out, size_t cap, const char *who, long status, const char *location)
+{
+    if (status >= 300 && status < 400)
+        snprintf(out, cap, "%s%sHTTP %ld, a redirect to %.120s: not followed, events kept; fix the sink's url",
+                 who, who[0] ? ": " : "", status, location && location[0] ? location : "(no Location)");
+    else
+        snprintf(out, cap, "%s%sHTTP %ld: no such endpoint, events kept; fix the sink's url", who,
+                 who[0] ? ": " : "", status);
 }
 
 int sink_send(struct sink *s, const char *const *events, const size_t *lens, size_t n,

@@ -96,8 +96,15 @@ void sink_stdout_set_lines(struct sink *s);
 /* Implementations reach their own struct from the embedded struct sink. */
 #define sink_impl(p, type) container_of(p, type, base)
 /* What an HTTP status means for a batch: 2xx delivered; no answer (0), 408,
- * 429 and 5xx retry later; any other status rejected for good. */
+ * 429, 5xx and a misdirected answer retry later; any other status rejected
+ * for good. */
 enum sink_outcome sink_http_outcome(long status);
+/* A redirect (3xx, never followed: it would resend the body and its headers
+ * elsewhere), 404 or 405: the sink's URL is wrong, not the events. */
+bool sink_http_misdirected(long status);
+/* The log reason of a misdirected answer, "WHO: HTTP 302, a redirect to
+ * LOCATION: ..."; who may be "", location NULL. */
+void sink_misdirected_reason(char *out, size_t cap, const char *who, long status, const char *location);
 /* Retry-After as seconds or an HTTP date, relative to now_s; -1 when absent
  * or unreadable. */
 tl_usec sink_parse_retry_after(const char *value, long long now_s);

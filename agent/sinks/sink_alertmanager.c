@@ -266,7 +266,8 @@ static void merge(struct am_impl *s, size_t url, const struct response *r)
         return;
     }
     if (o == SINK_RETRY) {
-        ra = sink_parse_retry_after(response_header(r, "Retry-After"), (long long)time(NULL));
+        /* a redirect's Retry-After does not make a wrong URL right sooner */
+        ra = sink_http_misdirected(st) ? -1 : sink_parse_retry_after(response_header(r, "Retry-After"), (long long)time(NULL));
         if (res->outcome != SINK_RETRY || ra > res->retry_after)
             res->retry_after = ra;
         res->outcome = SINK_RETRY;
@@ -274,7 +275,11 @@ static void merge(struct am_impl *s, size_t url, const struct response *r)
         res->outcome = SINK_REJECTED;
     }
     res->status = st;
-    if (st == 0)
+    if (sink_http_misdirected(st)) {
+        char who[96];
+        snprintf(who, sizeof(who), "%.80s", s->urls[url]);
+        sink_misdirected_reason(res->reason, sizeof(res->reason), who, st, response_header(r, "Location"));
+    } else if (st == 0)
         snprintf(res->reason, sizeof(res->reason), "%.80s: no response: %.150s", s->urls[url],
                  r->error[0] ? r->error : transfer_fail_str(r->fail));
     else

@@ -88,6 +88,8 @@ static void classify(const struct response *r, struct sink_result *res)
          * service, so the events wait in the spool rather than die. */
         res->outcome = SINK_RETRY;
         snprintf(res->reason, sizeof(res->reason), "HTTP %ld: credentials refused", st);
+    } else if (sink_http_misdirected(st)) {
+        sink_misdirected_reason(res->reason, sizeof(res->reason), "", st, response_header(r, "Location"));
     } else if (st == 0) {
         /* No answer at all: refused, reset, timed out. The server may come back. */
         snprintf(res->reason, sizeof(res->reason), "no response: %.200s",
