@@ -695,6 +695,37 @@ static void bound_drops_oldest_segment(void **state)
     spool_free(sp);
 }
 
+/* A bound under the default segment size (spool.max_size: 1MiB on a small
+ * disk) drops the oldest sixteenth or so, not everything undelivered at
+ * once: the default segment is sized from the bound. */
+static void small_bound_drops_a_slice(void **state)
+{
+    struct fx *f = *state;
+    struct spool_opts o = { .max_bytes = 64 * 1024 };
+    struct spool *sp = open_or_die(f->dir, &o, ONE, 1);
+    char rec[1008];
+    uint64_t seq, dropped = 0, total = 0;
+    int i;
+    memset(rec, 'e', sizeof rec);
+    for (i = 1; dropped == 0 && i <= 1000; i++) {
+        assert_int_equal(spool_append(sp, rec, sizeof rec, &seq, &dropped), 0);
+        total += dropped;
+    }
+    assert_true(dropped > 0);
+    assert_true(spool_bytes(sp) <= 64 * 1024);
+    /* 1 KiB frames: a sixteenth of 64 KiB is 4 of them */
+    assert_true(dropped <= 5);
+    assert_true(spool_depth(sp) >= 55);
+    for (; i <= 1000; i++) {
+        assert_int_equal(spool_append(sp, rec, sizeof rec, &seq, &dropped), 0);
+        assert_true(dropped <= 5);
+        total += dropped;
+        assert_true(spool_bytes(sp) <= 64 * 1024);
+    }
+    assert_int_equal(spool_depth(sp) + total, 1000);
+    spool_free(sp);
+}
+
 static void bound_with_single_segment(void **state)
 {
     struct fx *f = *state;
@@ -812,6 +843,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(junk_before_first_record_keeps_all, setup, teardown),
         cmocka_unit_test_setup_teardown(segments_roll_and_are_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_drops_oldest_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_bound_drops_a_slice, setup, teardown),
         cmocka_unit_test_setup_teardown(bound_with_single_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_loses_nothing_acknowledged, setup, teardown),
     };

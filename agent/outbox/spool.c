@@ -17,6 +17,7 @@
 
 #define SPOOL_DEFAULT_SEGMENT (4u * 1024 * 1024)
 #define SPOOL_DEFAULT_MAX (256u * 1024 * 1024)
+#define SPOOL_MIN_SEGMENT (4u * 1024)
 #define SPOOL_DEFAULT_RECORD (1u * 1024 * 1024)
 #define SPOOL_SINK_MAX 64
 #define SEG_NAME_LEN 24 /* 20 digits + ".seg" */
@@ -556,10 +557,16 @@ int spool_open(const char *dir, const struct spool_opts *opts, const char *const
     sp->dirfd = sp->lockfd = sp->active_fd = -1;
     if (opts)
         sp->opts = *opts;
-    if (sp->opts.segment_bytes == 0)
-        sp->opts.segment_bytes = SPOOL_DEFAULT_SEGMENT;
     if (sp->opts.max_bytes == 0)
         sp->opts.max_bytes = SPOOL_DEFAULT_MAX;
+    /* The bound drops whole segments: at most a sixteenth of it goes at
+     * once, not every undelivered event when the bound is under 4 MiB. */
+    if (sp->opts.segment_bytes == 0) {
+        uint64_t seg = sp->opts.max_bytes / 16;
+        sp->opts.segment_bytes = seg < SPOOL_MIN_SEGMENT       ? SPOOL_MIN_SEGMENT
+                                 : seg > SPOOL_DEFAULT_SEGMENT ? SPOOL_DEFAULT_SEGMENT
+                                                               : seg;
+    }
     if (sp->opts.max_record == 0)
         sp->opts.max_record = SPOOL_DEFAULT_RECORD;
     if (n_sinks == 0) {
