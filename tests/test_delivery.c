@@ -28,6 +28,7 @@ struct fake {
     size_t n_script, next;
     size_t sends, events;
     size_t sizes[16];
+    const char *poison;         /* a batch holding an event with this text is rejected */
     int *freed;
 };
 
@@ -37,10 +38,11 @@ static int fake_send(struct sink *s, const char *const *events, const size_t *le
     struct fake *f = (struct fake *)s;
     struct sink_result res = {.outcome = SINK_DELIVERED, .retry_after = -1};
 
-    (void)events;
-    (void)lens;
     if (f->next < f->n_script)
         res.outcome = f->script[f->next++];
+    for (size_t i = 0; f->poison && i < n; i++)
+        if (lens[i] && strstr(events[i], f->poison)) /* spool records end in a NUL */
+            res.outcome = SINK_REJECTED;
     if (res.outcome == SINK_RETRY)
         res.retry_after = 0; /* come back at once: the test waits on the loop */
     if (res.outcome == SINK_REJECTED) {
@@ -257,15 +259,50 @@ static void test_rejected_batch_is_dead_lettered_then_acked(void **state)
     struct delivery_stats st;
     char line[1024];
 
-    st = two_events(f, (const enum sink_outcome[]){SINK_REJECTED}, 1);
+    /* the batch, then each event alone */
+    st = two_events(f, (const enum sink_outcome[]){SINK_REJECTED, SINK_REJECTED, SINK_REJECTED}, 3);
     assert_int_equal(st.dead_lettered, 2);
     assert_int_equal(st.delivered, 0);
+    assert_int_equal(f->sink->sends, 3);
     assert_int_equal(spool_sink_depth(f->sp, "fake"), 0);
-    assert_int_equal(dead_lines(f, line, sizeof(line)), 1);
+    assert_int_equal(dead_lines(f, line, sizeof(line)), 2);
     assert_non_null(strstr(line, "\"status\":422"));
     assert_non_null(strstr(line, "scripted rejection"));
-    assert_non_null(strstr(line, "\"seqs\":[1,2]"));
+    assert_non_null(strstr(line, "\"seqs\":[2]"));
     assert_true(f->logged >= 1);
+}
+
+/* One event the receiver refuses does not take the rest of its batch to the
+ * dead-letter file: a rejected batch is sent again one event at a time, up
+ * to its last event, and only the refused one is dead-lettered. Then batches
+ * are whole again. */
+static void test_one_refused_event_does_not_sink_its_batch(void **state)
+{
+    struct fx *f = *state;
+    struct delivery_stats st;
+    char line[1024];
+
+    f->sink->poison = "poison";
+    start(f, 10);
+    append(f, "{\"a\":1}");
+    append(f, "{\"b\":2}");
+    append(f, "{\"c\":\"poison\"}");
+    append(f, "{\"d\":4}");
+    append(f, "{\"e\":5}");
+    drain(f);
+    st = stats(f);
+    assert_int_equal(st.delivered, 4);
+    assert_int_equal(st.dead_lettered, 1);
+    assert_int_equal(dead_lines(f, line, sizeof(line)), 1);
+    assert_non_null(strstr(line, "\"seqs\":[3]"));
+    assert_int_equal(spool_sink_depth(f->sp, "fake"), 0);
+    /* the batch of 5, then 5 alone */
+    assert_int_equal(f->sink->sends, 6);
+    append(f, "{\"f\":6}");
+    append(f, "{\"g\":7}");
+    drain(f);
+    assert_int_equal(f->sink->sends, 7);
+    assert_int_equal(f->sink->sizes[6], 2);
 }
 
 static void test_non_object_record_goes_alone_to_dead_letter(void **state)
@@ -336,6 +373,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_zero_keeps_the_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_sends_the_same_events_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_batch_is_dead_lettered_then_acked, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_one_refused_event_does_not_sink_its_batch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_non_object_record_goes_alone_to_dead_letter, setup,
                                         teardown),

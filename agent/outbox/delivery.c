@@ -34,6 +34,9 @@ struct entry {
     size_t n_sending;           /* a prefix of batch */
     const char **evs;
     size_t *lens;
+    /* A batch was rejected: its events up to this number go one at a time,
+     * so that only the ones the receiver refuses are dead-lettered. */
+    uint64_t alone_until;
     struct delivery_stats st;
 };
 
@@ -201,7 +204,11 @@ static void after_failure(struct entry *en, tl_usec retry_after)
 /* Acks the first n records; on failure they will simply be sent again. */
 static int ack(struct entry *en, size_t n)
 {
-    int rc = spool_ack(en->d->sp, en->name, en->batch.recs[n - 1].seq);
+    uint64_t last = en->batch.recs[n - 1].seq;
+    int rc = spool_ack(en->d->sp, en->name, last);
+
+    if (rc == 0 && last >= en->alone_until)
+        en->alone_until = 0;
 
     if (rc)
         logf_(en, LOG_ERROR, "cannot ack up to %llu: %s",
@@ -245,6 +252,15 @@ static void sent(const struct sink_result *res, void *arg)
         after_failure(en, res->retry_after);
         return;
     case SINK_REJECTED:
+        if (n > 1) {
+            /* One bad event must not take the rest of its batch along. */
+            logf_(en, LOG_WARN, "%zu events rejected together (%s): sending them one at a time", n,
+                  res->reason);
+            en->alone_until = en->batch.recs[n - 1].seq;
+            batch_release(en);
+            schedule(en, 0);
+            return;
+        }
         logf_(en, LOG_ERROR, "%zu events rejected for good, dead-lettered: %s", n, res->reason);
         if (dead_letter(en, n, false, res->reason, res->status) != 0 || ack(en, n) != 0) {
             after_failure(en, -1);
@@ -275,7 +291,7 @@ static void look(uv_timer_t *t)
     int rc;
 
     en->state = ENTRY_IDLE;
-    rc = spool_next(d->sp, en->name, d->batch_max, &en->batch);
+    rc = spool_next(d->sp, en->name, en->alone_until ? 1 : d->batch_max, &en->batch);
     if (rc) {
         logf_(en, LOG_ERROR, "cannot read the spool: %s", spool_error(d->sp));
         after_failure(en, -1);
