@@ -8,7 +8,8 @@
 
 /* Appends the files matching cfg's probe globs to files. A glob that matches
  * nothing is not an error (an empty probes.d is a valid start); a glob that
- * cannot be read is (pushed to errors, returns -1). */
+ * cannot be read is (pushed to errors, returns -1, the other globs' files
+ * still appended): the caller must not take its files for removed. */
 int probe_files_expand(const struct config *cfg, struct strv *files, struct strv *errors);
 
 #endif

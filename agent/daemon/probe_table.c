@@ -332,8 +332,22 @@ static void install_files(struct probe_table *t, struct lfile **next, size_t n)
 static int collect_files(const struct probe_table *t, struct strv *files, struct strv *errors)
 {
     int rc = 0;
-    if (t->o.cfg->n_probe_globs && probe_files_expand(t->o.cfg, files, errors))
+    if (t->o.cfg->n_probe_globs && probe_files_expand(t->o.cfg, files, errors)) {
         rc = TL_EIO;
+        for (size_t i = 0; i < errors->n; i++)
+            log_error(t->o.log, "%s", errors->v[i]);
+        /* A folder that cannot be read is not an empty one: the files
+         * loaded last time stay, each re-read or kept in its last good
+         * version, rather than their probes removed and their incidents
+         * resolved until the folder reads again. */
+        for (size_t i = 0; i < t->n_lfiles; i++) {
+            bool seen = !t->lfiles[i];
+            for (size_t m = 0; m < files->n && !seen; m++)
+                seen = strcmp(files->v[m], t->lfiles[i]->path) == 0;
+            if (!seen && strv_push(files, t->lfiles[i]->path))
+                rc = TL_ENOMEM;
+        }
+    }
     for (size_t i = 0; i < t->files.n; i++)
         if (strv_push(files, t->files.v[i]))
             rc = TL_ENOMEM;
