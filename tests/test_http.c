@@ -72,6 +72,7 @@ struct fixture {
     long cut_recv;             /* bytes the disconnecting client read */
     int flood_errors;
     bool slowloris_cut, no_slowloris;
+    bool body_cut[2];          /* a trickled GET body, a trickled POST body */
     long health_ms;
 };
 
@@ -89,6 +90,14 @@ static int broken(void *arg, struct buf *body, const char **ctype)
 {
     buf_puts(body, "secret partial output");
     return 42; /* not an HTTP status */
+}
+
+static void post_ok(void *arg, struct http_request *req, const char *body, size_t len)
+{
+    (void)arg;
+    (void)body;
+    (void)len;
+    http_respond(req, 200, NULL, "ok\n", 3);
 }
 
 static int big(void *arg, struct buf *body, const char **ctype)
@@ -321,6 +330,7 @@ static void fixture_run(struct fixture *fx, void (*client)(struct fixture *))
     assert_int_equal(http_route(fx->h, "/healthz", health, fx), 0);
     assert_int_equal(http_route(fx->h, "/broken", broken, fx), 0);
     assert_int_equal(http_route(fx->h, "/big", big, fx), 0);
+    assert_int_equal(http_route_post(fx->h, "/post", post_ok, fx), 0);
     assert_int_equal(http_route_stream(fx->h, "/stream", gen_open, gen_next, gen_close, fx), 0);
     assert_int_equal(http_route_stream(fx->h, "/endless", endless_open, gen_next, gen_close, fx), 0);
     assert_int_equal(http_route_stream(fx->h, "/refused", refuse_open, gen_next, gen_close, fx), 0);
@@ -564,6 +574,64 @@ static void flood_and_slowloris(const struct http_opts *o, bool slowloris)
     fixture_end(&fx);
 }
 
+/* Sends head, then one byte of body a second until the server cuts the
+ * connection (true) or 40 bytes went out (false). */
+static bool trickle_body(int port, const char *head, const char *byte)
+{
+    char tmp[256];
+    bool cut = false;
+    int s = connect_loopback(port);
+    if (s < 0 || send(s, head, strlen(head), MSG_NOSIGNAL) < 0) {
+        if (s >= 0)
+            close(s);
+        return false;
+    }
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (int i = 0; i < 40 && !cut; i++) {
+        if (send(s, byte, strlen(byte), MSG_NOSIGNAL) < 0) {
+            cut = true;
+            break;
+        }
+        ssize_t n = recv(s, tmp, sizeof(tmp), 0);
+        cut = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+    close(s);
+    return cut;
+}
+
+/* A slowloris on the body: complete headers, then a body trickled a byte a
+ * second (a GET's chunked body the server drops, a POST's under its cap).
+ * MHD's idle timeout restarts on every byte, so only the request deadline
+ * can free the slot. */
+static void client_body_trickle(struct fixture *fx)
+{
+    fx->body_cut[0] = trickle_body(fx->port,
+                                   "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                   "1\r\na\r\n");
+    fx->body_cut[1] = trickle_body(fx->port, "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n",
+                                   "a");
+    CURL *c = curl_easy_init();
+    if (!c)
+        return;
+    fetch(fx, c, "GET", "/healthz");
+    curl_easy_cleanup(c);
+}
+
+static void test_body_trickle_is_cut(void **state)
+{
+    struct fixture fx;
+    assert_int_equal(
+        fixture_start_opts(&fx, "127.0.0.1:0", &(struct http_opts){.conn_timeout_s = 30, .header_timeout_s = 2}), 0);
+    fx.host = "127.0.0.1";
+    fixture_run(&fx, client_body_trickle);
+    assert_true(fx.body_cut[0]);
+    assert_true(fx.body_cut[1]);
+    assert_int_equal(fx.nr, 1);
+    assert_int_equal(fx.r[0].status, 200);
+    fixture_end(&fx);
+}
+
 /* The default limits: one client gets at most HTTP_PER_CLIENT_LIMIT slots. */
 static void test_flood_and_slowloris(void **state)
 {
@@ -790,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_idle_connections_time_out),
         cmocka_unit_test(test_flood_and_slowloris),
+        cmocka_unit_test(test_body_trickle_is_cut),
         cmocka_unit_test(test_flood_past_conn_limit),
         cmocka_unit_test(test_ipv6_loopback),
         cmocka_unit_test(test_stream_route),

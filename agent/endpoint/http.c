@@ -43,14 +43,14 @@ struct http_request {
 
 /* One client connection, from MHD's "started" to its "closed" notice:
  * MHD's own timeout restarts on every byte, so a client trickling its
- * headers a byte at a time would hold a slot forever; the sweep cuts a
- * connection whose request headers are not in header_ms after it opened
- * or after its previous answer. */
+ * headers or its body a byte at a time would hold a slot forever; the sweep
+ * cuts a connection whose request (headers and body) is not in header_ms
+ * after it opened or after its previous answer. */
 struct http_conn {
     struct http_conn *prev, *next;
     int fd;
     uint64_t since_ms;  /* loop time the current header read began */
-    bool in_request;    /* headers in, request being answered */
+    bool in_request;    /* request in, being answered */
     bool cut;
 };
 
@@ -221,9 +221,20 @@ struct http_extra {
     const char *name, *value;
 };
 
+/* The request is in (headers and any body): the request deadline no longer
+ * applies while it is answered, however long that takes (a peer run). A
+ * body trickled a byte at a time stays under the deadline, like headers. */
+static void http_answering(struct MHD_Connection *c)
+{
+    struct http_conn *k = http_conn_of(c);
+    if (k)
+        k->in_request = true;
+}
+
 static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
                                   const char *content_type, struct http_extra x)
 {
+    http_answering(c);
     enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (ok == MHD_YES)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -362,6 +373,7 @@ static enum MHD_Result http_post_access(struct http *h, const struct http_route 
     }
     if (!rq->answered) {
         rq->suspended = true;
+        http_answering(c);
         MHD_suspend_connection(c);
         return MHD_YES;
     }
@@ -467,9 +479,6 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
                                    void **req_cls)
 {
     struct http *h = cls;
-    struct http_conn *k = http_conn_of(c);
-    if (k)
-        k->in_request = true;
     const struct http_route *pr = http_find(h, url);
     if (pr && pr->post)
         return http_post_access(h, pr, c, method, upload_data, upload_data_size, req_cls);
