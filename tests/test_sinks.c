@@ -875,6 +875,70 @@ static void test_alertmanager_retries_only_the_failed_instance(void **state)
     env_done(&v);
 }
 
+static void wake_up(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* One instance of an HA pair down for long (its retry an hour away) does not
+ * hold new alerts back from the other: an event appended while the batch
+ * waits to be retried for the down instance goes to the healthy one at once
+ * (the down one is tried again with it). */
+static void test_alertmanager_one_instance_down_does_not_hold_back_the_other(void **state)
+{
+    struct env v;
+    struct am_fx fxs[2];
+    struct ev a, b;
+    struct delivery_stats st;
+    struct delivery_opts opts = {.backoff_min = 3600 * SEC, .backoff_max = 3600 * SEC};
+    cJSON *lines[MAX_EVENTS];
+    uint64_t start;
+    size_t n;
+
+    uv_timer_t wake; /* the loop must not sleep an hour in the retry timer: the waits below check their caps */
+
+    env_init(&v, "alertmanager", &opts);
+    assert_int_equal(uv_timer_init(&v.loop, &wake), 0);
+    assert_int_equal(uv_timer_start(&wake, wake_up, 50, 50), 0);
+    am_fx_start(&fxs[0], v.dir, "am0");
+    am_fx_start(&fxs[1], v.dir, "am1");
+    fx_control(&fxs[1].fx, "{\"mode\":\"down\"}");
+    assert_int_equal(delivery_add(v.d, "alertmanager", am_sink(&v, fxs, 2, 600 * SEC)), 0);
+    make_event(&a, "0c2d5b8e-8a7e-4f0e-b0a4-7f1b0f8a9e21", "opened", "warning", "warning", true);
+    append(&v, a.json);
+    delivery_kick(v.d);
+    start = uv_hrtime();
+    do {
+        assert_true(uv_hrtime() - start < 30ULL * 1000000000ULL);
+        uv_run(&v.loop, UV_RUN_ONCE);
+        assert_int_equal(delivery_stats(v.d, "alertmanager", &st), 0);
+    } while (st.retried < 1);
+    assert_int_equal(fx_stat(&fxs[0].fx, "alerts_posts"), 1);
+
+    make_event(&b, "5b7e2c1a-3d4f-4e5a-8b9c-0d1e2f3a4b5c", "opened", "warning", "warning", true);
+    append(&v, b.json);
+    delivery_kick(v.d);
+    wait_posts(&v, &fxs[0].fx, 2);
+    n = read_lines(fxs[0].record, lines, MAX_EVENTS);
+    assert_int_equal(n, 2);
+    char *second = cJSON_PrintUnformatted(lines[1]);
+    assert_non_null(second);
+    assert_non_null(strstr(second, b.id)); /* the new incident's alert */
+    cJSON_free(second);
+    free_lines(lines, n);
+    start = uv_hrtime();
+    do {
+        assert_true(uv_hrtime() - start < 30ULL * 1000000000ULL);
+        uv_run(&v.loop, UV_RUN_ONCE);
+        assert_int_equal(delivery_stats(v.d, "alertmanager", &st), 0);
+    } while (st.retried < 2);
+    assert_true(fx_stat(&fxs[1].fx, "downs") >= 2);
+    uv_close((uv_handle_t *)&wake, NULL);
+    fx_stop(&fxs[0].fx);
+    fx_stop(&fxs[1].fx);
+    env_done(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -888,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_service_reload_reads_new_token),
         cmocka_unit_test(test_alertmanager_fires_reposts_escalates_resolves),
         cmocka_unit_test(test_alertmanager_retries_only_the_failed_instance),
+        cmocka_unit_test(test_alertmanager_one_instance_down_does_not_hold_back_the_other),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);

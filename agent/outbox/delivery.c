@@ -37,6 +37,10 @@ struct entry {
     /* A batch was rejected: its events up to this number go one at a time,
      * so that only the ones the receiver refuses are dead-lettered. */
     uint64_t alone_until;
+    /* Some receivers took the failed batch (one Alertmanager of an HA pair
+     * down): new events cut the retry wait short, so the healthy ones get
+     * them at once rather than after a backoff of up to backoff_max. */
+    bool kick_retry;
     struct delivery_stats st;
 };
 
@@ -221,6 +225,8 @@ static void sent(const struct sink_result *res, void *arg)
     struct entry *en = arg;
     size_t n = en->n_sending;
 
+    /* a Retry-After is the server's to set: no shortcut past it */
+    en->kick_retry = res->outcome == SINK_RETRY && res->partial && res->retry_after <= 0;
     switch (res->outcome) {
     case SINK_DELIVERED:
         if (ack(en, n) != 0) {
@@ -422,7 +428,8 @@ void delivery_kick(struct delivery *d)
     if (!d || d->freeing)
         return;
     for (i = 0; i < d->n; i++)
-        if (d->entries[i]->state == ENTRY_IDLE)
+        if (d->entries[i]->state == ENTRY_IDLE ||
+            (d->entries[i]->state == ENTRY_SCHEDULED && d->entries[i]->kick_retry))
             schedule(d->entries[i], 0);
 }
 

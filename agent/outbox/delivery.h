@@ -57,7 +57,9 @@ int delivery_new(struct delivery **out, uv_loop_t *loop, struct spool *sp,
  * with). The delivery owns s from here on, even on failure. */
 int delivery_add(struct delivery *d, const char *name, struct sink *s);
 /* Events were appended: every idle sink looks at the spool again. Cheap;
- * call it after every spool_append. Waiting retries are not cut short. */
+ * call it after every spool_append. Waiting retries are not cut short,
+ * except those of a batch some receivers took (an HA Alertmanager with one
+ * instance down) and no Retry-After delays. */
 void delivery_kick(struct delivery *d);
 /* sink_reload on every sink; returns the first error (the others still run). */
 int delivery_reload(struct delivery *d);

@@ -30,6 +30,7 @@ struct sink_result {
     enum sink_outcome outcome;
     tl_usec retry_after;   /* SINK_RETRY: the server's Retry-After, or -1 when none */
     long status;           /* HTTP status of the (last) answer, 0 when none */
+    bool partial;          /* SINK_RETRY: some receivers took the batch (an HA Alertmanager) */
     char reason[256];      /* for logs; never holds a token or key */
 };
 

@@ -244,6 +244,9 @@ static void batch_finish(struct am_impl *s)
     struct sink_result res = s->res;
 
     s->cb = NULL;
+    for (size_t i = 0; res.outcome == SINK_RETRY && i < s->n_urls; i++)
+        if (s->accepted[i])
+            res.partial = true;
     if (res.outcome == SINK_DELIVERED) {
         free(s->body);
         s->body = NULL;
