@@ -499,8 +499,14 @@ static void am_free(struct sink *base)
     struct am_impl *s = sink_impl(base, struct am_impl);
     struct am_call *c;
 
-    for (c = s->calls; c; c = c->next)
-        c->s = NULL;
+    /* The posts in flight go with the sink: the batch is unacked in the
+     * spool, and whoever sends next sends it again. */
+    transfer_session_cancel(s->session);
+    for (c = s->calls; c;) {
+        struct am_call *next = c->next;
+        free(c);
+        c = next;
+    }
     s->calls = NULL;
     transfer_session_free(s->session);
     s->session = NULL;

@@ -245,8 +245,10 @@ static void service_free(struct sink *base)
 {
     struct sink_service_impl *s = sink_impl(base, struct sink_service_impl);
 
-    if (s->call)
-        s->call->s = NULL;
+    /* The batch in flight goes with the sink: its events are still in the
+     * spool, unacked, and whoever sends next sends them again. */
+    transfer_session_cancel(s->session);
+    free(s->call);
     transfer_session_free(s->session);
     free(s->url);
     free(s->token_file);

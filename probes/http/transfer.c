@@ -1095,3 +1095,21 @@ void transfer_session_free(struct transfer_session *s)
 {
     session_unref(s);
 }
+
+void transfer_session_cancel(struct transfer_session *s)
+{
+    if (!s || !s->e || s->e->dying)
+        return; /* a dying engine ends them all itself */
+    struct transfer_engine *e = s->e;
+    s->refs++; /* the last transfer's unref must not free s under us */
+    for (struct xfer *x = e->xfers, *next; x; x = next) {
+        next = x->next;
+        if (x->s != s)
+            continue;
+        curl_multi_remove_handle(e->multi, x->easy);
+        xfer_unlink(x);
+        response_release(x->resp);
+        xfer_free(x);
+    }
+    session_unref(s);
+}

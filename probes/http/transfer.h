@@ -91,6 +91,10 @@ uv_loop_t *transfer_engine_loop(const struct transfer_engine *e);
 /* A session: the cookie jar of one probe run. */
 int transfer_session_new(struct transfer_session **out, struct transfer_engine *e);
 void transfer_session_free(struct transfer_session *s);
+/* Ends the session's transfers in flight now, without their callbacks (as
+ * freeing the engine does): for an owner going away that would otherwise
+ * leave its callbacks' arguments to a transfer that may never end. */
+void transfer_session_cancel(struct transfer_session *s);
 /* Calls cb(arg) once, delay from now, on the engine's loop (a timer, never
  * a sleep); never when the engine is freed first, like a transfer in
  * flight. Returns 0 or a TL_E* code. */
