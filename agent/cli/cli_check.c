@@ -159,11 +159,22 @@ static int check_globs(struct check_out *out, struct probe_set *set, const struc
     for (size_t i = 0; i < cfg->n_probe_globs; i++) {
         glob_t g;
         memset(&g, 0, sizeof(g));
-        int rc = glob(cfg->probe_globs[i], 0, NULL, &g);
-        if (rc == GLOB_NOMATCH)
+        errno = 0;
+        /* GLOB_ERR, as `run` expands them: a folder it cannot read is an
+         * error there (a reload keeps the files it had), so it is one here */
+        int rc = glob(cfg->probe_globs[i], GLOB_ERR, NULL, &g);
+        int e = errno;
+        if (rc == GLOB_NOMATCH) {
             fprintf(stderr, "%s: no probe files match \"%s\"\n", cfg->file, cfg->probe_globs[i]);
-        else if (rc == 0)
+        } else if (rc == 0) {
             bad += check_files(out, set, g.gl_pathv, g.gl_pathc, errors, unreadable);
+        } else {
+            size_t before = errors->n;
+            strv_pushf(errors, "%s: cannot expand probe glob \"%s\": %s", cfg->file, cfg->probe_globs[i],
+                       rc == GLOB_NOSPACE ? "out of memory" : e ? strerror(e) : "a folder could not be read");
+            print_errors(out, cfg->file, errors, before);
+            *unreadable = true;
+        }
         globfree(&g);
     }
     return bad;

@@ -30,6 +30,12 @@ wait_until "the probe running on" 20 runs_at_least "$AGENT_URL" down $((runs + 3
 has "$WORK/a.log" 'cannot expand probe glob' || fail "the glob error is not logged: $(grep reload "$WORK/a.log")"
 has "$WORK/a.log" 'keeping its last good version' || fail "no last good version kept: $(grep reload "$WORK/a.log")"
 
+# the check a reload runs first (ExecReload) refuses the folder too, as `run` does
+rc=0
+"$B/tripline" check --config "$WORK/config.yaml" >"$WORK/check.out" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "check --config exited $rc with an unreadable probe folder: $(cat "$WORK/check.out")"
+has "$WORK/check.out" 'cannot expand probe glob' || fail "check did not say why: $(cat "$WORK/check.out")"
+
 rm "$WORK/probes.d"
 mv "$WORK/probes.real" "$WORK/probes.d"
 kill -HUP "$AGENT_PID"
