@@ -446,7 +446,9 @@ static int init_vars(struct journey *j, char *err, size_t errlen)
         if (rc) {
             char at[PATH_MAX + 64];
             tpl_where(&vd->value, at, sizeof(at));
-            snprintf(err, errlen, "%svars.%s: %s", at, vd->name, verr);
+            /* a long path cuts the reason's end, never its position */
+            if (snprintf(err, errlen, "%svars.%s: %s", at, vd->name, verr) >= (int)errlen && errlen > 0)
+                err[errlen - 1] = '\0'; /* cut at the end: the position leads */
             j->config_reason = journey_render_reason(rc);
             return rc;
         }

@@ -33,8 +33,9 @@ static int render_at(struct journey *j, const struct tpl *t, enum tpl_escape esc
     char at[PATH_MAX + 64];
     tpl_where(t, at, sizeof(at));
     char *why = rc == TL_EKEY && at[0] ? strdup(err) : NULL;
-    if (why)
-        snprintf(err, errlen, "%s%s", at, why);
+    /* a long path cuts the reason's end, never its position */
+    if (why && snprintf(err, errlen, "%s%s", at, why) >= (int)errlen && errlen > 0)
+        err[errlen - 1] = '\0'; /* cut at the end: the position leads */
     free(why);
     return rc;
 }
