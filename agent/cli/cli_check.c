@@ -164,7 +164,7 @@ static int check_globs(struct check_out *out, struct probe_set *set, const struc
          * error there (a reload keeps the files it had), so it is one here */
         int rc = glob(cfg->probe_globs[i], GLOB_ERR, NULL, &g);
         int e = errno;
-        if (rc == GLOB_NOMATCH) {
+        if (rc == GLOB_NOMATCH || (rc == GLOB_ABORTED && e == ENOENT)) { /* no such folder: nothing matches */
             fprintf(stderr, "%s: no probe files match \"%s\"\n", cfg->file, cfg->probe_globs[i]);
         } else if (rc == 0) {
             bad += check_files(out, set, g.gl_pathv, g.gl_pathc, errors, unreadable);
