@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/outbox/delivery.h"
@@ -77,6 +78,7 @@ struct fx {
     struct fake *sink;
     int freed;
     size_t logged;
+    uint64_t dead_max; /* delivery_opts.dead_letter_max; 0 = the default */
 };
 
 static void quiet_log(void *arg, enum log_level level, const char *sink, const char *msg)
@@ -144,6 +146,7 @@ static void start(struct fx *f, size_t batch_max)
         .backoff_min = 1000,
         .backoff_max = 2000,
         .dead_letter_dir = f->dir,
+        .dead_letter_max = f->dead_max,
         .log = quiet_log,
         .log_arg = f,
     };
@@ -366,6 +369,35 @@ static void test_backoff_doubles_with_full_jitter(void **state)
     assert_true(least < 100 * SEC);
 }
 
+/* A receiver that refuses everything does not fill the disk: past its bound
+ * the dead-letter file moves to .1 (the older .1 goes) and a new one starts,
+ * so a sink's dead letters take at most twice the bound. */
+static void test_dead_letters_are_bounded(void **state)
+{
+    struct fx *f = *state;
+    char path[512], line[1024];
+    struct stat st;
+
+    f->dead_max = 1000;
+    f->sink->poison = "poison";
+    start(f, 1);
+    for (int i = 0; i < 40; i++)
+        append(f, "{\"x\":\"poison\",\"pad\":\"................................\"}");
+    drain(f);
+    assert_int_equal(stats(f).dead_lettered, 40);
+    assert_int_equal(spool_sink_depth(f->sp, "fake"), 0);
+    snprintf(path, sizeof path, "%s/dead-letter-fake.jsonl", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 0 && st.st_size <= 1000);
+    snprintf(path, sizeof path, "%s/dead-letter-fake.jsonl.1", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 0 && st.st_size <= 1000);
+    /* the newest is in the live file, whole lines only */
+    size_t n = dead_lines(f, line, sizeof line);
+    assert_true(n > 0 && n < 40);
+    assert_non_null(strstr(line, "\"seqs\":[40]"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_non_object_record_goes_alone_to_dead_letter, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unknown_sink_and_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters_are_bounded, setup, teardown),
         cmocka_unit_test(test_backoff_doubles_with_full_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 
 #define SEC ((tl_usec)1000000)
 #define DEAD_LINE_MAX (256 * 1024 * 1024)
+#define DEAD_FILE_MAX (64ull * 1024 * 1024)
 
 enum entry_state { ENTRY_IDLE, ENTRY_SCHEDULED, ENTRY_SENDING };
 
@@ -50,6 +52,7 @@ struct delivery {
     size_t batch_max;
     tl_usec backoff_min, backoff_max, retry_after_max;
     char *dead_dir;
+    uint64_t dead_max;
     delivery_log_fn log;
     void *log_arg;
     uint64_t rng;
@@ -172,6 +175,26 @@ static int dead_letter(struct entry *en, size_t n, bool raw, const char *reason,
     if (fd < 0) {
         logf_(en, LOG_ERROR, "cannot open %s: %s", path.data, strerror(errno));
         goto out;
+    }
+    /* Bounded: a receiver refusing everything must not fill the disk. The
+     * file moves to .1 whole (replacing the one before) and a new one starts. */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + line.len > en->d->dead_max) {
+        char old[4200];
+        snprintf(old, sizeof old, "%s.1", path.data);
+        close(fd);
+        fd = -1;
+        if (rename(path.data, old) != 0) {
+            logf_(en, LOG_ERROR, "cannot move %s to %s: %s", path.data, old, strerror(errno));
+            goto out;
+        }
+        logf_(en, LOG_WARN, "%s reached %llu bytes: moved to %s, replacing the older dead letters there",
+              path.data, (unsigned long long)st.st_size, old);
+        fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            logf_(en, LOG_ERROR, "cannot open %s: %s", path.data, strerror(errno));
+            goto out;
+        }
     }
     if (tl_write_all(fd, line.data, line.len) != 0) {
         logf_(en, LOG_ERROR, "cannot write %s: %s", path.data, strerror(errno));
@@ -362,6 +385,7 @@ int delivery_new(struct delivery **out, uv_loop_t *loop, struct spool *sp,
     d->sp = sp;
     d->batch_max = opts && opts->batch_max ? opts->batch_max : 100;
     d->backoff_min = opts && opts->backoff_min > 0 ? opts->backoff_min : 1 * SEC;
+    d->dead_max = opts && opts->dead_letter_max > 0 ? opts->dead_letter_max : DEAD_FILE_MAX;
     d->backoff_max = opts && opts->backoff_max > 0 ? opts->backoff_max : 300 * SEC;
     if (d->backoff_max < d->backoff_min)
         d->backoff_max = d->backoff_min;

@@ -31,6 +31,8 @@ struct delivery_opts {
     tl_usec backoff_max;        /* doubling stops here; default 5 min */
     tl_usec retry_after_max;    /* a server's Retry-After is capped here; default 1 h */
     const char *dead_letter_dir; /* dead-letter-<sink>.jsonl lives here: the spool directory */
+    uint64_t dead_letter_max;   /* a dead-letter file past this moves to .1 (the older .1
+                                 * goes): at most twice this per sink; default 64 MiB */
     delivery_log_fn log;        /* default: one line on stderr */
     void *log_arg;
 };
