@@ -147,6 +147,19 @@ int strv_pushf(struct strv *sv, const char *fmt, ...)
     return strv_push_take(sv, buf_take(&b));
 }
 
+bool strv_has(const struct strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+int strv_add(struct strv *sv, const char *s)
+{
+    return strv_has(sv, s) ? 0 : strv_push(sv, s);
+}
+
 void strv_free(struct strv *sv)
 {
     if (!sv)

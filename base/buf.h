@@ -7,6 +7,7 @@
 #include "base/err.h" /* returns 0 or a TL_E* code */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
@@ -41,4 +42,8 @@ void strv_init(struct strv *sv);
 int strv_push(struct strv *sv, const char *s);
 int strv_pushf(struct strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strv_free(struct strv *sv);
+/* Whether sv holds a string equal to s. */
+bool strv_has(const struct strv *sv, const char *s);
+/* Pushes s unless sv holds it already: 0, or nonzero out of memory. */
+int strv_add(struct strv *sv, const char *s);
 #endif

@@ -205,14 +205,6 @@ struct fire_ctx {
     const struct tpl_vars *vs;
 };
 
-static bool strv_has(const struct strv *sv, const char *s)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 static void fire_one(struct fire_ctx *fc, const char *name, enum act_kind kind)
 {
     const struct action *a = find_action(fc->p, name);
@@ -243,7 +235,7 @@ static void fire_one(struct fire_ctx *fc, const char *name, enum act_kind kind)
             return;
         }
         c->last_ns = now;
-        if (!strv_has(&fc->inc->fired, name) && strv_push(&fc->inc->fired, name) != 0) {
+        if (strv_add(&fc->inc->fired, name) != 0) {
             note(fc->r, fc->inc, name, kind, "error", "out of memory");
             return;
         }
@@ -393,7 +385,7 @@ int actions_fired(const struct actions *r, const char *incident_id, struct strv 
 {
     const struct act_incident *inc = r ? act_incident_find(r, incident_id) : NULL;
     for (size_t i = 0; inc && i < inc->fired.n; i++)
-        if (!strv_has(out, inc->fired.v[i]) && strv_push(out, inc->fired.v[i]))
+        if (strv_add(out, inc->fired.v[i]))
             return TL_ENOMEM;
     return 0;
 }
@@ -420,7 +412,7 @@ int actions_resume(struct actions *r, const char *incident_id, const char *probe
     if (!inc)
         return TL_ENOMEM;
     for (size_t i = 0; i < fired->n; i++)
-        if (!strv_has(&inc->fired, fired->v[i]) && strv_push(&inc->fired, fired->v[i]))
+        if (strv_add(&inc->fired, fired->v[i]))
             return TL_ENOMEM;
     return 0;
 }

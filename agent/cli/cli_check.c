@@ -17,6 +17,7 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/cli_vars.h"
 #include "agent/config/config.h"
+#include "agent/daemon/probe_files.h"
 #include "base/utf8.h"
 #include "probes/kinds/icmp.h"
 #include "probes/load/load.h"
@@ -170,8 +171,7 @@ static int check_globs(struct check_out *out, struct probe_set *set, const struc
             bad += check_files(out, set, g.gl_pathv, g.gl_pathc, errors, unreadable);
         } else {
             size_t before = errors->n;
-            strv_pushf(errors, "%s: cannot expand probe glob \"%s\": %s", cfg->file, cfg->probe_globs[i],
-                       rc == GLOB_NOSPACE ? "out of memory" : e ? strerror(e) : "a folder could not be read");
+            probe_glob_error(errors, cfg, cfg->probe_globs[i], rc, e);
             print_errors(out, cfg->file, errors, before);
             *unreadable = true;
         }

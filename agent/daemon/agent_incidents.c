@@ -131,20 +131,6 @@ static int rollback_defs(const struct probe *p, const struct strv *fired, const 
     return *out ? 0 : TL_ENOMEM;
 }
 
-static bool strv_has(const struct strv *sv, const char *s)
-{
-    for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->v[i], s) == 0)
-            return true;
-    return false;
-}
-
-/* Pushes s unless sv has it already. */
-static int strv_add(struct strv *sv, const char *s)
-{
-    return strv_has(sv, s) || strv_push(sv, s) == 0 ? 0 : TL_ENOMEM;
-}
-
 /* Writes the open incident of ps; extra: actions about to run (the intent,
  * so their rollbacks are owed even if the agent dies while they run). A
  * failure is logged unless quiet; the caller must not run extra then. */
@@ -161,7 +147,7 @@ static int record_open(struct agent *a, struct probe_state *ps, char *const *ext
     /* still running from before: their outcomes are not known yet */
     for (size_t i = 0; rc == 0 && old && strcmp(old->snap.incident_id, rec.snap.incident_id) == 0 &&
                        i < old->running.n; i++)
-        rc = strv_add(&rec.running, old->running.v[i]);
+        rc = strv_add(&rec.running, old->running.v[i]) ? TL_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < n_extra; i++)
         rc = strv_add(&rec.fired, extra[i]) || strv_add(&rec.running, extra[i]) ? TL_ENOMEM : 0;
     if (rc == 0)

@@ -4,6 +4,14 @@
 #include <glob.h>
 #include <string.h>
 
+int probe_glob_error(struct strv *errors, const struct config *cfg, const char *glob, int rc, int e)
+{
+    return strv_pushf(errors, "%s: cannot expand probe glob \"%s\": %s", cfg->file ? cfg->file : "config", glob,
+                      rc == GLOB_NOSPACE ? "out of memory"
+                      : e                ? strerror(e)
+                                         : "a folder could not be read");
+}
+
 int probe_files_expand(const struct config *cfg, struct strv *files, struct strv *errors)
 {
     int failed = 0;
@@ -18,21 +26,13 @@ int probe_files_expand(const struct config *cfg, struct strv *files, struct strv
         if (rc != 0) {
             /* The other globs still count: one unreadable folder says
              * nothing about the files the others match. */
-            int e = errno;
-            strv_pushf(errors, "%s: cannot expand probe glob \"%s\": %s", cfg->file ? cfg->file : "config",
-                       cfg->probe_globs[i],
-                       rc == GLOB_NOSPACE ? "out of memory"
-                       : e                ? strerror(e)
-                                          : "a folder could not be read");
+            probe_glob_error(errors, cfg, cfg->probe_globs[i], rc, errno);
             globfree(&g);
             failed = -1;
             continue;
         }
         for (size_t k = 0; k < g.gl_pathc; k++) {
-            bool seen = false;
-            for (size_t m = 0; m < files->n && !seen; m++)
-                seen = strcmp(files->v[m], g.gl_pathv[k]) == 0;
-            if (!seen && strv_push(files, g.gl_pathv[k])) {
+            if (strv_add(files, g.gl_pathv[k])) {
                 globfree(&g);
                 return -1;
             }

@@ -11,5 +11,8 @@
  * cannot be read is (pushed to errors, returns -1, the other globs' files
  * still appended): the caller must not take its files for removed. */
 int probe_files_expand(const struct config *cfg, struct strv *files, struct strv *errors);
+/* Pushes to errors why glob(3) refused cfg's glob with rc, errno e:
+ * "CONFIG: cannot expand probe glob "GLOB": reason" (run and check say the same). */
+int probe_glob_error(struct strv *errors, const struct config *cfg, const char *glob, int rc, int e);
 
 #endif

@@ -341,10 +341,7 @@ static int collect_files(const struct probe_table *t, struct strv *files, struct
          * version, rather than their probes removed and their incidents
          * resolved until the folder reads again. */
         for (size_t i = 0; i < t->n_lfiles; i++) {
-            bool seen = !t->lfiles[i];
-            for (size_t m = 0; m < files->n && !seen; m++)
-                seen = strcmp(files->v[m], t->lfiles[i]->path) == 0;
-            if (!seen && strv_push(files, t->lfiles[i]->path))
+            if (t->lfiles[i] && strv_add(files, t->lfiles[i]->path))
                 rc = TL_ENOMEM;
         }
     }

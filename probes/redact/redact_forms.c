@@ -10,10 +10,7 @@ static int push_form(struct strv *out, const char *s)
 {
     if (strlen(s) < 3)
         return 0;
-    for (size_t i = 0; i < out->n; i++)
-        if (strcmp(out->v[i], s) == 0)
-            return 0;
-    return strv_push(out, s) ? TL_ENOMEM : 0;
+    return strv_add(out, s) ? TL_ENOMEM : 0;
 }
 
 static int push_buf(struct strv *out, struct buf *b, int rc)
