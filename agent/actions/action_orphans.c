@@ -139,6 +139,13 @@ out:
     return text;
 }
 
+/* The folder of the records under the state folder, made if missing. */
+static int records_dir(const char *state, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/" ORPH_SUBDIR, state);
+    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : TL_EIO;
+}
+
 int act_orphan_intent(struct act_run *run)
 {
     const char *state = run->r->opts.state_dir;
@@ -152,9 +159,8 @@ int act_orphan_intent(struct act_run *run)
     text = record_text(run, 0);
     if (!text)
         goto out;
-    rc = TL_EIO;
-    snprintf(dir, sizeof dir, "%s/" ORPH_SUBDIR, state);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    rc = records_dir(state, dir, sizeof dir);
+    if (rc)
         goto out;
     snprintf(path, sizeof path, "%s/%s.json", dir, run->orphan_id);
     rc = write_durably(dir, path, text);
@@ -186,9 +192,8 @@ int act_orphan_record(struct act_run *run)
     text = record_text(run, start);
     if (!text)
         goto out;
-    rc = TL_EIO;
-    snprintf(dir, sizeof dir, "%s/" ORPH_SUBDIR, state);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    rc = records_dir(state, dir, sizeof dir);
+    if (rc)
         goto out;
     snprintf(path, sizeof path, "%s/%d.json", dir, run->pgid);
     /* The intent's record becomes this one in one rename: at every moment
@@ -203,7 +208,9 @@ int act_orphan_record(struct act_run *run)
         run->orphan_rec = NULL;
         rc = fsync_path(dir);
     }
-    if (rc == 0 && !(run->orphan_rec = strdup(path))) {
+    if (rc == 0)
+        run->orphan_rec = strdup(path);
+    if (rc == 0 && !run->orphan_rec) {
         (void)unlink(path);
         rc = TL_ENOMEM;
     }
