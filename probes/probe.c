@@ -4,11 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "probes/check/jsonpath.h"
 #include "probes/kinds/kind.h"
 #include "probes/grpc/grpc.h"
+#include "probes/http/transfer.h"
 #include "probes/probe_ids.h"
 
 const char *severity_str(enum severity s)
@@ -226,22 +225,14 @@ int phase_parse(const char *name)
     return -1;
 }
 
-/* host:port of a URL's origin ("scheme://authority"), by curl's parser. */
-static bool origin_host_key(const char *origin, char *out, size_t outlen)
+/* host:port of a URL's origin: transfer_url_origin without the scheme. */
+static bool origin_host_key(const char *url, char *out, size_t outlen)
 {
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL;
-    bool ok = false;
-    if (u && curl_url_set(u, CURLUPART_URL, origin, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-        snprintf(out, outlen, "%s:%s", host, port ? port : "");
-        ok = true;
-    }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return ok;
+    char origin[TRANSFER_ORIGIN_MAX];
+    if (transfer_url_origin(url, origin, sizeof origin) != 0)
+        return false;
+    snprintf(out, outlen, "%s", strstr(origin, "://") + 3);
+    return true;
 }
 
 /* The host a probe's runs count against for the per-host limit: the first
