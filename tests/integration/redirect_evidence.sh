@@ -19,11 +19,7 @@ cat >"$WORK/r.yaml" <<YAML
   steps:
     - {name: get, request: {url: "$H/status?code=404", follow_redirects: true}, expect: {status: 200}}
 YAML
-set +e
-"$B/tripline" once --json "$WORK/r.yaml" >"$WORK/out.json" 2>"$WORK/err.txt"
-rc=$?
-set -e
-[ "$rc" -eq 1 ] || fail "exit $rc, want 1: $(cat "$WORK/out.json" "$WORK/err.txt")"
+once_json "$WORK/r.yaml" 1
 python3 - "$WORK/out.json" "$H" <<'PY'
 import json, sys
 H = sys.argv[2]

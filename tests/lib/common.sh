@@ -83,6 +83,16 @@ stop_agent() {
     [ "$rc" -eq 0 ] || fail "agent exited $rc after SIGTERM: $(tail -20 "$WORK"/*.log)"
 }
 
+# once_json FILE RC: `tripline once --json FILE`, its results in $WORK/out.json
+# and its stderr in $WORK/err.txt; fails unless it exits RC. A hang guard of
+# 240 s (a bounded run ends long before; a runaway search does not).
+once_json() {
+    local rc=0
+    timeout 240 "$B/tripline" once --json "$1" >"$WORK/out.json" 2>"$WORK/err.txt" || rc=$?
+    [ "$rc" -ne 124 ] || fail "once $1 still running after 240 s"
+    [ "$rc" -eq "$2" ] || fail "once $1 exited $rc, expected $2: $(cat "$WORK/out.json" "$WORK/err.txt")"
+}
+
 # wait_until DESC SECONDS CMD...: polls CMD every 100 ms until it succeeds.
 # SECONDS only bounds a failure, and never below 60: a loaded CI machine may
 # take many times longer than a quiet one, and a cap it runs out of flakes.
